@@ -1,0 +1,81 @@
+# Paymetrics — every command a developer or CI needs. `make serve` and `make test` install what
+# they need on a fresh machine (Debian, root or sudo, with rustup, node and python3).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+WASM_BINDGEN_VERSION := 0.2.130
+PORT ?= 8080
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+WASM_TARGET := target/wasm32-unknown-unknown/wasm/paymetrics.wasm
+
+.PHONY: help serve test dist wasm cli setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-e2e lint clean
+
+help:
+	@echo "make serve   build the page with the sample loaded and serve it on http://localhost:$(PORT)/"
+	@echo "make test    run every test (Rust core, wasm boundary, DuckDB oracle, browser end-to-end)"
+	@echo "make dist    build the static site into dist/"
+	@echo "make cli     build the native CLI into target/release/paymetrics"
+
+## ---- set-up: idempotent, installs only what is missing -------------------------------------
+setup: setup-rust node_modules/.package-lock.json
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate pinned in Cargo.toml exactly.
+# (Not --locked: its lock file pins a crate version that crates.io no longer serves.)
+setup-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || \
+	  rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+setup-test: setup
+	@[ -x /usr/bin/chromium ] || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	@python3 -c "import duckdb" 2>/dev/null || python3 -m pip install --quiet duckdb
+
+## ---- build -------------------------------------------------------------------------------------
+cli:
+	cargo build --release
+
+wasm: setup
+	RUSTFLAGS="-C target-feature=+simd128" cargo build --lib --target wasm32-unknown-unknown \
+	  --no-default-features --profile wasm
+	wasm-bindgen $(WASM_TARGET) --target web --out-dir www/pkg --no-typescript \
+	  --remove-name-section --remove-producers-section
+
+dist: wasm
+	vite build
+
+serve: dist
+	vite preview --port $(PORT) --strictPort
+
+## ---- tests -------------------------------------------------------------------------------------
+test: setup-test lint test-rust test-wasm test-oracle test-e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+test-rust:
+	cargo test
+
+test-wasm: setup-rust
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test --target wasm32-unknown-unknown --no-default-features --test wasm
+
+test-oracle:
+	cargo build
+	python3 tests/oracle/duckdb_oracle.py target/debug/paymetrics target/oracle
+
+test-e2e: setup-test dist
+	node --test tests/e2e/
+
+# Refreshes the README's picture of the page with the sample loaded.
+screenshot: setup-test dist
+	PAYMETRICS_SCREENSHOT=docs/screenshot.png node --test tests/e2e/
+
+clean:
+	rm -rf target dist www/pkg node_modules

@@ -1,0 +1,93 @@
+//! Typed errors of the core. Like the `csv` crate, an error knows where it happened (file, line,
+//! column) so that every message can point the user at the offending cell.
+use std::fmt;
+
+/// What went wrong. Non-exhaustive: later work adds kinds without breaking matches downstream.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorKind {
+    /// The file has no bytes (or only white space).
+    Empty,
+    /// The bytes are not text: a NUL byte or other binary data was found at `byte`.
+    NotText { byte: u64 },
+    /// A header row was found but no data rows follow it.
+    HeaderOnly,
+    /// The CSV tokenizer gave up (the message comes from the `csv` crate).
+    Csv(String),
+    /// An option given by the user (time zone, grain, mapping) is not valid.
+    InvalidOption(String),
+    /// A mapping names a column that the file does not have.
+    UnknownColumn { role: String, column: String },
+}
+
+/// An error with the place it refers to. `Display` gives one readable line, e.g.
+/// `payments.csv:7:3: amount "abc" is not a number`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            kind,
+            file: None,
+            line: None,
+            column: None,
+        }
+    }
+
+    pub fn in_file(mut self, file: &str) -> Self {
+        self.file = Some(file.to_string());
+        self
+    }
+
+    pub fn at_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Empty => write!(f, "the file is empty"),
+            ErrorKind::NotText { byte } => write!(
+                f,
+                "this does not look like a CSV text file (binary data at byte {byte})"
+            ),
+            ErrorKind::HeaderOnly => write!(f, "the file has a header row but no data rows"),
+            ErrorKind::Csv(message) => write!(f, "cannot read as CSV: {message}"),
+            ErrorKind::InvalidOption(message) => write!(f, "{message}"),
+            ErrorKind::UnknownColumn { role, column } => {
+                write!(
+                    f,
+                    "cannot map {role} to \"{column}\": the file has no such column"
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+                if let Some(column) = self.column {
+                    write!(f, ":{column}")?;
+                }
+            }
+            write!(f, ": ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,7 @@
+//! Metrics: the catalog of definitions (`catalog`) and the engine that evaluates them over typed
+//! transactions, for the whole range and per time bucket (`engine`).
+pub mod catalog;
+pub mod engine;
+
+pub use catalog::{Metric, Unit, CATALOG};
+pub use engine::{compute, Bucket, Computed, Tally};

@@ -1,0 +1,151 @@
+//! The data-quality ledger: every row that is not loaded is counted here with its reason and the
+//! first few places it happened, so that rows read = rows loaded + rows skipped always holds.
+use serde::Serialize;
+
+/// How many example places are kept per reason.
+const EXAMPLES_PER_REASON: usize = 5;
+
+/// Why a row was not loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SkipReason {
+    WrongFieldCount,
+    Unreadable,
+    AmountNotANumber,
+    TimeMissing,
+    TimeNotUnderstood,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::WrongFieldCount => "wrong number of fields",
+            SkipReason::Unreadable => "unreadable record",
+            SkipReason::AmountNotANumber => "amount is not a number",
+            SkipReason::TimeMissing => "created_at is empty",
+            SkipReason::TimeNotUnderstood => "created_at is not a date/time",
+        }
+    }
+}
+
+/// One place a problem was found. `message` is a full sentence with `file:line:column:`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Example {
+    pub line: u64,
+    pub column: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SkipGroup {
+    pub reason: String,
+    pub count: u64,
+    pub examples: Vec<Example>,
+    #[serde(skip)]
+    key: Option<SkipReason>,
+}
+
+/// Skipped rows grouped by reason, in the order reasons were first met.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SkipLog {
+    groups: Vec<SkipGroup>,
+}
+
+impl SkipLog {
+    pub fn add(
+        &mut self,
+        reason: SkipReason,
+        file: &str,
+        line: u64,
+        column: Option<u64>,
+        detail: String,
+    ) {
+        let index = match self.groups.iter().position(|g| g.key == Some(reason)) {
+            Some(index) => index,
+            None => {
+                self.groups.push(SkipGroup {
+                    reason: reason.describe().to_string(),
+                    count: 0,
+                    examples: Vec::new(),
+                    key: Some(reason),
+                });
+                self.groups.len() - 1
+            }
+        };
+        let group = &mut self.groups[index];
+        group.count += 1;
+        if group.examples.len() < EXAMPLES_PER_REASON {
+            let place = match column {
+                Some(column) => format!("{file}:{line}:{column}"),
+                None => format!("{file}:{line}"),
+            };
+            group.examples.push(Example {
+                line,
+                column,
+                message: format!("{place}: {detail}"),
+            });
+        }
+    }
+
+    pub fn extend(&mut self, other: &SkipLog) {
+        for group in &other.groups {
+            match self.groups.iter_mut().find(|g| g.key == group.key) {
+                Some(mine) => {
+                    mine.count += group.count;
+                    let room = EXAMPLES_PER_REASON.saturating_sub(mine.examples.len());
+                    mine.examples
+                        .extend(group.examples.iter().take(room).cloned());
+                }
+                None => self.groups.push(group.clone()),
+            }
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.groups.iter().map(|g| g.count).sum()
+    }
+
+    pub fn groups(&self) -> &[SkipGroup] {
+        &self.groups
+    }
+}
+
+/// Counts values that were present but not understood in a column that does not decide whether
+/// a row is kept (e.g. a fee of "n/a"): the row stays, the value becomes missing, and the user is
+/// told how many and where the first one was.
+#[derive(Debug, Clone, Default)]
+pub struct UnreadableValues {
+    pub count: u64,
+    pub first: Option<(u64, u64, String)>,
+}
+
+impl UnreadableValues {
+    pub fn note(&mut self, line: u64, column: u64, value: &str) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((line, column, value.to_string()));
+        }
+    }
+
+    pub fn warning(&self, role: &str, what: &str) -> Option<String> {
+        let (line, column, value) = self.first.as_ref()?;
+        Some(format!(
+            "{role}: {} value{} not {what}, first at line {line} column {column} ({value:?}); treated as missing",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+        ))
+    }
+}
+
+/// The data-quality section of a report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Quality {
+    pub file: String,
+    pub encoding: String,
+    pub delimiter: String,
+    pub header_line: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_skipped: u64,
+    pub skipped: Vec<SkipGroup>,
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,409 @@
+//! The report: everything the user sees about one file, as one serialisable value (the shape is
+//! documented in docs/report.md), plus its plain-text rendering for the CLI.
+use crate::error::{Error, ErrorKind};
+type Result<T> = crate::error::Result<T>;
+use crate::ingest::RawTable;
+use crate::metrics::{compute, Unit, CATALOG};
+use crate::quality::Quality;
+use crate::schema::{auto_map, Mapping, Role, Source, Status};
+use crate::time::{bucket_label, bucket_start_rfc3339, Grain, Timestamp, Zone};
+use crate::transactions::type_table;
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+/// What the user chose. Everything is optional: the defaults give the automatic view.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    pub grain: Grain,
+    /// A UTC offset such as `+08:00`; `None` means the offset most common in the data, else UTC.
+    pub tz: Option<String>,
+    /// Role id -> column name, or `None` to leave the role unmapped. Overrides the automatic map.
+    pub mapping: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricValue {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub unit: Unit,
+    pub description: &'static str,
+    #[serde(serialize_with = "json_number")]
+    pub value: Option<f64>,
+    /// Roles that are not mapped; when non-empty, `value` is `None`.
+    pub needs: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeriesPoint {
+    pub bucket: String,
+    pub start: String,
+    /// Metric id -> value in this bucket.
+    #[serde(flatten, serialize_with = "json_numbers")]
+    pub values: BTreeMap<&'static str, Option<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RoleMapping {
+    pub role: &'static str,
+    pub column: Option<String>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusValue {
+    pub raw: String,
+    pub status: Status,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub file: String,
+    pub tz: String,
+    pub grain: Grain,
+    /// Metric id -> whole-range value (`None` where a needed column is missing).
+    #[serde(serialize_with = "json_numbers")]
+    pub totals: BTreeMap<&'static str, Option<f64>>,
+    pub metrics: Vec<MetricValue>,
+    pub series: Vec<SeriesPoint>,
+    pub mapping: Vec<RoleMapping>,
+    pub columns: Vec<String>,
+    pub statuses: Vec<StatusValue>,
+    pub currencies: Vec<String>,
+    pub quality: Quality,
+}
+
+/// Writes whole numbers as JSON integers, so that counts read `42`, not `42.0`.
+fn json_number<S: Serializer>(
+    value: &Option<f64>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match *value {
+        // Beyond 2^53 an f64 no longer holds every integer: leave those as floats.
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => serializer.serialize_i64(v as i64),
+        Some(v) => serializer.serialize_f64(v),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn json_numbers<S: Serializer>(
+    values: &BTreeMap<&'static str, Option<f64>>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    struct JsonNumber(Option<f64>);
+    impl Serialize for JsonNumber {
+        fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+            json_number(&self.0, serializer)
+        }
+    }
+    serializer.collect_map(values.iter().map(|(id, value)| (id, JsonNumber(*value))))
+}
+
+/// Computes the report of a loaded table under the user's options.
+pub fn analyze(table: &RawTable, options: &Options) -> Result<Report> {
+    let mapping = resolve_mapping(table, options)?;
+    let typed = type_table(table, &mapping);
+    let transactions = &typed.transactions;
+
+    let zone = match &options.tz {
+        Some(text) => Zone::parse(text).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOption(format!(
+                "time zone {text:?} is not a UTC offset like +08:00, -05:00 or UTC"
+            )))
+        })?,
+        None => transactions
+            .created_at
+            .as_deref()
+            .and_then(most_common_offset)
+            .unwrap_or_else(Zone::utc),
+    };
+    let computed = compute(transactions, zone, options.grain);
+
+    let missing = |needs: &[Role]| -> Vec<&'static str> {
+        needs
+            .iter()
+            .filter(|role| mapping.column(**role).is_none())
+            .map(|role| role.id())
+            .collect()
+    };
+    let metrics: Vec<MetricValue> = CATALOG
+        .iter()
+        .map(|metric| {
+            let needs = missing(metric.needs);
+            MetricValue {
+                id: metric.id,
+                name: metric.name,
+                unit: metric.unit,
+                description: metric.description,
+                value: if needs.is_empty() {
+                    (metric.value)(&computed.totals)
+                } else {
+                    None
+                },
+                needs,
+            }
+        })
+        .collect();
+    let series = computed
+        .buckets
+        .iter()
+        .map(|bucket| SeriesPoint {
+            bucket: bucket_label(bucket.start_day, options.grain),
+            start: bucket_start_rfc3339(bucket.start_day, zone),
+            values: CATALOG
+                .iter()
+                .map(|metric| {
+                    let value = if missing(metric.needs).is_empty() {
+                        (metric.value)(&bucket.tally)
+                    } else {
+                        None
+                    };
+                    (metric.id, value)
+                })
+                .collect(),
+        })
+        .collect();
+
+    let mut skipped = table.skipped.clone();
+    skipped.extend(&typed.skipped);
+    let mut warnings = table.warnings.clone();
+    warnings.extend(typed.warnings.iter().cloned());
+    if transactions.created_at.is_some() && transactions.len > 0 && computed.buckets.is_empty() {
+        warnings.push(
+            "the dates span more than a century, so no time series is drawn; check created_at"
+                .to_string(),
+        );
+    }
+    let unknown: Vec<&str> = transactions
+        .status_values
+        .iter()
+        .filter(|(_, status, _)| *status == Status::Unknown)
+        .map(|(raw, _, _)| raw.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "status values not recognised (counted as attempts, not as successes or failures): {}",
+            unknown.join(", ")
+        ));
+    }
+    let quality = Quality {
+        file: table.file.clone(),
+        encoding: table.dialect.encoding.clone(),
+        delimiter: table.dialect.delimiter.clone(),
+        header_line: table.dialect.header_line,
+        rows_read: table.rows_read,
+        rows_loaded: transactions.len as u64,
+        rows_skipped: skipped.total(),
+        skipped: skipped.groups().to_vec(),
+        warnings,
+    };
+    debug_assert_eq!(
+        quality.rows_read,
+        quality.rows_loaded + quality.rows_skipped
+    );
+
+    Ok(Report {
+        file: table.file.clone(),
+        tz: zone.to_string(),
+        grain: options.grain,
+        totals: metrics.iter().map(|m| (m.id, m.value)).collect(),
+        metrics,
+        series,
+        mapping: Role::ALL
+            .into_iter()
+            .map(|role| RoleMapping {
+                role: role.id(),
+                column: mapping.column(role).map(|c| table.headers[c].clone()),
+                source: mapping.source(role),
+            })
+            .collect(),
+        columns: table.headers.clone(),
+        statuses: transactions
+            .status_values
+            .iter()
+            .map(|(raw, status, count)| StatusValue {
+                raw: raw.clone(),
+                status: *status,
+                count: *count,
+            })
+            .collect(),
+        currencies: transactions.currencies.clone(),
+        quality,
+    })
+}
+
+/// The automatic mapping with the user's overrides applied. A column given to a role by the
+/// user is taken away from any role that had it automatically.
+fn resolve_mapping(table: &RawTable, options: &Options) -> Result<Mapping> {
+    let mut mapping = auto_map(table);
+    for (role_id, column) in &options.mapping {
+        let role = Role::from_id(role_id).ok_or_else(|| {
+            let known: Vec<&str> = Role::ALL.iter().map(|r| r.id()).collect();
+            Error::new(ErrorKind::InvalidOption(format!(
+                "unknown role {role_id:?}; roles are {}",
+                known.join(", ")
+            )))
+        })?;
+        let index = match column {
+            Some(name) => Some(table.column_index(name).ok_or_else(|| {
+                Error::new(ErrorKind::UnknownColumn {
+                    role: role_id.clone(),
+                    column: name.clone(),
+                })
+                .in_file(&table.file)
+            })?),
+            None => None,
+        };
+        if let Some(index) = index {
+            for other in Role::ALL {
+                if other != role
+                    && mapping.column(other) == Some(index)
+                    && mapping.source(other) != Some(Source::User)
+                {
+                    mapping.set(other, None, Source::User);
+                }
+            }
+        }
+        mapping.set(role, index, Source::User);
+    }
+    Ok(mapping)
+}
+
+/// The UTC offset written most often in the data, if any time carries one.
+fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
+    let mut counts: HashMap<i32, u64> = HashMap::new();
+    for t in times {
+        if let Timestamp::WithOffset { offset_seconds, .. } = t {
+            *counts.entry(*offset_seconds).or_insert(0) += 1;
+        }
+    }
+    let (offset, _) = counts
+        .into_iter()
+        .max_by_key(|&(offset, count)| (count, -offset.abs()))?;
+    chrono::FixedOffset::east_opt(offset).map(Zone)
+}
+
+/// Formats a metric value for people: thousands separators, two decimals for money, % for rates.
+pub fn format_value(value: Option<f64>, unit: Unit) -> String {
+    let Some(value) = value else {
+        return "—".to_string();
+    };
+    match unit {
+        Unit::Count => group_thousands(&format!("{value:.0}")),
+        Unit::Currency => group_thousands(&format!("{value:.2}")),
+        Unit::Ratio => format!("{:.2}%", value * 100.0),
+    }
+}
+
+fn group_thousands(number: &str) -> String {
+    let (sign, digits) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number),
+    };
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// The report as a readable text table for a terminal.
+pub fn render_text(report: &Report) -> String {
+    let mut out = String::new();
+    let q = &report.quality;
+    let _ = writeln!(
+        out,
+        "{}  ({}, delimiter \"{}\", header on line {})",
+        report.file, q.encoding, q.delimiter, q.header_line
+    );
+    let _ = writeln!(
+        out,
+        "rows: {} read, {} loaded, {} skipped   time zone {}   grain {}",
+        q.rows_read,
+        q.rows_loaded,
+        q.rows_skipped,
+        report.tz,
+        report.grain.name()
+    );
+    let _ = writeln!(out, "\nmapping");
+    for m in &report.mapping {
+        let column = m.column.as_deref().unwrap_or("-");
+        let _ = writeln!(out, "  {:<15} <- {}", m.role, column);
+    }
+    let currency = match report.currencies.as_slice() {
+        [one] => format!(" {one}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(out, "\nmetrics");
+    for m in &report.metrics {
+        let value = if m.needs.is_empty() {
+            let unit = if m.unit == Unit::Currency {
+                currency.as_str()
+            } else {
+                ""
+            };
+            format!("{}{unit}", format_value(m.value, m.unit))
+        } else {
+            format!("needs column {}", m.needs.join(", "))
+        };
+        let _ = writeln!(out, "  {:<15} {:>22}   {}", m.name, value, m.description);
+    }
+    if !report.series.is_empty() {
+        let _ = writeln!(out, "\nby {}", report.grain.name());
+        let _ = write!(out, "  {:<10}", "bucket");
+        for m in &report.metrics {
+            let _ = write!(out, " {:>14}", m.id);
+        }
+        let _ = writeln!(out);
+        for point in &report.series {
+            let _ = write!(out, "  {:<10}", point.bucket);
+            for m in &report.metrics {
+                let value = point.values.get(m.id).copied().flatten();
+                let _ = write!(out, " {:>14}", format_value(value, m.unit));
+            }
+            let _ = writeln!(out);
+        }
+    }
+    if !q.skipped.is_empty() || !q.warnings.is_empty() {
+        let _ = writeln!(out, "\ndata quality");
+        for group in &q.skipped {
+            let _ = writeln!(out, "  skipped {} row(s): {}", group.count, group.reason);
+            for example in &group.examples {
+                let _ = writeln!(out, "    {}", example.message);
+            }
+        }
+        for warning in &q.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_formatted_for_people() {
+        assert_eq!(
+            format_value(Some(1234567.891), Unit::Currency),
+            "1,234,567.89"
+        );
+        assert_eq!(format_value(Some(-1234.5), Unit::Currency), "-1,234.50");
+        assert_eq!(format_value(Some(999.0), Unit::Count), "999");
+        assert_eq!(format_value(Some(0.9012), Unit::Ratio), "90.12%");
+        assert_eq!(format_value(None, Unit::Ratio), "—");
+    }
+}

@@ -1,0 +1,172 @@
+// Shared by the e2e tests: a tiny static server over dist/ (no dependencies) and the browser.
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const DIST = join(ROOT, 'dist');
+export const DATA = join(ROOT, 'tests', 'data');
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.csv': 'text/csv; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/** Serve `dir` on 127.0.0.1 at a free port. Resolves to { url, close }. */
+export async function serveStatic(dir = DIST) {
+  const root = resolve(dir);
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+      let file = normalize(join(root, path));
+      if (file !== root && !file.startsWith(root + sep)) {
+        res.writeHead(403).end('forbidden');
+        return;
+      }
+      if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, 'index.html');
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'content-type': MIME[extname(file).toLowerCase()] || 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    }
+  });
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () =>
+      new Promise((ok) => {
+        server.closeAllConnections?.();
+        server.close(() => ok());
+      }),
+  };
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * A page that records every request and every CSP violation, and collects uncaught errors.
+ * `offsite` lists requests to any origin but this machine (blob: and data: URLs are local).
+ */
+export async function openPage(browser, url, { width = 1440, height = 900 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, acceptDownloads: true });
+  const page = await context.newPage();
+  const log = { requests: [], offsite: [], pageErrors: [], console: [], csp: [] };
+  const track = (req) => {
+    const u = req.url();
+    log.requests.push(u);
+    if (u.startsWith('blob:') || u.startsWith('data:')) return;
+    let host = '';
+    try {
+      host = new URL(u).hostname;
+    } catch {
+      /* unparsable: treat as off-site */
+    }
+    if (!LOCAL_HOSTS.has(host) && !LOCAL_HOSTS.has(`[${host}]`)) log.offsite.push(u);
+  };
+  // Requests made by the worker are seen by the context too.
+  context.on('request', track);
+  page.on('pageerror', (err) => log.pageErrors.push(String(err)));
+  page.on('console', (msg) => {
+    const text = msg.text();
+    log.console.push(`${msg.type()}: ${text}`);
+    if (/Content Security Policy/i.test(text)) log.csp.push(text);
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  await page.goto(url);
+  return { context, page, log };
+}
+
+/** Wait until the app root says ready (or fail with the banner text on error). */
+export async function waitForStatus(page, status, timeout = 30000) {
+  await page.waitForFunction(
+    (want) => {
+      const s = document.getElementById('app')?.dataset.status;
+      return s === want || (want !== 'error' && s === 'error');
+    },
+    status,
+    { timeout },
+  );
+  const got = await page.getAttribute('#app', 'data-status');
+  if (got !== status) {
+    const banner = await page.textContent('#error-banner').catch(() => '');
+    throw new Error(`page status is ${got}, wanted ${status}: ${banner?.trim()}`);
+  }
+}
+
+/** { metricId: number|null } from the KPI cards' data-value. */
+export function kpiValues(page) {
+  return page.$$eval('[data-metric]', (els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.metric, e.dataset.value === '' ? null : Number(e.dataset.value)])),
+  );
+}
+
+/**
+ * Run `action` and wait until the page has settled on the action it started (data-settled grows),
+ * then check the status. Returns the status it ended with.
+ */
+export async function settle(page, action, { expect = 'ready', timeout = 30000 } = {}) {
+  const before = Number((await page.getAttribute('#app', 'data-settled')) || 0);
+  await action();
+  await page.waitForFunction(
+    (n) => Number(document.getElementById('app').dataset.settled || 0) > n && document.getElementById('app').dataset.status !== 'loading',
+    before,
+    { timeout },
+  );
+  const status = await page.getAttribute('#app', 'data-status');
+  if (expect && status !== expect) {
+    const banner = (await page.textContent('#error-banner'))?.replace(/\s+/g, ' ').trim();
+    throw new Error(`page status is ${status}, wanted ${expect}${banner ? `: ${banner}` : ''}`);
+  }
+  return status;
+}
+
+/** The series table: [{ bucket, values: { metricId: number|null } }]. */
+export function seriesRows(page) {
+  return page.$$eval('#series-table tbody tr', (rows) =>
+    rows.map((tr) => ({
+      bucket: tr.dataset.bucket,
+      values: Object.fromEntries(
+        [...tr.querySelectorAll('td')].map((td) => [td.dataset.col, td.dataset.value === '' ? null : Number(td.dataset.value)]),
+      ),
+    })),
+  );
+}

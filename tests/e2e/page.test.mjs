@@ -1,0 +1,226 @@
+// End-to-end: the built page (dist/) in headless Chromium, over a local static server.
+// Run `make dist` first (or `make test-e2e`). Expected fixture numbers come from
+// tests/oracle/expected_fixtures.json, the machine-readable twin of tests/expected.md.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATA, DIST, ROOT, kpiValues, launch, openPage, serveStatic, seriesRows, settle, waitForStatus } from './helpers.mjs';
+
+const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'tests/oracle/expected_fixtures.json'), 'utf8'));
+const SERIES_KEYS = ['tpv', 'txn_count', 'success_rate', 'active_payers', 'avg_ticket', 'refund_rate'];
+const KPI_IDS = SERIES_KEYS;
+
+/** "7/12" -> 0.58333; numbers and null pass through. */
+function num(v) {
+  if (typeof v === 'string' && v.includes('/')) {
+    const [a, b] = v.split('/').map(Number);
+    return a / b;
+  }
+  return v;
+}
+
+function close(actual, expected, what) {
+  expected = num(expected);
+  if (expected === null) {
+    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
+    return;
+  }
+  assert.equal(typeof actual, 'number', `${what}: expected ${expected}, got ${actual}`);
+  const tol = 1e-9 * Math.max(1, Math.abs(expected));
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual}`);
+}
+
+function checkTotals(kpis, totals, label) {
+  for (const id of KPI_IDS) close(kpis[id], totals[id], `${label} ${id}`);
+}
+
+function checkSeries(rows, series, label) {
+  assert.deepEqual(
+    rows.map((r) => r.bucket),
+    series.map((s) => s[0]),
+    `${label}: buckets`,
+  );
+  series.forEach((s, i) => {
+    SERIES_KEYS.forEach((key, k) => close(rows[i].values[key], s[2 + k], `${label} ${s[0]} ${key}`));
+  });
+}
+
+async function upload(page, name) {
+  await page.setInputFiles('#file-input', join(DATA, name));
+}
+
+async function selectTz(page, tz) {
+  await settle(page, () => page.selectOption('#tz', tz));
+}
+
+describe('Paymetrics page', { timeout: 120000 }, () => {
+  let server;
+  let browser;
+  let page;
+  let log;
+
+  before(async () => {
+    assert.ok(existsSync(join(DIST, 'index.html')), 'dist/index.html is missing: run `make dist` first');
+    server = await serveStatic(DIST);
+    browser = await launch();
+    ({ page, log } = await openPage(browser, server.url, { width: 1440, height: 900 }));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('loads the built-in sample and shows plausible, consistent metrics', async () => {
+    await waitForStatus(page, 'ready', 45000);
+    const kpis = await kpiValues(page);
+    for (const id of KPI_IDS) assert.ok(id in kpis, `KPI ${id} is shown`);
+    assert.equal(kpis.txn_count, 50000);
+    assert.ok(kpis.success_rate > 0.85 && kpis.success_rate < 0.95, `success_rate ${kpis.success_rate}`);
+    assert.ok(kpis.tpv > 0, `tpv ${kpis.tpv}`);
+    assert.ok(kpis.active_payers > 0 && kpis.active_payers <= 50000, `active_payers ${kpis.active_payers}`);
+    assert.ok(kpis.refund_rate >= 0 && kpis.refund_rate < 0.5, `refund_rate ${kpis.refund_rate}`);
+
+    // Internal consistency: avg_ticket = tpv / successful transactions, whose number is both
+    // success_rate * txn_count and the count of raw statuses normalised to "success".
+    const successes = await page.$$eval('#statuses [data-status="success"]', (rows) => rows.reduce((s, r) => s + Number(r.dataset.count), 0));
+    assert.equal(successes, Math.round(kpis.success_rate * kpis.txn_count));
+    close(kpis.avg_ticket, kpis.tpv / successes, 'avg_ticket = tpv / successes');
+
+    // Formatted, not raw: thousands separators and a percent sign.
+    assert.equal((await page.textContent('[data-metric="txn_count"]')).trim(), '50,000');
+    assert.match(await page.textContent('[data-metric="success_rate"]'), /^\d{2}\.\d{2}%$/);
+    assert.match(await page.textContent('[data-metric="tpv"]'), /\d{1,3}(,\d{3})+\.\d{2}$/);
+
+    // Charts rendered on canvas, one per metric.
+    assert.ok((await page.$$('#charts canvas')).length >= 1, 'a chart canvas');
+    assert.equal(await page.$$eval('#charts [data-chart]', (els) => els.filter((e) => !e.hidden).length), 6);
+    const points = Number(await page.getAttribute('[data-chart="tpv"]', 'data-points'));
+    assert.ok(points > 1, `tpv chart has ${points} points`);
+
+    // Download links of the three sample tables are ready.
+    await page.waitForFunction(() => document.querySelectorAll('.downloads a[href^="blob:"]').length === 3);
+
+    // `make screenshot` sets this to refresh the README's picture; plain test runs leave it alone.
+    if (process.env.PAYMETRICS_SCREENSHOT) {
+      await page.waitForTimeout(400); // let the chart entrance animation finish
+      await page.screenshot({ path: process.env.PAYMETRICS_SCREENSHOT, fullPage: true });
+    }
+
+    // Hovering a chart shows a tooltip (built from DOM nodes: it must pass the page's CSP).
+    await page.hover('[data-chart="tpv"]', { position: { x: 150, y: 90 } });
+    await page.waitForFunction(() => [...document.querySelectorAll('.chart-tip')].some((e) => /TPV/.test(e.textContent)));
+  });
+
+  test('basic.csv: exact values, mapping, time zone and grain', async () => {
+    await settle(page, () => upload(page, 'basic.csv'));
+    assert.equal((await page.textContent('#dataset-name')).trim(), 'basic.csv');
+    const want = EXPECTED['basic.csv'];
+    checkTotals(await kpiValues(page), want.totals, 'basic auto');
+    checkSeries(await seriesRows(page), want.series, 'basic auto');
+    assert.equal(await page.textContent('[data-metric="tpv"]'), 'CNY 171.50');
+    assert.equal(await page.textContent('[data-metric="success_rate"]'), '58.33%');
+    assert.equal(await page.textContent('[data-metric="avg_ticket"]'), 'CNY 24.50');
+    assert.equal(await page.textContent('[data-metric="refund_rate"]'), '8.33%');
+    assert.equal(await page.textContent('[data-metric="active_payers"]'), '3');
+    assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '3');
+    assert.match(await page.textContent('#tz option[value=""]'), /UTC\+08:00/);
+
+    // Mapping panel: every role listed; amount comes from the column of the same name.
+    const summary = (await page.textContent('[data-role-summary="amount"]')).replace(/\s+/g, ' ').trim();
+    assert.equal(summary, 'amount ← amount');
+    assert.equal(await page.$$eval('#mapping select', (s) => s.length), 12);
+
+    // Explicit +08:00 is the same as auto; +00:00 moves T001 to June 30 (4 buckets).
+    await selectTz(page, '+08:00');
+    checkTotals(await kpiValues(page), want.totals, 'basic +08:00');
+    checkSeries(await seriesRows(page), want.series, 'basic +08:00');
+    await selectTz(page, '+00:00');
+    const utc = EXPECTED['basic.csv --tz +00:00'];
+    checkTotals(await kpiValues(page), utc.totals, 'basic +00:00');
+    checkSeries(await seriesRows(page), utc.series, 'basic +00:00');
+    assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '4');
+    await selectTz(page, '');
+
+    // Week grain: the three days fall in the week of Monday 2025-06-30.
+    await settle(page, () => page.click('#grain [data-grain="week"]'));
+    assert.equal(await page.getAttribute('#grain [data-grain="week"]', 'aria-pressed'), 'true');
+    assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-grain'), 'week');
+    assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '1');
+    const weeks = await seriesRows(page);
+    assert.deepEqual(weeks.map((r) => r.bucket), ['2025-06-30']);
+    close(weeks[0].values.tpv, 171.5, 'week tpv');
+    close(weeks[0].values.txn_count, 12, 'week txn_count');
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+    assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '3');
+
+    // Unmapping amount: the money metrics say what they need; mapping it back restores them.
+    await settle(page, () => page.selectOption('select[data-role="amount"]', ''));
+    const kpis = await kpiValues(page);
+    assert.equal(kpis.tpv, null);
+    assert.match(await page.textContent('[data-metric-card="tpv"]'), /needs column amount/i);
+    assert.match(await page.textContent('[data-role-summary="amount"]'), /not mapped/);
+    close(kpis.txn_count, 12, 'txn_count without amount');
+    await settle(page, () => page.click('#reset-mapping'));
+    close((await kpiValues(page)).tpv, 171.5, 'tpv after reset');
+  });
+
+  test('bad_rows.csv: skipped rows are listed with their lines, good rows load', async () => {
+    await settle(page, () => upload(page, 'bad_rows.csv'));
+    const want = EXPECTED['bad_rows.csv'];
+    checkTotals(await kpiValues(page), want.totals, 'bad_rows');
+    checkSeries(await seriesRows(page), want.series, 'bad_rows');
+    const stat = (k) => page.$eval(`#quality [data-quality="${k}"] .qstat-value`, (e) => e.textContent.trim());
+    assert.equal(await stat('read'), '10');
+    assert.equal(await stat('loaded'), '7');
+    assert.equal(await stat('skipped'), '3');
+    const lines = await page.$$eval('#quality .example[data-line]', (els) => els.map((e) => Number(e.dataset.line)).sort((a, b) => a - b));
+    assert.deepEqual(lines, want.quality.skipped.map(([line]) => line).sort((a, b) => a - b));
+    const text = await page.textContent('#quality');
+    assert.match(text, /bad_rows\.csv:4/);
+    assert.match(text, /line 5:4/);
+    assert.match(text, /line 6:2/);
+  });
+
+  test('empty.csv: an error banner names the file, and the page keeps working', async () => {
+    await settle(page, () => upload(page, 'empty.csv'), { expect: 'error' });
+    assert.equal(await page.isVisible('#error-banner'), true);
+    assert.match(await page.textContent('#error-banner'), /empty\.csv/);
+    // The previous report is still on screen and still answers.
+    assert.equal((await page.textContent('#dataset-name')).trim(), 'bad_rows.csv');
+    await settle(page, () => page.click('#grain [data-grain="month"]'));
+    assert.equal(await page.isVisible('#error-banner'), false);
+    assert.deepEqual((await seriesRows(page)).map((r) => r.bucket), ['2025-05']);
+    await settle(page, () => upload(page, 'basic.csv'));
+    close((await kpiValues(page)).tpv, 171.5, 'tpv after recovering');
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+  });
+
+  test('keyboard: the drop zone opens the file picker with Enter and Space', async () => {
+    // Listen first: Playwright intercepts file choosers only while someone listens.
+    let opened = 0;
+    const onChooser = () => (opened += 1);
+    page.on('filechooser', onChooser);
+    try {
+      await page.waitForTimeout(100);
+      for (const key of ['Enter', 'Space']) {
+        const before = opened;
+        await page.focus('#dropzone');
+        await page.keyboard.press(key);
+        for (let i = 0; i < 50 && opened === before; i++) await page.waitForTimeout(100);
+        assert.equal(opened, before + 1, `the file chooser opened on ${key}`);
+      }
+    } finally {
+      page.off('filechooser', onChooser);
+    }
+    assert.equal(await page.getAttribute('#file-input', 'type'), 'file');
+  });
+
+  test('no request leaves the machine, no CSP violation, no uncaught error', async () => {
+    assert.ok(log.requests.some((u) => u.endsWith('.wasm')), 'the wasm core was fetched');
+    assert.deepEqual(log.offsite, [], 'requests to other origins');
+    assert.deepEqual(log.csp, [], 'Content-Security-Policy violations');
+    assert.deepEqual(log.pageErrors, [], 'uncaught page errors');
+  });
+});

@@ -1,0 +1,368 @@
+//! Native integration tests of the core and the CLI over the fixtures in tests/data.
+//!
+//! Expected numbers come from tests/oracle/expected_fixtures.json: computed by hand (derivations in
+//! tests/expected.md) and checked against DuckDB by `duckdb_oracle.py --selftest`, never pasted
+//! back from this code's output.
+use paymetrics::{analyze, read_csv, ErrorKind, Grain, Options, Report};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn load(name: &str, options: &Options) -> Report {
+    let bytes = std::fs::read(data(name)).unwrap();
+    let table = read_csv(name, &bytes).unwrap();
+    analyze(&table, options).unwrap()
+}
+
+/// A hand-computed expected value: a number, null, or an exact fraction written "a/b".
+fn expected_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Null => None,
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => {
+            let (a, b) = s.split_once('/').expect("fraction a/b");
+            Some(a.parse::<f64>().unwrap() / b.parse::<f64>().unwrap())
+        }
+        other => panic!("unexpected expected value {other}"),
+    }
+}
+
+fn assert_close(what: &str, actual: Option<f64>, expected: Option<f64>) {
+    match (actual, expected) {
+        (None, None) => {}
+        (Some(a), Some(e)) => {
+            let tolerance = 1e-9 * e.abs().max(1.0);
+            assert!((a - e).abs() <= tolerance, "{what}: got {a}, expected {e}");
+        }
+        _ => panic!("{what}: got {actual:?}, expected {expected:?}"),
+    }
+}
+
+/// Reads a case name such as `basic.csv --tz +00:00` or `dates_only.csv --grain month`.
+fn case_options(case: &str) -> (String, Options) {
+    let mut words = case.split_whitespace();
+    let file = words.next().unwrap().to_string();
+    let mut options = Options::default();
+    while let Some(flag) = words.next() {
+        let value = words.next().unwrap();
+        match flag {
+            "--tz" => options.tz = Some(value.to_string()),
+            "--grain" => options.grain = Grain::parse(value).unwrap(),
+            other => panic!("unknown flag {other} in case {case}"),
+        }
+    }
+    (file, options)
+}
+
+#[test]
+fn every_fixture_matches_its_hand_computed_numbers() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/expected_fixtures.json");
+    let cases: BTreeMap<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let metric_order = [
+        "tpv",
+        "txn_count",
+        "success_rate",
+        "active_payers",
+        "avg_ticket",
+        "refund_rate",
+    ];
+    let mut checked = 0;
+    for (case, expected) in cases.iter().filter(|(k, _)| !k.starts_with('_')) {
+        let (file, options) = case_options(case);
+        let report = load(&file, &options);
+        assert_eq!(report.tz, expected["tz"].as_str().unwrap(), "{case}: tz");
+        for (id, value) in expected["totals"].as_object().unwrap() {
+            assert_close(
+                &format!("{case}: total {id}"),
+                report.totals[id.as_str()],
+                expected_number(value),
+            );
+        }
+        let series = expected["series"].as_array().unwrap();
+        assert_eq!(report.series.len(), series.len(), "{case}: bucket count");
+        for (point, row) in report.series.iter().zip(series) {
+            let row = row.as_array().unwrap();
+            assert_eq!(point.bucket, row[0].as_str().unwrap(), "{case}");
+            assert_eq!(point.start, row[1].as_str().unwrap(), "{case}");
+            for (id, value) in metric_order.iter().zip(&row[2..]) {
+                assert_close(
+                    &format!("{case}: {} {id}", point.bucket),
+                    point.values[id],
+                    expected_number(value),
+                );
+            }
+        }
+        if let Some(quality) = expected.get("quality") {
+            let q = &report.quality;
+            assert_eq!(
+                q.rows_read,
+                quality["rows_read"].as_u64().unwrap(),
+                "{case}"
+            );
+            assert_eq!(
+                q.rows_loaded,
+                quality["rows_loaded"].as_u64().unwrap(),
+                "{case}"
+            );
+            assert_eq!(
+                q.rows_skipped,
+                quality["rows_skipped"].as_u64().unwrap(),
+                "{case}"
+            );
+            let mut places: Vec<(u64, Option<u64>)> = q
+                .skipped
+                .iter()
+                .flat_map(|g| g.examples.iter().map(|e| (e.line, e.column)))
+                .collect();
+            places.sort();
+            let expected_places: Vec<(u64, Option<u64>)> = quality["skipped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_u64().unwrap(), p[1].as_u64()))
+                .collect();
+            assert_eq!(places, expected_places, "{case}: skipped places");
+        }
+        if let Some(statuses) = expected.get("statuses") {
+            let mut actual: Vec<(String, String, u64)> = report
+                .statuses
+                .iter()
+                .map(|s| {
+                    let normal = serde_json::to_value(s.status).unwrap();
+                    (s.raw.clone(), normal.as_str().unwrap().to_string(), s.count)
+                })
+                .collect();
+            actual.sort();
+            let mut wanted: Vec<(String, String, u64)> = statuses
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["raw"].as_str().unwrap().to_string(),
+                        s["status"].as_str().unwrap().to_string(),
+                        s["count"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            wanted.sort();
+            assert_eq!(actual, wanted, "{case}: statuses");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 14, "only {checked} cases checked");
+}
+
+#[test]
+fn rows_read_equal_rows_loaded_plus_rows_skipped_for_every_fixture() {
+    for entry in std::fs::read_dir(data("")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let Ok(table) = read_csv(&name, &std::fs::read(&path).unwrap()) else {
+            continue;
+        };
+        let q = analyze(&table, &Options::default()).unwrap().quality;
+        assert_eq!(q.rows_read, q.rows_loaded + q.rows_skipped, "{name}");
+        let by_reason: u64 = q.skipped.iter().map(|g| g.count).sum();
+        assert_eq!(by_reason, q.rows_skipped, "{name}");
+    }
+}
+
+#[test]
+fn a_missing_column_is_named_not_zeroed() {
+    let report = load("missing_user.csv", &Options::default());
+    let payers = report
+        .metrics
+        .iter()
+        .find(|m| m.id == "active_payers")
+        .unwrap();
+    assert_eq!(payers.value, None);
+    assert_eq!(payers.needs, vec!["user_id"]);
+    assert_eq!(report.totals["active_payers"], None);
+    assert!(report
+        .series
+        .iter()
+        .all(|p| p.values["active_payers"].is_none()));
+}
+
+#[test]
+fn files_that_cannot_be_read_say_which_and_why() {
+    let cases = [
+        ("empty.csv", "empty.csv: the file is empty"),
+        (
+            "header_only.csv",
+            "header_only.csv: the file has a header row but no data rows",
+        ),
+        (
+            "not_csv.csv",
+            "not_csv.csv: this does not look like a CSV text file",
+        ),
+    ];
+    for (name, message) in cases {
+        let error = read_csv(name, &std::fs::read(data(name)).unwrap()).unwrap_err();
+        assert!(error.to_string().starts_with(message), "{name}: {error}");
+    }
+}
+
+#[test]
+fn the_user_can_remap_and_unmap_columns() {
+    // Unmapping the status makes every status-based metric say what it needs.
+    let mut options = Options::default();
+    options.mapping.insert("status".into(), None);
+    let report = load("basic.csv", &options);
+    assert_eq!(report.totals["txn_count"], Some(12.0));
+    assert_eq!(report.totals["tpv"], None);
+    let tpv = report.metrics.iter().find(|m| m.id == "tpv").unwrap();
+    assert_eq!(tpv.needs, vec!["status"]);
+
+    // Mapping the amount to the fee column: TPV becomes the fees of successful payments.
+    let mut options = Options::default();
+    options.mapping.insert("amount".into(), Some("fee".into()));
+    let report = load("basic.csv", &options);
+    let amount = report.mapping.iter().find(|m| m.role == "amount").unwrap();
+    assert_eq!(amount.column.as_deref(), Some("fee"));
+    let fee = report.mapping.iter().find(|m| m.role == "fee").unwrap();
+    assert_eq!(fee.column, None, "a column serves one role at a time");
+
+    let mut options = Options::default();
+    options.mapping.insert("amount".into(), Some("nope".into()));
+    let table = read_csv("basic.csv", &std::fs::read(data("basic.csv")).unwrap()).unwrap();
+    let error = analyze(&table, &options).unwrap_err();
+    assert!(matches!(error.kind, ErrorKind::UnknownColumn { .. }));
+    assert_eq!(
+        error.to_string(),
+        "basic.csv: cannot map amount to \"nope\": the file has no such column"
+    );
+
+    options.mapping.clear();
+    options.tz = Some("Mars/Olympus".into());
+    assert!(analyze(&table, &options).is_err());
+}
+
+#[test]
+fn week_buckets_start_on_monday() {
+    let options = Options {
+        grain: Grain::Week,
+        ..Options::default()
+    };
+    // basic.csv spans Tuesday 2025-07-01 to Thursday 2025-07-03 (+08:00): one week, from Monday.
+    let report = load("basic.csv", &options);
+    let buckets: Vec<&str> = report.series.iter().map(|p| p.bucket.as_str()).collect();
+    assert_eq!(buckets, vec!["2025-06-30"]);
+    assert_eq!(report.series[0].values["txn_count"], Some(12.0));
+}
+
+#[test]
+fn the_sample_loads_cleanly_and_looks_like_a_payment_service() {
+    let tables = paymetrics::sample::generate(&paymetrics::sample::SampleOptions {
+        rows: 5_000,
+        seed: 7,
+    });
+    let table = read_csv("sample.csv", tables.transactions.as_bytes()).unwrap();
+    let report = analyze(&table, &Options::default()).unwrap();
+    assert_eq!(report.quality.rows_loaded, 5_000);
+    assert_eq!(report.quality.rows_skipped, 0);
+    assert!(
+        report.quality.warnings.is_empty(),
+        "{:?}",
+        report.quality.warnings
+    );
+    assert_eq!(report.tz, "+08:00");
+    assert!(
+        report.mapping.iter().all(|m| m.column.is_some()),
+        "every role maps"
+    );
+    let success_rate = report.totals["success_rate"].unwrap();
+    assert!((0.85..0.95).contains(&success_rate), "{success_rate}");
+    assert_eq!(report.series.len(), 92, "July to September, daily");
+}
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paymetrics"))
+}
+
+#[test]
+fn cli_report_prints_a_table_and_json() {
+    let output = cli().arg("report").arg(data("basic.csv")).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("171.50"), "{text}");
+    assert!(text.contains("58.33%"), "{text}");
+
+    let output = cli()
+        .args(["report", "--json", "--tz", "+00:00", "--grain", "week"])
+        .arg(data("basic.csv"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["totals"]["txn_count"], 12);
+    assert_eq!(json["totals"]["tpv"], 171.5);
+    assert_eq!(json["tz"], "+00:00");
+    assert_eq!(json["grain"], "week");
+    let buckets: Vec<&str> = json["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["bucket"].as_str().unwrap())
+        .collect();
+    assert_eq!(buckets, vec!["2025-06-30"]);
+}
+
+#[test]
+fn cli_map_option_overrides_the_automatic_mapping() {
+    let output = cli()
+        .args(["report", "--json", "--map", "user_id="])
+        .arg(data("basic.csv"))
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["totals"]["active_payers"], Value::Null);
+}
+
+#[test]
+fn cli_errors_name_the_file_and_exit_with_status_2() {
+    let output = cli().arg("report").arg(data("empty.csv")).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("empty.csv: the file is empty"), "{stderr}");
+
+    let output = cli()
+        .args(["report", "--tz", "+25:00"])
+        .arg(data("basic.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn cli_gen_writes_three_related_files() {
+    let out = std::env::temp_dir().join(format!("paymetrics-gen-{}", std::process::id()));
+    let status = cli()
+        .args(["gen", "--rows", "1000", "--seed", "3", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let transactions = std::fs::read_to_string(out.join("transactions.csv")).unwrap();
+    assert_eq!(transactions.lines().count(), 1001);
+    assert!(transactions.starts_with(
+        "txn_id,created_at,user_id,merchant_id,amount,currency,status,channel,funding_source,fee,latency_ms,settled_at"
+    ));
+    assert!(std::fs::read_to_string(out.join("users.csv"))
+        .unwrap()
+        .starts_with("user_id,signup_at,first_funding_at,region,platform,kyc_level"));
+    assert!(std::fs::read_to_string(out.join("merchants.csv"))
+        .unwrap()
+        .starts_with("merchant_id,onboarded_at,category,region"));
+    std::fs::remove_dir_all(out).unwrap();
+}

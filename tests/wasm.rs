@@ -1,0 +1,66 @@
+//! Crosses the wasm boundary under Node: the `Workbench` the page's worker uses, called the way
+//! the worker calls it. Run by `make test-wasm` (wasm-bindgen-test-runner).
+#![cfg(target_arch = "wasm32")]
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use paymetrics::wasm::Workbench;
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap()
+}
+
+const BASIC: &[u8] = include_bytes!("data/basic.csv");
+
+#[wasm_bindgen_test]
+fn loads_a_file_and_reports_the_hand_computed_totals() {
+    let mut workbench = Workbench::new();
+    let loaded = workbench.load_csv("basic.csv", BASIC).unwrap();
+    assert_eq!(get(&loaded, "rows_read").as_f64(), Some(12.0));
+
+    let report = workbench.report(JsValue::UNDEFINED).unwrap();
+    let totals = get(&report, "totals");
+    // tests/expected.md: tpv = 171.50, 12 attempts, 7 successes, 3 payers.
+    assert_eq!(get(&totals, "tpv").as_f64(), Some(171.5));
+    assert_eq!(get(&totals, "txn_count").as_f64(), Some(12.0));
+    assert_eq!(get(&totals, "active_payers").as_f64(), Some(3.0));
+    assert_eq!(get(&report, "tz").as_string().as_deref(), Some("+08:00"));
+    let series = js_sys::Array::from(&get(&report, "series"));
+    assert_eq!(series.length(), 3);
+}
+
+#[wasm_bindgen_test]
+fn options_cross_as_plain_objects() {
+    let mut workbench = Workbench::new();
+    workbench.load_csv("basic.csv", BASIC).unwrap();
+    let options: JsValue =
+        js_sys::JSON::parse(r#"{"grain":"week","tz":"+00:00","mapping":{"user_id":null}}"#)
+            .unwrap();
+    let report = workbench.report(options).unwrap();
+    assert_eq!(get(&report, "grain").as_string().as_deref(), Some("week"));
+    // A metric that needs an unmapped column is null, not zero or missing.
+    assert!(get(&get(&report, "totals"), "active_payers").is_null());
+}
+
+#[wasm_bindgen_test]
+fn errors_become_js_errors_with_readable_text() {
+    let mut workbench = Workbench::new();
+    let error = workbench.load_csv("empty.csv", b"").unwrap_err();
+    let error: JsValue = error.into();
+    let message = get(&error, "message").as_string().unwrap();
+    assert_eq!(message, "empty.csv: the file is empty");
+
+    let bad_options = js_sys::JSON::parse(r#"{"grain":"fortnight"}"#).unwrap();
+    workbench.load_csv("basic.csv", BASIC).unwrap();
+    assert!(workbench.report(bad_options).is_err());
+}
+
+#[wasm_bindgen_test]
+fn the_sample_is_generated_in_the_browser_core() {
+    let mut workbench = Workbench::new();
+    let loaded = workbench.load_sample(2_000, 42).unwrap();
+    assert_eq!(get(&loaded, "rows_read").as_f64(), Some(2_000.0));
+    let users = workbench.sample_file("users").unwrap();
+    assert!(users.starts_with("user_id,"));
+    assert!(workbench.sample_file("nope").is_err());
+}

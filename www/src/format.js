@@ -1,0 +1,78 @@
+// Number formatting for the KPI cards, tables and chart axes. One locale for the whole page so the
+// numbers read the same everywhere (and in screenshots): en-US grouping, "CNY 1,234.56".
+const LOCALE = 'en-US';
+
+const integer = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
+const decimal2 = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const percent = new Intl.NumberFormat(LOCALE, { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const compact = new Intl.NumberFormat(LOCALE, { notation: 'compact', maximumFractionDigits: 1 });
+
+const currencyFormats = new Map();
+
+/** Formatter for an ISO 4217 code, or null when the code is not one Intl accepts. */
+function currencyFormat(code) {
+  if (!currencyFormats.has(code)) {
+    let fmt = null;
+    try {
+      fmt = new Intl.NumberFormat(LOCALE, {
+        style: 'currency',
+        currency: code,
+        currencyDisplay: 'code',
+        minimumFractionDigits: 2,
+        maximumFractionDigits: 2,
+      });
+    } catch {
+      fmt = null;
+    }
+    currencyFormats.set(code, fmt);
+  }
+  return currencyFormats.get(code);
+}
+
+/** The report's single currency, or null when there are none or several. */
+export function singleCurrency(report) {
+  const list = Array.isArray(report?.currencies) ? report.currencies.filter(Boolean) : [];
+  return list.length === 1 ? String(list[0]) : null;
+}
+
+/** A metric value as text: unit is currency | count | ratio (docs/report.md). */
+export function formatValue(value, unit, currency = null) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
+  switch (unit) {
+    case 'currency': {
+      const fmt = currency ? currencyFormat(currency) : null;
+      if (fmt) return fmt.format(value).replace(/\u00a0/g, ' ');
+      return currency ? `${currency} ${decimal2.format(value)}` : decimal2.format(value);
+    }
+    case 'ratio':
+      return percent.format(value);
+    case 'count':
+      return integer.format(value);
+    default:
+      return Number.isInteger(value) ? integer.format(value) : decimal2.format(value);
+  }
+}
+
+/** Short axis labels: 12.3K, 4.5M, 91%. */
+export function formatAxis(value, unit) {
+  if (value === null || value === undefined) return '';
+  if (unit === 'ratio') {
+    const digits = Math.abs(value) < 0.1 && value !== 0 ? 1 : 0;
+    return `${(value * 100).toFixed(digits)}%`;
+  }
+  return Math.abs(value) >= 1000 ? compact.format(value) : integer.format(value);
+}
+
+export const formatCount = (n) => (n === null || n === undefined ? '—' : integer.format(n));
+
+/** "+08:00" -> "UTC+08:00"; "+00:00" -> "UTC". */
+export function tzLabel(tz) {
+  if (!tz) return 'UTC';
+  return tz === '+00:00' || tz === 'Z' ? 'UTC' : `UTC${tz}`;
+}
+
+export function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

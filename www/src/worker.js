@@ -1,0 +1,87 @@
+// The only place that touches the wasm core. The page talks to it by messages, so a long parse or
+// report never freezes the UI, and a crash of the core (a Rust panic surfaces as a RuntimeError,
+// "unreachable") is caught here and reported as an ordinary error reply.
+//
+// Protocol (see client.js):
+//   request  { id, method, params }
+//   reply    { id, ok: true, result }
+//          | { id, ok: false, error: { name, message, fatal } }
+// `fatal` is true when the wasm instance itself trapped: its state can no longer be trusted and the
+// page should start a fresh worker.
+import init, { Workbench } from '../pkg/paymetrics.js';
+
+let workbench = null;
+let ready = null;
+
+function engine() {
+  if (!ready) {
+    ready = init().then(() => {
+      workbench = new Workbench();
+      return workbench;
+    });
+  }
+  return ready;
+}
+
+const SAMPLE_KINDS = ['transactions', 'users', 'merchants'];
+
+const methods = {
+  // Starts the wasm instance; the page calls it first so a load failure shows up early.
+  ping: async () => {
+    await engine();
+    return { ok: true };
+  },
+  roles: async () => (await engine()).roles(),
+  loadSample: async ({ rows, seed }) => (await engine()).loadSample(rows, seed),
+  // `buffer` is an ArrayBuffer transferred (not copied) from the page.
+  loadCsv: async ({ name, buffer }) => (await engine()).loadCsv(name, new Uint8Array(buffer)),
+  report: async ({ options }) => (await engine()).report(options),
+  // The three CSVs of the last generated sample, as text, for the download links.
+  sampleFiles: async () => {
+    const wb = await engine();
+    const out = {};
+    for (const kind of SAMPLE_KINDS) out[kind] = wb.sampleFile(kind);
+    return out;
+  },
+};
+
+function describe(err) {
+  if (err instanceof Error) {
+    const fatal = err instanceof WebAssembly.RuntimeError || /unreachable|RuntimeError/.test(String(err.name));
+    let message = err.message || String(err);
+    if (fatal) message = `The metrics engine crashed (${err.name}: ${message}). It has been restarted.`;
+    return { name: err.name, message, fatal };
+  }
+  // wasm-bindgen may throw plain strings or JsValues.
+  let message;
+  try {
+    message = typeof err === 'string' ? err : JSON.stringify(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: 'Error', message: message || 'Unknown error', fatal: false };
+}
+
+// Messages are handled strictly one after another, in arrival order.
+let queue = Promise.resolve();
+
+self.onmessage = (event) => {
+  const { id, method, params } = event.data || {};
+  queue = queue.then(async () => {
+    try {
+      const fn = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : null;
+      if (!fn) throw new Error(`Unknown worker method: ${String(method)}`);
+      const result = await fn(params || {});
+      self.postMessage({ id, ok: true, result });
+    } catch (err) {
+      const error = describe(err);
+      if (error.fatal) {
+        // Drop the trapped instance; a fresh worker will be started by the page.
+        workbench = null;
+        ready = Promise.reject(new Error('engine stopped after a crash'));
+        ready.catch(() => {});
+      }
+      self.postMessage({ id, ok: false, error });
+    }
+  });
+};
