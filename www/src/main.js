@@ -29,7 +29,8 @@ const STATUS_LABEL = {
   pending: 'pending',
   unknown: 'unknown',
 };
-const DELIMITERS = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' };
+// The core names the delimiter `,` `;` `|` or `tab` (docs/report.md).
+const DELIMITERS = { ',': 'comma (,)', ';': 'semicolon (;)', '|': 'pipe (|)', tab: 'tab' };
 
 const el = {
   app: $('#app'),
@@ -477,7 +478,7 @@ function renderQuality(report) {
   const facts = [
     ['File', q.file ?? report.file],
     ['Encoding', q.encoding],
-    ['Delimiter', q.delimiter === undefined ? undefined : DELIMITERS[q.delimiter] ? `${DELIMITERS[q.delimiter]} (${q.delimiter === '\t' ? '\\t' : q.delimiter})` : q.delimiter],
+    ['Delimiter', DELIMITERS[q.delimiter] ?? q.delimiter],
     ['Header line', q.header_line],
   ].filter(([, v]) => v !== undefined && v !== null);
 
