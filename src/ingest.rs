@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::quality::{SkipLog, SkipReason};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// The delimiters we recognise, in order of preference when two fit equally well.
 const CANDIDATE_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
@@ -23,6 +24,15 @@ pub struct TextColumn {
 }
 
 impl TextColumn {
+    /// A column holding `cells`, in order.
+    pub fn from_cells<'a>(cells: impl IntoIterator<Item = &'a str>) -> Result<TextColumn> {
+        let mut column = TextColumn::default();
+        for cell in cells {
+            column.push(cell)?;
+        }
+        Ok(column)
+    }
+
     fn push(&mut self, cell: &str) -> Result<()> {
         self.text.push_str(cell);
         let end = u32::try_from(self.text.len()).map_err(|_| {
@@ -74,12 +84,16 @@ pub struct RawTable {
     pub dialect: Dialect,
     pub headers: Vec<String>,
     pub columns: Vec<TextColumn>,
+    /// How many of `columns` come from the file itself; the rest were added (joined, derived).
+    pub file_columns: usize,
     /// 1-based file line where each kept row starts (for messages about its cells).
     pub lines: Vec<u64>,
     /// Data records found after the header, kept or not.
     pub rows_read: u64,
-    /// Records this stage could not keep, by reason.
+    /// Data records this stage could not keep, by reason.
     pub skipped: SkipLog,
+    /// Lines that are not data: notes before the header, summaries after the data.
+    pub lines_skipped: SkipLog,
     pub warnings: Vec<String>,
 }
 
@@ -88,18 +102,30 @@ impl RawTable {
         self.lines.len()
     }
 
+    /// The 1-based column number of column `index` in the file, for messages; `None` for a
+    /// column that is not the file's own (joined from a lookup, or derived).
+    pub fn column_number(&self, index: usize) -> Option<u64> {
+        (index < self.file_columns).then_some(index as u64 + 1)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.headers.iter().position(|header| header == name)
     }
 }
 
 /// Reads a CSV file's bytes. `file` is the name used in messages.
+///
+/// Real exports are not tidy: notes may precede the header (wallet bill exports), summary lines
+/// may follow the data, a trailing delimiter may add an empty column, and cells may be padded
+/// with spaces or tabs. All of that is recognised here, and every line not loaded is accounted
+/// for: data rows in `skipped`, notes and summaries in `lines_skipped`.
 pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
     let (text, encoding, mut warnings) = decode(bytes).map_err(|e| e.in_file(file))?;
     if text.trim().is_empty() {
         return Err(Error::new(ErrorKind::Empty).in_file(file));
     }
-    let delimiter = sniff_delimiter(&text);
+    let shape = sniff(&text);
+    let delimiter = shape.delimiter;
 
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -109,17 +135,43 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
         .from_reader(text.as_bytes());
 
     let mut record = csv::StringRecord::new();
-    let header_line = match reader.read_record(&mut record) {
-        Ok(true) => start_line(text.as_bytes(), record.position()),
-        Ok(false) => return Err(Error::new(ErrorKind::Empty).in_file(file)),
-        Err(e) => return Err(csv_error(file, e)),
-    };
-    let headers = unique_headers(&record);
+    let mut lines_skipped = SkipLog::default();
+    let mut header_line = 0;
+    for index in 0..=shape.header_record {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::new(ErrorKind::Empty).in_file(file)),
+            Err(e) => return Err(csv_error(file, e)),
+        }
+        let line = start_line(text.as_bytes(), record.position());
+        if index < shape.header_record {
+            lines_skipped.add(
+                SkipReason::Preamble,
+                file,
+                line,
+                None,
+                "notes before the header row".to_string(),
+            );
+        } else {
+            header_line = line;
+        }
+    }
+    let mut headers = unique_headers(&record);
     let width = headers.len();
+    // Unnamed columns at the end of the header usually come from a trailing delimiter; rows may
+    // then omit them, and they are dropped below if they hold nothing.
+    let unnamed_tail = record
+        .iter()
+        .rev()
+        .take_while(|n| n.trim().is_empty())
+        .count();
     let mut columns = vec![TextColumn::default(); width];
     let mut lines = Vec::new();
     let mut skipped = SkipLog::default();
     let mut rows_read = 0u64;
+    // Rows that do not fit the header are held back: if no good row follows them, they are the
+    // file's closing summary lines, not bad data rows.
+    let mut misfits: Vec<(u64, String)> = Vec::new();
 
     loop {
         match reader.read_record(&mut record) {
@@ -134,29 +186,62 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
                 continue;
             }
         }
-        rows_read += 1;
         let line = start_line(text.as_bytes(), record.position());
-        if record.len() != width {
+        let filled = record.iter().filter(|cell| !cell.trim().is_empty()).count();
+        let fits = (record.len() <= width && record.len() + unnamed_tail >= width)
+            || (record.len() > width && record.iter().skip(width).all(|c| c.trim().is_empty()));
+        if !fits || (filled <= 1 && width > 2) {
+            let detail = if fits {
+                "only one cell is filled".to_string()
+            } else {
+                format!("expected {width} fields, found {}", record.len())
+            };
+            misfits.push((line, detail));
+            continue;
+        }
+        for (line, detail) in misfits.drain(..) {
+            rows_read += 1;
+            skipped.add(SkipReason::WrongFieldCount, file, line, None, detail);
+        }
+        rows_read += 1;
+        if filled == 0 {
             skipped.add(
-                SkipReason::WrongFieldCount,
+                SkipReason::EmptyRow,
                 file,
                 line,
                 None,
-                format!("expected {width} fields, found {}", record.len()),
+                "every cell is empty".into(),
             );
             continue;
         }
-        for (column, cell) in columns.iter_mut().zip(record.iter()) {
+        for (index, column) in columns.iter_mut().enumerate() {
             // Trimming here, not with csv's Trim::All, which allocates a new record per row.
-            column.push(cell.trim()).map_err(|e| e.in_file(file))?;
+            let cell = record.get(index).unwrap_or("").trim();
+            column.push(cell).map_err(|e| e.in_file(file))?;
         }
         lines.push(line);
+    }
+    while headers.len() > 1
+        && columns.len() + unnamed_tail > width
+        && columns.last().is_some_and(|c| c.iter().all(str::is_empty))
+    {
+        headers.pop();
+        columns.pop();
+    }
+    for (line, _) in misfits {
+        lines_skipped.add(
+            SkipReason::Footer,
+            file,
+            line,
+            None,
+            "summary line after the data".to_string(),
+        );
     }
 
     if rows_read == 0 {
         return Err(Error::new(ErrorKind::HeaderOnly).in_file(file));
     }
-    if delimiter == b',' && width == 1 {
+    if width == 1 {
         warnings.push(
             "only one column was found: no delimiter (, ; tab |) separates the header".to_string(),
         );
@@ -168,11 +253,13 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
             delimiter: delimiter_name(delimiter).to_string(),
             header_line,
         },
+        file_columns: headers.len(),
         headers,
         columns,
         lines,
         rows_read,
         skipped,
+        lines_skipped,
         warnings,
     })
 }
@@ -243,9 +330,22 @@ fn find_binary(bytes: &[u8]) -> Option<u64> {
     (control * 20 > head.len().max(1)).then_some(0)
 }
 
-/// Picks the delimiter that splits the first records into the same number of fields most
-/// consistently, preferring more fields, then the order of `CANDIDATE_DELIMITERS`.
-fn sniff_delimiter(text: &str) -> u8 {
+/// What the first kilobytes of a file say about its layout.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    delimiter: u8,
+    /// Index of the header among the file's records (0 unless notes precede it).
+    header_record: usize,
+}
+
+/// Picks the delimiter and the header row from the start of the file.
+///
+/// The delimiter is the one that splits the most records into the same number (two or more) of
+/// fields, preferring more fields, then the order of `CANDIDATE_DELIMITERS`. The header is the
+/// first record that looks like one: at least half as many filled cells as the widest record,
+/// none of them a number, and followed by records of its width. Notes before it (a wallet
+/// export's account name and date range) are thereby skipped.
+fn sniff(text: &str) -> Shape {
     let mut end = text.len().min(SNIFF_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -256,31 +356,77 @@ fn sniff_delimiter(text: &str) -> u8 {
         Some(newline) if end < text.len() => &sample[..newline],
         _ => sample,
     };
-    let mut best = (b',', 0usize, 0usize); // (delimiter, rows agreeing, fields)
+    let mut best: Option<(u8, usize, usize, Vec<csv::StringRecord>)> = None;
     for delimiter in CANDIDATE_DELIMITERS {
-        let mut reader = csv::ReaderBuilder::new()
+        let records: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(sample.as_bytes());
-        let counts: Vec<usize> = reader
+            .from_reader(sample.as_bytes())
             .records()
             .take(SNIFF_RECORDS)
             .filter_map(|r| r.ok())
-            .map(|r| r.len())
             .collect();
-        let Some(&header_fields) = counts.first() else {
+        let mut widths: HashMap<usize, usize> = HashMap::new();
+        for record in records.iter().filter(|r| filled(r) >= 2) {
+            *widths.entry(record.len()).or_insert(0) += 1;
+        }
+        let Some((&fields, &agreeing)) = widths.iter().max_by_key(|&(&w, &n)| (n, w)) else {
             continue;
         };
-        if header_fields < 2 {
-            continue;
-        }
-        let agreeing = counts.iter().filter(|&&n| n == header_fields).count();
-        if (agreeing, header_fields) > (best.1, best.2) {
-            best = (delimiter, agreeing, header_fields);
+        if best
+            .as_ref()
+            .is_none_or(|b| (agreeing, fields) > (b.1, b.2))
+        {
+            best = Some((delimiter, agreeing, fields, records));
         }
     }
-    best.0
+    let Some((delimiter, _, _, records)) = best else {
+        return Shape {
+            delimiter: b',',
+            header_record: 0,
+        };
+    };
+    Shape {
+        delimiter,
+        header_record: find_header(&records),
+    }
+}
+
+fn filled(record: &csv::StringRecord) -> usize {
+    record.iter().filter(|cell| !cell.trim().is_empty()).count()
+}
+
+fn find_header(records: &[csv::StringRecord]) -> usize {
+    let widest = records.iter().map(filled).max().unwrap_or(0);
+    let looks_like_header = |index: usize| {
+        let record = &records[index];
+        let cells = filled(record);
+        if cells < 2 || cells * 2 < widest {
+            return false;
+        }
+        let labels = record
+            .iter()
+            .map(str::trim)
+            .filter(|cell| !cell.is_empty())
+            .all(|cell| {
+                !cell
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b".,-+:/ ".contains(&b))
+            });
+        let followers: Vec<&csv::StringRecord> = records[index + 1..]
+            .iter()
+            .filter(|r| filled(r) >= 2)
+            .take(3)
+            .collect();
+        labels
+            && followers
+                .iter()
+                .all(|r| r.len().abs_diff(record.len()) <= 1)
+    };
+    (0..records.len())
+        .find(|&i| looks_like_header(i))
+        .unwrap_or(0)
 }
 
 fn delimiter_name(delimiter: u8) -> &'static str {
@@ -319,6 +465,10 @@ fn unique_headers(record: &csv::StringRecord) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn sniff_delimiter(text: &str) -> u8 {
+        sniff(text).delimiter
+    }
+
     #[test]
     fn sniffs_each_delimiter() {
         assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n"), b',');
@@ -327,6 +477,51 @@ mod tests {
         assert_eq!(sniff_delimiter("a|b|c\n1|2|3\n"), b'|');
         // Commas inside quotes do not fool it.
         assert_eq!(sniff_delimiter("a;b\n\"1,2,3\";4\n"), b';');
+    }
+
+    #[test]
+    fn notes_before_the_header_and_summaries_after_the_data_are_skipped_and_counted() {
+        let csv = "Bill export\nAccount: x\nPeriod: [2023-01-01] - [2023-02-01]\n\
+                   ,,,\n\
+                   time,amount,status,note\n\
+                   2023-01-02,1.5,ok,a\n\
+                   2023-01-03,2.5,ok,b\n\
+                   ,,,\n\
+                   Total: 2 rows\n";
+        let table = read_csv("t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(table.headers, vec!["time", "amount", "status", "note"]);
+        assert_eq!(table.dialect.header_line, 5);
+        assert_eq!(table.lines, vec![6, 7]);
+        assert_eq!(table.rows_read, 2);
+        let groups = table.lines_skipped.groups();
+        assert_eq!(groups[0].reason, "notes before the header");
+        assert_eq!(groups[0].count, 4);
+        assert_eq!(groups[1].reason, "summary after the data");
+        let footer: Vec<u64> = groups[1].examples.iter().map(|e| e.line).collect();
+        assert_eq!(footer, vec![8, 9]);
+    }
+
+    #[test]
+    fn a_trailing_delimiter_is_not_a_column_and_padding_is_trimmed() {
+        let csv = "id   ,amount  ,\n1 ,\t2.50\t ,\n";
+        let table = read_csv("t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(table.headers, vec!["id", "amount"]);
+        assert_eq!(table.columns[1].get(0), "2.50");
+        assert_eq!(table.skipped.total(), 0);
+    }
+
+    #[test]
+    fn an_empty_row_in_the_data_is_a_skipped_row() {
+        let table = read_csv("t.csv", b"a,b\n1,2\n,\n3,4\n").unwrap();
+        assert_eq!(table.rows_read, 3);
+        assert_eq!(table.row_count(), 2);
+        assert_eq!(table.skipped.groups()[0].reason, "empty row");
+    }
+
+    #[test]
+    fn quotes_inside_an_unquoted_field_are_kept() {
+        let table = read_csv("t.csv", "a,b\n1,点击\"多多视频\"\n".as_bytes()).unwrap();
+        assert_eq!(table.columns[1].get(0), "点击\"多多视频\"");
     }
 
     #[test]

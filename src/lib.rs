@@ -6,13 +6,18 @@
 //! ```
 //! let csv = b"id,created_at,user_id,amount,status\n1,2025-07-01T10:00:00+08:00,u1,12.50,success\n";
 //! let table = paymetrics::read_csv("payments.csv", csv).unwrap();
-//! let report = paymetrics::analyze(&table, &paymetrics::Options::default()).unwrap();
+//! let dataset = paymetrics::Dataset::new(table);
+//! let report = paymetrics::analyze(&dataset, &paymetrics::Options::default()).unwrap();
 //! assert_eq!(report.totals["tpv"], Some(12.5));
 //! assert_eq!(report.tz, "+08:00");
 //! ```
+pub mod dataset;
 pub mod error;
+pub mod expr;
 pub mod ingest;
+pub mod join;
 pub mod metrics;
+pub mod number;
 pub mod quality;
 pub mod report;
 pub mod sample;
@@ -23,6 +28,7 @@ pub mod transactions;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+pub use dataset::Dataset;
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{read_csv, RawTable};
 pub use report::{analyze, render_text, Options, Report};

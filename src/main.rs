@@ -1,6 +1,8 @@
 //! The `paymetrics` command: the core's reports for files on disk, and the sample generator.
 use clap::{Parser, Subcommand};
-use paymetrics::{analyze, read_csv, render_text, Grain, Options};
+use paymetrics::join::JoinSpec;
+use paymetrics::schema::Status;
+use paymetrics::{analyze, read_csv, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,14 @@ enum Command {
         /// Map a role to a column, e.g. --map amount=payment_value (repeatable; --map fee= unmaps)
         #[arg(long = "map", value_name = "ROLE=COLUMN", value_parser = parse_mapping)]
         mappings: Vec<(String, Option<String>)>,
+        /// Join a lookup file many-to-one on a column of the transactions, e.g.
+        /// --join orders.csv:order_id or --join users.csv:customer_id=user_id (repeatable);
+        /// --join FILE alone picks the shared column
+        #[arg(long = "join", value_name = "FILE[:COLUMN[=KEY]]")]
+        joins: Vec<String>,
+        /// Override how a raw status value is read, e.g. --status "已转账=success" (repeatable)
+        #[arg(long = "status", value_name = "RAW=NORMAL", value_parser = parse_status)]
+        statuses: Vec<(String, Status)>,
         /// Print the report as JSON (the shape in docs/report.md)
         #[arg(long)]
         json: bool,
@@ -65,6 +75,17 @@ fn parse_mapping(text: &str) -> Result<(String, Option<String>), String> {
     ))
 }
 
+fn parse_status(text: &str) -> Result<(String, Status), String> {
+    let (raw, normal) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("{text:?} is not RAW=NORMAL"))?;
+    let status = serde_json::from_value(serde_json::Value::String(normal.trim().to_lowercase()))
+        .map_err(|_| {
+            format!("{normal:?} is not success, failed, refunded, disputed, pending or unknown")
+        })?;
+    Ok((raw.trim().to_string(), status))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -73,14 +94,18 @@ fn main() -> ExitCode {
             tz,
             grain,
             mappings,
+            joins,
+            statuses,
             json,
         } => {
             let options = Options {
                 grain,
                 tz,
                 mapping: mappings.into_iter().collect::<BTreeMap<_, _>>(),
+                statuses: statuses.into_iter().collect(),
+                ..Options::default()
             };
-            report(&file, &options, json)
+            report(&file, &joins, options, json)
         }
         Command::Gen { rows, seed, out } => generate(rows, seed, &out),
     };
@@ -93,11 +118,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn report(path: &Path, options: &Options, json: bool) -> Result<(), String> {
+fn read_table(path: &Path) -> Result<paymetrics::RawTable, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.display().to_string();
-    let table = read_csv(&name, &bytes).map_err(|e| e.to_string())?;
-    let report = analyze(&table, options).map_err(|e| e.to_string())?;
+    read_csv(&path.display().to_string(), &bytes).map_err(|e| e.to_string())
+}
+
+fn report(path: &Path, joins: &[String], mut options: Options, json: bool) -> Result<(), String> {
+    let mut dataset = Dataset::new(read_table(path)?);
+    for join in joins {
+        // FILE:COLUMN[=KEY], or FILE alone for the suggested key. A Windows path's drive
+        // letter (C:\...) is not a column: only a ':' after the file's extension counts.
+        let spec = JoinSpec::parse(join).filter(|spec| Path::new(&spec.file).extension().is_some());
+        let file = spec
+            .as_ref()
+            .map_or(join.as_str(), |spec| spec.file.as_str());
+        let lookup = read_table(Path::new(file))?;
+        let spec = match spec {
+            Some(spec) => spec,
+            None => paymetrics::join::suggest(&dataset.transactions, &lookup, file).ok_or_else(
+                || format!("{file}: no column shares a name with the transactions; use --join {file}:COLUMN=KEY"),
+            )?,
+        };
+        dataset.add_lookup(lookup);
+        options.joins.push(spec);
+    }
+    let report = analyze(&dataset, &options).map_err(|e| e.to_string())?;
     let text = if json {
         let mut text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         text.push('\n');

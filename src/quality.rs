@@ -8,6 +8,9 @@ const EXAMPLES_PER_REASON: usize = 5;
 /// Why a row was not loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SkipReason {
+    Preamble,
+    Footer,
+    EmptyRow,
     WrongFieldCount,
     Unreadable,
     AmountNotANumber,
@@ -18,6 +21,9 @@ pub enum SkipReason {
 impl SkipReason {
     pub fn describe(self) -> &'static str {
         match self {
+            SkipReason::Preamble => "notes before the header",
+            SkipReason::Footer => "summary after the data",
+            SkipReason::EmptyRow => "empty row",
             SkipReason::WrongFieldCount => "wrong number of fields",
             SkipReason::Unreadable => "unreadable record",
             SkipReason::AmountNotANumber => "amount is not a number",
@@ -115,11 +121,11 @@ impl SkipLog {
 #[derive(Debug, Clone, Default)]
 pub struct UnreadableValues {
     pub count: u64,
-    pub first: Option<(u64, u64, String)>,
+    pub first: Option<(u64, Option<u64>, String)>,
 }
 
 impl UnreadableValues {
-    pub fn note(&mut self, line: u64, column: u64, value: &str) {
+    pub fn note(&mut self, line: u64, column: Option<u64>, value: &str) {
         self.count += 1;
         if self.first.is_none() {
             self.first = Some((line, column, value.to_string()));
@@ -128,8 +134,12 @@ impl UnreadableValues {
 
     pub fn warning(&self, role: &str, what: &str) -> Option<String> {
         let (line, column, value) = self.first.as_ref()?;
+        let place = match column {
+            Some(column) => format!("line {line} column {column}"),
+            None => format!("line {line}"),
+        };
         Some(format!(
-            "{role}: {} value{} not {what}, first at line {line} column {column} ({value:?}); treated as missing",
+            "{role}: {} value{} not {what}, first at {place} ({value:?}); treated as missing",
             self.count,
             if self.count == 1 { "" } else { "s" },
         ))
@@ -147,5 +157,8 @@ pub struct Quality {
     pub rows_loaded: u64,
     pub rows_skipped: u64,
     pub skipped: Vec<SkipGroup>,
+    /// Lines that are not data rows (notes before the header, summaries after the data), so that
+    /// every line of the file is accounted for.
+    pub lines_skipped: Vec<SkipGroup>,
     pub warnings: Vec<String>,
 }

@@ -2,7 +2,9 @@
 //! documented in docs/report.md), plus its plain-text rendering for the CLI.
 use crate::error::{Error, ErrorKind};
 type Result<T> = crate::error::Result<T>;
+use crate::dataset::{prepare, Dataset};
 use crate::ingest::RawTable;
+use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::{compute, Unit, CATALOG};
 use crate::quality::Quality;
 use crate::schema::{auto_map, Mapping, Role, Source, Status};
@@ -21,6 +23,10 @@ pub struct Options {
     pub tz: Option<String>,
     /// Role id -> column name, or `None` to leave the role unmapped. Overrides the automatic map.
     pub mapping: BTreeMap<String, Option<String>>,
+    /// Lookup files to join onto the transactions, in order.
+    pub joins: Vec<JoinSpec>,
+    /// Raw status value -> its normal form, overriding the built-in vocabulary.
+    pub statuses: BTreeMap<String, Status>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -73,6 +79,27 @@ pub struct Report {
     pub statuses: Vec<StatusValue>,
     pub currencies: Vec<String>,
     pub quality: Quality,
+    /// What each join did (matched and unmatched keys).
+    pub joins: Vec<JoinOutcome>,
+    /// The lookup files loaded, with how each was read.
+    pub lookups: Vec<LookupQuality>,
+    /// Joins the user could make: lookups sharing a column name with the transactions.
+    pub suggested_joins: Vec<JoinSpec>,
+}
+
+/// How a lookup file was read.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LookupQuality {
+    pub file: String,
+    pub encoding: String,
+    pub delimiter: String,
+    pub header_line: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_skipped: u64,
+    pub skipped: Vec<crate::quality::SkipGroup>,
+    pub lines_skipped: Vec<crate::quality::SkipGroup>,
+    pub columns: Vec<String>,
 }
 
 /// Writes whole numbers as JSON integers, so that counts read `42`, not `42.0`.
@@ -101,10 +128,12 @@ fn json_numbers<S: Serializer>(
     serializer.collect_map(values.iter().map(|(id, value)| (id, JsonNumber(*value))))
 }
 
-/// Computes the report of a loaded table under the user's options.
-pub fn analyze(table: &RawTable, options: &Options) -> Result<Report> {
+/// Computes the report of a dataset under the user's options.
+pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
+    let prepared = prepare(dataset, &options.joins)?;
+    let table: &RawTable = &prepared.table;
     let mapping = resolve_mapping(table, options)?;
-    let typed = type_table(table, &mapping);
+    let typed = type_table(table, &mapping, &options.statuses);
     let transactions = &typed.transactions;
 
     let zone = match &options.tz {
@@ -197,6 +226,7 @@ pub fn analyze(table: &RawTable, options: &Options) -> Result<Report> {
         rows_loaded: transactions.len as u64,
         rows_skipped: skipped.total(),
         skipped: skipped.groups().to_vec(),
+        lines_skipped: table.lines_skipped.groups().to_vec(),
         warnings,
     };
     debug_assert_eq!(
@@ -231,6 +261,28 @@ pub fn analyze(table: &RawTable, options: &Options) -> Result<Report> {
             .collect(),
         currencies: transactions.currencies.clone(),
         quality,
+        joins: prepared.joins.clone(),
+        lookups: dataset
+            .lookups
+            .iter()
+            .map(|t| LookupQuality {
+                file: t.file.clone(),
+                encoding: t.dialect.encoding.clone(),
+                delimiter: t.dialect.delimiter.clone(),
+                header_line: t.dialect.header_line,
+                rows_read: t.rows_read,
+                rows_loaded: t.row_count() as u64,
+                rows_skipped: t.skipped.total(),
+                skipped: t.skipped.groups().to_vec(),
+                lines_skipped: t.lines_skipped.groups().to_vec(),
+                columns: t.headers.clone(),
+            })
+            .collect(),
+        suggested_joins: dataset
+            .suggested_joins()
+            .into_iter()
+            .filter(|s| !options.joins.iter().any(|j| j.file == s.file))
+            .collect(),
     })
 }
 
@@ -319,6 +371,9 @@ fn group_thousands(number: &str) -> String {
     }
 }
 
+/// How many time buckets the text report prints: a screenful, the most recent ones.
+const TEXT_SERIES_ROWS: usize = 60;
+
 /// The report as a readable text table for a terminal.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
@@ -361,13 +416,21 @@ pub fn render_text(report: &Report) -> String {
         let _ = writeln!(out, "  {:<15} {:>22}   {}", m.name, value, m.description);
     }
     if !report.series.is_empty() {
+        let shown = report.series.len().min(TEXT_SERIES_ROWS);
         let _ = writeln!(out, "\nby {}", report.grain.name());
+        if shown < report.series.len() {
+            let _ = writeln!(
+                out,
+                "  (the last {shown} of {} buckets; use a coarser --grain or --json for all)",
+                report.series.len()
+            );
+        }
         let _ = write!(out, "  {:<10}", "bucket");
         for m in &report.metrics {
             let _ = write!(out, " {:>14}", m.id);
         }
         let _ = writeln!(out);
-        for point in &report.series {
+        for point in &report.series[report.series.len() - shown..] {
             let _ = write!(out, "  {:<10}", point.bucket);
             for m in &report.metrics {
                 let value = point.values.get(m.id).copied().flatten();
@@ -376,8 +439,50 @@ pub fn render_text(report: &Report) -> String {
             let _ = writeln!(out);
         }
     }
-    if !q.skipped.is_empty() || !q.warnings.is_empty() {
+    if !report.joins.is_empty() {
+        let _ = writeln!(out, "\njoins");
+        for j in &report.joins {
+            let key = if j.key == j.on {
+                j.on.clone()
+            } else {
+                format!("{} = {}", j.on, j.key)
+            };
+            let _ = write!(
+                out,
+                "  {} on {key}: {} matched, {} not found, {} with no key",
+                j.file, j.matched, j.unmatched, j.empty_keys
+            );
+            if let Some((value, line)) = j.unmatched_examples.first() {
+                let _ = write!(out, " (first not found: {value:?} at line {line})");
+            }
+            let _ = writeln!(out);
+            if j.duplicate_keys > 0 {
+                let _ = writeln!(
+                    out,
+                    "    {} repeated keys in {}: the first row of each is used",
+                    j.duplicate_keys, j.file
+                );
+            }
+        }
+    }
+    let skipped_lines = q.lines_skipped.iter().chain(&q.skipped);
+    if skipped_lines.clone().next().is_some() || !q.warnings.is_empty() {
         let _ = writeln!(out, "\ndata quality");
+        for group in &q.lines_skipped {
+            let lines: Vec<String> = group.examples.iter().map(|e| e.line.to_string()).collect();
+            let more = if group.count as usize > lines.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  skipped {} line(s), {}: lines {}{more}",
+                group.count,
+                group.reason,
+                lines.join(", ")
+            );
+        }
         for group in &q.skipped {
             let _ = writeln!(out, "  skipped {} row(s): {}", group.count, group.reason);
             for example in &group.examples {

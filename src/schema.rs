@@ -2,7 +2,7 @@
 //! (by header synonyms, then by content), and how raw status values are normalised.
 use crate::ingest::RawTable;
 use crate::time::TimestampParser;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What kind of values a role holds; decides how its cells are read.
@@ -30,10 +30,12 @@ pub enum Role {
     Fee,
     LatencyMs,
     SettledAt,
+    Type,
+    Direction,
 }
 
 impl Role {
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 14] = [
         Role::TxnId,
         Role::CreatedAt,
         Role::UserId,
@@ -46,6 +48,8 @@ impl Role {
         Role::Fee,
         Role::LatencyMs,
         Role::SettledAt,
+        Role::Type,
+        Role::Direction,
     ];
 
     /// The role's stable id, used in the CLI (`--map amount=total`), the JSON and the page.
@@ -63,6 +67,8 @@ impl Role {
             Role::Fee => "fee",
             Role::LatencyMs => "latency_ms",
             Role::SettledAt => "settled_at",
+            Role::Type => "type",
+            Role::Direction => "direction",
         }
     }
 
@@ -93,6 +99,8 @@ impl Role {
             Role::Fee => "Fee earned by the platform on this payment",
             Role::LatencyMs => "Authorisation latency in milliseconds",
             Role::SettledAt => "When the merchant was settled",
+            Role::Type => "Kind of transaction (purchase, transfer, top-up...)",
+            Role::Direction => "Money in or out (收入 / 支出, credit / debit)",
         }
     }
 
@@ -100,6 +108,12 @@ impl Role {
     fn synonyms(self) -> &'static [&'static str] {
         match self {
             Role::TxnId => &[
+                "交易订单号",
+                "交易单号",
+                "交易号",
+                "订单号",
+                "流水号",
+                "支付单号",
                 "txn_id",
                 "transaction_id",
                 "id",
@@ -115,6 +129,14 @@ impl Role {
                 "trade_id",
             ],
             Role::CreatedAt => &[
+                "交易时间",
+                "交易创建时间",
+                "创建时间",
+                "付款时间",
+                "支付时间",
+                "交易日期",
+                "时间",
+                "日期",
                 "created_at",
                 "created",
                 "timestamp",
@@ -136,6 +158,14 @@ impl Role {
                 "trade_time",
             ],
             Role::UserId => &[
+                "用户",
+                "用户id",
+                "用户编号",
+                "付款方",
+                "买家",
+                "客户",
+                "客户id",
+                "会员id",
                 "user_id",
                 "user",
                 "customer_id",
@@ -151,6 +181,13 @@ impl Role {
                 "customer_unique_id",
             ],
             Role::MerchantId => &[
+                "交易对方",
+                "商户",
+                "商户名称",
+                "商户号",
+                "商家",
+                "收款方",
+                "对方",
                 "merchant_id",
                 "merchant",
                 "seller",
@@ -165,6 +202,14 @@ impl Role {
                 "counterparty",
             ],
             Role::Amount => &[
+                "金额",
+                "金额_元",
+                "交易金额",
+                "订单金额",
+                "支付金额",
+                "实付金额",
+                "付款金额",
+                "收_支金额",
                 "amount",
                 "value",
                 "payment_value",
@@ -177,8 +222,22 @@ impl Role {
                 "payment_amount",
                 "price",
             ],
-            Role::Currency => &["currency", "ccy", "currency_code", "cur", "curr"],
+            Role::Currency => &[
+                "币种",
+                "货币",
+                "币别",
+                "currency",
+                "ccy",
+                "currency_code",
+                "cur",
+                "curr",
+            ],
             Role::Status => &[
+                "交易状态",
+                "当前状态",
+                "状态",
+                "支付状态",
+                "订单状态",
                 "status",
                 "state",
                 "result",
@@ -189,6 +248,10 @@ impl Role {
                 "trade_status",
             ],
             Role::Channel => &[
+                "渠道",
+                "支付渠道",
+                "交易渠道",
+                "支付场景",
                 "channel",
                 "payment_channel",
                 "scene",
@@ -196,6 +259,10 @@ impl Role {
                 "terminal",
             ],
             Role::FundingSource => &[
+                "收_付款方式",
+                "支付方式",
+                "付款方式",
+                "资金渠道",
                 "funding_source",
                 "payment_method",
                 "payment_type",
@@ -207,6 +274,9 @@ impl Role {
                 "card_type",
             ],
             Role::Fee => &[
+                "手续费",
+                "服务费",
+                "费用",
                 "fee",
                 "fees",
                 "commission",
@@ -216,6 +286,9 @@ impl Role {
                 "fee_amount",
             ],
             Role::LatencyMs => &[
+                "耗时",
+                "耗时_ms",
+                "响应时间",
                 "latency_ms",
                 "latency",
                 "response_time",
@@ -224,7 +297,32 @@ impl Role {
                 "processing_time_ms",
                 "elapsed_ms",
             ],
+            Role::Type => &[
+                "type",
+                "txn_type",
+                "transaction_type",
+                "category",
+                "kind",
+                "交易分类",
+                "交易类型",
+                "类型",
+                "分类",
+            ],
+            Role::Direction => &[
+                "direction",
+                "debit_credit",
+                "dr_cr",
+                "in_out",
+                "flow",
+                "sign",
+                "收_支",
+                "收支",
+                "资金流向",
+            ],
             Role::SettledAt => &[
+                "结算时间",
+                "到账时间",
+                "清算时间",
                 "settled_at",
                 "settlement_date",
                 "settlement_time",
@@ -373,7 +471,7 @@ fn mostly(table: &RawTable, column: usize, test: impl Fn(&str) -> bool) -> bool 
 }
 
 /// The normalised outcome of a payment attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Success,
@@ -395,13 +493,40 @@ pub fn normalise_status(raw: &str) -> Status {
         .collect();
     match key.as_str() {
         "success" | "succeeded" | "successful" | "succeed" | "completed" | "complete" | "paid"
-        | "approved" | "captured" | "settled" | "ok" | "done" => Status::Success,
+        | "approved" | "captured" | "settled" | "ok" | "done" | "交易成功" | "支付成功"
+        | "成功" | "已支付" | "已付款" | "已完成" | "交易完成" | "已收钱" | "朋友已收钱"
+        | "已收款" | "已存入零钱" | "已转账" | "已到账" | "提现已到账" | "充值完成"
+        | "充值成功" | "还款成功" | "已入账" | "delivered" | "shipped" | "invoiced" => {
+            Status::Success
+        }
         "failed" | "failure" | "fail" | "declined" | "decline" | "rejected" | "error"
-        | "cancelled" | "canceled" | "voided" | "void" | "expired" | "denied" => Status::Failed,
-        "refunded" | "refund" | "reversed" | "partiallyrefunded" => Status::Refunded,
-        "disputed" | "dispute" | "chargeback" | "chargedback" => Status::Disputed,
-        "pending" | "processing" | "created" | "initiated" | "authorized" | "authorised"
-        | "inprogress" | "waiting" => Status::Pending,
+        | "cancelled" | "canceled" | "voided" | "void" | "expired" | "denied" | "unavailable"
+        | "交易失败" | "支付失败" | "失败" | "交易关闭" | "已关闭" | "已取消" | "已撤销"
+        | "已拒绝" => Status::Failed,
+        "refunded" | "refund" | "reversed" | "partiallyrefunded" | "退款成功" | "已退款"
+        | "已全额退款" | "全额退款" | "部分退款" | "已部分退款" | "退款完成" => {
+            Status::Refunded
+        }
+        "disputed" | "dispute" | "chargeback" | "chargedback" | "争议中" | "拒付" | "已拒付"
+        | "投诉处理中" => Status::Disputed,
+        "pending"
+        | "processing"
+        | "created"
+        | "initiated"
+        | "authorized"
+        | "authorised"
+        | "inprogress"
+        | "waiting"
+        | "等待确认收货"
+        | "等待付款"
+        | "等待对方付款"
+        | "待支付"
+        | "处理中"
+        | "支付中"
+        | "退款中"
+        | "等待发货"
+        | "待收货"
+        | "对方已收钱待确认" => Status::Pending,
         _ => Status::Unknown,
     }
 }
@@ -459,6 +584,25 @@ mod tests {
     }
 
     #[test]
+    fn chinese_wallet_headers_map() {
+        let roles = mapped("交易时间,交易分类,交易对方,商品说明,收/支,金额(元),收/付款方式,交易状态,交易订单号\n2023-02-12 21:32:14,餐饮,x,y,支出,¥1,余额,交易成功,1\n");
+        let ids: Vec<(&str, &str)> = roles.iter().map(|(r, c, _)| (*r, c.as_str())).collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("txn_id", "交易订单号"),
+                ("created_at", "交易时间"),
+                ("merchant_id", "交易对方"),
+                ("amount", "金额(元)"),
+                ("status", "交易状态"),
+                ("funding_source", "收/付款方式"),
+                ("type", "交易分类"),
+                ("direction", "收/支"),
+            ]
+        );
+    }
+
+    #[test]
     fn a_word_shared_by_two_roles_maps_neither() {
         let roles = mapped("service_fee_amount\n1\n");
         assert!(roles.is_empty(), "{roles:?}");
@@ -472,5 +616,10 @@ mod tests {
         assert_eq!(normalise_status("REFUNDED"), Status::Refunded);
         assert_eq!(normalise_status("in_progress"), Status::Pending);
         assert_eq!(normalise_status("weird_state"), Status::Unknown);
+        assert_eq!(normalise_status("交易成功"), Status::Success);
+        assert_eq!(normalise_status("支付成功"), Status::Success);
+        assert_eq!(normalise_status("退款成功"), Status::Refunded);
+        assert_eq!(normalise_status("等待确认收货"), Status::Pending);
+        assert_eq!(normalise_status("交易关闭"), Status::Failed);
     }
 }

@@ -40,7 +40,13 @@ pub struct Typed {
 }
 
 /// Reads every mapped column of `table` into typed columns.
-pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
+///
+/// `status_overrides` maps raw status values to the normal form the user chose for them.
+pub fn type_table(
+    table: &RawTable,
+    mapping: &Mapping,
+    status_overrides: &BTreeMap<String, Status>,
+) -> Typed {
     let rows = table.row_count();
     let mut keep = vec![true; rows];
     let mut skipped = SkipLog::default();
@@ -51,6 +57,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
     let created_at = mapping.column(Role::CreatedAt).map(|c| {
         let mut parser = TimestampParser::default();
         let cells = &table.columns[c];
+        let label = role_label(table, Role::CreatedAt, c);
         (0..rows)
             .map(|row| {
                 let text = cells.get(row);
@@ -58,14 +65,20 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
                 if parsed.is_none() {
                     keep[row] = false;
                     let (reason, detail) = if text.is_empty() {
-                        (SkipReason::TimeMissing, "created_at is empty".to_string())
+                        (SkipReason::TimeMissing, format!("{label} is empty"))
                     } else {
                         (
                             SkipReason::TimeNotUnderstood,
-                            format!("created_at {text:?} is not a date/time"),
+                            format!("{label} {text:?} is not a date/time"),
                         )
                     };
-                    skipped.add(reason, file, table.lines[row], Some(c as u64 + 1), detail);
+                    skipped.add(
+                        reason,
+                        file,
+                        table.lines[row],
+                        table.column_number(c),
+                        detail,
+                    );
                 }
                 parsed.unwrap_or(Timestamp::Utc(0))
             })
@@ -86,7 +99,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
                             SkipReason::AmountNotANumber,
                             file,
                             table.lines[row],
-                            Some(c as u64 + 1),
+                            table.column_number(c),
                             format!("amount {text:?} is not a number"),
                         );
                     }
@@ -108,7 +121,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
                 }
                 parse_number(text).unwrap_or_else(|| {
                     if keep[row] {
-                        unreadable.note(table.lines[row], c as u64 + 1, text);
+                        unreadable.note(table.lines[row], table.column_number(c), text);
                     }
                     f64::NAN
                 })
@@ -130,7 +143,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
                 }
                 let parsed = parser.parse(text);
                 if parsed.is_none() && keep[row] {
-                    unreadable.note(table.lines[row], c as u64 + 1, text);
+                    unreadable.note(table.lines[row], table.column_number(c), text);
                 }
                 parsed
             })
@@ -149,7 +162,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
 
     let (status, status_values) = match mapping.column(Role::Status) {
         Some(c) => {
-            let (statuses, values) = read_statuses(table, c, &kept_rows);
+            let (statuses, values) = read_statuses(table, c, &kept_rows, status_overrides);
             (Some(statuses), values)
         }
         None => (None, Vec::new()),
@@ -202,6 +215,15 @@ pub fn type_table(table: &RawTable, mapping: &Mapping) -> Typed {
     }
 }
 
+/// How a role's column is named in messages: the role alone for the file's own columns, with
+/// the column's name for a joined or derived one, whose cells have no place in the file.
+fn role_label(table: &RawTable, role: Role, column: usize) -> String {
+    match table.column_number(column) {
+        Some(_) => role.id().to_string(),
+        None => format!("{} ({})", role.id(), table.headers[column]),
+    }
+}
+
 fn compact<T>(values: Vec<T>, keep: &[bool]) -> Vec<T> {
     values
         .into_iter()
@@ -215,15 +237,22 @@ fn read_statuses(
     table: &RawTable,
     column: usize,
     rows: &[usize],
+    overrides: &BTreeMap<String, Status>,
 ) -> (Vec<Status>, Vec<(String, Status, u64)>) {
     let mut seen: HashMap<&str, (Status, u64)> = HashMap::new();
     let statuses = rows
         .iter()
         .map(|&row| {
             let raw = table.columns[column].get(row);
-            let entry = seen
-                .entry(raw)
-                .or_insert_with(|| (normalise_status(raw), 0));
+            let entry = seen.entry(raw).or_insert_with(|| {
+                (
+                    overrides
+                        .get(raw)
+                        .copied()
+                        .unwrap_or_else(|| normalise_status(raw)),
+                    0,
+                )
+            });
             entry.1 += 1;
             entry.0
         })
@@ -284,7 +313,7 @@ mod tests {
                    3,yesterday,5,0.1,success\n\
                    4,2024-01-02,,n/a,failed\n";
         let table = read_csv("t.csv", csv.as_bytes()).unwrap();
-        let typed = type_table(&table, &auto_map(&table));
+        let typed = type_table(&table, &auto_map(&table), &BTreeMap::new());
         assert_eq!(typed.transactions.len, 2);
         let amounts = typed.transactions.amount.unwrap();
         assert_eq!(amounts[0], 10.0);

@@ -2,7 +2,7 @@
 //! the core, and converts the result; no logic lives here. Errors become JS `Error`s whose message
 //! is the core's readable text.
 use crate::sample::{generate, SampleOptions, SampleTables};
-use crate::{analyze, read_csv, Options, RawTable};
+use crate::{analyze, read_csv, Dataset, Options, RawTable};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -16,7 +16,7 @@ fn start() {
 #[wasm_bindgen]
 #[derive(Default)]
 pub struct Workbench {
-    table: Option<RawTable>,
+    dataset: Option<Dataset>,
     sample: Option<SampleTables>,
 }
 
@@ -34,6 +34,14 @@ struct RoleInfo {
     description: &'static str,
 }
 
+fn loaded_info(table: &RawTable) -> Loaded<'_> {
+    Loaded {
+        file: &table.file,
+        rows_read: table.rows_read,
+        columns: &table.headers,
+    }
+}
+
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     // json_compatible: maps become plain objects and None becomes null, as in the CLI's JSON.
     value
@@ -48,27 +56,56 @@ impl Workbench {
         Workbench::default()
     }
 
-    /// Reads a CSV file's bytes and makes it the current dataset.
+    /// Reads a transactions CSV file's bytes and makes it the current dataset (without lookups).
     #[wasm_bindgen(js_name = loadCsv)]
     pub fn load_csv(&mut self, file: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
         let table = read_csv(file, bytes).map_err(|e| JsError::new(&e.to_string()))?;
-        self.table = Some(table);
-        self.loaded()
+        let loaded = to_js(&loaded_info(&table))?;
+        self.dataset = Some(Dataset::new(table));
+        Ok(loaded)
     }
 
-    /// Generates the built-in sample and loads its transactions table. The seed is a u32 so that
-    /// JS passes a plain number (a u64 would have to be a BigInt).
+    /// Reads a lookup file (users, merchants, orders...) and adds it to the current dataset;
+    /// a lookup of the same name is replaced. Join it with the report options' `joins`.
+    #[wasm_bindgen(js_name = loadLookup)]
+    pub fn load_lookup(&mut self, file: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let dataset = self
+            .dataset
+            .as_mut()
+            .ok_or_else(|| JsError::new("load a transactions file before a lookup file"))?;
+        let table = read_csv(file, bytes).map_err(|e| JsError::new(&e.to_string()))?;
+        let loaded = to_js(&loaded_info(&table))?;
+        dataset.add_lookup(table);
+        Ok(loaded)
+    }
+
+    /// Removes a lookup file from the current dataset.
+    #[wasm_bindgen(js_name = removeLookup)]
+    pub fn remove_lookup(&mut self, file: &str) {
+        if let Some(dataset) = self.dataset.as_mut() {
+            dataset.lookups.retain(|t| t.file != file);
+        }
+    }
+
+    /// Generates the built-in sample and loads its transactions table, with its users and
+    /// merchants tables as lookups. The seed is a u32 so that JS passes a plain number (a u64
+    /// would have to be a BigInt).
     #[wasm_bindgen(js_name = loadSample)]
     pub fn load_sample(&mut self, rows: usize, seed: u32) -> Result<JsValue, JsError> {
         let tables = generate(&SampleOptions {
             rows,
             seed: u64::from(seed),
         });
-        let table = read_csv("sample-transactions.csv", tables.transactions.as_bytes())
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        self.table = Some(table);
+        let read = |name: &str, text: &str| {
+            read_csv(name, text.as_bytes()).map_err(|e| JsError::new(&e.to_string()))
+        };
+        let mut dataset = Dataset::new(read("sample-transactions.csv", &tables.transactions)?);
+        dataset.add_lookup(read("sample-users.csv", &tables.users)?);
+        dataset.add_lookup(read("sample-merchants.csv", &tables.merchants)?);
+        let loaded = to_js(&loaded_info(&dataset.transactions))?;
+        self.dataset = Some(dataset);
         self.sample = Some(tables);
-        self.loaded()
+        Ok(loaded)
     }
 
     /// The CSV text of one table of the last generated sample: transactions, users or merchants.
@@ -102,8 +139,8 @@ impl Workbench {
     /// The report of the current dataset (see docs/report.md) under `options`
     /// (`{grain, tz, mapping}`, all optional).
     pub fn report(&self, options: JsValue) -> Result<JsValue, JsError> {
-        let table = self
-            .table
+        let dataset = self
+            .dataset
             .as_ref()
             .ok_or_else(|| JsError::new("no file is loaded"))?;
         let options: Options = if options.is_undefined() || options.is_null() {
@@ -112,19 +149,7 @@ impl Workbench {
             serde_wasm_bindgen::from_value(options)
                 .map_err(|e| JsError::new(&format!("invalid options: {e}")))?
         };
-        let report = analyze(table, &options).map_err(|e| JsError::new(&e.to_string()))?;
+        let report = analyze(dataset, &options).map_err(|e| JsError::new(&e.to_string()))?;
         to_js(&report)
-    }
-
-    fn loaded(&self) -> Result<JsValue, JsError> {
-        let table = self
-            .table
-            .as_ref()
-            .ok_or_else(|| JsError::new("no file is loaded"))?;
-        to_js(&Loaded {
-            file: &table.file,
-            rows_read: table.rows_read,
-            columns: &table.headers,
-        })
     }
 }

@@ -3,7 +3,7 @@
 //! Expected numbers come from tests/oracle/expected_fixtures.json: computed by hand (derivations in
 //! tests/expected.md) and checked against DuckDB by `duckdb_oracle.py --selftest`, never pasted
 //! back from this code's output.
-use paymetrics::{analyze, read_csv, ErrorKind, Grain, Options, Report};
+use paymetrics::{analyze, read_csv, Dataset, ErrorKind, Grain, Options, Report};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ fn data(name: &str) -> PathBuf {
 fn load(name: &str, options: &Options) -> Report {
     let bytes = std::fs::read(data(name)).unwrap();
     let table = read_csv(name, &bytes).unwrap();
-    analyze(&table, options).unwrap()
+    analyze(&Dataset::new(table.clone()), options).unwrap()
 }
 
 /// A hand-computed expected value: a number, null, or an exact fraction written "a/b".
@@ -163,13 +163,27 @@ fn every_fixture_matches_its_hand_computed_numbers() {
 
 #[test]
 fn rows_read_equal_rows_loaded_plus_rows_skipped_for_every_fixture() {
-    for entry in std::fs::read_dir(data("")).unwrap() {
-        let path = entry.unwrap().path();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut folders = vec![data("")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    assert!(paths.len() > 15);
+    for path in paths {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let Ok(table) = read_csv(&name, &std::fs::read(&path).unwrap()) else {
             continue;
         };
-        let q = analyze(&table, &Options::default()).unwrap().quality;
+        let q = analyze(&Dataset::new(table.clone()), &Options::default())
+            .unwrap()
+            .quality;
         assert_eq!(q.rows_read, q.rows_loaded + q.rows_skipped, "{name}");
         let by_reason: u64 = q.skipped.iter().map(|g| g.count).sum();
         assert_eq!(by_reason, q.rows_skipped, "{name}");
@@ -235,7 +249,7 @@ fn the_user_can_remap_and_unmap_columns() {
     let mut options = Options::default();
     options.mapping.insert("amount".into(), Some("nope".into()));
     let table = read_csv("basic.csv", &std::fs::read(data("basic.csv")).unwrap()).unwrap();
-    let error = analyze(&table, &options).unwrap_err();
+    let error = analyze(&Dataset::new(table.clone()), &options).unwrap_err();
     assert!(matches!(error.kind, ErrorKind::UnknownColumn { .. }));
     assert_eq!(
         error.to_string(),
@@ -244,7 +258,7 @@ fn the_user_can_remap_and_unmap_columns() {
 
     options.mapping.clear();
     options.tz = Some("Mars/Olympus".into());
-    assert!(analyze(&table, &options).is_err());
+    assert!(analyze(&Dataset::new(table.clone()), &options).is_err());
 }
 
 #[test]
@@ -267,7 +281,7 @@ fn the_sample_loads_cleanly_and_looks_like_a_payment_service() {
         seed: 7,
     });
     let table = read_csv("sample.csv", tables.transactions.as_bytes()).unwrap();
-    let report = analyze(&table, &Options::default()).unwrap();
+    let report = analyze(&Dataset::new(table.clone()), &Options::default()).unwrap();
     assert_eq!(report.quality.rows_loaded, 5_000);
     assert_eq!(report.quality.rows_skipped, 0);
     assert!(
@@ -276,9 +290,16 @@ fn the_sample_loads_cleanly_and_looks_like_a_payment_service() {
         report.quality.warnings
     );
     assert_eq!(report.tz, "+08:00");
-    assert!(
-        report.mapping.iter().all(|m| m.column.is_some()),
-        "every role maps"
+    let unmapped: Vec<&str> = report
+        .mapping
+        .iter()
+        .filter(|m| m.column.is_none())
+        .map(|m| m.role)
+        .collect();
+    assert_eq!(
+        unmapped,
+        vec!["type", "direction"],
+        "every column of the sample maps"
     );
     let success_rate = report.totals["success_rate"].unwrap();
     assert!((0.85..0.95).contains(&success_rate), "{success_rate}");
@@ -365,4 +386,105 @@ fn cli_gen_writes_three_related_files() {
         .unwrap()
         .starts_with("merchant_id,onboarded_at,category,region"));
     std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn payments_joined_to_orders_get_their_time_customer_and_status() {
+    // Hand-computed (tests/expected.md, "olist"): rows o1 100.00 + o1 20.50 + o2 55.25 + o4 44.25
+    // succeed (delivered / shipped); o3 canceled and o5 unavailable fail; o9 has no order, so no
+    // time, and is skipped.
+    for join in ["olist/orders.csv:order_id", "olist/orders.csv"] {
+        let output = cli()
+            .args(["report", "--json", "--join"])
+            .arg(data(join).to_str().unwrap())
+            .arg(data("olist/payments.csv"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{join}: {output:?}");
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let totals = &json["totals"];
+        assert_eq!(totals["txn_count"], 6, "{join}");
+        assert_eq!(totals["tpv"], 220, "{join}");
+        assert_eq!(totals["active_payers"], 3, "{join}");
+        assert_close(
+            "success_rate",
+            totals["success_rate"].as_f64(),
+            Some(4.0 / 6.0),
+        );
+        assert_eq!(totals["avg_ticket"], 55, "{join}");
+        let join_outcome = &json["joins"][0];
+        assert_eq!(join_outcome["matched"], 6);
+        assert_eq!(join_outcome["unmatched"], 1);
+        assert_eq!(
+            join_outcome["unmatched_examples"][0],
+            serde_json::json!(["o9", 7])
+        );
+        let quality = &json["quality"];
+        assert_eq!(quality["rows_read"], 7);
+        assert_eq!(quality["rows_skipped"], 1);
+        let mapped = |role: &str| {
+            json["mapping"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["role"] == role)
+                .unwrap()["column"]
+                .clone()
+        };
+        assert_eq!(mapped("created_at"), "order_purchase_timestamp");
+        assert_eq!(mapped("user_id"), "customer_id");
+        assert_eq!(mapped("status"), "order_status");
+        assert_eq!(mapped("funding_source"), "payment_type");
+        let days: Vec<(&str, i64)> = json["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["bucket"].as_str().unwrap(),
+                    p["txn_count"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            days,
+            vec![("2018-01-02", 3), ("2018-01-03", 2), ("2018-01-04", 1)]
+        );
+    }
+}
+
+#[test]
+fn a_lookup_that_shares_no_column_is_refused_with_a_hint() {
+    let output = cli()
+        .args(["report", "--join"])
+        .arg(data("basic.csv"))
+        .arg(data("olist/payments.csv"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("use --join"), "{stderr}");
+}
+
+#[test]
+fn status_overrides_change_the_normal_form() {
+    let output = cli()
+        .args(["report", "--json", "--status", "weird_state=success"])
+        .arg(data("unknown_status.csv"))
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let weird = json["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["raw"] == "weird_state")
+        .unwrap();
+    assert_eq!(weird["status"], "success");
+    // tests/expected.md: 2 successes + the 2 weird_state rows, of 5 attempts.
+    assert_close(
+        "success_rate",
+        json["totals"]["success_rate"].as_f64(),
+        Some(4.0 / 5.0),
+    );
 }
