@@ -143,18 +143,19 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
             Ok(false) => return Err(Error::new(ErrorKind::Empty).in_file(file)),
             Err(e) => return Err(csv_error(file, e)),
         }
-        let line = start_line(text.as_bytes(), record.position());
-        if index < shape.header_record {
-            lines_skipped.add(
-                SkipReason::Preamble,
-                file,
-                line,
-                None,
-                "notes before the header row".to_string(),
-            );
-        } else {
-            header_line = line;
+        if index == shape.header_record {
+            header_line = start_line(text.as_bytes(), record.position());
         }
+    }
+    // Every line above the header is a note, blank ones included.
+    for line in 1..header_line {
+        lines_skipped.add(
+            SkipReason::Preamble,
+            file,
+            line,
+            None,
+            "notes before the header row".to_string(),
+        );
     }
     let mut headers = unique_headers(&record);
     let width = headers.len();

@@ -1,6 +1,7 @@
 //! The `paymetrics` command: the core's reports for files on disk, and the sample generator.
 use clap::{Parser, Subcommand};
 use paymetrics::join::JoinSpec;
+use paymetrics::number::Decimal;
 use paymetrics::schema::Status;
 use paymetrics::{analyze, read_csv, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;
@@ -39,6 +40,16 @@ enum Command {
         /// --join FILE alone picks the shared column
         #[arg(long = "join", value_name = "FILE[:COLUMN[=KEY]]")]
         joins: Vec<String>,
+        /// Decimal separator of number columns: "," or "." (default: inferred per column)
+        #[arg(long, value_parser = parse_decimal)]
+        decimal: Option<Decimal>,
+        /// Exchange rate into the report currency, e.g. --rate USD=7.1 (repeatable); without
+        /// rates, mixed currencies are reported per currency, never summed
+        #[arg(long = "rate", value_name = "CODE=RATE", value_parser = parse_rate)]
+        rates: Vec<(String, f64)>,
+        /// Currency to convert into with --rate (default: the most common one)
+        #[arg(long)]
+        currency: Option<String>,
         /// Override how a raw status value is read, e.g. --status "已转账=success" (repeatable)
         #[arg(long = "status", value_name = "RAW=NORMAL", value_parser = parse_status)]
         statuses: Vec<(String, Status)>,
@@ -75,6 +86,23 @@ fn parse_mapping(text: &str) -> Result<(String, Option<String>), String> {
     ))
 }
 
+fn parse_decimal(text: &str) -> Result<Decimal, String> {
+    Decimal::parse(text).ok_or_else(|| format!("{text:?} is not \",\" or \".\""))
+}
+
+fn parse_rate(text: &str) -> Result<(String, f64), String> {
+    let (code, rate) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not CODE=RATE"))?;
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("{rate:?} is not a positive number"))?;
+    Ok((code.trim().to_uppercase(), rate))
+}
+
 fn parse_status(text: &str) -> Result<(String, Status), String> {
     let (raw, normal) = text
         .rsplit_once('=')
@@ -95,6 +123,9 @@ fn main() -> ExitCode {
             grain,
             mappings,
             joins,
+            decimal,
+            rates,
+            currency,
             statuses,
             json,
         } => {
@@ -103,6 +134,9 @@ fn main() -> ExitCode {
                 tz,
                 mapping: mappings.into_iter().collect::<BTreeMap<_, _>>(),
                 statuses: statuses.into_iter().collect(),
+                decimal,
+                rates: rates.into_iter().collect(),
+                currency: currency.map(|c| c.to_uppercase()),
                 ..Options::default()
             };
             report(&file, &joins, options, json)

@@ -122,12 +122,11 @@ fn is_plain(bytes: &[u8], decimal: Decimal) -> bool {
 /// The full reading: affixes before, the digits, affixes after. `text` is already trimmed.
 fn parse_formatted(text: &str, decimal: Decimal) -> Option<Number> {
     let mut affixes = Affixes::default();
-    let mut rest = text;
+    let mut cursor = Cursor { text, at: 0 };
 
     // Before the digits: spaces, a sign, an opening parenthesis, a currency.
     loop {
-        let raw = rest.chars().next()?;
-        let c = normalise(raw);
+        let (c, width) = cursor.peek()?;
         if c.is_ascii_digit() || c == decimal.symbol() {
             break;
         }
@@ -136,43 +135,43 @@ fn parse_formatted(text: &str, decimal: Decimal) -> Option<Number> {
             '+' | '-' => affixes.sign(c == '-')?,
             '(' => affixes.open_parenthesis()?,
             _ => {
-                let (code, length) = currency_at(rest)?;
-                affixes.currency(code)?;
-                rest = &rest[length..];
+                let (code, length) = currency_at(cursor.rest())?;
+                affixes.currency(code, false)?;
+                cursor.at += length;
                 continue;
             }
         }
-        rest = &rest[raw.len_utf8()..];
+        cursor.at += width;
     }
 
     let mut canonical = Canonical::new();
-    let exponent = read_digits(&mut rest, decimal, &mut canonical)?;
+    let digits = read_digits(&mut cursor, decimal, &mut canonical)?;
 
     // After the digits: spaces, a trailing sign, the closing parenthesis, `%`, a currency.
-    while let Some(raw) = rest.chars().next() {
-        let c = normalise(raw);
+    while let Some((c, width)) = cursor.peek() {
         match c {
             ' ' => {}
-            '+' | '-' => affixes.sign(c == '-')?,
+            // `65,-` is the German way to write 65.00, not a trailing minus.
+            '+' | '-' if !digits.ends_with_separator => affixes.sign(c == '-')?,
             ')' => affixes.close_parenthesis()?,
             '%' if !affixes.percent => affixes.percent = true,
             _ => {
-                let (code, length) = currency_at(rest)?;
-                affixes.currency(code)?;
-                rest = &rest[length..];
+                let (code, length) = currency_at(cursor.rest())?;
+                affixes.currency(code, true)?;
+                cursor.at += length;
                 continue;
             }
         }
-        rest = &rest[raw.len_utf8()..];
+        cursor.at += width;
     }
 
     let negative = affixes.negative()?;
     // A percentage shifts the exponent rather than dividing the value, so `12.5%` parses as
     // `12.5e-2`: one correct rounding, the same as the canonical `0.125`.
     let exponent = if affixes.percent {
-        exponent.saturating_sub(2)
+        digits.exponent.saturating_sub(2)
     } else {
-        exponent
+        digits.exponent
     };
     if exponent != 0 {
         canonical.push(b'e');
@@ -188,6 +187,36 @@ fn parse_formatted(text: &str, decimal: Decimal) -> Option<Number> {
     })
 }
 
+/// A position in a cell, always on a character boundary. Moving a byte index rather than
+/// re-slicing the text keeps the per-character cost to a byte comparison for ASCII.
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The character at the position, [`normalise`]d, and its length in bytes.
+    fn peek(&self) -> Option<(char, usize)> {
+        char_at(self.text, self.at)
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.text[self.at..]
+    }
+}
+
+/// The character of `text` at byte `at`, [`normalise`]d, and its length in bytes. ASCII, by far
+/// the most common, skips UTF-8 decoding.
+#[inline]
+fn char_at(text: &str, at: usize) -> Option<(char, usize)> {
+    let &byte = text.as_bytes().get(at)?;
+    if byte.is_ascii() {
+        return Some((char::from(byte), 1));
+    }
+    let raw = text.get(at..)?.chars().next()?;
+    Some((normalise(raw), raw.len_utf8()))
+}
+
 /// The marks around the digits of one cell, each allowed once.
 #[derive(Default)]
 struct Affixes {
@@ -196,6 +225,9 @@ struct Affixes {
     parenthesis_opened: bool,
     parenthesis_closed: bool,
     currency: Option<&'static str>,
+    /// One currency mark before the digits and one after at most (`US$12 USD`, not `$$12`).
+    currency_before: bool,
+    currency_after: bool,
     percent: bool,
 }
 
@@ -224,7 +256,16 @@ impl Affixes {
         Some(())
     }
 
-    fn currency(&mut self, code: &'static str) -> Option<()> {
+    fn currency(&mut self, code: &'static str, after_digits: bool) -> Option<()> {
+        let side = if after_digits {
+            &mut self.currency_after
+        } else {
+            &mut self.currency_before
+        };
+        if *side {
+            return None; // `$$12`, `12 USD USD`
+        }
+        *side = true;
         match self.currency {
             // `US$12 USD` names one currency twice; `¥12 USD` is a contradiction.
             Some(seen) if seen != code => None,
@@ -251,18 +292,42 @@ impl Affixes {
     }
 }
 
-/// Reads the digits, separators and exponent at the start of `rest` into `canonical` (as
-/// `1234.56`), advances `rest` past them, and returns the exponent. `None` when they do not form
-/// a number under `decimal`.
-fn read_digits(rest: &mut &str, decimal: Decimal, canonical: &mut Canonical) -> Option<i64> {
+/// What [`read_digits`] found besides the digits themselves.
+struct Digits {
+    exponent: i64,
+    /// Whether the number ends with its decimal separator (`12.`, `65,`).
+    ends_with_separator: bool,
+}
+
+/// Reads the digits, separators and exponent at the cursor into `canonical` (as `1234.56`) and
+/// moves the cursor past them. `None` when they do not form a number under `decimal`.
+fn read_digits(cursor: &mut Cursor, decimal: Decimal, canonical: &mut Canonical) -> Option<Digits> {
+    let bytes = cursor.text.as_bytes();
     let mut digits = 0usize;
     let mut in_fraction = false;
     let mut group = Grouping::default();
     let mut exponent = 0i64;
-    while let Some(raw) = rest.chars().next() {
-        let c = normalise(raw);
-        let after = &rest[raw.len_utf8()..];
+    let mut ends_with_separator = false;
+    loop {
+        // A run of ASCII digits, the bulk of every number, without decoding characters.
+        let start = cursor.at;
+        while let Some(&byte) = bytes.get(cursor.at).filter(|b| b.is_ascii_digit()) {
+            canonical.push(byte);
+            cursor.at += 1;
+        }
+        let run = cursor.at - start;
+        ends_with_separator &= run == 0;
+        digits += run;
+        if !in_fraction {
+            group.run += run;
+        }
+
+        let Some((c, width)) = cursor.peek() else {
+            break;
+        };
         if c.is_ascii_digit() {
+            // A full-width digit.
+            ends_with_separator = false;
             canonical.push(c as u8);
             digits += 1;
             if !in_fraction {
@@ -274,41 +339,43 @@ fn read_digits(rest: &mut &str, decimal: Decimal, canonical: &mut Canonical) -> 
             }
             group.finish(decimal)?;
             in_fraction = true;
+            ends_with_separator = true;
             canonical.push(b'.');
         } else if decimal.groups_with(c) {
-            let digit_follows = after
-                .chars()
-                .next()
-                .is_some_and(|n| normalise(n).is_ascii_digit());
+            let digit_follows =
+                char_at(cursor.text, cursor.at + width).is_some_and(|(n, _)| n.is_ascii_digit());
             if c == ' ' && !digit_follows {
                 break; // the space before `EUR` in `12 EUR`
             }
             if in_fraction || !digit_follows {
                 return None; // `1.234,56` under Point; `1,` or `1,,234`
             }
-            group.separator(c)?;
+            group.separator(c, canonical.starts_with_zero())?;
         } else if matches!(c, 'e' | 'E') && digits > 0 {
             // `E` starts an exponent only when digits follow: `12EUR` ends at the `E`.
-            let Some((value, length)) = read_exponent(after) else {
+            let Some((value, length)) = read_exponent(&bytes[cursor.at + width..]) else {
                 break;
             };
             exponent = value;
-            *rest = &after[length..];
+            ends_with_separator = false;
+            cursor.at += width + length;
             break;
         } else {
             break;
         }
-        *rest = after;
+        cursor.at += width;
     }
     if !in_fraction {
         group.finish(decimal)?;
     }
-    (digits > 0).then_some(exponent)
+    (digits > 0).then_some(Digits {
+        exponent,
+        ends_with_separator,
+    })
 }
 
-/// Reads `[+-]digits` at the start of `text`: the exponent and its length in bytes.
-fn read_exponent(text: &str) -> Option<(i64, usize)> {
-    let bytes = text.as_bytes();
+/// Reads `[+-]digits` at the start of `bytes`: the exponent and its length in bytes.
+fn read_exponent(bytes: &[u8]) -> Option<(i64, usize)> {
     let (negative, start) = match bytes.first() {
         Some(b'-') => (true, 1),
         Some(b'+') => (false, 1),
@@ -347,11 +414,16 @@ struct Grouping {
 }
 
 impl Grouping {
-    fn separator(&mut self, c: char) -> Option<()> {
+    /// Notes a separator `c` after the group just read. `leading_zero`: whether the number
+    /// starts with `0`, which no thousands grouping writes (`0,125` is a misread decimal).
+    fn separator(&mut self, c: char, leading_zero: bool) -> Option<()> {
         if self.run == 0 || self.separator.is_some_and(|seen| seen != c) {
             return None; // `,123`, `1,,234`, mixed separators
         }
         if self.separators == 0 {
+            if leading_zero {
+                return None;
+            }
             self.separator = Some(c);
             self.first = self.run;
             self.middles_of_three = true;
@@ -382,8 +454,8 @@ impl Grouping {
     }
 }
 
-/// The cleaned number (`-` never, digits, at most one `.`, an exponent) in the form
-/// `str::parse::<f64>` reads. It lives on the stack; only a cell of more than 64 significant
+/// The cleaned number in the form `str::parse::<f64>` reads: digits, at most one `.`, an exponent;
+/// never a sign, which is applied after parsing. It lives on the stack; only a cell of more than 64 significant
 /// characters (say, `1e300` written out in full) moves it to the heap.
 struct Canonical {
     stack: [u8; Canonical::STACK],
@@ -402,18 +474,29 @@ impl Canonical {
         }
     }
 
+    #[inline]
     fn push(&mut self, byte: u8) {
-        if let Some(heap) = &mut self.heap {
-            heap.push(byte);
-        } else if self.len < Canonical::STACK {
+        if self.heap.is_none() && self.len < Canonical::STACK {
             self.stack[self.len] = byte;
             self.len += 1;
         } else {
-            let mut heap = Vec::with_capacity(2 * Canonical::STACK);
-            heap.extend_from_slice(&self.stack);
-            heap.push(byte);
-            self.heap = Some(heap);
+            self.extend_on_heap(&[byte]);
         }
+    }
+
+    fn starts_with_zero(&self) -> bool {
+        let first = match &self.heap {
+            Some(heap) => heap.first(),
+            None => self.stack[..self.len].first(),
+        };
+        first == Some(&b'0')
+    }
+
+    #[cold]
+    fn extend_on_heap(&mut self, bytes: &[u8]) {
+        let stack = &self.stack[..self.len];
+        let heap = self.heap.get_or_insert_with(|| stack.to_vec());
+        heap.extend_from_slice(bytes);
     }
 
     fn push_integer(&mut self, value: i64) {
@@ -463,10 +546,34 @@ fn normalise(c: char) -> char {
     }
 }
 
-/// Currency signs and non-ISO codes, each with the ISO 4217 code it stands for. Longer marks come
-/// before their suffixes (`HK$` before `$`). `¥` means yuan: the exports that write it are
-/// Chinese wallets; Japanese yen is recognised as `JP¥`, `円` or `JPY`.
-const CURRENCY_SIGNS: &[(&str, &str)] = &[
+/// Currency signs of one character, with the ISO 4217 code each stands for. `¥` means yuan: the
+/// exports that write it are Chinese wallets; Japanese yen is recognised as `JP¥`, `円` or `JPY`.
+const CURRENCY_SIGNS: &[(char, &str)] = &[
+    ('$', "USD"),
+    ('\u{FF04}', "USD"), // ＄
+    ('¥', "CNY"),
+    ('\u{FFE5}', "CNY"), // ￥
+    ('元', "CNY"),
+    ('円', "JPY"),
+    ('€', "EUR"),
+    ('£', "GBP"),
+    ('\u{FFE1}', "GBP"), // ￡
+    ('₹', "INR"),
+    ('₩', "KRW"),
+    ('\u{FFE6}', "KRW"), // ￦
+    ('₽', "RUB"),
+    ('₱', "PHP"),
+    ('฿', "THB"),
+    ('₫', "VND"),
+    ('₺', "TRY"),
+    ('₪', "ILS"),
+    ('₦', "NGN"),
+    ('₴', "UAH"),
+    ('₸', "KZT"),
+];
+
+/// Currency marks that start with a letter and are not ISO codes, with the code each stands for.
+const LETTERED_CURRENCY_SIGNS: &[(&str, &str)] = &[
     ("US$", "USD"),
     ("HK$", "HKD"),
     ("NT$", "TWD"),
@@ -480,27 +587,6 @@ const CURRENCY_SIGNS: &[(&str, &str)] = &[
     ("CN¥", "CNY"),
     ("JP¥", "JPY"),
     ("RMB", "CNY"),
-    ("$", "USD"),
-    ("\u{FF04}", "USD"), // ＄
-    ("¥", "CNY"),
-    ("\u{FFE5}", "CNY"), // ￥
-    ("元", "CNY"),
-    ("円", "JPY"),
-    ("€", "EUR"),
-    ("£", "GBP"),
-    ("\u{FFE1}", "GBP"), // ￡
-    ("₹", "INR"),
-    ("₩", "KRW"),
-    ("\u{FFE6}", "KRW"), // ￦
-    ("₽", "RUB"),
-    ("₱", "PHP"),
-    ("฿", "THB"),
-    ("₫", "VND"),
-    ("₺", "TRY"),
-    ("₪", "ILS"),
-    ("₦", "NGN"),
-    ("₴", "UAH"),
-    ("₸", "KZT"),
     ("zł", "PLN"),
     ("Kč", "CZK"),
 ];
@@ -527,24 +613,27 @@ const ISO_CODES: &[&str] = &[
 
 /// The currency named at the start of `text`, and the length in bytes of its mark.
 fn currency_at(text: &str) -> Option<(&'static str, usize)> {
+    let first = text.chars().next()?;
+    if !first.is_ascii_alphabetic() {
+        // Comparing chars, not strings: this runs on every cell with a currency sign.
+        return CURRENCY_SIGNS
+            .iter()
+            .find(|&&(sign, _)| sign == first)
+            .map(|&(_, code)| (code, first.len_utf8()));
+    }
     let bytes = text.as_bytes();
-    // A bare ISO code: three capitals not followed by another letter (`USDT` is not `USD`).
-    if bytes.len() >= 3
-        && bytes[..3].iter().all(u8::is_ascii_uppercase)
-        && !bytes.get(3).is_some_and(u8::is_ascii_alphabetic)
-    {
+    let followed_by_letter = |length: usize| text[length..].starts_with(char::is_alphabetic);
+    // A bare ISO code: three capitals not running into a word (`USDT` is not `USD`).
+    if bytes.len() >= 3 && bytes[..3].iter().all(u8::is_ascii_uppercase) && !followed_by_letter(3) {
         if let Ok(index) = ISO_CODES.binary_search(&&text[..3]) {
             return Some((ISO_CODES[index], 3));
         }
     }
-    CURRENCY_SIGNS
+    LETTERED_CURRENCY_SIGNS
         .iter()
-        .find(|(sign, _)| text.starts_with(sign))
-        .filter(|(sign, _)| {
-            // A mark ending in a letter (`RMB`, `zł`) must not run into a word: `RMBX`.
-            !sign.ends_with(|c: char| c.is_alphabetic())
-                || !text[sign.len()..].starts_with(|c: char| c.is_alphabetic())
-        })
+        .find(|(sign, _)| sign.as_bytes()[0] == bytes[0] && text.starts_with(sign))
+        // A mark ending in a letter (`RMB`, `zł`) must not run into a word either: `RMBX`.
+        .filter(|(sign, _)| !sign.ends_with(char::is_alphabetic) || !followed_by_letter(sign.len()))
         .map(|&(sign, code)| (code, sign.len()))
 }
 
@@ -612,6 +701,8 @@ fn separator_vote(value: &str) -> Option<Vote> {
     let mut first_group = 0usize;
     let mut first_group_starts_with_zero = false;
     let mut seen_digit = false;
+    // Whether a space or apostrophe grouped thousands before the first `.` or `,`.
+    let mut grouped_otherwise = false;
     let mut chars = value.chars().map(normalise).peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -636,7 +727,10 @@ fn separator_vote(value: &str) -> Option<Vote> {
                 run = 0;
             }
             // Other thousands separators between digits: `1 234,56`, `1'234.56`.
-            '\'' | ' ' if seen_digit && chars.peek().is_some_and(char::is_ascii_digit) => run = 0,
+            '\'' | ' ' if seen_digit && chars.peek().is_some_and(char::is_ascii_digit) => {
+                grouped_otherwise |= points + commas == 0;
+                run = 0;
+            }
             // Before the digits: signs, currencies. After them: an exponent, a currency, text.
             _ if seen_digit => break,
             _ => {}
@@ -651,10 +745,13 @@ fn separator_vote(value: &str) -> Option<Vote> {
     };
     match (points, commas) {
         (0, 0) => None,
-        (p, c) if p > 0 && c > 0 => Some(separator_is_decimal(last_separator)),
         (1, 0) | (0, 1) => {
-            let could_group_thousands =
-                run == 3 && (1..=3).contains(&first_group) && !first_group_starts_with_zero;
+            // A number has one kind of thousands separator, so after `1 234` or `1'234` the
+            // `.` or `,` can only be the decimal separator.
+            let could_group_thousands = run == 3
+                && (1..=3).contains(&first_group)
+                && !first_group_starts_with_zero
+                && !grouped_otherwise;
             Some(if could_group_thousands {
                 Vote::Ambiguous
             } else {
@@ -664,7 +761,8 @@ fn separator_vote(value: &str) -> Option<Vote> {
         // The same separator twice groups thousands: the decimal separator is the other one.
         (_, 0) => Some(Vote::For(Decimal::Comma)),
         (0, _) => Some(Vote::For(Decimal::Point)),
-        _ => unreachable!("both separators present is matched above"),
+        // Both: the decimal separator comes after the thousands separators.
+        _ => Some(separator_is_decimal(last_separator)),
     }
 }
 
@@ -743,6 +841,7 @@ mod tests {
         ("US$1,234.56", Point, 1234.56, Some("USD"), false),
         ("USD 1,234.56", Point, 1234.56, Some("USD"), false),
         ("$12 USD", Point, 12.0, Some("USD"), false),
+        ("US$12 USD", Point, 12.0, Some("USD"), false),
         ("($12.00)", Point, -12.0, Some("USD"), false),
         ("$(12.00)", Point, -12.0, Some("USD"), false),
         ("-$12.00", Point, -12.0, Some("USD"), false),
@@ -838,6 +937,15 @@ mod tests {
         ("0x10", Point),
         ("12/5", Point),
         ("2025-07-01", Point),
+        ("0,125", Point),
+        ("0.500", Comma),
+        ("00,123", Point),
+        ("¥¥12", Point),
+        ("$$12", Point),
+        ("12 USD USD", Point),
+        ("12元元", Point),
+        ("65,-", Comma),
+        ("12.-", Point),
     ];
 
     #[test]
@@ -918,10 +1026,16 @@ mod tests {
         assert!(ISO_CODES.iter().all(|code| code.len() == 3));
         for (sign, code) in CURRENCY_SIGNS {
             assert!(ISO_CODES.contains(code), "{sign} -> {code}");
-            // A longer sign must come before any shorter sign it ends with, or it is never seen.
-            let position = CURRENCY_SIGNS.iter().position(|(s, _)| s == sign).unwrap();
+        }
+        for (position, (sign, code)) in LETTERED_CURRENCY_SIGNS.iter().enumerate() {
+            assert!(ISO_CODES.contains(code), "{sign} -> {code}");
             assert!(
-                CURRENCY_SIGNS[..position]
+                sign.starts_with(|c: char| c.is_ascii_alphabetic()),
+                "{sign}"
+            );
+            // A longer mark must come before any shorter mark it starts with, or it is never seen.
+            assert!(
+                LETTERED_CURRENCY_SIGNS[..position]
                     .iter()
                     .all(|(earlier, _)| !sign.starts_with(earlier)),
                 "{sign} is shadowed"
@@ -967,6 +1081,7 @@ mod tests {
         assert!(!found.ambiguous);
         assert_eq!(inference(&["1.234.567"]).votes_comma, 1);
         assert_eq!(inference(&["１２，５"]).votes_comma, 1);
+        assert_eq!(inference(&["1 234,567", "1'234,500"]).votes_comma, 2);
     }
 
     #[test]
@@ -1057,6 +1172,26 @@ mod tests {
 
         fn below(&mut self, bound: u64) -> u64 {
             self.next() % bound
+        }
+    }
+
+    #[test]
+    fn random_text_never_panics_and_reads_only_finite_values() {
+        let alphabet: Vec<char> = "0123456789.,' -+()%eE$¥元€RMBUSDX\u{A0}\u{2212}１．，"
+            .chars()
+            .collect();
+        let mut random = Lcg(7);
+        for _ in 0..20_000 {
+            let length = random.below(12) as usize;
+            let text: String = (0..length)
+                .map(|_| alphabet[random.below(alphabet.len() as u64) as usize])
+                .collect();
+            for decimal in [Point, Comma] {
+                if let Some(number) = parse_number(&text, decimal) {
+                    assert!(number.value.is_finite(), "{text:?}");
+                }
+            }
+            infer_decimal([text.as_str()]);
         }
     }
 

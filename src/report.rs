@@ -5,29 +5,15 @@ type Result<T> = crate::error::Result<T>;
 use crate::dataset::{prepare, Dataset};
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
-use crate::metrics::{compute, Unit, CATALOG};
+use crate::metrics::{compute, compute_where, Metric, Tally, Unit, CATALOG};
+pub use crate::options::Options;
 use crate::quality::Quality;
 use crate::schema::{auto_map, Mapping, Role, Source, Status};
 use crate::time::{bucket_label, bucket_start_rfc3339, Grain, Timestamp, Zone};
 use crate::transactions::type_table;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-
-/// What the user chose. Everything is optional: the defaults give the automatic view.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    pub grain: Grain,
-    /// A UTC offset such as `+08:00`; `None` means the offset most common in the data, else UTC.
-    pub tz: Option<String>,
-    /// Role id -> column name, or `None` to leave the role unmapped. Overrides the automatic map.
-    pub mapping: BTreeMap<String, Option<String>>,
-    /// Lookup files to join onto the transactions, in order.
-    pub joins: Vec<JoinSpec>,
-    /// Raw status value -> its normal form, overriding the built-in vocabulary.
-    pub statuses: BTreeMap<String, Status>,
-}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MetricValue {
@@ -39,6 +25,16 @@ pub struct MetricValue {
     pub value: Option<f64>,
     /// Roles that are not mapped; when non-empty, `value` is `None`.
     pub needs: Vec<&'static str>,
+    /// Why the value is missing when it is not a missing column (e.g. mixed currencies).
+    pub note: Option<String>,
+}
+
+/// The money metrics of one currency, when the data mixes currencies and no rates convert them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    #[serde(serialize_with = "json_numbers")]
+    pub totals: BTreeMap<&'static str, Option<f64>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -78,6 +74,10 @@ pub struct Report {
     pub columns: Vec<String>,
     pub statuses: Vec<StatusValue>,
     pub currencies: Vec<String>,
+    /// The currency of the money metrics; `None` when currencies are mixed (see `by_currency`).
+    pub currency: Option<String>,
+    /// Every metric per currency, when the data mixes currencies without exchange rates.
+    pub by_currency: Vec<CurrencyTotals>,
     pub quality: Quality,
     /// What each join did (matched and unmatched keys).
     pub joins: Vec<JoinOutcome>,
@@ -133,7 +133,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     let prepared = prepare(dataset, &options.joins)?;
     let table: &RawTable = &prepared.table;
     let mapping = resolve_mapping(table, options)?;
-    let typed = type_table(table, &mapping, &options.statuses);
+    let typed = type_table(table, &mapping, options);
     let transactions = &typed.transactions;
 
     let zone = match &options.tz {
@@ -157,24 +157,65 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .map(|role| role.id())
             .collect()
     };
+    // Amounts in different currencies are never summed: money metrics are then given per
+    // currency, and the whole-range value says why it is missing.
+    let mixed = transactions.money_currency.is_none() && transactions.currencies.len() > 1;
+    let mixed_note = mixed.then(|| {
+        format!(
+            "mixed currencies ({}): shown per currency; enter exchange rates to convert",
+            transactions.currencies.join(", ")
+        )
+    });
+    let value_of = |metric: &Metric, tally: &Tally| {
+        if !missing(metric.needs).is_empty() || (mixed && metric.unit == Unit::Currency) {
+            None
+        } else {
+            (metric.value)(tally)
+        }
+    };
     let metrics: Vec<MetricValue> = CATALOG
         .iter()
-        .map(|metric| {
-            let needs = missing(metric.needs);
-            MetricValue {
-                id: metric.id,
-                name: metric.name,
-                unit: metric.unit,
-                description: metric.description,
-                value: if needs.is_empty() {
-                    (metric.value)(&computed.totals)
-                } else {
-                    None
-                },
-                needs,
-            }
+        .map(|metric| MetricValue {
+            id: metric.id,
+            name: metric.name,
+            unit: metric.unit,
+            description: metric.description,
+            value: value_of(metric, &computed.totals),
+            needs: missing(metric.needs),
+            note: if metric.unit == Unit::Currency {
+                mixed_note.clone()
+            } else {
+                None
+            },
         })
         .collect();
+    let by_currency = match (&transactions.currency, mixed) {
+        (Some(row_currency), true) => transactions
+            .currencies
+            .iter()
+            .enumerate()
+            .map(|(index, code)| {
+                let index = index as u16;
+                let part = compute_where(transactions, zone, options.grain, &|row| {
+                    row_currency[row] == index
+                });
+                CurrencyTotals {
+                    currency: code.clone(),
+                    totals: CATALOG
+                        .iter()
+                        .map(|m| {
+                            let value = missing(m.needs)
+                                .is_empty()
+                                .then(|| (m.value)(&part.totals))
+                                .flatten();
+                            (m.id, value)
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let series = computed
         .buckets
         .iter()
@@ -183,14 +224,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             start: bucket_start_rfc3339(bucket.start_day, zone),
             values: CATALOG
                 .iter()
-                .map(|metric| {
-                    let value = if missing(metric.needs).is_empty() {
-                        (metric.value)(&bucket.tally)
-                    } else {
-                        None
-                    };
-                    (metric.id, value)
-                })
+                .map(|metric| (metric.id, value_of(metric, &bucket.tally)))
                 .collect(),
         })
         .collect();
@@ -260,6 +294,8 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             })
             .collect(),
         currencies: transactions.currencies.clone(),
+        currency: transactions.money_currency.clone(),
+        by_currency,
         quality,
         joins: prepared.joins.clone(),
         lookups: dataset
@@ -397,13 +433,15 @@ pub fn render_text(report: &Report) -> String {
         let column = m.column.as_deref().unwrap_or("-");
         let _ = writeln!(out, "  {:<15} <- {}", m.role, column);
     }
-    let currency = match report.currencies.as_slice() {
-        [one] => format!(" {one}"),
-        _ => String::new(),
-    };
+    let currency = report
+        .currency
+        .as_ref()
+        .map_or(String::new(), |code| format!(" {code}"));
     let _ = writeln!(out, "\nmetrics");
     for m in &report.metrics {
-        let value = if m.needs.is_empty() {
+        let value = if let (Some(note), None) = (&m.note, m.value) {
+            note.split(':').next().unwrap_or(note).to_string()
+        } else if m.needs.is_empty() {
             let unit = if m.unit == Unit::Currency {
                 currency.as_str()
             } else {
@@ -414,6 +452,13 @@ pub fn render_text(report: &Report) -> String {
             format!("needs column {}", m.needs.join(", "))
         };
         let _ = writeln!(out, "  {:<15} {:>22}   {}", m.name, value, m.description);
+    }
+    for part in &report.by_currency {
+        let _ = writeln!(out, "\nin {}", part.currency);
+        for m in report.metrics.iter().filter(|m| m.unit == Unit::Currency) {
+            let value = part.totals.get(m.id).copied().flatten();
+            let _ = writeln!(out, "  {:<15} {:>22}", m.name, format_value(value, m.unit));
+        }
     }
     if !report.series.is_empty() {
         let shown = report.series.len().min(TEXT_SERIES_ROWS);

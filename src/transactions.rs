@@ -2,6 +2,8 @@
 //! normalised statuses, dictionary-encoded ids). Rows whose amount or time cannot be read are
 //! skipped here, each with its file line and column.
 use crate::ingest::RawTable;
+use crate::number::{infer_decimal, parse_number, Decimal};
+use crate::options::Options;
 use crate::quality::{SkipLog, SkipReason, UnreadableValues};
 use crate::schema::{normalise_status, Mapping, Role, Status};
 use crate::time::{Timestamp, TimestampParser};
@@ -26,9 +28,21 @@ pub struct Transactions {
     pub settled_at: Option<Vec<Option<Timestamp>>>,
     /// Each raw status value with its normal form and how many loaded rows carry it.
     pub status_values: Vec<(String, Status, u64)>,
-    /// Distinct currency codes, sorted.
+    /// The currency of each row, as an index into `currencies` (`NO_CURRENCY` when unknown);
+    /// `None` when no row names a currency.
+    pub currency: Option<Vec<u16>>,
+    /// Distinct currency codes, in order of first appearance.
     pub currencies: Vec<String>,
+    /// The one currency money metrics are in (after conversion, if rates were given); `None`
+    /// when the data mixes currencies, which are then reported separately, never summed.
+    pub money_currency: Option<String>,
 }
+
+/// Marks a row whose currency is unknown.
+pub const NO_CURRENCY: u16 = u16::MAX;
+
+/// How many values of a number column decide its decimal separator.
+const DECIMAL_SAMPLE: usize = 1000;
 
 /// The outcome of typing a table: the rows kept, the rows skipped, and warnings about values
 /// that were not understood but did not cost the row.
@@ -40,13 +54,8 @@ pub struct Typed {
 }
 
 /// Reads every mapped column of `table` into typed columns.
-///
-/// `status_overrides` maps raw status values to the normal form the user chose for them.
-pub fn type_table(
-    table: &RawTable,
-    mapping: &Mapping,
-    status_overrides: &BTreeMap<String, Status>,
-) -> Typed {
+/// The user's options decide the decimal separator, status overrides and currency conversion.
+pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typed {
     let rows = table.row_count();
     let mut keep = vec![true; rows];
     let mut skipped = SkipLog::default();
@@ -84,34 +93,62 @@ pub fn type_table(
             })
             .collect::<Vec<_>>()
     });
+    // The decimal separator of each number column: the user's choice, or inferred from values.
+    let decimal_of = |c: usize| match options.decimal {
+        Some(decimal) => (decimal, false),
+        None => {
+            let sample = table.columns[c]
+                .iter()
+                .filter(|v| !v.is_empty())
+                .take(DECIMAL_SAMPLE);
+            let inference = infer_decimal(sample);
+            (inference.decimal, inference.ambiguous)
+        }
+    };
+    let mut amount_currency: Vec<Option<&'static str>> = Vec::new();
     let amount = mapping.column(Role::Amount).map(|c| {
+        let (decimal, ambiguous) = decimal_of(c);
+        if ambiguous {
+            warnings.push(format!(
+                "amount: values like \"1,234\" or \"1.234\" could use either decimal separator; read with a decimal {} — choose with --decimal or in the page",
+                if decimal == Decimal::Comma { "comma" } else { "point" }
+            ));
+        }
         let cells = &table.columns[c];
+        let label = role_label(table, Role::Amount, c);
+        amount_currency.reserve(rows);
         (0..rows)
             .map(|row| {
                 let text = cells.get(row);
-                if text.is_empty() {
-                    return f64::NAN;
-                }
-                parse_number(text).unwrap_or_else(|| {
-                    if keep[row] {
-                        keep[row] = false;
-                        skipped.add(
-                            SkipReason::AmountNotANumber,
-                            file,
-                            table.lines[row],
-                            table.column_number(c),
-                            format!("amount {text:?} is not a number"),
-                        );
+                let number = match parse_number(text, decimal) {
+                    Some(number) if !number.percent => Some(number),
+                    _ => None,
+                };
+                amount_currency.push(number.and_then(|n| n.currency));
+                match number {
+                    Some(number) => number.value,
+                    None if text.is_empty() => f64::NAN,
+                    None => {
+                        if keep[row] {
+                            keep[row] = false;
+                            skipped.add(
+                                SkipReason::AmountNotANumber,
+                                file,
+                                table.lines[row],
+                                table.column_number(c),
+                                format!("{label} {text:?} is not a number"),
+                            );
+                        }
+                        f64::NAN
                     }
-                    f64::NAN
-                })
+                }
             })
             .collect::<Vec<_>>()
     });
-
     // The other columns never cost a row: an unreadable value becomes missing, with a warning.
     let mut optional_number = |role: Role| {
         let c = mapping.column(role)?;
+        let (decimal, _) = decimal_of(c);
         let mut unreadable = UnreadableValues::default();
         let values = (0..rows)
             .map(|row| {
@@ -119,12 +156,15 @@ pub fn type_table(
                 if text.is_empty() {
                     return f64::NAN;
                 }
-                parse_number(text).unwrap_or_else(|| {
-                    if keep[row] {
-                        unreadable.note(table.lines[row], table.column_number(c), text);
+                match parse_number(text, decimal) {
+                    Some(number) => number.value,
+                    None => {
+                        if keep[row] {
+                            unreadable.note(table.lines[row], table.column_number(c), text);
+                        }
+                        f64::NAN
                     }
-                    f64::NAN
-                })
+                }
             })
             .collect::<Vec<_>>();
         warnings.extend(unreadable.warning(role.id(), "a number"));
@@ -162,7 +202,7 @@ pub fn type_table(
 
     let (status, status_values) = match mapping.column(Role::Status) {
         Some(c) => {
-            let (statuses, values) = read_statuses(table, c, &kept_rows, status_overrides);
+            let (statuses, values) = read_statuses(table, c, &kept_rows, &options.statuses);
             (Some(statuses), values)
         }
         None => (None, Vec::new()),
@@ -174,26 +214,78 @@ pub fn type_table(
         }
         None => (None, 0),
     };
-    let currencies = match mapping.column(Role::Currency) {
-        Some(c) => {
-            let mut codes: Vec<String> = kept_rows
-                .iter()
-                .map(|&row| table.columns[c].get(row))
-                .filter(|code| !code.is_empty())
-                .map(|code| code.to_uppercase())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            codes.sort();
-            codes
-        }
-        None => Vec::new(),
+    // The currency of each row: its currency column, else the sign in its amount (¥28.16).
+    let mut codes: Vec<String> = Vec::new();
+    let mut code_index: HashMap<String, u16> = HashMap::new();
+    let currency_column = mapping.column(Role::Currency);
+    let currency: Vec<u16> = kept_rows
+        .iter()
+        .map(|&row| {
+            let code = match currency_column {
+                Some(c) if !table.columns[c].get(row).is_empty() => {
+                    table.columns[c].get(row).to_uppercase()
+                }
+                _ => match amount_currency.get(row).copied().flatten() {
+                    Some(sign) => sign.to_string(),
+                    None => return NO_CURRENCY,
+                },
+            };
+            if let Some(&index) = code_index.get(&code) {
+                return index;
+            }
+            let index = codes.len() as u16;
+            code_index.insert(code.clone(), index);
+            codes.push(code);
+            index
+        })
+        .collect();
+    let mut amount = amount;
+    let mut fee = fee;
+    let mut money_currency = match codes.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
     };
-    if currencies.len() > 1 {
-        warnings.push(format!(
-            "several currencies ({}) are summed together without conversion",
-            currencies.join(", ")
-        ));
+    if !options.rates.is_empty() && !codes.is_empty() {
+        let target = options.currency.clone().unwrap_or_else(|| {
+            let mut counts = vec![0u64; codes.len()];
+            currency
+                .iter()
+                .filter(|&&c| c != NO_CURRENCY)
+                .for_each(|&c| counts[c as usize] += 1);
+            let most = (0..codes.len()).max_by_key(|&i| counts[i]).unwrap_or(0);
+            codes[most].clone()
+        });
+        let rate_of: Vec<Option<f64>> = codes
+            .iter()
+            .map(|code| {
+                if *code == target {
+                    Some(1.0)
+                } else {
+                    options.rates.get(code).copied()
+                }
+            })
+            .collect();
+        let mut missing: BTreeMap<&str, u64> = BTreeMap::new();
+        for values in [amount.as_mut(), fee.as_mut()].into_iter().flatten() {
+            for (value, &code) in values.iter_mut().zip(&currency) {
+                if code == NO_CURRENCY {
+                    continue;
+                }
+                match rate_of[code as usize] {
+                    Some(rate) => *value *= rate,
+                    None => {
+                        *missing.entry(codes[code as usize].as_str()).or_insert(0) += 1;
+                        *value = f64::NAN;
+                    }
+                }
+            }
+        }
+        for (code, count) in missing {
+            warnings.push(format!(
+                "no exchange rate from {code} to {target}: {count} amounts in {code} are left out of money metrics"
+            ));
+        }
+        money_currency = Some(target);
     }
 
     Typed {
@@ -208,7 +300,9 @@ pub fn type_table(
             latency_ms,
             settled_at,
             status_values,
-            currencies,
+            currency: (!codes.is_empty()).then_some(currency),
+            currencies: codes,
+            money_currency,
         },
         skipped,
         warnings,
@@ -282,14 +376,6 @@ fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u3
     (encoded, ids.len())
 }
 
-/// Reads a plain decimal number (`12`, `-3.50`, `+1e3`). Locale forms (thousands separators,
-/// decimal commas, currency signs) are handled by the ingestion of later versions.
-pub fn parse_number(text: &str) -> Option<f64> {
-    let text = text.strip_prefix('+').unwrap_or(text);
-    // Rust's parser also accepts "inf" and "NaN": those are not amounts.
-    text.parse::<f64>().ok().filter(|n| n.is_finite())
-}
-
 /// Counts loaded rows per normalised status (for tests and summaries).
 pub fn status_counts(transactions: &Transactions) -> BTreeMap<Status, u64> {
     let mut counts = BTreeMap::new();
@@ -313,7 +399,7 @@ mod tests {
                    3,yesterday,5,0.1,success\n\
                    4,2024-01-02,,n/a,failed\n";
         let table = read_csv("t.csv", csv.as_bytes()).unwrap();
-        let typed = type_table(&table, &auto_map(&table), &BTreeMap::new());
+        let typed = type_table(&table, &auto_map(&table), &Options::default());
         assert_eq!(typed.transactions.len, 2);
         let amounts = typed.transactions.amount.unwrap();
         assert_eq!(amounts[0], 10.0);
@@ -337,15 +423,5 @@ mod tests {
                 "fee: 1 value not a number, first at line 5 column 4 (\"n/a\"); treated as missing"
             ]
         );
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(parse_number("12"), Some(12.0));
-        assert_eq!(parse_number("-3.50"), Some(-3.5));
-        assert_eq!(parse_number("+1e3"), Some(1000.0));
-        assert_eq!(parse_number("inf"), None);
-        assert_eq!(parse_number("NaN"), None);
-        assert_eq!(parse_number("1,234"), None);
     }
 }

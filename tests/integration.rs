@@ -488,3 +488,149 @@ fn status_overrides_change_the_normal_form() {
         Some(4.0 / 5.0),
     );
 }
+
+fn report_json(args: &[&str], file: &str) -> Value {
+    let output = cli()
+        .arg("report")
+        .arg("--json")
+        .args(args)
+        .arg(data(file))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{file}: {output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn mapped_column(json: &Value, role: &str) -> Value {
+    json["mapping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == role)
+        .unwrap()["column"]
+        .clone()
+}
+
+#[test]
+fn decimal_commas_thousands_dots_and_accounting_negatives() {
+    let json = report_json(&[], "locale/decimal_comma.csv");
+    let totals = &json["totals"];
+    assert_close("tpv", totals["tpv"].as_f64(), Some(1247.81));
+    assert_eq!(totals["txn_count"], 5);
+    assert_eq!(totals["active_payers"], 2);
+    assert_close(
+        "avg_ticket",
+        totals["avg_ticket"].as_f64(),
+        Some(1247.81 / 3.0),
+    );
+    assert_close("refund_rate", totals["refund_rate"].as_f64(), Some(0.2));
+    assert_eq!(json["currency"], "EUR");
+    assert_eq!(json["quality"]["delimiter"], ";");
+    // Forcing the wrong separator makes "12,50" unreadable: the rows are skipped, and said so.
+    let forced = report_json(&["--decimal", "."], "locale/decimal_comma.csv");
+    assert!(forced["quality"]["rows_skipped"].as_u64().unwrap() >= 3);
+}
+
+#[test]
+fn mixed_currencies_are_never_summed_together() {
+    let json = report_json(&[], "locale/mixed_currencies.csv");
+    assert_eq!(json["totals"]["tpv"], Value::Null);
+    assert_eq!(json["totals"]["txn_count"], 5);
+    assert_eq!(json["currency"], Value::Null);
+    let tpv = json["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "tpv")
+        .unwrap();
+    assert!(tpv["note"]
+        .as_str()
+        .unwrap()
+        .starts_with("mixed currencies (USD, CNY)"));
+    let part = |code: &str| {
+        json["by_currency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["currency"] == code)
+            .unwrap()["totals"]
+            .clone()
+    };
+    assert_close("USD tpv", part("USD")["tpv"].as_f64(), Some(1204.75));
+    assert_close("CNY tpv", part("CNY")["tpv"].as_f64(), Some(1300.50));
+    assert_close("CNY avg", part("CNY")["avg_ticket"].as_f64(), Some(650.25));
+
+    let converted = report_json(
+        &["--rate", "USD=7", "--currency", "CNY"],
+        "locale/mixed_currencies.csv",
+    );
+    assert_close("tpv", converted["totals"]["tpv"].as_f64(), Some(9733.75));
+    assert_close(
+        "avg",
+        converted["totals"]["avg_ticket"].as_f64(),
+        Some(2433.4375),
+    );
+    assert_eq!(converted["currency"], "CNY");
+    assert_eq!(converted["by_currency"], serde_json::json!([]));
+}
+
+#[test]
+fn alipay_bill_exports_in_utf8_and_gbk_read_the_same() {
+    for (file, encoding) in [
+        ("wallets/alipay.csv", "UTF-8"),
+        ("wallets/alipay-gbk.csv", "GB18030"),
+    ] {
+        let json = report_json(&[], file);
+        let q = &json["quality"];
+        assert_eq!(q["encoding"], encoding, "{file}");
+        assert_eq!(q["header_line"], 25, "{file}");
+        assert_eq!(q["rows_read"], 5, "{file}");
+        assert_eq!(q["rows_loaded"], 5, "{file}");
+        assert_eq!(q["lines_skipped"][0]["count"], 24, "{file}");
+        assert_eq!(mapped_column(&json, "created_at"), "交易时间");
+        assert_eq!(mapped_column(&json, "amount"), "金额");
+        assert_eq!(mapped_column(&json, "status"), "交易状态");
+        assert_eq!(mapped_column(&json, "merchant_id"), "交易对方");
+        assert_eq!(mapped_column(&json, "funding_source"), "收/付款方式");
+        assert_eq!(mapped_column(&json, "type"), "交易分类");
+        assert_eq!(mapped_column(&json, "direction"), "收/支");
+        let totals = &json["totals"];
+        assert_close(
+            "tpv",
+            totals["tpv"].as_f64(),
+            Some(49.74 + 99.34 + 222228.50),
+        );
+        assert_close("success_rate", totals["success_rate"].as_f64(), Some(0.6));
+        assert_close("refund_rate", totals["refund_rate"].as_f64(), Some(0.2));
+        assert_eq!(
+            json["columns"].as_array().unwrap().len(),
+            12,
+            "trailing comma dropped"
+        );
+    }
+}
+
+#[test]
+fn wechat_bill_export_reads_yuan_signs_and_chinese_statuses() {
+    let json = report_json(&[], "wallets/wechat.csv");
+    let q = &json["quality"];
+    assert_eq!(q["header_line"], 17);
+    assert_eq!(
+        (q["rows_read"].as_u64(), q["rows_loaded"].as_u64()),
+        (Some(22), Some(22))
+    );
+    assert_eq!(q["lines_skipped"][0]["count"], 16);
+    assert_eq!(mapped_column(&json, "amount"), "金额(元)");
+    assert_eq!(mapped_column(&json, "status"), "当前状态");
+    assert_eq!(mapped_column(&json, "funding_source"), "支付方式");
+    assert_eq!(json["currency"], "CNY");
+    assert_close("tpv", json["totals"]["tpv"].as_f64(), Some(29004.75));
+    assert_eq!(json["totals"]["success_rate"], 1);
+    let unknown = json["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "unknown")
+        .count();
+    assert_eq!(unknown, 0);
+}

@@ -36,7 +36,19 @@ pub struct Computed {
 /// allocate a bucket per day since 1970 in a daily chart (about 100 years).
 const MAX_SERIES_DAYS: i64 = 36_600;
 
+/// Evaluates every tally over all transactions.
 pub fn compute(transactions: &Transactions, zone: Zone, grain: Grain) -> Computed {
+    compute_where(transactions, zone, grain, &|_| true)
+}
+
+/// Evaluates every tally over the transactions for which `include(row)` holds (e.g. the rows of
+/// one currency). Buckets still span the whole data, so series of subsets line up.
+pub fn compute_where(
+    transactions: &Transactions,
+    zone: Zone,
+    grain: Grain,
+    include: &dyn Fn(usize) -> bool,
+) -> Computed {
     let rows = transactions.len;
     let success_at = |row: usize| {
         transactions
@@ -83,7 +95,7 @@ pub fn compute(transactions: &Transactions, zone: Zone, grain: Grain) -> Compute
     let mut payer_keys: Vec<u64> = Vec::new();
     let mut payer_seen = vec![false; transactions.user_count];
 
-    for row in 0..rows {
+    for row in (0..rows).filter(|&row| include(row)) {
         let bucket = bucket_of_row.as_ref().map(|b| b[row]);
         let success = success_at(row);
         let amount = transactions.amount.as_ref().map_or(f64::NAN, |a| a[row]);

@@ -4,4 +4,4 @@ pub mod catalog;
 pub mod engine;
 
 pub use catalog::{Metric, Unit, CATALOG};
-pub use engine::{compute, Bucket, Computed, Tally};
+pub use engine::{compute, compute_where, Bucket, Computed, Tally};

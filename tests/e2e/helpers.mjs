@@ -170,3 +170,18 @@ export function seriesRows(page) {
     })),
   );
 }
+
+/** Upload fixtures (paths under tests/data) through the page's file input, all at once. */
+export function upload(page, ...names) {
+  return page.setInputFiles('#file-input', names.map((n) => join(DATA, n)));
+}
+
+/** The names in the Files panel, in order (the transactions file first). */
+export function fileNames(page) {
+  return page.$$eval('#files [data-file]', (els) => els.map((e) => e.dataset.file));
+}
+
+/** Text of an element with runs of white space collapsed. */
+export async function text(page, selector) {
+  return ((await page.textContent(selector)) || '').replace(/\s+/g, ' ').trim();
+}

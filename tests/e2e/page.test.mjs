@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA, DIST, ROOT, kpiValues, launch, openPage, serveStatic, seriesRows, settle, waitForStatus } from './helpers.mjs';
+import { DATA, DIST, ROOT, fileNames, kpiValues, launch, openPage, serveStatic, seriesRows, settle, waitForStatus } from './helpers.mjs';
 
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'tests/oracle/expected_fixtures.json'), 'utf8'));
 const SERIES_KEYS = ['tpv', 'txn_count', 'success_rate', 'active_payers', 'avg_ticket', 'refund_rate'];
@@ -130,7 +130,8 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     // Mapping panel: every role listed; amount comes from the column of the same name.
     const summary = (await page.textContent('[data-role-summary="amount"]')).replace(/\s+/g, ' ').trim();
     assert.equal(summary, 'amount ← amount');
-    assert.equal(await page.$$eval('#mapping select', (s) => s.length), 12);
+    const roles = await page.$$eval('#mapping select', (s) => s.map((e) => e.dataset.role));
+    assert.ok(roles.length >= 14 && roles.includes('type') && roles.includes('direction'), `one select per role: ${roles}`);
 
     // Explicit +08:00 is the same as auto; +00:00 moves T001 to June 30 (4 buckets).
     await selectTz(page, '+08:00');
@@ -167,7 +168,16 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
   });
 
   test('bad_rows.csv: skipped rows are listed with their lines, good rows load', async () => {
+    // With a file of the user's loaded, the next one is a lookup; "Use as transactions" swaps
+    // them, and removing the old one leaves bad_rows.csv alone.
     await settle(page, () => upload(page, 'bad_rows.csv'));
+    assert.equal(await page.getAttribute('#files [data-file="bad_rows.csv"]', 'data-role'), 'lookup');
+    assert.equal((await page.textContent('#dataset-name')).trim(), 'basic.csv');
+    await settle(page, () => page.click('[data-use-as-transactions="bad_rows.csv"]'));
+    assert.equal((await page.textContent('#dataset-name')).trim(), 'bad_rows.csv');
+    assert.equal(await page.getAttribute('#files [data-file="basic.csv"]', 'data-role'), 'lookup');
+    await settle(page, () => page.click('[data-remove-file="basic.csv"]'));
+    assert.deepEqual(await fileNames(page), ['bad_rows.csv']);
     const want = EXPECTED['bad_rows.csv'];
     checkTotals(await kpiValues(page), want.totals, 'bad_rows');
     checkSeries(await seriesRows(page), want.series, 'bad_rows');
@@ -187,12 +197,17 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     await settle(page, () => upload(page, 'empty.csv'), { expect: 'error' });
     assert.equal(await page.isVisible('#error-banner'), true);
     assert.match(await page.textContent('#error-banner'), /empty\.csv/);
-    // The previous report is still on screen and still answers.
+    // The previous report is still on screen and still answers; the bad file is not listed.
     assert.equal((await page.textContent('#dataset-name')).trim(), 'bad_rows.csv');
+    assert.deepEqual(await fileNames(page), ['bad_rows.csv']);
     await settle(page, () => page.click('#grain [data-grain="month"]'));
     assert.equal(await page.isVisible('#error-banner'), false);
     assert.deepEqual((await seriesRows(page)).map((r) => r.bucket), ['2025-05']);
+    // "Start over" goes back to the sample; the next file is the transactions file again.
+    await settle(page, () => page.click('#start-over'));
+    assert.equal(await page.isVisible('#start-over'), false);
     await settle(page, () => upload(page, 'basic.csv'));
+    assert.equal((await page.textContent('#dataset-name')).trim(), 'basic.csv');
     close((await kpiValues(page)).tpv, 171.5, 'tpv after recovering');
     await settle(page, () => page.click('#grain [data-grain="day"]'));
   });

@@ -117,6 +117,8 @@ export class ChartGrid {
           type: 'value',
           scale: metric.unit === 'ratio' || metric.id === 'avg_ticket',
           splitNumber: 3,
+          // Counts are whole: no 0.5 ticks (shown rounded, they read "0 1 1 2") on small files.
+          minInterval: metric.unit === 'count' ? 1 : undefined,
           splitLine: { lineStyle: { color: '#f0f2f5' } },
           axisLabel: { color: '#8792a2', fontSize: 11, formatter: (v) => formatAxis(v, metric.unit) },
         },

@@ -65,11 +65,15 @@ export function formatAxis(value, unit) {
 
 export const formatCount = (n) => (n === null || n === undefined ? '—' : integer.format(n));
 
-/** "+08:00" -> "UTC+08:00"; "+00:00" -> "UTC". */
+/** "+08:00" -> "UTC+08:00"; "+00:00" -> "UTC"; an IANA name ("Asia/Shanghai") stays as it is. */
 export function tzLabel(tz) {
   if (!tz) return 'UTC';
-  return tz === '+00:00' || tz === 'Z' ? 'UTC' : `UTC${tz}`;
+  if (tz === '+00:00' || tz === 'Z') return 'UTC';
+  return /^[+-]\d{2}:\d{2}$/.test(tz) ? `UTC${tz}` : String(tz);
 }
+
+/** "1 row", "2 rows". */
+export const plural = (n, one, many = `${one}s`) => `${formatCount(n)} ${n === 1 ? one : many}`;
 
 export function bytes(n) {
   if (n < 1024) return `${n} B`;

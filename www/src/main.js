@@ -1,13 +1,17 @@
 // The page: wires the controls to the worker (client.js) and renders the report of docs/report.md.
 // Nothing here parses user data as HTML: every text goes through textContent (dom.js).
 import { Engine } from './client.js';
-import { ChartGrid } from './charts.js';
+import { renderCharts, renderKpis, renderSeriesTable } from './dashboard.js';
 import { $, fill, h } from './dom.js';
-import { bytes, formatCount, formatValue, singleCurrency, tzLabel } from './format.js';
+import { isDateOrderWarning, pickTransactions, uniqueNames } from './files.js';
+import { bytes, formatCount, plural, tzLabel } from './format.js';
+import { renderDerive, renderFiles, renderQuality, renderStatuses } from './panels.js';
 
 const SAMPLE_ROWS = 50000;
 const SAMPLE_SEED = 42;
 const SAMPLE_KINDS = ['transactions', 'users', 'merchants'];
+// The sample's payments happen in China: shown in Beijing time when the core takes IANA names.
+const SAMPLE_TZ = 'Asia/Shanghai';
 // Real-world UTC offsets from -12:00 to +14:00.
 const TZ_OFFSETS = [
   '-12:00', '-11:00', '-10:00', '-09:30', '-09:00', '-08:00', '-07:00', '-06:00', '-05:00', '-04:00',
@@ -15,22 +19,17 @@ const TZ_OFFSETS = [
   '+04:30', '+05:00', '+05:30', '+05:45', '+06:00', '+06:30', '+07:00', '+08:00', '+08:45', '+09:00',
   '+09:30', '+10:00', '+10:30', '+11:00', '+12:00', '+12:45', '+13:00', '+14:00',
 ];
+// Time zones with daylight saving and history, for the core once it takes IANA names.
+const TZ_NAMES = [
+  'Asia/Shanghai', 'Asia/Hong_Kong', 'Asia/Singapore', 'Asia/Kolkata', 'Europe/London', 'Europe/Berlin',
+  'America/New_York', 'America/Los_Angeles', 'America/Sao_Paulo', 'Australia/Sydney', 'UTC',
+];
 const SOURCE_LABEL = { header: 'header', content: 'content', user: 'you' };
 const SOURCE_TITLE = {
   header: 'Recognised from the column name',
   content: 'Recognised from the values in the column',
   user: 'Chosen by you',
 };
-const STATUS_LABEL = {
-  success: 'success',
-  failed: 'failed',
-  refunded: 'refunded',
-  disputed: 'disputed',
-  pending: 'pending',
-  unknown: 'unknown',
-};
-// The core names the delimiter `,` `;` `|` or `tab` (docs/report.md).
-const DELIMITERS = { ',': 'comma (,)', ';': 'semicolon (;)', '|': 'pipe (|)', tab: 'tab' };
 
 const el = {
   app: $('#app'),
@@ -40,12 +39,24 @@ const el = {
   errorMessage: $('#error-message'),
   errorClose: $('#error-close'),
   dropzone: $('#dropzone'),
+  dropTitle: $('#dropzone-title'),
+  dropHint: $('#dropzone-hint'),
   fileInput: $('#file-input'),
   loadSample: $('#load-sample'),
+  files: $('#files'),
+  filesCaption: $('#files-caption'),
+  startOver: $('#start-over'),
   datasetName: $('#dataset-name'),
   datasetMeta: $('#dataset-meta'),
   grain: $('#grain'),
   tz: $('#tz'),
+  decimalControl: $('#decimal-control'),
+  decimal: $('#decimal'),
+  dateOrderControl: $('#date-order-control'),
+  dateOrder: $('#date-order'),
+  dateCallout: $('#date-order-callout'),
+  dateCalloutText: $('#date-order-callout-text'),
+  dateOrderProminent: $('#date-order-prominent'),
   kpis: $('#kpis'),
   charts: $('#charts'),
   seriesCaption: $('#series-caption'),
@@ -53,16 +64,31 @@ const el = {
   tableToggle: $('#table-toggle'),
   mapping: $('#mapping'),
   resetMapping: $('#reset-mapping'),
+  derive: $('#derive'),
   statuses: $('#statuses'),
+  resetStatuses: $('#reset-statuses'),
   quality: $('#quality-body'),
 };
 
 const state = {
   grain: 'day',
   tz: null, // null = the offset found in the data
+  tzChosen: false, // the user picked a time zone: it then survives loading other files
   overrides: {}, // role -> column | null (only what the user changed)
-  source: null, // { kind: 'sample' } | { kind: 'file', file } : what the worker has loaded
-  loadedIn: 0, // engine generation that holds `source`
+  statuses: {}, // raw status -> normal form (only what the user changed): options.statuses
+  statusDefaults: {}, // raw status -> what the core made of it on its own
+  derive: [], // "amount = quantity * unit_price", … (options.derive, once the core takes it)
+  deriveError: '',
+  decimal: '', // '' auto | '.' | ','
+  dateOrder: '', // '' auto | 'dmy' | 'mdy'
+  features: { derive: false, decimal: false, date_order: false, iana: false },
+  featuresKnown: false,
+  // What the engine should hold, transactions first: [{ name, role, file, sample }]. `file` is the
+  // File (re-read after an engine restart); null for the generated sample.
+  files: [],
+  sampleLookups: [], // names of the sample's lookup tables, as the core loaded them
+  joins: new Map(), // lookup name -> { on, key, enabled, suggested, error }
+  loadedIn: 0, // engine generation that holds `files`
   report: null,
   roles: new Map(),
   rolesRequested: false,
@@ -76,7 +102,10 @@ const engine = new Engine({
     setStatus('error');
   },
 });
-const charts = new ChartGrid();
+
+const transactionsFile = () => state.files.find((f) => f.role === 'transactions') || null;
+const lookupFiles = () => state.files.filter((f) => f.role === 'lookup');
+const isSample = () => !!transactionsFile()?.sample;
 
 // ---- status, progress, errors -------------------------------------------------------------------
 
@@ -104,34 +133,145 @@ function messageOf(err) {
   return err.message || String(err);
 }
 
-// ---- actions ----------------------------------------------------------------------------------
+// ---- options --------------------------------------------------------------------------------------
 
+function joinOptions() {
+  const joins = [];
+  for (const f of lookupFiles()) {
+    const j = state.joins.get(f.name);
+    if (j?.enabled && j.on) joins.push({ file: f.name, on: j.on, key: j.key ?? null });
+  }
+  return joins;
+}
+
+/** The report options; the newer ones are sent only when set and understood by the core. */
 function reportOptions() {
-  return { grain: state.grain, tz: state.tz, mapping: { ...state.overrides } };
+  const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
+  if (Object.keys(state.statuses).length) options.statuses = { ...state.statuses };
+  if (state.features.derive && state.derive.length) options.derive = [...state.derive];
+  if (state.features.decimal && state.decimal) options.decimal = state.decimal;
+  if (state.features.date_order && state.dateOrder) options.date_order = state.dateOrder;
+  return options;
+}
+
+/** Back to the automatic view for a new transactions file. The user's time zone stays. */
+function resetForNewData(sample) {
+  state.overrides = {};
+  state.statuses = {};
+  state.statusDefaults = {};
+  state.joins = new Map();
+  state.derive = [];
+  state.deriveError = '';
+  state.decimal = '';
+  state.dateOrder = '';
+  el.decimal.value = '';
+  el.dateOrder.value = '';
+  el.dateOrderProminent.value = '';
+  if (!state.tzChosen) {
+    state.tz = sample && state.features.iana ? SAMPLE_TZ : null;
+    el.tz.value = state.tz ?? '';
+  }
+}
+
+// ---- the engine's dataset -------------------------------------------------------------------------
+
+async function send(method, name, buffer) {
+  return engine.call(method, { name, buffer }, [buffer]);
+}
+
+/** Loads `files` (transactions first, then lookups) into the engine, replacing its dataset. */
+async function loadIntoEngine(files) {
+  const tx = files.find((f) => f.role === 'transactions');
+  if (tx.sample) {
+    await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
+    for (const name of state.sampleLookups) {
+      if (!files.some((f) => f.name === name)) await engine.call('removeLookup', { name });
+    }
+    return;
+  }
+  await send('loadCsv', tx.name, await tx.file.arrayBuffer());
+  for (const f of files) if (f.role === 'lookup') await send('loadLookup', f.name, await f.file.arrayBuffer());
 }
 
 /** Make sure the worker holds the current dataset (a crashed engine is restarted empty). */
 async function ensureLoaded() {
-  if (!state.source || (engine.alive && engine.generation === state.loadedIn)) return;
-  if (state.source.kind === 'sample') {
-    await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
-  } else {
-    const buffer = await state.source.file.arrayBuffer();
-    await engine.call('loadCsv', { name: state.source.file.name, buffer }, [buffer]);
-  }
+  if (!state.files.length || (engine.alive && engine.generation === state.loadedIn)) return;
+  await loadIntoEngine(state.files);
   state.loadedIn = engine.generation;
 }
 
+/** Which newer options the core understands: asked once, on a throw-away dataset in the worker. */
+async function ensureFeatures() {
+  if (state.featuresKnown) return;
+  try {
+    const features = await engine.call('features');
+    Object.assign(state.features, features || {});
+  } catch (err) {
+    console.warn('feature check failed:', err);
+  }
+  state.featuresKnown = true;
+  applyFeatures();
+}
+
+/**
+ * The report under the current options. Lookups the core suggests joining are joined the first
+ * time they are suggested (the user can change or undo it); a join the core refuses (its column
+ * is gone) is switched off with the reason shown on its file, and the report computed without it.
+ */
+async function fetchReport() {
+  await ensureFeatures();
+  await ensureLoaded();
+  for (let attempt = 0; ; attempt++) {
+    let report;
+    try {
+      report = await engine.call('report', { options: reportOptions() });
+    } catch (err) {
+      const message = messageOf(err);
+      const name = attempt < 8 && [...state.joins.keys()].find((f) => message.startsWith(`cannot join ${f}:`));
+      const join = name && state.joins.get(name);
+      if (join?.enabled) {
+        join.enabled = false;
+        join.error = message;
+        continue;
+      }
+      throw err;
+    }
+    if (isSample()) {
+      for (const l of report.lookups || []) {
+        if (!state.sampleLookups.includes(l.file)) state.sampleLookups.push(l.file);
+        if (!state.files.some((f) => f.name === l.file)) state.files.push({ name: l.file, role: 'lookup', file: null, sample: true });
+      }
+    }
+    let adopted = false;
+    for (const s of report.suggested_joins || []) {
+      if (state.joins.has(s.file) || !state.files.some((f) => f.name === s.file)) continue;
+      state.joins.set(s.file, { on: s.on, key: s.key ?? null, enabled: true, suggested: true, error: '' });
+      adopted = true;
+    }
+    if (adopted && attempt < 8) continue;
+    return report;
+  }
+}
+
+// ---- actions ----------------------------------------------------------------------------------
+
 let settled = 0;
 
+/**
+ * Runs one user action: `task(action, notices)` resolves to a report to show (or null to keep the
+ * one on screen). Problems that did not stop the action go into `notices` and show in the banner.
+ */
 async function run(label, task) {
   const action = ++state.action;
   setStatus('loading');
+  const notices = [];
   try {
-    const report = await task(action);
+    const report = await task(action, notices);
     if (action !== state.action) return null;
     if (report) render(report);
+    else if (state.report) render(state.report);
     clearError();
+    if (notices.length) showError(notices.length === 1 ? notices[0].title : 'Some files could not be read', notices.map((n) => n.message).join('\n'));
     setStatus('ready');
     // Role descriptions for the mapping panel, once the engine has proved it works.
     if (!state.rolesRequested) {
@@ -144,6 +284,8 @@ async function run(label, task) {
     console.error(err);
     showError(label(err), messageOf(err));
     setStatus('error');
+    // The panels show the state as it is now (a join switched off, say), over the last report.
+    if (state.report) render(state.report);
     return false;
   } finally {
     // Test hook: counts finished actions, so a test can wait for "the one I started".
@@ -151,20 +293,15 @@ async function run(label, task) {
   }
 }
 
-async function fetchReport() {
-  await ensureLoaded();
-  return engine.call('report', { options: reportOptions() });
-}
-
 function refresh() {
   return run(() => 'Could not compute the report', () => fetchReport());
 }
 
-/** The engine now holds `source`. If the user acted meanwhile, show the new data with their settings. */
-function loaded(source, action) {
-  state.source = source;
+/** The engine now holds `files`. If the user acted meanwhile, show the new data with their settings. */
+function committed(files, action, { fresh = false, sample = false } = {}) {
+  state.files = files;
   state.loadedIn = engine.generation;
-  state.overrides = {};
+  if (fresh) resetForNewData(sample);
   if (action !== state.action) setTimeout(() => refresh(), 0);
 }
 
@@ -173,9 +310,11 @@ function loadSample() {
   return run(
     () => 'Could not generate the sample',
     async (action) => {
-      await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
-      loaded({ kind: 'sample' }, action);
-      const report = await engine.call('report', { options: reportOptions() });
+      await ensureFeatures();
+      const info = await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
+      state.sampleLookups = [];
+      committed([{ name: info?.file || 'sample-transactions.csv', role: 'transactions', file: null, sample: true }], action, { fresh: true, sample: true });
+      const report = await fetchReport();
       // The download links are filled after the first paint.
       setTimeout(() => updateSampleLinks(), 0);
       return report;
@@ -183,22 +322,168 @@ function loadSample() {
   );
 }
 
-function loadFile(file) {
-  if (!file) return;
-  el.datasetName.textContent = `Reading ${file.name}…`;
-  el.datasetMeta.textContent = bytes(file.size);
+/**
+ * Files picked or dropped together. On the sample (or an empty page) they make a new dataset: the
+ * transactions file is the one whose name says so, else the longest; the others are lookups.
+ * With a transactions file of the user's loaded, they are added as lookups, except that a file of
+ * the same name as one loaded replaces it (a fresh export of the same table).
+ */
+function addFiles(list) {
+  const current = transactionsFile();
+  const fresh = !current || current.sample;
+  const picked = uniqueNames([...(list || [])].filter(Boolean));
+  if (!picked.length) return undefined;
+  if (fresh) {
+    el.datasetName.textContent = picked.length === 1 ? `Reading ${picked[0].name}…` : `Reading ${picked.length} files…`;
+    el.datasetMeta.textContent = bytes(picked.reduce((s, p) => s + p.file.size, 0));
+  }
+  const what = picked.length === 1 ? picked[0].name : `${picked.length} files`;
   return run(
-    () => `Could not read ${file.name}`,
-    async (action) => {
-      const buffer = await file.arrayBuffer();
-      await engine.call('loadCsv', { name: file.name, buffer }, [buffer]);
-      loaded({ kind: 'file', file }, action);
-      return engine.call('report', { options: reportOptions() });
+    () => `Could not read ${what}`,
+    async (action, notices) => {
+      const items = await Promise.all(picked.map(async (p) => ({ ...p, buffer: await p.file.arrayBuffer() })));
+      const replacesTransactions = !fresh && items.find((it) => it.name === current.name);
+      if (fresh || replacesTransactions) {
+        let tx;
+        let files;
+        if (fresh) {
+          tx = items[pickTransactions(items)];
+          files = [tx, ...items.filter((it) => it !== tx)];
+        } else {
+          tx = replacesTransactions;
+          const others = items.filter((it) => it !== tx);
+          files = [tx, ...lookupFiles().filter((f) => !others.some((it) => it.name === f.name)), ...others];
+        }
+        // A file that cannot be read leaves the engine's dataset as it was.
+        await send('loadCsv', tx.name, tx.buffer);
+        const kept = [{ name: tx.name, role: 'transactions', file: tx.file, sample: false }];
+        for (const f of files.slice(1)) {
+          try {
+            await send('loadLookup', f.name, f.buffer ?? (await f.file.arrayBuffer()));
+            kept.push({ name: f.name, role: 'lookup', file: f.file, sample: false });
+          } catch (err) {
+            if (err.fatal) throw err;
+            notices.push({ title: `Could not read ${f.name}`, message: messageOf(err) });
+          }
+        }
+        committed(kept, action, { fresh });
+      } else {
+        const files = [...state.files];
+        await ensureLoaded();
+        for (const it of items) {
+          try {
+            await send('loadLookup', it.name, it.buffer);
+          } catch (err) {
+            if (err.fatal || items.length === 1) throw err;
+            notices.push({ title: `Could not read ${it.name}`, message: messageOf(err) });
+            continue;
+          }
+          const entry = { name: it.name, role: 'lookup', file: it.file, sample: false };
+          const at = files.findIndex((f) => f.name === it.name);
+          if (at >= 0) files[at] = entry;
+          else files.push(entry);
+        }
+        if (notices.length === items.length) throw new Error(notices.map((n) => n.message).join('\n'));
+        committed(files, action);
+      }
+      return fetchReport();
     },
-  ).then((ok) => {
-    // A file that cannot be read leaves the engine's dataset as it was: show its name again.
-    if (ok === false && state.report) renderDataset(state.report);
+  );
+}
+
+/** A new dataset from the files already known: another transactions file, or one file fewer. */
+function reorganise(files, label) {
+  if (!files.length) return loadSample();
+  return run(label, async (action) => {
+    try {
+      await loadIntoEngine(files);
+    } catch (err) {
+      state.loadedIn = -1; // the engine holds half of the new set: reload the old one next time
+      throw err;
+    }
+    committed(files, action, { fresh: true });
+    return fetchReport();
   });
+}
+
+function useAsTransactions(name) {
+  const target = state.files.find((f) => f.name === name);
+  if (!target || target.sample) return undefined;
+  const files = [
+    { ...target, role: 'transactions' },
+    ...state.files.filter((f) => f !== target && !f.sample).map((f) => ({ ...f, role: 'lookup' })),
+  ];
+  return reorganise(files, () => `Could not use ${name} as the transactions file`);
+}
+
+function removeFile(name) {
+  const target = state.files.find((f) => f.name === name);
+  if (!target) return undefined;
+  if (target.role === 'transactions') {
+    // The next file takes its place; with none left, the page goes back to the sample.
+    const rest = state.files.filter((f) => f !== target && !f.sample);
+    const files = rest.map((f, i) => ({ ...f, role: i === 0 ? 'transactions' : 'lookup' }));
+    return reorganise(files, () => `Could not remove ${name}`);
+  }
+  return run(
+    () => `Could not remove ${name}`,
+    async () => {
+      await ensureLoaded();
+      await engine.call('removeLookup', { name });
+      state.files = state.files.filter((f) => f !== target);
+      state.joins.delete(name);
+      // Joins that took their key from the removed file's columns are switched off by fetchReport.
+      return fetchReport();
+    },
+  );
+}
+
+/** The user changed a join: `on` '' means "do not join". */
+function setJoin(name, on, key) {
+  const j = state.joins.get(name) || { on: null, key: null, enabled: false, suggested: false, error: '' };
+  j.error = '';
+  if (on) {
+    j.on = on;
+    j.key = key || null;
+    j.enabled = true;
+  } else {
+    j.enabled = false;
+  }
+  state.joins.set(name, j);
+  return refresh();
+}
+
+function setStatusOverride(raw, normal) {
+  if (state.statusDefaults[raw] === normal) delete state.statuses[raw];
+  else state.statuses[raw] = normal;
+  return refresh();
+}
+
+function addDerived(expression) {
+  const text = expression.trim();
+  if (!text) return undefined;
+  state.derive.push(text);
+  state.deriveError = '';
+  return run(
+    () => 'Could not compute the report',
+    async () => {
+      try {
+        return await fetchReport();
+      } catch (err) {
+        if (err.fatal) throw err;
+        // The core's message goes under the input; the report on screen stays as it was.
+        state.derive = state.derive.filter((d) => d !== text);
+        state.deriveError = messageOf(err);
+        return null;
+      }
+    },
+  );
+}
+
+function removeDerived(index) {
+  state.derive.splice(index, 1);
+  state.deriveError = '';
+  return refresh();
 }
 
 async function updateSampleLinks() {
@@ -232,29 +517,89 @@ async function loadRoles() {
 
 // ---- rendering --------------------------------------------------------------------------------
 
+const handlers = {
+  useAsTransactions,
+  removeFile,
+  setJoin,
+  setStatusOverride,
+  addDerived,
+  removeDerived,
+};
+
+// Controls the panels rebuild on every report, by the data attribute that names them: the one
+// that had the focus gets it back, so keyboard users keep their place.
+const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain'];
+
+function focusKey() {
+  const node = document.activeElement;
+  if (!node || node === document.body || !node.dataset) return null;
+  const attr = FOCUS_KEYS.find((k) => node.dataset[k] !== undefined);
+  return attr ? { attr, value: node.dataset[attr], tag: node.tagName } : null;
+}
+
+function restoreFocus(key) {
+  if (!key || (document.activeElement && document.activeElement !== document.body)) return;
+  const kebab = key.attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const node = [...document.querySelectorAll(`[data-${kebab}]`)].find((e) => e.dataset[key.attr] === key.value && e.tagName === key.tag);
+  node?.focus({ preventScroll: true });
+}
+
 function render(report) {
+  const focus = focusKey();
+  try {
+    renderAll(report);
+  } finally {
+    restoreFocus(focus);
+  }
+}
+
+function renderAll(report) {
   state.report = report;
+  for (const s of report.statuses || []) {
+    if (!Object.prototype.hasOwnProperty.call(state.statuses, s.raw)) state.statusDefaults[s.raw] = s.status;
+  }
   renderDataset(report);
+  renderDropzone();
   renderTzAuto(report);
-  renderKpis(report);
-  renderCharts(report);
-  renderSeriesTable(report);
+  renderDateOrder(report);
+  renderFiles(el, report, state, handlers);
+  renderKpis(el, report);
+  renderCharts(el, report, state.grain);
+  renderSeriesTable(el, report);
   renderMapping(report);
-  renderStatuses(report);
-  renderQuality(report);
+  renderDerive(el, report, state, handlers);
+  renderStatuses(el, report, state, handlers);
+  renderQuality(el, report, state);
 }
 
 function renderDataset(report) {
   const q = report.quality || {};
   el.datasetName.textContent = report.file || q.file || 'Untitled';
+  const joined = (report.joins || []).length;
   const parts = [
     `${formatCount(q.rows_loaded)} rows loaded`,
     q.rows_skipped ? `${formatCount(q.rows_skipped)} skipped` : null,
     Array.isArray(report.columns) ? `${report.columns.length} columns` : null,
+    joined ? `${plural(joined, 'lookup')} joined` : null,
     Array.isArray(report.currencies) && report.currencies.length ? report.currencies.join(', ') : null,
     report.series?.length ? `${report.series[0].bucket} → ${report.series[report.series.length - 1].bucket}` : null,
   ];
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
+}
+
+function renderDropzone() {
+  const tx = transactionsFile();
+  if (tx && !tx.sample) {
+    el.dropTitle.replaceChildren('Add lookup files to join, or ', h('span', { class: 'link-like' }, 'choose files'));
+    el.dropHint.textContent = `Users, merchants, orders… are joined onto ${tx.name} by a shared column · “Start over” to analyse another transactions file`;
+  } else {
+    el.dropTitle.replaceChildren('Drop your transactions CSV here, or ', h('span', { class: 'link-like' }, 'choose files'));
+    el.dropHint.textContent = 'Several files at once: the transactions and the lookups to join (users, merchants, orders) · CSV, TSV or TXT, wallet bill exports included';
+  }
+  el.startOver.hidden = !tx || tx.sample;
+  el.filesCaption.textContent = tx?.sample
+    ? 'The sample’s transactions and its two lookup tables, joined by their ids.'
+    : 'Your transactions file and the lookup files joined onto it. Nothing leaves this browser.';
 }
 
 function renderTzAuto(report) {
@@ -262,124 +607,12 @@ function renderTzAuto(report) {
   auto.textContent = state.tz === null && report.tz ? `Auto (${tzLabel(report.tz)})` : 'Auto (from the data)';
 }
 
-function metricValueText(metric, currency) {
-  return formatValue(metric.value, metric.unit, currency);
-}
-
-function kpiValue(m, currency, value) {
-  const number = formatValue(m.value, m.unit, null);
-  const withCode = m.unit === 'currency' && currency && m.value !== null && m.value !== undefined;
-  const long = number.length + (withCode ? currency.length : 0) > 13;
-  return h(
-    'p',
-    { class: `kpi-value${long ? ' is-long' : ''}`, dataset: { metric: m.id, value, unit: m.unit || '' } },
-    withCode ? [h('span', { class: 'kpi-currency' }, currency), ' ', number] : metricValueText(m, currency),
-  );
-}
-
-function renderKpis(report) {
-  const currency = singleCurrency(report);
-  const mixed = Array.isArray(report.currencies) && report.currencies.length > 1;
-  const cards = (report.metrics || []).map((m) => {
-    const needs = Array.isArray(m.needs) ? m.needs : [];
-    const value = m.value === null || m.value === undefined ? '' : String(m.value);
-    return h(
-      'article',
-      { class: `kpi${needs.length ? ' kpi-missing' : ''}`, dataset: { metricCard: m.id }, title: m.description || '' },
-      h('p', { class: 'kpi-name' }, m.name || m.id),
-      kpiValue(m, currency, value),
-      needs.length
-        ? h('p', { class: 'kpi-needs' }, `Needs column ${needs.join(', ')}`)
-        : h(
-            'p',
-            { class: 'kpi-desc' },
-            m.unit === 'currency' && mixed ? `Mixed currencies (${report.currencies.join(', ')}), summed as numbers` : m.description || '',
-          ),
-    );
-  });
-  fill(el.kpis, cards);
-}
-
-function renderCharts(report) {
-  const currency = singleCurrency(report);
-  const series = Array.isArray(report.series) ? report.series : [];
-  const grain = report.grain || state.grain;
-  const nouns = { day: 'days', week: 'weeks', month: 'months' };
-  el.seriesCaption.textContent = series.length
-    ? `${formatCount(series.length)} ${series.length === 1 ? grain : nouns[grain] || 'buckets'} · ${tzLabel(report.tz)}${grain === 'week' ? ' · weeks start on Monday' : ''} · hover a chart to compare all metrics`
-    : 'No time buckets: the file has no readable times';
-
-  // Keep one card per metric and update it in place, so the charts animate instead of flashing.
-  const keep = new Set();
-  const existing = new Map([...el.charts.children].map((c) => [c.dataset.chartCard, c]));
-  const order = [];
-  (report.metrics || []).forEach((m, i) => {
-    let card = existing.get(m.id);
-    if (!card) {
-      card = h(
-        'article',
-        { class: 'chart-card', dataset: { chartCard: m.id } },
-        h('header', { class: 'chart-head' }, h('h3', { class: 'chart-title' }), h('p', { class: 'chart-total' })),
-        h('div', { class: 'chart', role: 'img' }),
-        h('p', { class: 'chart-empty', hidden: true }),
-      );
-    }
-    order.push(card);
-    const needs = Array.isArray(m.needs) ? m.needs : [];
-    card.querySelector('.chart-title').textContent = m.name || m.id;
-    card.querySelector('.chart-total').textContent = metricValueText(m, currency);
-    const chartEl = card.querySelector('.chart');
-    const empty = card.querySelector('.chart-empty');
-    chartEl.dataset.chart = m.id;
-    chartEl.dataset.grain = grain;
-    chartEl.dataset.points = String(series.length);
-    chartEl.dataset.first = series[0]?.bucket ?? '';
-    chartEl.dataset.last = series[series.length - 1]?.bucket ?? '';
-    chartEl.setAttribute('aria-label', `${m.name || m.id} by ${grain}, ${series.length} points`);
-    if (needs.length || !series.length) {
-      chartEl.hidden = true;
-      empty.hidden = false;
-      empty.textContent = needs.length ? `Needs column ${needs.join(', ')}` : 'No data';
-    } else {
-      chartEl.hidden = false;
-      empty.hidden = true;
-      keep.add(chartEl);
-    }
-  });
-  fill(el.charts, order);
-  charts.prune(keep);
-  for (const [i, card] of order.entries()) {
-    const chartEl = card.querySelector('.chart');
-    if (keep.has(chartEl)) charts.render(chartEl, report.metrics[i], series, currency, grain, i);
-  }
-}
-
-// The numbers behind the charts, as a table: readable by screen readers and by the e2e tests.
-function renderSeriesTable(report) {
-  const currency = singleCurrency(report);
-  const metrics = report.metrics || [];
-  const series = Array.isArray(report.series) ? report.series : [];
-  const head = h(
-    'thead',
-    {},
-    h('tr', {}, h('th', { scope: 'col' }, report.grain || 'bucket'), metrics.map((m) => h('th', { scope: 'col', dataset: { col: m.id } }, m.name || m.id))),
-  );
-  const body = h(
-    'tbody',
-    {},
-    series.map((b) =>
-      h(
-        'tr',
-        { dataset: { bucket: b.bucket } },
-        h('th', { scope: 'row', title: b.start || '' }, b.bucket),
-        metrics.map((m) => {
-          const v = b[m.id];
-          return h('td', { dataset: { col: m.id, value: v === null || v === undefined ? '' : String(v) } }, formatValue(v ?? null, m.unit, currency));
-        }),
-      ),
-    ),
-  );
-  fill(el.seriesTable, h('caption', { class: 'visually-hidden' }, `Metrics by ${report.grain || 'bucket'}`), head, body);
+function renderDateOrder(report) {
+  // A warning about day/month order brings the choice to the top, next to the warning itself.
+  const warning = state.features.date_order ? (report.quality?.warnings || []).find((w) => isDateOrderWarning(w)) : null;
+  el.dateCallout.hidden = !warning;
+  el.dateOrderControl.classList.toggle('is-prominent', !!warning);
+  el.dateCalloutText.textContent = warning ? String(warning) : '';
 }
 
 function renderMapping(report) {
@@ -395,8 +628,7 @@ function renderMapping(report) {
     });
     select.append(h('option', { value: '' }, '— not mapped —'));
     columns.forEach((c, i) => {
-      const opt = h('option', { value: String(i) }, c === '' ? `(column ${i + 1}, no name)` : c);
-      select.append(opt);
+      select.append(h('option', { value: String(i) }, c === '' ? `(column ${i + 1}, no name)` : c));
     });
     const index = m.column === null || m.column === undefined ? -1 : columns.indexOf(m.column);
     select.value = index >= 0 ? String(index) : '';
@@ -433,113 +665,63 @@ function renderMapping(report) {
   fill(el.mapping, rows);
 }
 
-function renderStatuses(report) {
-  const list = Array.isArray(report.statuses) ? report.statuses : [];
-  if (!list.length) {
-    fill(el.statuses, h('p', { class: 'empty-note' }, 'No status column mapped.'));
-    return;
-  }
-  const total = list.reduce((s, x) => s + (x.count || 0), 0) || 1;
-  const unknown = list.filter((s) => s.status === 'unknown');
-  const rows = list.map((s) =>
-    h(
-      'li',
-      { class: `status-row status-${s.status}`, dataset: { raw: s.raw ?? '', status: s.status, count: String(s.count ?? '') } },
-      h('span', { class: `status-raw${s.raw === '' ? ' is-empty' : ''}` }, s.raw === '' ? '(empty)' : String(s.raw)),
-      h('span', { class: 'status-arrow', 'aria-hidden': 'true' }, '→'),
-      h('span', { class: `pill pill-${s.status}` }, STATUS_LABEL[s.status] || s.status),
-      h('span', { class: 'status-count' }, formatCount(s.count)),
-      h('span', { class: 'status-bar', 'aria-hidden': 'true' }, h('span', { class: 'status-bar-fill', style: null })),
-    ),
-  );
-  // Bar widths through the CSSOM (allowed by the page's CSP, unlike style attributes).
-  list.forEach((s, i) => {
-    rows[i].querySelector('.status-bar-fill').style.width = `${Math.max(1, (100 * (s.count || 0)) / total)}%`;
-  });
-  fill(
-    el.statuses,
-    unknown.length
-      ? h(
-          'p',
-          { class: 'note note-warn' },
-          `${unknown.length} value${unknown.length > 1 ? 's' : ''} not recognised (${formatCount(unknown.reduce((a, s) => a + s.count, 0))} rows): counted as attempts, never as successes.`,
-        )
-      : null,
-    h('ul', { class: 'status-list' }, rows),
-  );
-}
-
-function renderQuality(report) {
-  const q = report.quality || {};
-  const skipped = Array.isArray(q.skipped) ? q.skipped : [];
-  const warnings = Array.isArray(q.warnings) ? q.warnings : [];
-  const stat = (label, value, cls, key) =>
-    h('div', { class: `qstat ${cls || ''}`, dataset: { quality: key } }, h('span', { class: 'qstat-value' }, formatCount(value)), h('span', { class: 'qstat-label' }, label));
-  const facts = [
-    ['File', q.file ?? report.file],
-    ['Encoding', q.encoding],
-    ['Delimiter', DELIMITERS[q.delimiter] ?? q.delimiter],
-    ['Header line', q.header_line],
-  ].filter(([, v]) => v !== undefined && v !== null);
-
-  const parts = [
-    h(
-      'div',
-      { class: 'qstats' },
-      stat('rows read', q.rows_read, '', 'read'),
-      stat('loaded', q.rows_loaded, 'is-good', 'loaded'),
-      stat('skipped', q.rows_skipped, q.rows_skipped ? 'is-bad' : '', 'skipped'),
-    ),
-    h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])),
-  ];
-  if (skipped.length) {
-    parts.push(
-      h('h3', { class: 'sub-title' }, 'Skipped rows'),
-      h(
-        'ul',
-        { class: 'skips' },
-        skipped.map((s) =>
-          h(
-            'li',
-            { class: 'skip', dataset: { reason: s.reason } },
-            h('p', { class: 'skip-head' }, h('span', { class: 'skip-reason' }, s.reason), h('span', { class: 'count-badge' }, formatCount(s.count))),
-            h(
-              'ul',
-              { class: 'examples' },
-              (s.examples || []).map((e) =>
-                h(
-                  'li',
-                  { class: 'example', dataset: { line: e.line ?? '' } },
-                  h('span', { class: 'line-chip' }, e.column ? `line ${e.line}:${e.column}` : `line ${e.line}`),
-                  h('code', { class: 'example-message' }, e.message),
-                ),
-              ),
-              s.count > (s.examples || []).length ? h('li', { class: 'example more muted small' }, `and ${formatCount(s.count - s.examples.length)} more`) : null,
-            ),
-          ),
-        ),
-      ),
-    );
-  }
-  if (warnings.length) {
-    parts.push(h('h3', { class: 'sub-title' }, 'Warnings'), h('ul', { class: 'warnings' }, warnings.map((w) => h('li', { class: 'warning' }, String(w)))));
-  }
-  if (!skipped.length && !warnings.length) {
-    parts.push(h('p', { class: 'note note-ok' }, 'Every row was read and loaded; no warnings.'));
-  }
-  fill(el.quality, parts);
-}
-
 // ---- controls ---------------------------------------------------------------------------------
+
+/** "Asia/Shanghai · UTC+08:00", "Europe/London · UTC+00:00/+01:00" (its offsets this year). */
+function zoneLabel(zone) {
+  if (zone === 'UTC') return 'UTC';
+  try {
+    const year = new Date().getFullYear();
+    const fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+    const offset = (d) => (fmt.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value || '').replace(/^GMT$/, 'GMT+00:00').replace('GMT', '');
+    const [a, b] = [offset(new Date(Date.UTC(year, 0, 15))), offset(new Date(Date.UTC(year, 6, 15)))];
+    if (!a) return zone;
+    return `${zone.replace(/_/g, ' ')} · UTC${a === b ? a : `${a}/${b}`}`;
+  } catch {
+    return zone;
+  }
+}
 
 function buildTzSelect() {
   el.tz.append(h('option', { value: '' }, 'Auto (from the data)'));
-  for (const tz of TZ_OFFSETS) el.tz.append(h('option', { value: tz }, tzLabel(tz)));
+  el.tz.append(h('optgroup', { label: 'UTC offsets', dataset: { group: 'offsets' } }, TZ_OFFSETS.map((tz) => h('option', { value: tz }, tzLabel(tz)))));
   el.tz.value = '';
   el.tz.addEventListener('change', () => {
     state.tz = el.tz.value === '' ? null : el.tz.value;
+    state.tzChosen = state.tz !== null;
     refresh();
   });
+}
+
+/** Shows the controls of the options the core turned out to understand. */
+function applyFeatures() {
+  const f = state.features;
+  // Hook for scripts and tests: the newer options this build of the core takes.
+  el.app.dataset.features = Object.keys(f)
+    .filter((k) => f[k])
+    .join(' ');
+  if (f.iana && !el.tz.querySelector('optgroup[data-group="zones"]')) {
+    const group = h('optgroup', { label: 'Time zones', dataset: { group: 'zones' } }, TZ_NAMES.map((z) => h('option', { value: z }, zoneLabel(z))));
+    el.tz.insertBefore(group, el.tz.querySelector('optgroup[data-group="offsets"]'));
+  }
+  el.decimalControl.hidden = !f.decimal;
+  el.dateOrderControl.hidden = !f.date_order;
+  el.derive.hidden = !f.derive;
+}
+
+function bindOptions() {
+  el.decimal.addEventListener('change', () => {
+    state.decimal = el.decimal.value;
+    refresh();
+  });
+  const setDateOrder = (value) => {
+    state.dateOrder = value;
+    el.dateOrder.value = value;
+    el.dateOrderProminent.value = value;
+    refresh();
+  };
+  el.dateOrder.addEventListener('change', () => setDateOrder(el.dateOrder.value));
+  el.dateOrderProminent.addEventListener('change', () => setDateOrder(el.dateOrderProminent.value));
 }
 
 function bindGrain() {
@@ -563,9 +745,9 @@ function bindFiles() {
   });
   el.fileInput.addEventListener('click', (event) => event.stopPropagation());
   el.fileInput.addEventListener('change', () => {
-    const file = el.fileInput.files?.[0];
+    const files = [...(el.fileInput.files || [])];
     el.fileInput.value = '';
-    loadFile(file);
+    addFiles(files);
   });
 
   // Files dropped anywhere on the page are taken, not opened by the browser.
@@ -591,7 +773,7 @@ function bindFiles() {
     event.preventDefault();
     depth = 0;
     el.dropzone.classList.remove('is-over');
-    loadFile(event.dataTransfer.files?.[0]);
+    addFiles(event.dataTransfer.files);
   });
 }
 
@@ -607,11 +789,14 @@ function bindTableToggle() {
 
 function bindMisc() {
   el.errorClose.addEventListener('click', () => clearError());
-  el.loadSample.addEventListener('click', () => {
-    loadSample();
-  });
+  el.loadSample.addEventListener('click', () => loadSample());
+  el.startOver.addEventListener('click', () => loadSample());
   el.resetMapping.addEventListener('click', () => {
     state.overrides = {};
+    refresh();
+  });
+  el.resetStatuses.addEventListener('click', () => {
+    state.statuses = {};
     refresh();
   });
   for (const link of document.querySelectorAll('.downloads a')) {
@@ -623,6 +808,7 @@ function bindMisc() {
 
 buildTzSelect();
 bindGrain();
+bindOptions();
 bindFiles();
 bindMisc();
 bindTableToggle();

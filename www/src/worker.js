@@ -32,9 +32,20 @@ const methods = {
     return { ok: true };
   },
   roles: async () => (await engine()).roles(),
-  loadSample: async ({ rows, seed }) => (await engine()).loadSample(rows, seed),
+  loadSample: async ({ rows, seed }) => loadSample(await engine(), rows, seed),
   // `buffer` is an ArrayBuffer transferred (not copied) from the page.
   loadCsv: async ({ name, buffer }) => (await engine()).loadCsv(name, new Uint8Array(buffer)),
+  // A lookup file (users, merchants, orders…) added to the current dataset, replacing one of the
+  // same name; joined through the report options' `joins`.
+  loadLookup: async ({ name, buffer }) => (await engine()).loadLookup(name, new Uint8Array(buffer)),
+  removeLookup: async ({ name }) => {
+    (await engine()).removeLookup(name);
+    return { ok: true };
+  },
+  features: async () => {
+    await engine();
+    return features();
+  },
   report: async ({ options }) => (await engine()).report(options),
   // The three CSVs of the last generated sample, as text, for the download links.
   sampleFiles: async () => {
@@ -44,6 +55,65 @@ const methods = {
     return out;
   },
 };
+
+// The sample is generated once per (rows, seed); "Load sample" again, "Start over" and a restarted
+// engine read its three CSVs back, about four times faster than generating them anew. The names
+// are the core's (src/wasm.rs), checked against what it reports for the transactions table.
+let sampleKey = null; // the (rows, seed) of the sample this Workbench generated
+let sampleCache = null; // its CSVs as bytes, made on the first reload
+
+function loadSample(wb, rows, seed) {
+  const key = `${rows}/${seed}`;
+  if (sampleKey === key) {
+    if (!sampleCache) {
+      const encoder = new TextEncoder();
+      const table = (kind) => ({ name: `sample-${kind}.csv`, bytes: encoder.encode(wb.sampleFile(kind)) });
+      sampleCache = { transactions: table('transactions'), lookups: [table('users'), table('merchants')] };
+    }
+    const info = wb.loadCsv(sampleCache.transactions.name, sampleCache.transactions.bytes);
+    for (const l of sampleCache.lookups) wb.loadLookup(l.name, l.bytes);
+    return info;
+  }
+  sampleCache = null;
+  const info = wb.loadSample(rows, seed);
+  sampleKey = info?.file === 'sample-transactions.csv' ? key : null;
+  return info;
+}
+
+// Which report options this build of the core understands, probed once on a throw-away Workbench
+// holding a two-line file (the page's dataset is untouched). serde-wasm-bindgen reads only the
+// fields a struct declares, so an option the core does not know yet is silently ignored rather
+// than refused: a field counts as known when a valid value is accepted AND a value of the wrong
+// type is refused (by anything but "unknown field", should the boundary ever start checking).
+const PROBE_CSV = 'txn_id,created_at,amount,status\nt1,2025-07-01 10:00:00,1.50,success\n';
+
+function features() {
+  const wb = new Workbench();
+  try {
+    wb.loadCsv('probe.csv', new TextEncoder().encode(PROBE_CSV));
+    const error = (options) => {
+      try {
+        wb.report(options);
+        return null;
+      } catch (err) {
+        return String(err?.message ?? err);
+      }
+    };
+    const known = (field, valid) => {
+      if (error({ [field]: valid }) !== null) return false;
+      const wrong = error({ [field]: 42 });
+      return wrong !== null && !/unknown field/i.test(wrong);
+    };
+    return {
+      derive: known('derive', []),
+      decimal: known('decimal', '.'),
+      date_order: known('date_order', 'dmy'),
+      iana: error({ tz: 'Asia/Shanghai' }) === null,
+    };
+  } finally {
+    wb.free();
+  }
+}
 
 function describe(err) {
   if (err instanceof Error) {
