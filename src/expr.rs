@@ -4132,6 +4132,7 @@ mod stack_probe {
             return;
         };
         let stack: usize = std::env::var("PROBE_STACK").unwrap().parse().unwrap();
+        let phase = std::env::var("PROBE_PHASE").unwrap_or_default();
         let input = match case.as_str() {
             "paren" => "(".repeat(199) + "a",
             "neg" => "-".repeat(199) + "a",
@@ -4141,19 +4142,51 @@ mod stack_probe {
             "chain" => "1+".repeat(199) + "1",
             _ => panic!(),
         };
+        let big = 256 << 20;
+        let size = |p: &str| if p == phase { stack } else { big };
+        let expr = std::thread::Builder::new()
+            .stack_size(size("parse"))
+            .spawn(move || parse_expr(&input))
+            .unwrap()
+            .join()
+            .unwrap();
+        let Ok(expr) = expr else {
+            eprintln!("PROBE_OK");
+            return;
+        };
+        let expr = std::sync::Arc::new(expr);
+        let e2 = expr.clone();
+        let p2 = phase.clone();
+        let st = if phase == "compile" || phase == "eval" {
+            stack
+        } else {
+            big
+        };
         std::thread::Builder::new()
-            .stack_size(stack)
+            .stack_size(st)
             .spawn(move || {
-                let expr = parse_expr(&input);
-                if let Ok(expr) = expr {
-                    if let Ok(c) = compile(&expr, &["x".to_string()], &|_, _| None) {
+                let reader = |_: usize, _: &str| None;
+                let c = compile(&e2, &["x".to_string()], &reader);
+                if let Ok(c) = c {
+                    if p2 == "eval" {
                         let _ = c.eval(&Vec::<String>::new());
                     }
+                    std::mem::forget(c);
                 }
             })
             .unwrap()
             .join()
             .unwrap();
+        if phase == "drop" {
+            std::thread::Builder::new()
+                .stack_size(stack)
+                .spawn(move || drop(std::sync::Arc::try_unwrap(expr).unwrap()))
+                .unwrap()
+                .join()
+                .unwrap();
+        } else {
+            std::mem::forget(expr);
+        }
         eprintln!("PROBE_OK");
     }
 }

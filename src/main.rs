@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 use paymetrics::join::JoinSpec;
 use paymetrics::number::Decimal;
 use paymetrics::schema::Status;
+use paymetrics::time::DateOrder;
 use paymetrics::{analyze, read_csv, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,7 +27,8 @@ enum Command {
     Report {
         /// The transactions CSV file (, ; tab or | delimited)
         file: PathBuf,
-        /// Reporting time zone as a UTC offset, e.g. +08:00 (default: the offset found in the data, else UTC)
+        /// Reporting time zone: a UTC offset (+08:00) or a zone name (Asia/Shanghai); default: the
+        /// offset found in the data, else UTC
         #[arg(long)]
         tz: Option<String>,
         /// Time bucket of the series
@@ -40,6 +42,9 @@ enum Command {
         /// --join FILE alone picks the shared column
         #[arg(long = "join", value_name = "FILE[:COLUMN[=KEY]]")]
         joins: Vec<String>,
+        /// Day/month order of dates like 03/04/2025: dmy or mdy (default: inferred per column)
+        #[arg(long = "date-order", value_parser = parse_date_order)]
+        date_order: Option<DateOrder>,
         /// Decimal separator of number columns: "," or "." (default: inferred per column)
         #[arg(long, value_parser = parse_decimal)]
         decimal: Option<Decimal>,
@@ -86,6 +91,10 @@ fn parse_mapping(text: &str) -> Result<(String, Option<String>), String> {
     ))
 }
 
+fn parse_date_order(text: &str) -> Result<DateOrder, String> {
+    DateOrder::parse(text).ok_or_else(|| format!("{text:?} is not dmy or mdy"))
+}
+
 fn parse_decimal(text: &str) -> Result<Decimal, String> {
     Decimal::parse(text).ok_or_else(|| format!("{text:?} is not \",\" or \".\""))
 }
@@ -123,6 +132,7 @@ fn main() -> ExitCode {
             grain,
             mappings,
             joins,
+            date_order,
             decimal,
             rates,
             currency,
@@ -135,6 +145,7 @@ fn main() -> ExitCode {
                 mapping: mappings.into_iter().collect::<BTreeMap<_, _>>(),
                 statuses: statuses.into_iter().collect(),
                 decimal,
+                date_order,
                 rates: rates.into_iter().collect(),
                 currency: currency.map(|c| c.to_uppercase()),
                 ..Options::default()

@@ -86,16 +86,18 @@ impl Number {
 ///
 /// Accepted, around the digits and in any order that reads naturally, with or without spaces:
 /// a sign (`+`, `-`, the Unicode minus `−`, or a trailing `12.00-`), accounting parentheses for
-/// negatives (`(12.00)`), one currency sign or ISO code before or after the number (`$`, `US$`,
-/// `¥`, `元`, `RMB`, `EUR`, …; the same currency twice is fine), a trailing `%` (the value is
-/// divided by 100 and `percent` is set), and an exponent (`1e3`). Thousands groups must be
-/// well-formed: a first group of 1–3 digits then groups of exactly 3 (`1,234,567`), or under
-/// [`Decimal::Point`] the Indian grouping `1,23,456.78`; one kind of separator per number.
+/// negatives (`(12.00)`), a currency sign or ISO code before and/or after the number (`$`,
+/// `US$`, `¥`, `元`, `RMB`, `EUR`, …; at most one on each side, naming the same currency), a
+/// trailing `%` (the value is divided by 100 and `percent` is set), and an exponent (`1e3`).
+/// Thousands groups must be well-formed: a first group of 1–3 digits then groups of exactly 3
+/// (`1,234,567`), or under [`Decimal::Point`] the Indian grouping `1,23,456.78`; one kind of
+/// separator per number.
 /// Full-width digits and punctuation (`１２３．４５`) are read as their ASCII forms.
 ///
 /// Rejected: empty cells, text, `inf` and `NaN`, two decimal separators, malformed groups
-/// (`1,2,3`), two signs, two different currencies, a currency on a percentage, and values that
-/// overflow `f64`.
+/// (`1,2,3`), a grouped number starting with `0` (`0,125` under Point is a misread decimal), two
+/// signs, two currency marks on one side or two different currencies, a currency on a
+/// percentage, `65,-` (German for 65.00, not a trailing minus), and values that overflow `f64`.
 pub fn parse_number(text: &str, decimal: Decimal) -> Option<Number> {
     let text = text.trim();
     // The common cell (`123.45`, `-7`, `1e3`) goes straight to the standard parser, without
@@ -454,9 +456,9 @@ impl Grouping {
     }
 }
 
-/// The cleaned number in the form `str::parse::<f64>` reads: digits, at most one `.`, an exponent;
-/// never a sign, which is applied after parsing. It lives on the stack; only a cell of more than 64 significant
-/// characters (say, `1e300` written out in full) moves it to the heap.
+/// The cleaned number in the form `str::parse::<f64>` reads: digits, at most one `.`, an
+/// exponent; never a sign, which is applied after parsing. It lives on the stack; only a cell of
+/// more than 64 significant characters (say, `1e300` written out in full) moves it to the heap.
 struct Canonical {
     stack: [u8; Canonical::STACK],
     len: usize,

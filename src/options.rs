@@ -4,7 +4,7 @@
 use crate::join::JoinSpec;
 use crate::number::Decimal;
 use crate::schema::Status;
-use crate::time::Grain;
+use crate::time::{DateOrder, Grain};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
     pub grain: Grain,
-    /// A UTC offset such as `+08:00`; `None` means the offset most common in the data, else UTC.
+    /// A UTC offset such as `+08:00` or a zone name such as `Asia/Shanghai`; `None` means the
+    /// offset most common in the data, else UTC.
     pub tz: Option<String>,
     /// Role id -> column name, or `None` to leave the role unmapped. Overrides the automatic map.
     pub mapping: BTreeMap<String, Option<String>>,
@@ -20,6 +21,8 @@ pub struct Options {
     pub joins: Vec<JoinSpec>,
     /// Raw status value -> its normal form, overriding the built-in vocabulary.
     pub statuses: BTreeMap<String, Status>,
+    /// The order of day and month in dates like 03/04/2025; `None` infers it per column.
+    pub date_order: Option<DateOrder>,
     /// The decimal separator of number columns; `None` infers it per column from the values.
     pub decimal: Option<Decimal>,
     /// Exchange rates into `currency`: code -> how many units of `currency` one unit is worth.

@@ -139,7 +139,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     let zone = match &options.tz {
         Some(text) => Zone::parse(text).ok_or_else(|| {
             Error::new(ErrorKind::InvalidOption(format!(
-                "time zone {text:?} is not a UTC offset like +08:00, -05:00 or UTC"
+                "time zone {text:?} is neither a UTC offset like +08:00 nor a zone name like Asia/Shanghai"
             )))
         })?,
         None => transactions
@@ -370,7 +370,7 @@ fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
     let (offset, _) = counts
         .into_iter()
         .max_by_key(|&(offset, count)| (count, -offset.abs()))?;
-    chrono::FixedOffset::east_opt(offset).map(Zone)
+    Zone::fixed(offset)
 }
 
 /// Formats a metric value for people: thousands separators, two decimals for money, % for rates.

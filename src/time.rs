@@ -606,15 +606,6 @@ enum ZoneKind {
     Named(Tz),
 }
 
-/// Transitional stand-in for the former tuple-struct constructor `Zone(FixedOffset)`, so that
-/// `FixedOffset::east_opt(seconds).map(Zone)` keeps compiling. Use [`Zone::fixed`]; this goes
-/// once no caller is left.
-#[doc(hidden)]
-#[allow(non_snake_case)]
-pub fn Zone(offset: FixedOffset) -> Zone {
-    Zone::from(offset)
-}
-
 impl From<FixedOffset> for Zone {
     fn from(offset: FixedOffset) -> Zone {
         Zone {
@@ -692,6 +683,11 @@ impl Zone {
         };
         wall_millis - i64::from(offset) * 1000
     }
+}
+
+/// Every IANA zone name [`Zone::parse`] knows, in the tz database's order (for a zone picker).
+pub fn iana_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
 }
 
 /// `UTC`, `Z`, `+08:00`, `+0800`, `+8`, `-05:30`, `UTC+8`, `GMT-5`.
@@ -1368,6 +1364,12 @@ mod tests {
             assert_eq!(zone.fixed_offset_seconds(), None);
             assert_eq!(zone.to_string(), name);
         }
+        for name in iana_zone_names() {
+            let zone = Zone::parse(name).unwrap_or_else(|| panic!("{name}"));
+            // `UTC`, `GMT`, `GMT+0`... read as the fixed offset they name.
+            assert!(zone.name() == Some(name) || zone == Zone::utc(), "{name}");
+        }
+        assert!(iana_zone_names().any(|name| name == "Asia/Shanghai"));
         assert_eq!(
             zone("Etc/GMT+8").offset_seconds_at(utc(2025, 7, 1, 0, 0, 0)),
             -28_800

@@ -6,7 +6,7 @@ use crate::number::{infer_decimal, parse_number, Decimal};
 use crate::options::Options;
 use crate::quality::{SkipLog, SkipReason, UnreadableValues};
 use crate::schema::{normalise_status, Mapping, Role, Status};
-use crate::time::{Timestamp, TimestampParser};
+use crate::time::{infer_column, DateOrder, Timestamp, TimestampParser};
 use std::collections::{BTreeMap, HashMap};
 
 /// Marks a missing id in a dictionary-encoded column.
@@ -64,7 +64,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
 
     // Rows are skipped only for the two values every metric stands on: its time and its amount.
     let created_at = mapping.column(Role::CreatedAt).map(|c| {
-        let mut parser = TimestampParser::default();
+        let mut parser = column_parser(table, Role::CreatedAt, c, options, &mut warnings);
         let cells = &table.columns[c];
         let label = role_label(table, Role::CreatedAt, c);
         (0..rows)
@@ -173,7 +173,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
     let fee = optional_number(Role::Fee);
     let latency_ms = optional_number(Role::LatencyMs);
     let settled_at = mapping.column(Role::SettledAt).map(|c| {
-        let mut parser = TimestampParser::default();
+        let mut parser = column_parser(table, Role::SettledAt, c, options, &mut warnings);
         let mut unreadable = UnreadableValues::default();
         let values = (0..rows)
             .map(|row| {
@@ -307,6 +307,31 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         skipped,
         warnings,
     }
+}
+
+/// The timestamp reader of a time column. Whether 03/04/2025 is the 3rd of April or March 4th is
+/// decided once for the whole column, from the values that can only be read one way; when none
+/// can, the user is told which order was assumed and how to choose.
+fn column_parser(
+    table: &RawTable,
+    role: Role,
+    column: usize,
+    options: &Options,
+    warnings: &mut Vec<String>,
+) -> TimestampParser {
+    let times = infer_column(table.columns[column].iter(), options.date_order);
+    if times.order_ambiguous {
+        let order = times.order.unwrap_or(DateOrder::DEFAULT);
+        let (assumed, other) = match order {
+            DateOrder::DayFirst => ("day first (DD/MM/YYYY)", "mdy"),
+            DateOrder::MonthFirst => ("month first (MM/DD/YYYY)", "dmy"),
+        };
+        warnings.push(format!(
+            "{}: the day/month order of dates like 03/04/2025 cannot be told from the values; read {assumed} — choose with --date-order {other} or in the page",
+            role.id()
+        ));
+    }
+    times.parser
 }
 
 /// How a role's column is named in messages: the role alone for the file's own columns, with

@@ -136,6 +136,11 @@ impl Workbench {
         to_js(&roles)
     }
 
+    /// The IANA time zone names this build knows, for the page's time-zone picker.
+    pub fn zones(&self) -> Vec<String> {
+        crate::time::iana_zone_names().map(str::to_string).collect()
+    }
+
     /// The report of the current dataset (see docs/report.md) under `options`
     /// (`{grain, tz, mapping}`, all optional).
     pub fn report(&self, options: JsValue) -> Result<JsValue, JsError> {

@@ -634,3 +634,89 @@ fn wechat_bill_export_reads_yuan_signs_and_chinese_statuses() {
         .count();
     assert_eq!(unknown, 0);
 }
+
+fn series_of(json: &Value, metric: &str) -> Vec<(String, f64)> {
+    json["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["txn_count"].as_f64().unwrap_or(0.0) > 0.0)
+        .map(|p| {
+            (
+                p["bucket"].as_str().unwrap().to_string(),
+                p[metric].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn day_month_order_is_decided_per_column_and_asked_when_ambiguous() {
+    // 25/07/2025 can only be day-first, so 03/08/2025 is the 3rd of August.
+    let json = report_json(&[], "locale/dmy.csv");
+    assert_eq!(
+        series_of(&json, "tpv"),
+        vec![
+            ("2025-07-25".to_string(), 10.0),
+            ("2025-08-03".to_string(), 20.0),
+            ("2025-08-04".to_string(), 0.0)
+        ]
+    );
+    // 03/04/2025 and 05/04/2025 prove nothing: read day-first, with a warning that says so...
+    let json = report_json(&[], "locale/ambiguous_dates.csv");
+    let days: Vec<String> = series_of(&json, "tpv")
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(days, vec!["2025-04-03", "2025-04-05"]);
+    let warnings = json["quality"]["warnings"].to_string();
+    assert!(warnings.contains("day/month order"), "{warnings}");
+    // ...and the user's choice wins.
+    let json = report_json(&["--date-order", "mdy"], "locale/ambiguous_dates.csv");
+    let days: Vec<String> = series_of(&json, "tpv")
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(days, vec!["2025-03-04", "2025-05-04"]);
+    assert!(!json["quality"]["warnings"]
+        .to_string()
+        .contains("day/month"));
+}
+
+#[test]
+fn chinese_dates_and_statuses() {
+    let json = report_json(&[], "locale/chinese_dates.csv");
+    assert_eq!(
+        series_of(&json, "tpv"),
+        vec![
+            ("2023-02-12".to_string(), 10.0),
+            ("2023-02-13".to_string(), 0.0)
+        ]
+    );
+    assert_close(
+        "success_rate",
+        json["totals"]["success_rate"].as_f64(),
+        Some(2.0 / 3.0),
+    );
+}
+
+#[test]
+fn named_zones_follow_daylight_saving_time() {
+    // 2025-03-30T22:30Z is 00:30 on the 31st in Berlin (CEST, +02:00) but 23:30 on the 30th at a
+    // fixed +01:00; 2025-03-29T23:30Z is 00:30 on the 30th in both.
+    let berlin = report_json(&["--tz", "Europe/Berlin"], "locale/dst_berlin.csv");
+    assert_eq!(berlin["tz"], "Europe/Berlin");
+    assert_eq!(
+        series_of(&berlin, "tpv"),
+        vec![
+            ("2025-03-30".to_string(), 3.0),
+            ("2025-03-31".to_string(), 4.0)
+        ]
+    );
+    assert_eq!(berlin["series"][1]["start"], "2025-03-31T00:00:00+02:00");
+    let fixed = report_json(&["--tz", "+01:00"], "locale/dst_berlin.csv");
+    assert_eq!(
+        series_of(&fixed, "tpv"),
+        vec![("2025-03-30".to_string(), 7.0)]
+    );
+}

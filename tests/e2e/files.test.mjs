@@ -77,6 +77,13 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await page.isVisible('#decimal-control'), features.includes('decimal'));
     assert.equal(await page.isVisible('#date-order-control'), features.includes('date_order'));
     assert.equal(await page.isVisible('#derive'), features.includes('derive'));
+    if (features.includes('iana')) {
+      assert.match(await text(page, '#series-caption'), /Asia\/Shanghai/);
+      await settle(page, () => page.selectOption('#tz', 'Europe/London'));
+      assert.match(await text(page, '#series-caption'), /Europe\/London/);
+      assert.equal((await kpiValues(page)).txn_count, 50000);
+      await settle(page, () => page.selectOption('#tz', 'Asia/Shanghai'));
+    }
   });
 
   test('olist: payments and orders dropped together are joined on order_id', async () => {
@@ -171,6 +178,49 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
 
   test('WeChat bill: TPV of the ¥ amounts', async () => {
     checkKpis(await kpiValues(page), WECHAT, 'wechat');
+  });
+
+  // Files made in the test: "1.234" is 1.234 with a decimal point and 1234 with a decimal comma;
+  // "03/04/2025" is 3 April day first and 4 March month first.
+  const made = (name, lines) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(`${lines.join('\n')}\n`) });
+  const DECIMALS = made('decimals.csv', [
+    'txn_id;created_at;user_id;amount;status',
+    't1;2025-07-01 10:00:00;u1;1.234;success',
+    't2;2025-07-01 11:00:00;u2;2.500;success',
+  ]);
+  const DATES = made('dates.csv', ['txn_id,created_at,user_id,amount,status', 't1,03/04/2025,u1,10,success', 't2,05/06/2025,u2,20,success']);
+
+  test('decimal separator, once the core takes it', async (t) => {
+    if (!features.includes('decimal')) {
+      t.skip('the core does not take options.decimal yet');
+      return;
+    }
+    await settle(page, () => page.click('#start-over'));
+    await settle(page, () => page.setInputFiles('#file-input', DECIMALS));
+    await settle(page, () => page.selectOption('#decimal', ','));
+    close((await kpiValues(page)).tpv, 3734, 'decimal comma');
+    await settle(page, () => page.selectOption('#decimal', '.'));
+    close((await kpiValues(page)).tpv, 3.734, 'decimal point');
+    await settle(page, () => page.selectOption('#decimal', ''));
+  });
+
+  test('day or month first, once the core takes it', async (t) => {
+    if (!features.includes('date_order')) {
+      t.skip('the core does not take options.date_order yet');
+      return;
+    }
+    await settle(page, () => page.click('#start-over'));
+    await settle(page, () => page.setInputFiles('#file-input', DATES));
+    // The core cannot tell, says so in a warning, and the page puts the choice next to it.
+    assert.equal(await page.isVisible('#date-order-callout'), true);
+    assert.match(await text(page, '#date-order-callout'), /day\/month|day first|month first/i);
+    await settle(page, () => page.selectOption('#date-order-prominent', 'dmy'));
+    assert.equal(await page.$eval('#date-order', (s) => s.value), 'dmy');
+    assert.deepEqual((await seriesRows(page)).map((r) => r.bucket).filter((b, i, all) => i === 0 || i === all.length - 1), ['2025-04-03', '2025-06-05']);
+    await settle(page, () => page.selectOption('#date-order', 'mdy'));
+    assert.deepEqual((await seriesRows(page)).map((r) => r.bucket).filter((b, i, all) => i === 0 || i === all.length - 1), ['2025-03-04', '2025-05-06']);
+    // The callout's select and the toolbar's are one setting.
+    assert.equal(await page.$eval('#date-order-prominent', (s) => s.value), 'mdy');
   });
 
   test('derived columns, once the core takes them', async (t) => {

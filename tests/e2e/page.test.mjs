@@ -206,6 +206,9 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     // "Start over" goes back to the sample; the next file is the transactions file again.
     await settle(page, () => page.click('#start-over'));
     assert.equal(await page.isVisible('#start-over'), false);
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.match(await page.textContent('[data-join-outcome="sample-users.csv"]'), /^sample-users\.csv on user_id: 50,000 matched/);
+    assert.match(await page.textContent('#quality [data-join="sample-merchants.csv"]'), /^sample-merchants\.csv on merchant_id: 50,000 matched/);
     await settle(page, () => upload(page, 'basic.csv'));
     assert.equal((await page.textContent('#dataset-name')).trim(), 'basic.csv');
     close((await kpiValues(page)).tpv, 171.5, 'tpv after recovering');

@@ -87,6 +87,7 @@ const state = {
   // File (re-read after an engine restart); null for the generated sample.
   files: [],
   sampleLookups: [], // names of the sample's lookup tables, as the core loaded them
+  sampleJoins: null, // the joins the core suggested for the sample: applied up front next time
   joins: new Map(), // lookup name -> { on, key, enabled, suggested, error }
   loadedIn: 0, // engine generation that holds `files`
   report: null,
@@ -160,6 +161,10 @@ function resetForNewData(sample) {
   state.statuses = {};
   state.statusDefaults = {};
   state.joins = new Map();
+  // The sample again: its suggested joins are known, which saves computing a report without them.
+  if (sample && state.sampleJoins) {
+    for (const s of state.sampleJoins) state.joins.set(s.file, { on: s.on, key: s.key ?? null, enabled: true, suggested: true, error: '' });
+  }
   state.derive = [];
   state.deriveError = '';
   state.decimal = '';
@@ -236,18 +241,24 @@ async function fetchReport() {
       }
       throw err;
     }
+    let adopted = false;
     if (isSample()) {
+      // The core loads the sample with its lookup tables: list them as files.
       for (const l of report.lookups || []) {
         if (!state.sampleLookups.includes(l.file)) state.sampleLookups.push(l.file);
-        if (!state.files.some((f) => f.name === l.file)) state.files.push({ name: l.file, role: 'lookup', file: null, sample: true });
+        if (state.files.some((f) => f.name === l.file)) continue;
+        state.files.push({ name: l.file, role: 'lookup', file: null, sample: true });
+        if (state.joins.get(l.file)?.enabled) adopted = true;
       }
+      const loaded = new Set((report.lookups || []).map((l) => l.file));
+      state.files = state.files.filter((f) => f.role === 'transactions' || loaded.has(f.name));
     }
-    let adopted = false;
     for (const s of report.suggested_joins || []) {
       if (state.joins.has(s.file) || !state.files.some((f) => f.name === s.file)) continue;
       state.joins.set(s.file, { on: s.on, key: s.key ?? null, enabled: true, suggested: true, error: '' });
       adopted = true;
     }
+    if (adopted && isSample() && !state.sampleJoins) state.sampleJoins = [...(report.suggested_joins || [])];
     if (adopted && attempt < 8) continue;
     return report;
   }
@@ -312,8 +323,12 @@ function loadSample() {
     async (action) => {
       await ensureFeatures();
       const info = await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
-      state.sampleLookups = [];
-      committed([{ name: info?.file || 'sample-transactions.csv', role: 'transactions', file: null, sample: true }], action, { fresh: true, sample: true });
+      // The lookups it comes with are known from an earlier load; the first report tells otherwise.
+      const files = [
+        { name: info?.file || 'sample-transactions.csv', role: 'transactions', file: null, sample: true },
+        ...state.sampleLookups.map((name) => ({ name, role: 'lookup', file: null, sample: true })),
+      ];
+      committed(files, action, { fresh: true, sample: true });
       const report = await fetchReport();
       // The download links are filled after the first paint.
       setTimeout(() => updateSampleLinks(), 0);
@@ -354,8 +369,10 @@ function addFiles(list) {
           const others = items.filter((it) => it !== tx);
           files = [tx, ...lookupFiles().filter((f) => !others.some((it) => it.name === f.name)), ...others];
         }
-        // A file that cannot be read leaves the engine's dataset as it was.
+        // A file that cannot be read leaves the engine's dataset as it was. Once it is read, the
+        // engine no longer holds `state.files`: should anything below fail, they are reloaded.
         await send('loadCsv', tx.name, tx.buffer);
+        state.loadedIn = -1;
         const kept = [{ name: tx.name, role: 'transactions', file: tx.file, sample: false }];
         for (const f of files.slice(1)) {
           try {
@@ -667,16 +684,18 @@ function renderMapping(report) {
 
 // ---- controls ---------------------------------------------------------------------------------
 
-/** "Asia/Shanghai · UTC+08:00", "Europe/London · UTC+00:00/+01:00" (its offsets this year). */
+/** "Asia/Shanghai · +08:00", "Europe/London · +00:00/+01:00" (its offsets this year). */
 function zoneLabel(zone) {
   if (zone === 'UTC') return 'UTC';
   try {
     const year = new Date().getFullYear();
     const fmt = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
     const offset = (d) => (fmt.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value || '').replace(/^GMT$/, 'GMT+00:00').replace('GMT', '');
-    const [a, b] = [offset(new Date(Date.UTC(year, 0, 15))), offset(new Date(Date.UTC(year, 6, 15)))];
+    // Standard time first: January in the north, July in the south.
+    const minutes = (o) => (o.startsWith('-') ? -1 : 1) * (Number(o.slice(1, 3)) * 60 + Number(o.slice(4, 6)));
+    const [a, b] = [offset(new Date(Date.UTC(year, 0, 15))), offset(new Date(Date.UTC(year, 6, 15)))].sort((x, y) => minutes(x) - minutes(y));
     if (!a) return zone;
-    return `${zone.replace(/_/g, ' ')} · UTC${a === b ? a : `${a}/${b}`}`;
+    return `${zone.replace(/_/g, ' ')} · ${a === b ? a : `${a}/${b}`}`;
   } catch {
     return zone;
   }

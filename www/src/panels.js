@@ -285,6 +285,8 @@ function fileQuality(info, { lookup = false, joins = [], warnings = [] } = {}) {
 }
 
 export function renderQuality(el, report, state) {
+  // Sections the user opened stay open across recomputations.
+  const opened = new Set([...el.quality.querySelectorAll('details[open][data-quality-file]')].map((d) => d.dataset.qualityFile));
   const q = report.quality || {};
   const lookups = list(report.lookups);
   const sections = [
@@ -302,7 +304,7 @@ export function renderQuality(el, report, state) {
     sections.push(
       h(
         'details',
-        { class: `qfile qfile-lookup${flagged ? ' is-flagged' : ''}`, dataset: { qualityFile: l.file }, open: flagged },
+        { class: `qfile qfile-lookup${flagged ? ' is-flagged' : ''}`, dataset: { qualityFile: l.file }, open: flagged || opened.has(l.file) },
         h(
           'summary',
           { class: 'qfile-summary' },
