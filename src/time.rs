@@ -1344,9 +1344,9 @@ mod tests {
         assert_eq!(Zone::fixed(-19_800).unwrap().to_string(), "-05:30");
         assert_eq!(Zone::fixed(86_400), None);
         assert_eq!(Zone::fixed(28_800), Zone::parse("+08:00"));
-        // The transitional constructor.
+        // From a chrono offset.
         assert_eq!(
-            FixedOffset::east_opt(28_800).map(Zone),
+            FixedOffset::east_opt(28_800).map(Zone::from),
             Zone::parse("+08:00")
         );
 

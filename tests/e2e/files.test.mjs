@@ -135,7 +135,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await text(page, '#quality [data-fact="encoding"]'), 'GB18030');
     assert.equal(await text(page, '#quality [data-fact="header-line"]'), '25');
     assert.match(await text(page, '[data-file-meta="alipay-gbk.csv"]'), /GB18030 · comma \(,\) · header on line 25/);
-    assert.match(await text(page, '#quality [data-lines-skipped]'), /lines of notes before the header \(lines 1–24\)/);
+    assert.match(await text(page, '#quality [data-lines-skipped]'), /^24 lines of notes before the header \(lines 1–24\)/);
     checkKpis(await kpiValues(page), ALIPAY, 'alipay');
     const statuses = await page.$$eval('#statuses li[data-raw]', (els) => Object.fromEntries(els.map((e) => [e.dataset.raw, e.dataset.status])));
     assert.deepEqual(statuses, { 交易成功: 'success', 等待确认收货: 'pending', 退款成功: 'refunded' });
@@ -172,6 +172,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await summary(page, 'amount'), 'amount ← 金额(元)');
     assert.equal(await summary(page, 'status'), 'status ← 当前状态');
     assert.equal(await text(page, '#quality [data-fact="header-line"]'), '17');
+    assert.match(await text(page, '#quality [data-lines-skipped]'), /^16 lines of notes before the header \(lines 1–16\)/);
     const q = (k) => page.$eval(`#quality [data-quality="${k}"] .qstat-value`, (e) => e.textContent.trim());
     assert.equal(await q('read'), '22');
   });
