@@ -1085,6 +1085,7 @@ impl Parser {
     /// `expression`, `prefix` and the functions they recurse through are kept small, with
     /// leaves and messages built in functions off the recursive path: in a debug build each
     /// local costs stack on every level, and on wasm32 the stack is 1 MiB.
+    #[inline(never)]
     fn expression(&mut self, min_power: u8) -> Result<Expr, ParseError> {
         self.enter()?;
         let mut left = self.prefix()?;
@@ -1104,12 +1105,14 @@ impl Parser {
     }
 
     /// The infix operator at the current token, if it binds at least as tight as `min_power`.
+    #[inline(never)]
     fn next_infix(&self, min_power: u8) -> Result<Option<Infix>, ParseError> {
         let infix = self.infix(self.peek()?)?;
         Ok(infix.filter(|infix| infix.left_power >= min_power))
     }
 
     /// `left op right`; the operator is the current token.
+    #[inline(never)]
     fn binary(&mut self, left: Expr, op: BinaryOp, right_power: u8) -> Result<Expr, ParseError> {
         let operator = self.bump().span;
         let right = self.expression(right_power)?;
@@ -1166,6 +1169,7 @@ impl Parser {
         })
     }
 
+    #[inline(never)]
     fn prefix(&mut self) -> Result<Expr, ParseError> {
         let token = self.peek()?;
         let span = token.span;
@@ -1183,6 +1187,7 @@ impl Parser {
     }
 
     /// `-x` or `not x`; the operator is the current token.
+    #[inline(never)]
     fn unary(&mut self, op: UnaryOp, operand_power: u8) -> Result<Expr, ParseError> {
         let operator = self.bump().span;
         let operand = self.expression(operand_power)?;
@@ -1195,6 +1200,7 @@ impl Parser {
     }
 
     /// `( expr )`; the '(' is the current token.
+    #[inline(never)]
     fn parenthesized(&mut self, open: Span) -> Result<Expr, ParseError> {
         self.bump();
         let mut inner = self.expression(0)?;
@@ -1267,6 +1273,7 @@ impl Parser {
     }
 
     /// `name(arg, arg where condition, …)`; the name is the current token, '(' the next.
+    #[inline(never)]
     fn call(&mut self) -> Result<Expr, ParseError> {
         let (name, name_span) = self.call_name()?;
         let open = self.bump().span;
@@ -1299,6 +1306,7 @@ impl Parser {
     }
 
     /// A call argument: `value` or `value where condition`.
+    #[inline(never)]
     fn argument(&mut self) -> Result<Expr, ParseError> {
         let value = self.expression(0)?;
         if self.peek()?.kind != TokenKind::Keyword(Keyword::Where) {
@@ -1317,6 +1325,7 @@ impl Parser {
 
     /// After an item of a list in parentheses: consumes ',' and says whether another item
     /// follows; at ')' leaves it for the caller and says no; anything else is an error.
+    #[inline(never)]
     fn more_items(&mut self, context: Context) -> Result<bool, ParseError> {
         let token = self.peek()?;
         match token.kind {
@@ -1330,6 +1339,7 @@ impl Parser {
     }
 
     /// `operand [not] in (item, …)`; the current token is `not` or `in`.
+    #[inline(never)]
     fn membership(&mut self, operand: Expr, negated: bool) -> Result<Expr, ParseError> {
         if negated {
             self.bump();
@@ -1997,6 +2007,7 @@ struct Compiler<'c> {
 }
 
 impl Compiler<'_> {
+    #[inline(never)]
     fn compile(&self, expr: &Expr, want: Want) -> Result<Node, ParseError> {
         let (node, produced) = self.build(expr, want)?;
         self.adapt(node, produced, want, expr)
@@ -2005,6 +2016,7 @@ impl Compiler<'_> {
     /// The node for `expr` and the kind of value it gives; columns are read as `want` asks.
     /// Like the parser, the recursive path is a dispatch plus one small function per kind of
     /// node, to keep the stack used per level of nesting small.
+    #[inline(never)]
     fn build(&self, expr: &Expr, want: Want) -> Result<(Node, Kind), ParseError> {
         match &expr.kind {
             ExprKind::Unary { op, operand } => self.unary(*op, operand),
@@ -2043,6 +2055,7 @@ impl Compiler<'_> {
         })
     }
 
+    #[inline(never)]
     fn unary(&self, op: UnaryOp, operand: &Expr) -> Result<(Node, Kind), ParseError> {
         Ok(match op {
             UnaryOp::Negate => (
@@ -2056,6 +2069,7 @@ impl Compiler<'_> {
         })
     }
 
+    #[inline(never)]
     fn binary(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<(Node, Kind), ParseError> {
         if op.is_comparison() {
             return Ok((self.comparison(op, left, right)?, Kind::Bool));
@@ -2075,6 +2089,7 @@ impl Compiler<'_> {
     }
 
     /// Converts what an expression gives into what its place needs, or says why it cannot.
+    #[inline(never)]
     fn adapt(
         &self,
         node: Node,
@@ -2283,6 +2298,7 @@ impl Compiler<'_> {
         Ok(mode)
     }
 
+    #[inline(never)]
     fn comparison(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<Node, ParseError> {
         let pair = |want| -> Result<(Node, Node), ParseError> {
             Ok((self.compile(left, want)?, self.compile(right, want)?))
@@ -2310,6 +2326,7 @@ impl Compiler<'_> {
 
     /// `operand in (list)`: one way of comparing for the whole list, so the operand is read
     /// once per row. Items of different kinds compare as text.
+    #[inline(never)]
     fn membership(
         &self,
         operand: &Expr,
@@ -2325,6 +2342,7 @@ impl Compiler<'_> {
         Ok((node, Kind::Bool))
     }
 
+    #[inline(never)]
     fn member_node(&self, operand: &Expr, list: &[Expr]) -> Result<Node, ParseError> {
         let mut mode = None;
         for item in list {
@@ -2372,6 +2390,7 @@ impl Compiler<'_> {
         })
     }
 
+    #[inline(never)]
     fn call(
         &self,
         name: &str,
@@ -2745,6 +2764,7 @@ fn text_cell(text: &str) -> Value<'_> {
 
 /// Evaluates a node on a row. As in the parser, each kind of node has its own small function
 /// so that the stack used per level of nesting stays small.
+#[inline(never)]
 fn evaluate<'v>(node: &'v Node, row: &'v dyn Row, read: &NumberReader<'_>) -> Value<'v> {
     match node {
         Node::Constant(value) => value.reborrow(),
@@ -2782,6 +2802,7 @@ fn evaluate<'v>(node: &'v Node, row: &'v dyn Row, read: &NumberReader<'_>) -> Va
     }
 }
 
+#[inline(never)]
 fn number_cell<'v>(index: usize, row: &'v dyn Row, read: &NumberReader<'_>) -> Value<'v> {
     let text = row.column(index).trim();
     if text.is_empty() {
@@ -2803,6 +2824,7 @@ fn bool_cell(text: &str) -> Value<'static> {
     }
 }
 
+#[inline(never)]
 fn to_text(value: Value<'_>) -> Value<'_> {
     match value {
         Value::Number(number) => Value::Text(Cow::Owned(format_number(number))),
@@ -2811,6 +2833,7 @@ fn to_text(value: Value<'_>) -> Value<'_> {
     }
 }
 
+#[inline(never)]
 fn compare_cells<'v>(
     op: BinaryOp,
     as_numbers: &'v (Node, Node),
@@ -2830,6 +2853,7 @@ fn compare_cells<'v>(
     )
 }
 
+#[inline(never)]
 fn member<'v>(
     operand: &'v Node,
     list: &'v [Node],
@@ -2843,6 +2867,7 @@ fn member<'v>(
     )
 }
 
+#[inline(never)]
 fn member_cells<'v>(
     operand: &'v (Node, Node),
     list: &'v [(Node, Node)],
@@ -2860,6 +2885,7 @@ fn member_cells<'v>(
 }
 
 /// SQL's three-valued `and`: false decides, else unknown if either is unknown.
+#[inline(never)]
 fn and<'v>(
     left: &'v Node,
     right: &'v Node,
@@ -2878,6 +2904,7 @@ fn and<'v>(
 }
 
 /// SQL's three-valued `or`: true decides, else unknown if either is unknown.
+#[inline(never)]
 fn or<'v>(left: &'v Node, right: &'v Node, row: &'v dyn Row, read: &NumberReader<'_>) -> Value<'v> {
     let left = evaluate(left, row, read).as_bool();
     if left == Some(true) {
@@ -2928,6 +2955,7 @@ fn arithmetic<'v>(op: BinaryOp, a: f64, b: f64) -> Value<'v> {
     }
 }
 
+#[inline(never)]
 fn compare<'v>(op: BinaryOp, left: &Value<'_>, right: &Value<'_>) -> Value<'v> {
     let ordering = match (left, right) {
         (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
@@ -2949,6 +2977,7 @@ fn compare<'v>(op: BinaryOp, left: &Value<'_>, right: &Value<'_>) -> Value<'v> {
     })
 }
 
+#[inline(never)]
 fn call_function<'v>(
     function: RowFunction,
     args: &'v [Node],

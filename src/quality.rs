@@ -45,6 +45,9 @@ pub struct Example {
 pub struct SkipGroup {
     pub reason: String,
     pub count: u64,
+    /// The first and last file line concerned (lines are added in file order).
+    pub first_line: u64,
+    pub last_line: u64,
     pub examples: Vec<Example>,
     #[serde(skip)]
     key: Option<SkipReason>,
@@ -71,6 +74,8 @@ impl SkipLog {
                 self.groups.push(SkipGroup {
                     reason: reason.describe().to_string(),
                     count: 0,
+                    first_line: line,
+                    last_line: line,
                     examples: Vec::new(),
                     key: Some(reason),
                 });
@@ -79,6 +84,8 @@ impl SkipLog {
         };
         let group = &mut self.groups[index];
         group.count += 1;
+        group.first_line = group.first_line.min(line);
+        group.last_line = group.last_line.max(line);
         if group.examples.len() < EXAMPLES_PER_REASON {
             let place = match column {
                 Some(column) => format!("{file}:{line}:{column}"),
@@ -97,6 +104,8 @@ impl SkipLog {
             match self.groups.iter_mut().find(|g| g.key == group.key) {
                 Some(mine) => {
                     mine.count += group.count;
+                    mine.first_line = mine.first_line.min(group.first_line);
+                    mine.last_line = mine.last_line.max(group.last_line);
                     let room = EXAMPLES_PER_REASON.saturating_sub(mine.examples.len());
                     mine.examples
                         .extend(group.examples.iter().take(room).cloned());

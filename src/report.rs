@@ -99,6 +99,7 @@ pub struct LookupQuality {
     pub rows_skipped: u64,
     pub skipped: Vec<crate::quality::SkipGroup>,
     pub lines_skipped: Vec<crate::quality::SkipGroup>,
+    pub warnings: Vec<String>,
     pub columns: Vec<String>,
 }
 
@@ -311,6 +312,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
                 rows_skipped: t.skipped.total(),
                 skipped: t.skipped.groups().to_vec(),
                 lines_skipped: t.lines_skipped.groups().to_vec(),
+                warnings: t.warnings.clone(),
                 columns: t.headers.clone(),
             })
             .collect(),

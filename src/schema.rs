@@ -301,8 +301,6 @@ impl Role {
                 "type",
                 "txn_type",
                 "transaction_type",
-                "category",
-                "kind",
                 "交易分类",
                 "交易类型",
                 "类型",

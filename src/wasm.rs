@@ -25,6 +25,8 @@ struct Loaded<'a> {
     file: &'a str,
     rows_read: u64,
     columns: &'a [String],
+    /// The lookup files loaded with it (the sample's users and merchants).
+    lookups: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -39,6 +41,7 @@ fn loaded_info(table: &RawTable) -> Loaded<'_> {
         file: &table.file,
         rows_read: table.rows_read,
         columns: &table.headers,
+        lookups: Vec::new(),
     }
 }
 
@@ -102,7 +105,10 @@ impl Workbench {
         let mut dataset = Dataset::new(read("sample-transactions.csv", &tables.transactions)?);
         dataset.add_lookup(read("sample-users.csv", &tables.users)?);
         dataset.add_lookup(read("sample-merchants.csv", &tables.merchants)?);
-        let loaded = to_js(&loaded_info(&dataset.transactions))?;
+        let loaded = to_js(&Loaded {
+            lookups: dataset.lookups.iter().map(|t| t.file.as_str()).collect(),
+            ..loaded_info(&dataset.transactions)
+        })?;
         self.dataset = Some(dataset);
         self.sample = Some(tables);
         Ok(loaded)
@@ -148,10 +154,15 @@ impl Workbench {
             .dataset
             .as_ref()
             .ok_or_else(|| JsError::new("no file is loaded"))?;
+        // Through JSON text, not serde_wasm_bindgen::from_value: that reads only the fields a
+        // struct declares, so a misspelt option would be ignored instead of refused.
         let options: Options = if options.is_undefined() || options.is_null() {
             Options::default()
         } else {
-            serde_wasm_bindgen::from_value(options)
+            let text: String = js_sys::JSON::stringify(&options)
+                .map_err(|_| JsError::new("invalid options: not JSON-shaped"))?
+                .into();
+            serde_json::from_str(&text)
                 .map_err(|e| JsError::new(&format!("invalid options: {e}")))?
         };
         let report = analyze(dataset, &options).map_err(|e| JsError::new(&e.to_string()))?;

@@ -53,6 +53,12 @@ fn errors_become_js_errors_with_readable_text() {
     let bad_options = js_sys::JSON::parse(r#"{"grain":"fortnight"}"#).unwrap();
     workbench.load_csv("basic.csv", BASIC).unwrap();
     assert!(workbench.report(bad_options).is_err());
+
+    // A misspelt option is refused, not silently ignored.
+    let misspelt = js_sys::JSON::parse(r#"{"grian":"week"}"#).unwrap();
+    let error: JsValue = workbench.report(misspelt).unwrap_err().into();
+    let message = get(&error, "message").as_string().unwrap();
+    assert!(message.contains("unknown field `grian`"), "{message}");
 }
 
 #[wasm_bindgen_test]
@@ -60,6 +66,12 @@ fn the_sample_is_generated_in_the_browser_core() {
     let mut workbench = Workbench::new();
     let loaded = workbench.load_sample(2_000, 42).unwrap();
     assert_eq!(get(&loaded, "rows_read").as_f64(), Some(2_000.0));
+    let lookups = js_sys::Array::from(&get(&loaded, "lookups"));
+    assert_eq!(
+        lookups.length(),
+        2,
+        "users and merchants come with the sample"
+    );
     let users = workbench.sample_file("users").unwrap();
     assert!(users.starts_with("user_id,"));
     assert!(workbench.sample_file("nope").is_err());

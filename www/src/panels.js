@@ -8,6 +8,7 @@ import { formatCount, plural } from './format.js';
 const STATUSES = ['success', 'failed', 'refunded', 'disputed', 'pending', 'unknown'];
 const UNKNOWN_NOTE = 'not counted as success or failure';
 
+const SHORT_DELIMITERS = { ',': 'comma', ';': 'semicolon', '|': 'pipe', tab: 'tab' };
 const has = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
 const list = (v) => (Array.isArray(v) ? v : []);
 
@@ -38,8 +39,8 @@ function fileFacts(info) {
   if (info.rows_read !== undefined) parts.push(plural(info.rows_read, 'row'));
   if (info.rows_skipped) parts.push(`${formatCount(info.rows_skipped)} skipped`);
   if (info.encoding) parts.push(info.encoding);
-  if (info.delimiter) parts.push(delimiterText(info.delimiter));
-  if (info.header_line) parts.push(`header on line ${formatCount(info.header_line)}`);
+  if (info.delimiter) parts.push(SHORT_DELIMITERS[info.delimiter] ?? info.delimiter);
+  if (info.header_line) parts.push(`header line ${formatCount(info.header_line)}`);
   const notData = list(info.lines_skipped).reduce((s, g) => s + (g.count || 0), 0);
   if (notData) parts.push(`${plural(notData, 'line')} of notes skipped`);
   return parts.join(' · ');
