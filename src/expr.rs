@@ -2300,28 +2300,38 @@ impl Compiler<'_> {
 
     #[inline(never)]
     fn comparison(&self, op: BinaryOp, left: &Expr, right: &Expr) -> Result<Node, ParseError> {
-        let pair = |want| -> Result<(Node, Node), ParseError> {
-            Ok((self.compile(left, want)?, self.compile(right, want)?))
+        let want = match self.comparison_mode(op, left, right)? {
+            Mode::Number => Want::Number,
+            Mode::Text => Want::Text,
+            Mode::Bool => Want::Bool,
+            Mode::Cells => return self.compare_cells_node(op, left, right),
+            Mode::Unknown => return Ok(Node::Constant(Value::Null)),
         };
-        let same = |want| -> Result<Node, ParseError> {
-            let (left, right) = pair(want)?;
-            Ok(Node::Compare {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-            })
-        };
-        match self.comparison_mode(op, left, right)? {
-            Mode::Number => same(Want::Number),
-            Mode::Text => same(Want::Text),
-            Mode::Bool => same(Want::Bool),
-            Mode::Cells => Ok(Node::CompareCells {
-                op,
-                as_numbers: Box::new(pair(Want::Number)?),
-                as_text: Box::new(pair(Want::Text)?),
-            }),
-            Mode::Unknown => Ok(Node::Constant(Value::Null)),
-        }
+        let left = Box::new(self.compile(left, want)?);
+        let right = Box::new(self.compile(right, want)?);
+        Ok(Node::Compare { op, left, right })
+    }
+
+    #[inline(never)]
+    fn compare_cells_node(
+        &self,
+        op: BinaryOp,
+        left: &Expr,
+        right: &Expr,
+    ) -> Result<Node, ParseError> {
+        let as_numbers = (
+            self.compile(left, Want::Number)?,
+            self.compile(right, Want::Number)?,
+        );
+        let as_text = (
+            self.compile(left, Want::Text)?,
+            self.compile(right, Want::Text)?,
+        );
+        Ok(Node::CompareCells {
+            op,
+            as_numbers: Box::new(as_numbers),
+            as_text: Box::new(as_text),
+        })
     }
 
     /// `operand in (list)`: one way of comparing for the whole list, so the operand is read
@@ -2364,29 +2374,29 @@ impl Compiler<'_> {
                     self.compile(operand, Want::Number)?,
                     self.compile(operand, Want::Text)?,
                 );
-                let list = list
-                    .iter()
-                    .map(|item| {
-                        Ok((
-                            self.compile(item, Want::Number)?,
-                            self.compile(item, Want::Text)?,
-                        ))
-                    })
-                    .collect::<Result<_, ParseError>>()?;
+                let mut pairs = Vec::with_capacity(list.len());
+                for item in list {
+                    pairs.push((
+                        self.compile(item, Want::Number)?,
+                        self.compile(item, Want::Text)?,
+                    ));
+                }
                 return Ok(Node::MemberCells {
                     operand: Box::new(operand),
-                    list,
+                    list: pairs,
                 });
             }
             Some(Mode::Unknown) | None => return Ok(Node::Constant(Value::Null)),
             Some(Mode::Text) => Want::Text,
         };
+        let operand = Box::new(self.compile(operand, want)?);
+        let mut items = Vec::with_capacity(list.len());
+        for item in list {
+            items.push(self.compile(item, want)?);
+        }
         Ok(Node::Member {
-            operand: Box::new(self.compile(operand, want)?),
-            list: list
-                .iter()
-                .map(|item| self.compile(item, want))
-                .collect::<Result<_, _>>()?,
+            operand,
+            list: items,
         })
     }
 
@@ -2398,6 +2408,30 @@ impl Compiler<'_> {
         expr: &Expr,
         want: Want,
     ) -> Result<(Node, Kind), ParseError> {
+        let function = self.row_function(name, args, expr)?;
+        let (first_want, rest_want, produced) = argument_wants(function, args, want);
+        let mut nodes = Vec::with_capacity(args.len());
+        for (index, arg) in args.iter().enumerate() {
+            let want = if index == 0 { first_want } else { rest_want };
+            nodes.push(self.compile(arg, want)?);
+        }
+        Ok((
+            Node::Call {
+                function,
+                args: nodes,
+            },
+            produced,
+        ))
+    }
+
+    /// The row-level function a call names, checked for aggregates, filters and arguments.
+    #[inline(never)]
+    fn row_function(
+        &self,
+        name: &str,
+        args: &[Expr],
+        expr: &Expr,
+    ) -> Result<RowFunction, ParseError> {
         let name_span = Span::new(expr.span.start, expr.span.start + name.chars().count());
         if is_aggregate(name) {
             return Err(ParseError::new(name_span, AGGREGATES_ARE_FOR_METRICS));
@@ -2414,37 +2448,28 @@ impl Compiler<'_> {
         if args.len() < info.min_args || args.len() > info.max_args {
             return Err(arity_error(info, args, expr));
         }
-        let compile_all = |args: &[Expr], want| -> Result<Vec<Node>, ParseError> {
-            args.iter().map(|arg| self.compile(arg, want)).collect()
-        };
-        let function = info.function;
-        let call = |args| Node::Call { function, args };
-        Ok(match function {
-            RowFunction::Abs | RowFunction::Round => {
-                (call(compile_all(args, Want::Number)?), Kind::Number)
-            }
-            RowFunction::Lower | RowFunction::Upper | RowFunction::Trim => {
-                (call(compile_all(args, Want::Text)?), Kind::Text)
-            }
-            RowFunction::Len => (call(compile_all(args, Want::Text)?), Kind::Number),
-            RowFunction::Contains | RowFunction::StartsWith => {
-                (call(compile_all(args, Want::Text)?), Kind::Bool)
-            }
-            RowFunction::IsNull => (call(compile_all(args, Want::Natural)?), Kind::Bool),
-            RowFunction::Coalesce => {
-                let want = choice_want(want, args);
-                (call(compile_all(args, want)?), want_kind(want))
-            }
-            RowFunction::If => {
-                let [condition, branches @ ..] = args else {
-                    return Err(arity_error(info, args, expr));
-                };
-                let want = choice_want(want, branches);
-                let mut nodes = vec![self.compile(condition, Want::Bool)?];
-                nodes.extend(compile_all(branches, want)?);
-                (call(nodes), want_kind(want))
-            }
-        })
+        Ok(info.function)
+    }
+}
+
+/// What the first argument and the others of a function are read as, and what it gives.
+fn argument_wants(function: RowFunction, args: &[Expr], want: Want) -> (Want, Want, Kind) {
+    match function {
+        RowFunction::Abs | RowFunction::Round => (Want::Number, Want::Number, Kind::Number),
+        RowFunction::Lower | RowFunction::Upper | RowFunction::Trim => {
+            (Want::Text, Want::Text, Kind::Text)
+        }
+        RowFunction::Len => (Want::Text, Want::Text, Kind::Number),
+        RowFunction::Contains | RowFunction::StartsWith => (Want::Text, Want::Text, Kind::Bool),
+        RowFunction::IsNull => (Want::Natural, Want::Natural, Kind::Bool),
+        RowFunction::Coalesce => {
+            let want = choice_want(want, args);
+            (want, want, want_kind(want))
+        }
+        RowFunction::If => {
+            let want = choice_want(want, args.get(1..).unwrap_or_default());
+            (Want::Bool, want, want_kind(want))
+        }
     }
 }
 
@@ -2982,57 +3007,68 @@ fn call_function<'v>(
     function: RowFunction,
     args: &'v [Node],
     row: &'v dyn Row,
-    read_number: &NumberReader<'_>,
+    read: &NumberReader<'_>,
 ) -> Value<'v> {
-    let eval = |node: &'v Node| evaluate(node, row, read_number);
-    let number = |node: &'v Node| eval(node).as_number();
-    let text = |node: &'v Node| match eval(node) {
-        Value::Text(text) => Some(text),
-        _ => None,
-    };
-    let owned_text = |node: &'v Node, change: fn(&str) -> String| {
-        text(node).map_or(Value::Null, |text| Value::Text(Cow::Owned(change(&text))))
-    };
     // The argument counts were checked when compiling; other shapes cannot occur.
     match (function, args) {
-        (RowFunction::Abs, [x]) => number(x).map_or(Value::Null, |x| Value::Number(x.abs())),
-        (RowFunction::Round, [x]) => number(x).map_or(Value::Null, |x| round_to(x, 0.0)),
-        (RowFunction::Round, [x, digits]) => match (number(x), number(digits)) {
-            (Some(x), Some(digits)) => round_to(x, digits),
-            _ => Value::Null,
-        },
-        (RowFunction::Lower, [x]) => owned_text(x, str::to_lowercase),
-        (RowFunction::Upper, [x]) => owned_text(x, str::to_uppercase),
-        (RowFunction::Trim, [x]) => match text(x) {
-            Some(Cow::Borrowed(text)) => Value::Text(Cow::Borrowed(text.trim())),
-            Some(Cow::Owned(text)) => Value::Text(Cow::Owned(text.trim().to_string())),
-            None => Value::Null,
-        },
-        (RowFunction::Len, [x]) => text(x).map_or(Value::Null, |text| {
-            Value::Number(text.chars().count() as f64)
-        }),
-        (RowFunction::Contains, [whole, part]) => match (text(whole), text(part)) {
-            (Some(whole), Some(part)) => Value::Bool(whole.contains(part.as_ref())),
-            _ => Value::Null,
-        },
-        (RowFunction::StartsWith, [whole, beginning]) => match (text(whole), text(beginning)) {
-            (Some(whole), Some(beginning)) => Value::Bool(whole.starts_with(beginning.as_ref())),
-            _ => Value::Null,
-        },
-        (RowFunction::Coalesce, choices) => choices
-            .iter()
-            .map(eval)
-            .find(|value| !value.is_null())
-            .unwrap_or(Value::Null),
+        (RowFunction::Coalesce, choices) => {
+            for choice in choices {
+                let value = evaluate(choice, row, read);
+                if !value.is_null() {
+                    return value;
+                }
+            }
+            Value::Null
+        }
         // Like SQL's CASE WHEN: an unknown condition takes the second branch.
         (RowFunction::If, [condition, when_true, otherwise]) => {
-            if eval(condition).as_bool() == Some(true) {
-                eval(when_true)
+            if evaluate(condition, row, read).as_bool() == Some(true) {
+                evaluate(when_true, row, read)
             } else {
-                eval(otherwise)
+                evaluate(otherwise, row, read)
             }
         }
-        (RowFunction::IsNull, [x]) => Value::Bool(eval(x).is_null()),
+        (RowFunction::IsNull, [value]) => Value::Bool(evaluate(value, row, read).is_null()),
+        (function, [value]) => one_argument(function, evaluate(value, row, read)),
+        (function, [first, second]) => two_arguments(
+            function,
+            evaluate(first, row, read),
+            evaluate(second, row, read),
+        ),
+        _ => Value::Null,
+    }
+}
+
+#[inline(never)]
+fn one_argument(function: RowFunction, value: Value<'_>) -> Value<'_> {
+    match (function, value) {
+        (RowFunction::Abs, Value::Number(number)) => Value::Number(number.abs()),
+        (RowFunction::Round, Value::Number(number)) => round_to(number, 0.0),
+        (RowFunction::Lower, Value::Text(text)) => Value::Text(Cow::Owned(text.to_lowercase())),
+        (RowFunction::Upper, Value::Text(text)) => Value::Text(Cow::Owned(text.to_uppercase())),
+        (RowFunction::Trim, Value::Text(Cow::Borrowed(text))) => {
+            Value::Text(Cow::Borrowed(text.trim()))
+        }
+        (RowFunction::Trim, Value::Text(Cow::Owned(text))) => {
+            Value::Text(Cow::Owned(text.trim().to_string()))
+        }
+        (RowFunction::Len, Value::Text(text)) => Value::Number(text.chars().count() as f64),
+        _ => Value::Null,
+    }
+}
+
+#[inline(never)]
+fn two_arguments<'v>(function: RowFunction, first: Value<'v>, second: Value<'v>) -> Value<'v> {
+    match (function, first, second) {
+        (RowFunction::Round, Value::Number(number), Value::Number(digits)) => {
+            round_to(number, digits)
+        }
+        (RowFunction::Contains, Value::Text(whole), Value::Text(part)) => {
+            Value::Bool(whole.contains(part.as_ref()))
+        }
+        (RowFunction::StartsWith, Value::Text(whole), Value::Text(beginning)) => {
+            Value::Bool(whole.starts_with(beginning.as_ref()))
+        }
         _ => Value::Null,
     }
 }

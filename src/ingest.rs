@@ -582,6 +582,13 @@ mod tests {
         let table = read_csv("u.csv", &utf16).unwrap();
         assert_eq!(table.dialect.encoding, "UTF-16LE");
         assert_eq!(table.columns[1].get(0), "2");
+        let utf16be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("金额;状态\n1;交易成功\n".encode_utf16().flat_map(|u| u.to_be_bytes()))
+            .collect();
+        let table = read_csv("b.csv", &utf16be).unwrap();
+        assert_eq!(table.dialect.encoding, "UTF-16BE");
+        assert_eq!(table.headers, vec!["金额", "状态"]);
 
         let (gbk, _, _) = encoding_rs::GBK.encode("金额,状态\n1,交易成功\n");
         let table = read_csv("g.csv", &gbk).unwrap();

@@ -169,5 +169,7 @@ pub struct Quality {
     /// Lines that are not data rows (notes before the header, summaries after the data), so that
     /// every line of the file is accounted for.
     pub lines_skipped: Vec<SkipGroup>,
+    /// Columns of the file (and joined or derived ones) that no role reads.
+    pub unmapped_columns: Vec<String>,
     pub warnings: Vec<String>,
 }

@@ -262,6 +262,10 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         rows_skipped: skipped.total(),
         skipped: skipped.groups().to_vec(),
         lines_skipped: table.lines_skipped.groups().to_vec(),
+        unmapped_columns: (0..table.headers.len())
+            .filter(|&c| Role::ALL.iter().all(|&role| mapping.column(role) != Some(c)))
+            .map(|c| table.headers[c].clone())
+            .collect(),
         warnings,
     };
     debug_assert_eq!(
