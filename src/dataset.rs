@@ -2,8 +2,13 @@
 //! and the preparation that turns it into the one table the metrics read: lookups joined on, then
 //! derived columns added.
 use crate::error::{Error, ErrorKind, Result};
-use crate::ingest::RawTable;
+use crate::expr::{compile_definition, parse_definition, Row};
+use crate::ingest::{RawTable, TextColumn};
 use crate::join::{join, suggest, JoinOutcome, JoinSpec};
+use crate::number::{infer_decimal, parse_number, Decimal};
+use crate::options::Options;
+use crate::schema::{auto_map, resolve_mapping, Role};
+use serde::Serialize;
 use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
@@ -45,17 +50,36 @@ impl From<RawTable> for Dataset {
     }
 }
 
-/// The transactions with lookups joined on; borrowed as is when there is nothing to join.
+/// The transactions with lookups joined on and derived columns added; borrowed as is when there
+/// is nothing to join or derive.
 pub struct Prepared<'a> {
     pub table: Cow<'a, RawTable>,
     pub joins: Vec<JoinOutcome>,
+    pub derived: Vec<Derived>,
 }
 
-pub fn prepare<'a>(dataset: &'a Dataset, joins: &[JoinSpec]) -> Result<Prepared<'a>> {
-    if joins.is_empty() {
+/// What one derived-column definition did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Derived {
+    /// The definition as the user wrote it.
+    pub definition: String,
+    /// The column it defines (`None` when the definition does not parse).
+    pub column: Option<String>,
+    /// True when it rewrites an existing column rather than adding one.
+    pub replaces: bool,
+    /// Rows where the formula gave no value (an empty cell).
+    pub empty: u64,
+    /// Why the definition was not applied, with the position in the formula.
+    pub error: Option<String>,
+}
+
+pub fn prepare<'a>(dataset: &'a Dataset, options: &Options) -> Result<Prepared<'a>> {
+    let (joins, derive) = (&options.joins, &options.derive);
+    if joins.is_empty() && derive.is_empty() {
         return Ok(Prepared {
             table: Cow::Borrowed(&dataset.transactions),
             joins: Vec::new(),
+            derived: Vec::new(),
         });
     }
     let mut table = dataset.transactions.clone();
@@ -69,8 +93,143 @@ pub fn prepare<'a>(dataset: &'a Dataset, joins: &[JoinSpec]) -> Result<Prepared<
         })?;
         outcomes.push(join(&mut table, lookup, spec)?);
     }
+    let mut derived: Vec<Derived> = Vec::with_capacity(derive.len());
+    for definition in derive {
+        let outcome = apply_definition(&mut table, definition, options, &derived);
+        derived.push(outcome);
+    }
     Ok(Prepared {
         table: Cow::Owned(table),
         joins: outcomes,
+        derived,
     })
+}
+
+/// A row of the table as a formula sees it: its columns, then the role aliases.
+struct AliasedRow<'t> {
+    table: &'t RawTable,
+    row: usize,
+    own: usize,
+    targets: &'t [usize],
+}
+
+impl Row for AliasedRow<'_> {
+    fn column(&self, index: usize) -> &str {
+        let column = if index < self.own {
+            index
+        } else {
+            self.targets[index - self.own]
+        };
+        self.table.columns[column].get(self.row)
+    }
+}
+
+/// How many values of a column decide its decimal separator when a formula reads it as a number.
+const DECIMAL_SAMPLE: usize = 200;
+
+/// Evaluates a derived-column definition on every row and adds (or rewrites) its column. A
+/// definition that does not parse or compile leaves the table as it was and says why.
+///
+/// Formulas may name roles as well as columns: in a bill export whose amount column is `金额`,
+/// `amount = -amount where direction = "收入"` rewrites `金额` where `收/支` is `收入`.
+fn apply_definition(
+    table: &mut RawTable,
+    definition: &str,
+    options: &Options,
+    earlier: &[Derived],
+) -> Derived {
+    let failed = |column: Option<String>, error: String| Derived {
+        definition: definition.to_string(),
+        column,
+        replaces: false,
+        empty: 0,
+        error: Some(error),
+    };
+    let parsed = match parse_definition(definition) {
+        Ok(parsed) => parsed,
+        Err(error) => return failed(None, error.to_string()),
+    };
+    // Role ids that are not column names stand for the column mapped to the role.
+    let earlier_roles: Vec<(Role, usize)> = earlier
+        .iter()
+        .filter(|d| d.error.is_none() && !d.replaces)
+        .filter_map(|d| {
+            let name = d.column.as_deref()?;
+            Some((Role::from_id(name)?, table.column_index(name)?))
+        })
+        .collect();
+    let mapping = resolve_mapping(table, &options.mapping, &earlier_roles)
+        .unwrap_or_else(|_| auto_map(table));
+    let mut names = table.headers.clone();
+    let mut targets: Vec<usize> = Vec::new();
+    for role in Role::ALL {
+        let taken = names.iter().any(|n| n.eq_ignore_ascii_case(role.id()));
+        if let (Some(column), false) = (mapping.column(role), taken) {
+            names.push(role.id().to_string());
+            targets.push(column);
+        }
+    }
+    let own = table.headers.len();
+    let target_of = |index: usize| {
+        if index < own {
+            index
+        } else {
+            targets[index - own]
+        }
+    };
+    // Each column is read with its own decimal separator, as the mapped roles are.
+    let decimals: Vec<Decimal> = table
+        .columns
+        .iter()
+        .map(|column| {
+            options.decimal.unwrap_or_else(|| {
+                infer_decimal(column.iter().filter(|v| !v.is_empty()).take(DECIMAL_SAMPLE)).decimal
+            })
+        })
+        .collect();
+    let read_number = |column: usize, text: &str| {
+        parse_number(text, decimals[target_of(column)])
+            .filter(|n| !n.percent)
+            .map(|n| n.value)
+    };
+    let (cells, replaces) = {
+        let compiled = match compile_definition(&parsed, &names, &read_number) {
+            Ok(compiled) => compiled,
+            Err(error) => return failed(Some(parsed.name.clone()), error.to_string()),
+        };
+        let mut cells = TextColumn::default();
+        for row in 0..table.row_count() {
+            let cells_of_row = AliasedRow {
+                table,
+                row,
+                own,
+                targets: &targets,
+            };
+            let value = compiled.eval(&cells_of_row);
+            if let Err(error) = cells.push(&value.to_cell()) {
+                return failed(Some(parsed.name.clone()), error.to_string());
+            }
+        }
+        // Naming a column rewrites it; naming a role that is not a column adds a column named
+        // after the role (which then plays it), keeping the role's original column as it was.
+        (cells, compiled.replaces().filter(|&index| index < own))
+    };
+    let empty = cells.iter().filter(|cell| cell.is_empty()).count() as u64;
+    match replaces {
+        Some(index) => table.columns[index] = cells,
+        None => {
+            table.headers.push(parsed.name.clone());
+            table.columns.push(cells);
+        }
+    }
+    Derived {
+        definition: definition.to_string(),
+        column: Some(match replaces {
+            Some(index) => table.headers[index].clone(),
+            None => parsed.name,
+        }),
+        replaces: replaces.is_some(),
+        empty,
+        error: None,
+    }
 }

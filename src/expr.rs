@@ -25,14 +25,16 @@
 //! primary     = number | text | "true" | "false" | "null" | name
 //!             | identifier "(" [ argument { "," argument } ] ")" | "(" expr ")" ;
 //! argument    = expr [ "where" expr ] ;                  (a filter: meaningful in aggregates)
-//! name        = identifier | "`" any text, `` for a backquote "`" ;
+//! name        = identifier | "`" { any character | "``" } "`" ;     (`` is a backquote)
 //! identifier  = ( letter | "_" ) { letter | digit | "_" } ;   (letters of any script: 收支)
-//! number      = digits [ "." digits ] [ ( "e" | "E" ) [ "+" | "-" ] digits ] | "." digits ... ;
-//! text        = '"' { char | '\"' | '\\' | '\n' | '\t' } '"' | "'" ... "'" ;
+//! number      = ( digits [ "." [ digits ] ] | "." digits ) [ "e" [ "+" | "-" ] digits ] ;
+//! text        = '"' { character | escape } '"' | "'" { character | escape } "'" ;
+//! escape      = '\"' | "\'" | "\\" | "\n" | "\t" ;
 //! ```
 //!
-//! Keywords (`and or not in where true false null`) are case-insensitive, and so are function and
-//! column names. Binary operators are left-associative.
+//! Keywords (`and or not in where true false null`) and the `e` of exponents are
+//! case-insensitive, and so are function and column names. Binary operators are
+//! left-associative.
 //!
 //! # Row-level meaning
 //!
@@ -49,6 +51,14 @@
 //! * Text compares exactly after trimming both sides; `<` and `>` on text compare characters
 //!   (ISO dates like "2025-08-01" order correctly). A number column compared with a text literal
 //!   (`amount = "12.50"`) compares the text as written.
+//! * Row-level functions: `abs(x)`, `round(x[, digits])` (half away from zero, on the decimal
+//!   digits the user sees), `lower`, `upper`, `trim`, `len` (characters), `contains(text, part)`,
+//!   `starts_with(text, beginning)` (both case-sensitive), `coalesce(a, b, …)`,
+//!   `if(condition, a, b)` (an unknown condition takes `b`, like SQL's CASE), `is_null(x)`.
+//!   Where text is needed a number is written with `format_number`, a condition as true/false.
+//! * Aggregates (`sum`, `count`, `count_distinct`, `avg`, `min`, `max`, `median`, `share`,
+//!   `p1`…`p99`) and `where` inside a call parse, for custom metrics, but a row-level formula
+//!   refuses them.
 use crate::ingest::RawTable;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -894,19 +904,31 @@ struct Parser {
     end: Token,
 }
 
+/// Parser results box their error: an error is rare, and a large `Err` would be carried in
+/// every frame of the recursive descent.
+type Parsed<T> = Result<T, Box<ParseError>>;
+
 /// Parses a formula such as `sum(amount where status = "success") / count(txn_id)`.
 pub fn parse_expr(text: &str) -> Result<Expr, ParseError> {
+    parse_formula(text).map_err(|error| *error)
+}
+
+fn parse_formula(text: &str) -> Parsed<Expr> {
     let mut parser = Parser::new(text);
     let expr = parser.expression(0)?;
     let token = parser.peek()?.clone();
     if token.kind != TokenKind::End {
-        return Err(parser.after_value_error(&token, Context::Formula));
+        return Err(parser.after_value_error(&token, Context::Formula).into());
     }
     Ok(expr)
 }
 
 /// Parses a derived column: `name = formula`, optionally followed by `where condition`.
 pub fn parse_definition(text: &str) -> Result<Definition, ParseError> {
+    parse_definition_text(text).map_err(|error| *error)
+}
+
+fn parse_definition_text(text: &str) -> Parsed<Definition> {
     let mut parser = Parser::new(text);
     let first = parser.peek()?.clone();
     let name = match &first.kind {
@@ -915,7 +937,8 @@ pub fn parse_definition(text: &str) -> Result<Definition, ParseError> {
             first.span,
             "the definition is empty: write name = formula, as in amount = quantity * unit_price",
         )
-        .expecting(&["column name"])),
+        .expecting(&["column name"])
+        .into()),
         TokenKind::Keyword(_) => {
             let word = parser.source_text(first.span);
             return Err(ParseError::new(
@@ -926,7 +949,8 @@ pub fn parse_definition(text: &str) -> Result<Definition, ParseError> {
                 ),
             )
             .expecting(&["column name"])
-            .suggesting(format!("`{word}`")));
+            .suggesting(format!("`{word}`"))
+            .into());
         }
         _ => {
             return Err(ParseError::new(
@@ -937,14 +961,15 @@ pub fn parse_definition(text: &str) -> Result<Definition, ParseError> {
                     parser.describe(&first)
                 ),
             )
-            .expecting(&["column name"]))
+            .expecting(&["column name"])
+            .into())
         }
     };
     parser.bump();
     let equals = parser.peek()?.clone();
     if equals.kind != TokenKind::Symbol(Symbol::Equals) {
         if let Some(error) = parser.adjacent_names(&equals) {
-            return Err(error);
+            return Err(error.into());
         }
         return Err(ParseError::new(
             equals.span,
@@ -955,7 +980,8 @@ pub fn parse_definition(text: &str) -> Result<Definition, ParseError> {
                 parser.describe(&equals)
             ),
         )
-        .expecting(&["="]));
+        .expecting(&["="])
+        .into());
     }
     parser.bump();
     let expr = parser.expression(0)?;
@@ -967,11 +993,17 @@ pub fn parse_definition(text: &str) -> Result<Definition, ParseError> {
             let condition = parser.expression(0)?;
             let token = parser.peek()?.clone();
             if token.kind != TokenKind::End {
-                return Err(parser.after_value_error(&token, Context::DefinitionCondition));
+                return Err(parser
+                    .after_value_error(&token, Context::DefinitionCondition)
+                    .into());
             }
             Some(condition)
         }
-        _ => return Err(parser.after_value_error(&token, Context::DefinitionValue)),
+        _ => {
+            return Err(parser
+                .after_value_error(&token, Context::DefinitionValue)
+                .into())
+        }
     };
     Ok(Definition {
         name,
@@ -998,14 +1030,14 @@ impl Parser {
         }
     }
 
-    fn peek(&self) -> Result<&Token, ParseError> {
+    fn peek(&self) -> Parsed<&Token> {
         self.peek_at(0)
     }
 
-    fn peek_at(&self, ahead: usize) -> Result<&Token, ParseError> {
+    fn peek_at(&self, ahead: usize) -> Parsed<&Token> {
         let token = self.tokens.get(self.next + ahead).unwrap_or(&self.end);
         match &token.kind {
-            TokenKind::Invalid(error) => Err((**error).clone()),
+            TokenKind::Invalid(error) => Err(error.clone()),
             _ => Ok(token),
         }
     }
@@ -1058,10 +1090,10 @@ impl Parser {
         }
     }
 
-    fn enter(&mut self) -> Result<(), ParseError> {
+    fn enter(&mut self) -> Parsed<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(too_deep(self.peek()?.span));
+            return Err(Box::new(too_deep(self.peek()?.span)));
         }
         Ok(())
     }
@@ -1071,10 +1103,10 @@ impl Parser {
     }
 
     /// Builds a node, refusing one nested deeper than `MAX_NESTING`; `at` is what to point at.
-    fn node(&self, kind: ExprKind, span: Span, at: Span) -> Result<Expr, ParseError> {
+    fn node(&self, kind: ExprKind, span: Span, at: Span) -> Parsed<Expr> {
         let expr = Expr::new(kind, span);
         if expr.nesting > MAX_NESTING {
-            return Err(too_deep(at));
+            return Err(Box::new(too_deep(at)));
         }
         Ok(expr)
     }
@@ -1086,13 +1118,13 @@ impl Parser {
     /// leaves and messages built in functions off the recursive path: in a debug build each
     /// local costs stack on every level, and on wasm32 the stack is 1 MiB.
     #[inline(never)]
-    fn expression(&mut self, min_power: u8) -> Result<Expr, ParseError> {
+    fn expression(&mut self, min_power: u8) -> Parsed<Expr> {
         self.enter()?;
         let mut left = self.prefix()?;
         let mut left_is_comparison = false;
         while let Some(infix) = self.next_infix(min_power)? {
             if infix.is_comparison() && left_is_comparison {
-                return Err(self.chained_comparison(&left));
+                return Err(Box::new(self.chained_comparison(&left)));
             }
             left = match infix.op {
                 InfixOp::Binary(op) => self.binary(left, op, infix.right_power)?,
@@ -1106,14 +1138,14 @@ impl Parser {
 
     /// The infix operator at the current token, if it binds at least as tight as `min_power`.
     #[inline(never)]
-    fn next_infix(&self, min_power: u8) -> Result<Option<Infix>, ParseError> {
+    fn next_infix(&self, min_power: u8) -> Parsed<Option<Infix>> {
         let infix = self.infix(self.peek()?)?;
         Ok(infix.filter(|infix| infix.left_power >= min_power))
     }
 
     /// `left op right`; the operator is the current token.
     #[inline(never)]
-    fn binary(&mut self, left: Expr, op: BinaryOp, right_power: u8) -> Result<Expr, ParseError> {
+    fn binary(&mut self, left: Expr, op: BinaryOp, right_power: u8) -> Parsed<Expr> {
         let operator = self.bump().span;
         let right = self.expression(right_power)?;
         let span = left.span.to(right.span);
@@ -1125,7 +1157,7 @@ impl Parser {
         self.node(kind, span, operator)
     }
 
-    fn infix(&self, token: &Token) -> Result<Option<Infix>, ParseError> {
+    fn infix(&self, token: &Token) -> Parsed<Option<Infix>> {
         let binary = |op, (left_power, right_power): (u8, u8)| {
             Some(Infix {
                 op: InfixOp::Binary(op),
@@ -1170,7 +1202,7 @@ impl Parser {
     }
 
     #[inline(never)]
-    fn prefix(&mut self) -> Result<Expr, ParseError> {
+    fn prefix(&mut self) -> Parsed<Expr> {
         let token = self.peek()?;
         let span = token.span;
         match &token.kind {
@@ -1188,7 +1220,7 @@ impl Parser {
 
     /// `-x` or `not x`; the operator is the current token.
     #[inline(never)]
-    fn unary(&mut self, op: UnaryOp, operand_power: u8) -> Result<Expr, ParseError> {
+    fn unary(&mut self, op: UnaryOp, operand_power: u8) -> Parsed<Expr> {
         let operator = self.bump().span;
         let operand = self.expression(operand_power)?;
         let span = operator.to(operand.span);
@@ -1201,12 +1233,14 @@ impl Parser {
 
     /// `( expr )`; the '(' is the current token.
     #[inline(never)]
-    fn parenthesized(&mut self, open: Span) -> Result<Expr, ParseError> {
+    fn parenthesized(&mut self, open: Span) -> Parsed<Expr> {
         self.bump();
         let mut inner = self.expression(0)?;
         let close = self.peek()?;
         if close.kind != TokenKind::Symbol(Symbol::CloseParen) {
-            return Err(self.after_value_error(close, Context::Parenthesis { open }));
+            return Err(Box::new(
+                self.after_value_error(close, Context::Parenthesis { open }),
+            ));
         }
         // The parentheses belong to the value, so that messages underline them too.
         inner.span = open.to(close.span);
@@ -1216,7 +1250,7 @@ impl Parser {
 
     /// A literal or a column name, or the error of a value that is missing.
     #[inline(never)]
-    fn leaf(&mut self) -> Result<Expr, ParseError> {
+    fn leaf(&mut self) -> Parsed<Expr> {
         let token = self.peek()?;
         let kind = match &token.kind {
             TokenKind::Number(number) => ExprKind::Number(*number),
@@ -1228,7 +1262,7 @@ impl Parser {
                 name: text.clone(),
                 quoted: *quoted,
             },
-            _ => return Err(self.value_expected(token)),
+            _ => return Err(Box::new(self.value_expected(token))),
         };
         let span = token.span;
         self.bump();
@@ -1274,7 +1308,7 @@ impl Parser {
 
     /// `name(arg, arg where condition, …)`; the name is the current token, '(' the next.
     #[inline(never)]
-    fn call(&mut self) -> Result<Expr, ParseError> {
+    fn call(&mut self) -> Parsed<Expr> {
         let (name, name_span) = self.call_name()?;
         let open = self.bump().span;
         let mut args = Vec::new();
@@ -1297,17 +1331,17 @@ impl Parser {
     }
 
     #[inline(never)]
-    fn call_name(&mut self) -> Result<(String, Span), ParseError> {
+    fn call_name(&mut self) -> Parsed<(String, Span)> {
         let token = self.bump();
         match token.kind {
             TokenKind::Name { text, .. } => Ok((text, token.span)),
-            _ => Err(self.value_expected(&token)),
+            _ => Err(Box::new(self.value_expected(&token))),
         }
     }
 
     /// A call argument: `value` or `value where condition`.
     #[inline(never)]
-    fn argument(&mut self) -> Result<Expr, ParseError> {
+    fn argument(&mut self) -> Parsed<Expr> {
         let value = self.expression(0)?;
         if self.peek()?.kind != TokenKind::Keyword(Keyword::Where) {
             return Ok(value);
@@ -1326,7 +1360,7 @@ impl Parser {
     /// After an item of a list in parentheses: consumes ',' and says whether another item
     /// follows; at ')' leaves it for the caller and says no; anything else is an error.
     #[inline(never)]
-    fn more_items(&mut self, context: Context) -> Result<bool, ParseError> {
+    fn more_items(&mut self, context: Context) -> Parsed<bool> {
         let token = self.peek()?;
         match token.kind {
             TokenKind::Symbol(Symbol::Comma) => {
@@ -1334,13 +1368,13 @@ impl Parser {
                 Ok(true)
             }
             TokenKind::Symbol(Symbol::CloseParen) => Ok(false),
-            _ => Err(self.after_value_error(token, context)),
+            _ => Err(Box::new(self.after_value_error(token, context))),
         }
     }
 
     /// `operand [not] in (item, …)`; the current token is `not` or `in`.
     #[inline(never)]
-    fn membership(&mut self, operand: Expr, negated: bool) -> Result<Expr, ParseError> {
+    fn membership(&mut self, operand: Expr, negated: bool) -> Parsed<Expr> {
         if negated {
             self.bump();
         }
@@ -1365,7 +1399,7 @@ impl Parser {
 
     /// The '(' of an `in` list, followed by at least one item.
     #[inline(never)]
-    fn list_start(&mut self) -> Result<Span, ParseError> {
+    fn list_start(&mut self) -> Parsed<Span> {
         let open = self.peek()?.clone();
         if open.kind != TokenKind::Symbol(Symbol::OpenParen) {
             return Err(ParseError::new(
@@ -1375,7 +1409,8 @@ impl Parser {
                     self.describe(&open)
                 ),
             )
-            .expecting(&["("]));
+            .expecting(&["("])
+            .into());
         }
         self.bump();
         let first = self.peek()?;
@@ -1384,7 +1419,8 @@ impl Parser {
                 first.span,
                 "an 'in' list needs at least one value, like in (\"a\", \"b\")",
             )
-            .expecting(&["value"]));
+            .expecting(&["value"])
+            .into());
         }
         Ok(open.span)
     }
@@ -2357,14 +2393,14 @@ impl Compiler<'_> {
         let mut mode = None;
         for item in list {
             let item_mode = self.comparison_mode(BinaryOp::Equal, operand, item)?;
-            mode = match mode {
-                None => Some(item_mode),
-                Some(Mode::Unknown) => Some(item_mode),
-                Some(previous) if previous == item_mode || item_mode == Mode::Unknown => {
-                    Some(previous)
-                }
-                Some(_) => Some(Mode::Text),
-            };
+            // Column items follow the list's literals (`x in (other, 12.5)` compares numbers);
+            // literals of different kinds compare as text.
+            mode = Some(match (mode.unwrap_or(Mode::Unknown), item_mode) {
+                (Mode::Unknown, mode) | (mode, Mode::Unknown) => mode,
+                (previous, mode) if previous == mode => mode,
+                (Mode::Cells, mode) | (mode, Mode::Cells) => mode,
+                _ => Mode::Text,
+            });
         }
         let want = match mode {
             Some(Mode::Number) => Want::Number,
@@ -3282,7 +3318,7 @@ mod tests {
             ("`a``b`", "`a``b`"),
             ("`where` = 1", "`where` = 1"),
             ("_private2", "_private2"),
-            ("montant_€", "montant_€"),
+            ("montant_é", "montant_é"),
             ("Сумма * 2", "Сумма * 2"),
         ];
         for (formula, canonical) in cases {
@@ -3624,8 +3660,13 @@ mod tests {
             ),
             ("qty * 2", "at column 1: unknown column \"qty\""),
             (
-                "收支 = \"支出\"",
+                "收支 * 2",
                 "at column 1: unknown column \"收支\" — did you mean `收/支`?",
+            ),
+            (
+                "收支 = \"支出\"",
+                "at column 1: unknown column \"收支\" — did you mean `收/支`? \
+                 To compare with the text 收支, put it in quotes: \"收支\"",
             ),
             (
                 "payment_value * 2",
@@ -3749,7 +3790,7 @@ mod tests {
 
         let error = compile_failure("`收/支` = 'x' and 收 = 'y'", &columns);
         assert_eq!(error.suggestion.as_deref(), Some("`收/支`"));
-        assert_eq!(error.position, 15, "counted in characters");
+        assert_eq!(error.position, 16, "counted in characters");
 
         let error = compile_failure("direction = 收入", &columns);
         assert_eq!(error.suggestion.as_deref(), Some("\"收入\""));
@@ -4057,7 +4098,6 @@ mod tests {
             "a and ".repeat(50_000) + "b",
         ];
         for input in &inputs {
-            eprintln!("probe {}", &input[..12]);
             let error = parse_expr(input).expect_err("too deep");
             assert_eq!(error.message, deep_message, "{}", &input[..20]);
         }
@@ -4071,6 +4111,43 @@ mod tests {
         // Long flat lists and argument lists are not deep.
         let list = format!("x in ({})", vec!["1"; 20_000].join(", "));
         assert_eq!(parse_expr(&list).unwrap().nesting(), 2);
+    }
+
+    /// The deepest formulas accepted, parsed, compiled, evaluated and printed on a small stack.
+    /// Release frames are what ships (wasm32 has a 1 MiB stack): 200 levels of calls take about
+    /// 210 KiB there, so 512 KiB keeps a margin; debug frames are about four times larger.
+    #[test]
+    fn the_deepest_accepted_formulas_fit_a_small_stack() {
+        let stack = if cfg!(debug_assertions) {
+            2 << 20
+        } else {
+            512 << 10
+        };
+        let levels = MAX_NESTING - 1;
+        let shapes = [
+            "-".repeat(levels) + "x",
+            "not ".repeat(levels) + "x",
+            "abs(".repeat(levels) + "x" + &")".repeat(levels),
+            "coalesce(".repeat(levels) + "x" + &", 1)".repeat(levels),
+            "if(x > 0, ".repeat(levels / 2) + "x" + &", 0)".repeat(levels / 2),
+            "x in (".repeat(levels / 2) + "1" + &")".repeat(levels / 2),
+            "x + ".repeat(levels) + "1",
+            "(".repeat(levels) + "x" + &")".repeat(levels),
+            "sum(x where ".repeat(levels / 2) + "x" + &")".repeat(levels / 2),
+        ];
+        let worker = std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                let columns = vec!["x".to_string()];
+                for formula in &shapes {
+                    let expr = parse_expr(formula).unwrap_or_else(|e| panic!("{e}"));
+                    let _ = expr.to_string();
+                    if let Ok(compiled) = compile(&expr, &columns, &plain_number) {
+                        let _ = compiled.eval(&["2"]);
+                    }
+                }
+            });
+        worker.expect("spawn").join().expect("no stack overflow");
     }
 
     /// Random formulas built from tricky pieces: nothing may panic, every error points inside
@@ -4186,72 +4263,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-#[cfg(test)]
-mod stack_probe {
-    use super::*;
-    #[test]
-    fn probe() {
-        let Ok(case) = std::env::var("PROBE_CASE") else {
-            return;
-        };
-        let stack: usize = std::env::var("PROBE_STACK").unwrap().parse().unwrap();
-        let phase = std::env::var("PROBE_PHASE").unwrap_or_default();
-        let input = match case.as_str() {
-            "paren" => "(".repeat(199) + "a",
-            "neg" => "-".repeat(199) + "a",
-            "not" => "not ".repeat(199) + "a",
-            "call" => "abs(".repeat(199) + "a" + &")".repeat(199),
-            "in" => "x in (".repeat(199) + "1",
-            "chain" => "1+".repeat(199) + "1",
-            _ => panic!(),
-        };
-        let big = 256 << 20;
-        let size = |p: &str| if p == phase { stack } else { big };
-        let expr = std::thread::Builder::new()
-            .stack_size(size("parse"))
-            .spawn(move || parse_expr(&input))
-            .unwrap()
-            .join()
-            .unwrap();
-        let Ok(expr) = expr else {
-            eprintln!("PROBE_OK");
-            return;
-        };
-        let expr = std::sync::Arc::new(expr);
-        let e2 = expr.clone();
-        let p2 = phase.clone();
-        let st = if phase == "compile" || phase == "eval" {
-            stack
-        } else {
-            big
-        };
-        std::thread::Builder::new()
-            .stack_size(st)
-            .spawn(move || {
-                let reader = |_: usize, _: &str| None;
-                let c = compile(&e2, &["x".to_string()], &reader);
-                if let Ok(c) = c {
-                    if p2 == "eval" {
-                        let _ = c.eval(&Vec::<String>::new());
-                    }
-                    std::mem::forget(c);
-                }
-            })
-            .unwrap()
-            .join()
-            .unwrap();
-        if phase == "drop" {
-            std::thread::Builder::new()
-                .stack_size(stack)
-                .spawn(move || drop(std::sync::Arc::try_unwrap(expr).unwrap()))
-                .unwrap()
-                .join()
-                .unwrap();
-        } else {
-            std::mem::forget(expr);
-        }
-        eprintln!("PROBE_OK");
     }
 }

@@ -33,7 +33,7 @@ impl TextColumn {
         Ok(column)
     }
 
-    fn push(&mut self, cell: &str) -> Result<()> {
+    pub fn push(&mut self, cell: &str) -> Result<()> {
         self.text.push_str(cell);
         let end = u32::try_from(self.text.len()).map_err(|_| {
             Error::new(ErrorKind::InvalidOption(
@@ -584,7 +584,11 @@ mod tests {
         assert_eq!(table.columns[1].get(0), "2");
         let utf16be: Vec<u8> = [0xFE, 0xFF]
             .into_iter()
-            .chain("金额;状态\n1;交易成功\n".encode_utf16().flat_map(|u| u.to_be_bytes()))
+            .chain(
+                "金额;状态\n1;交易成功\n"
+                    .encode_utf16()
+                    .flat_map(|u| u.to_be_bytes()),
+            )
             .collect();
         let table = read_csv("b.csv", &utf16be).unwrap();
         assert_eq!(table.dialect.encoding, "UTF-16BE");

@@ -42,6 +42,10 @@ enum Command {
         /// --join FILE alone picks the shared column
         #[arg(long = "join", value_name = "FILE[:COLUMN[=KEY]]")]
         joins: Vec<String>,
+        /// Define a column from others, e.g. --derive "amount = quantity * unit_price" or
+        /// --derive 'amount = -amount where direction = "收入"' (repeatable, applied in order)
+        #[arg(long = "derive", value_name = "NAME = FORMULA")]
+        derive: Vec<String>,
         /// Day/month order of dates like 03/04/2025: dmy or mdy (default: inferred per column)
         #[arg(long = "date-order", value_parser = parse_date_order)]
         date_order: Option<DateOrder>,
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
             grain,
             mappings,
             joins,
+            derive,
             date_order,
             decimal,
             rates,
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
                 statuses: statuses.into_iter().collect(),
                 decimal,
                 date_order,
+                derive,
                 rates: rates.into_iter().collect(),
                 currency: currency.map(|c| c.to_uppercase()),
                 ..Options::default()
@@ -188,6 +194,14 @@ fn report(path: &Path, joins: &[String], mut options: Options, json: bool) -> Re
         options.joins.push(spec);
     }
     let report = analyze(&dataset, &options).map_err(|e| e.to_string())?;
+    // A script asked for these columns: a formula that does not apply is an error, not a note.
+    if let Some((derived, error)) = report
+        .derived
+        .iter()
+        .find_map(|d| d.error.as_ref().map(|error| (d, error)))
+    {
+        return Err(format!("--derive {:?}: {error}", derived.definition));
+    }
     let text = if json {
         let mut text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         text.push('\n');

@@ -31,4 +31,7 @@ pub struct Options {
     pub rates: BTreeMap<String, f64>,
     /// The currency to convert into (default: the most common one in the data).
     pub currency: Option<String>,
+    /// Derived columns, applied in order after the joins: `name = formula [where condition]`,
+    /// e.g. `amount = quantity * unit_price` or `amount = -amount where direction = "收入"`.
+    pub derive: Vec<String>,
 }

@@ -2,13 +2,13 @@
 //! documented in docs/report.md), plus its plain-text rendering for the CLI.
 use crate::error::{Error, ErrorKind};
 type Result<T> = crate::error::Result<T>;
-use crate::dataset::{prepare, Dataset};
+use crate::dataset::{prepare, Dataset, Derived};
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::{compute, compute_where, Metric, Tally, Unit, CATALOG};
 pub use crate::options::Options;
 use crate::quality::Quality;
-use crate::schema::{auto_map, Mapping, Role, Source, Status};
+use crate::schema::{resolve_mapping, Role, Source, Status};
 use crate::time::{bucket_label, bucket_start_rfc3339, Grain, Timestamp, Zone};
 use crate::transactions::type_table;
 use serde::{Serialize, Serializer};
@@ -81,6 +81,8 @@ pub struct Report {
     pub quality: Quality,
     /// What each join did (matched and unmatched keys).
     pub joins: Vec<JoinOutcome>,
+    /// What each derived-column definition did, or why it was not applied.
+    pub derived: Vec<Derived>,
     /// The lookup files loaded, with how each was read.
     pub lookups: Vec<LookupQuality>,
     /// Joins the user could make: lookups sharing a column name with the transactions.
@@ -131,9 +133,19 @@ fn json_numbers<S: Serializer>(
 
 /// Computes the report of a dataset under the user's options.
 pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
-    let prepared = prepare(dataset, &options.joins)?;
+    let prepared = prepare(dataset, options)?;
     let table: &RawTable = &prepared.table;
-    let mapping = resolve_mapping(table, options)?;
+    // A derived column named after a role (`amount = quantity * unit_price`) plays that role.
+    let derived_roles: Vec<(Role, usize)> = prepared
+        .derived
+        .iter()
+        .filter(|d| d.error.is_none() && !d.replaces)
+        .filter_map(|d| {
+            let name = d.column.as_deref()?;
+            Some((Role::from_id(name)?, table.column_index(name)?))
+        })
+        .collect();
+    let mapping = resolve_mapping(table, &options.mapping, &derived_roles)?;
     let typed = type_table(table, &mapping, options);
     let transactions = &typed.transactions;
 
@@ -263,7 +275,11 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         skipped: skipped.groups().to_vec(),
         lines_skipped: table.lines_skipped.groups().to_vec(),
         unmapped_columns: (0..table.headers.len())
-            .filter(|&c| Role::ALL.iter().all(|&role| mapping.column(role) != Some(c)))
+            .filter(|&c| {
+                Role::ALL
+                    .iter()
+                    .all(|&role| mapping.column(role) != Some(c))
+            })
             .map(|c| table.headers[c].clone())
             .collect(),
         warnings,
@@ -303,6 +319,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         by_currency,
         quality,
         joins: prepared.joins.clone(),
+        derived: prepared.derived.clone(),
         lookups: dataset
             .lookups
             .iter()
@@ -326,43 +343,6 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .filter(|s| !options.joins.iter().any(|j| j.file == s.file))
             .collect(),
     })
-}
-
-/// The automatic mapping with the user's overrides applied. A column given to a role by the
-/// user is taken away from any role that had it automatically.
-fn resolve_mapping(table: &RawTable, options: &Options) -> Result<Mapping> {
-    let mut mapping = auto_map(table);
-    for (role_id, column) in &options.mapping {
-        let role = Role::from_id(role_id).ok_or_else(|| {
-            let known: Vec<&str> = Role::ALL.iter().map(|r| r.id()).collect();
-            Error::new(ErrorKind::InvalidOption(format!(
-                "unknown role {role_id:?}; roles are {}",
-                known.join(", ")
-            )))
-        })?;
-        let index = match column {
-            Some(name) => Some(table.column_index(name).ok_or_else(|| {
-                Error::new(ErrorKind::UnknownColumn {
-                    role: role_id.clone(),
-                    column: name.clone(),
-                })
-                .in_file(&table.file)
-            })?),
-            None => None,
-        };
-        if let Some(index) = index {
-            for other in Role::ALL {
-                if other != role
-                    && mapping.column(other) == Some(index)
-                    && mapping.source(other) != Some(Source::User)
-                {
-                    mapping.set(other, None, Source::User);
-                }
-            }
-        }
-        mapping.set(role, index, Source::User);
-    }
-    Ok(mapping)
 }
 
 /// The UTC offset written most often in the data, if any time carries one.

@@ -1,5 +1,6 @@
 //! Schema: the roles a transactions file's columns can play, how columns are matched to roles
 //! (by header synonyms, then by content), and how raw status values are normalised.
+use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::RawTable;
 use crate::time::TimestampParser;
 use serde::{Deserialize, Serialize};
@@ -355,6 +356,8 @@ pub fn normalise_header(header: &str) -> String {
 pub enum Source {
     Header,
     Content,
+    /// A derived column named after the role.
+    Derived,
     User,
 }
 
@@ -392,6 +395,56 @@ impl Mapping {
 /// Words that qualify rather than name a role (`Transaction Amount`, `payment_status`): ignored
 /// when matching header words, so they do not make a header look like a transaction id.
 const QUALIFIER_WORDS: [&str; 5] = ["transaction", "txn", "payment", "order", "trade"];
+
+/// The mapping in force: the automatic one, then derived columns named after a role (`derived`),
+/// then the user's overrides (role id -> column name, or `None` to unmap). A column given to a
+/// role by the user is taken away from any role that had it automatically.
+pub fn resolve_mapping(
+    table: &RawTable,
+    overrides: &BTreeMap<String, Option<String>>,
+    derived: &[(Role, usize)],
+) -> Result<Mapping> {
+    let mut mapping = auto_map(table);
+    for &(role, column) in derived {
+        for other in Role::ALL {
+            if mapping.column(other) == Some(column) {
+                mapping.set(other, None, Source::Derived);
+            }
+        }
+        mapping.set(role, Some(column), Source::Derived);
+    }
+    for (role_id, column) in overrides {
+        let role = Role::from_id(role_id).ok_or_else(|| {
+            let known: Vec<&str> = Role::ALL.iter().map(|r| r.id()).collect();
+            Error::new(ErrorKind::InvalidOption(format!(
+                "unknown role {role_id:?}; roles are {}",
+                known.join(", ")
+            )))
+        })?;
+        let index = match column {
+            Some(name) => Some(table.column_index(name).ok_or_else(|| {
+                Error::new(ErrorKind::UnknownColumn {
+                    role: role_id.clone(),
+                    column: name.clone(),
+                })
+                .in_file(&table.file)
+            })?),
+            None => None,
+        };
+        if let Some(index) = index {
+            for other in Role::ALL {
+                if other != role
+                    && mapping.column(other) == Some(index)
+                    && mapping.source(other) != Some(Source::User)
+                {
+                    mapping.set(other, None, Source::User);
+                }
+            }
+        }
+        mapping.set(role, index, Source::User);
+    }
+    Ok(mapping)
+}
 
 /// How many non-empty cells the content sniffers look at per column.
 const CONTENT_SAMPLE: usize = 200;

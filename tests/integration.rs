@@ -720,3 +720,70 @@ fn named_zones_follow_daylight_saving_time() {
         vec![("2025-03-30".to_string(), 7.0)]
     );
 }
+
+#[test]
+fn derived_columns_compute_an_amount_and_flip_income() {
+    // tests/expected.md, "derived": 2 × 9.99 + 3 × 1,000.00 succeed; a4 has no quantity, so no
+    // amount; a3 failed.
+    let json = report_json(
+        &["--derive", "amount = qty * unit_price"],
+        "locale/derived.csv",
+    );
+    assert_close(
+        "tpv",
+        json["totals"]["tpv"].as_f64(),
+        Some(2.0 * 9.99 + 3000.0),
+    );
+    assert_close(
+        "avg_ticket",
+        json["totals"]["avg_ticket"].as_f64(),
+        Some((2.0 * 9.99 + 3000.0) / 2.0),
+    );
+    assert_eq!(mapped_column(&json, "amount"), "amount");
+    assert_eq!(json["derived"][0]["empty"], 1);
+    assert!(json["columns"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("unit_price")));
+
+    // Roles can be named in formulas: the Alipay amount column is 金额, its direction 收/支.
+    let json = report_json(
+        &["--derive", "amount = -amount where direction = \"收入\""],
+        "wallets/alipay-gbk.csv",
+    );
+    assert_close(
+        "tpv",
+        json["totals"]["tpv"].as_f64(),
+        Some(49.74 + 99.34 - 222228.50),
+    );
+
+    // A misspelt column stops the CLI with the formula's own message.
+    let output = cli()
+        .args(["report", "--derive", "amount = qty * unit_prise"])
+        .arg(data("locale/derived.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr
+            .contains("at column 16: unknown column \"unit_prise\" — did you mean \"unit_price\"?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_formula_error_in_the_library_is_reported_not_fatal() {
+    let table = read_csv("d.csv", &std::fs::read(data("locale/derived.csv")).unwrap()).unwrap();
+    let options = Options {
+        derive: vec!["amount = qty *".into()],
+        ..Options::default()
+    };
+    let report = analyze(&Dataset::new(table), &options).unwrap();
+    let error = report.derived[0].error.as_deref().unwrap();
+    assert!(
+        error.starts_with("at column 15: expected a value after '*'"),
+        "{error}"
+    );
+    assert_eq!(report.totals["txn_count"], Some(4.0));
+}
