@@ -105,6 +105,18 @@ pub fn prepare<'a>(dataset: &'a Dataset, options: &Options) -> Result<Prepared<'
     })
 }
 
+/// The roles taken by derived columns named after them (`amount = quantity * unit_price`).
+pub fn derived_roles(derived: &[Derived], table: &RawTable) -> Vec<(Role, usize)> {
+    derived
+        .iter()
+        .filter(|d| d.error.is_none() && !d.replaces)
+        .filter_map(|d| {
+            let name = d.column.as_deref()?;
+            Some((Role::from_id(name)?, table.column_index(name)?))
+        })
+        .collect()
+}
+
 /// A row of the table as a formula sees it: its columns, then the role aliases.
 struct AliasedRow<'t> {
     table: &'t RawTable,
@@ -150,15 +162,7 @@ fn apply_definition(
         Err(error) => return failed(None, error.to_string()),
     };
     // Role ids that are not column names stand for the column mapped to the role.
-    let earlier_roles: Vec<(Role, usize)> = earlier
-        .iter()
-        .filter(|d| d.error.is_none() && !d.replaces)
-        .filter_map(|d| {
-            let name = d.column.as_deref()?;
-            Some((Role::from_id(name)?, table.column_index(name)?))
-        })
-        .collect();
-    let mapping = resolve_mapping(table, &options.mapping, &earlier_roles)
+    let mapping = resolve_mapping(table, &options.mapping, &derived_roles(earlier, table))
         .unwrap_or_else(|_| auto_map(table));
     let mut names = table.headers.clone();
     let mut targets: Vec<usize> = Vec::new();

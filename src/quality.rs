@@ -155,6 +155,25 @@ impl UnreadableValues {
     }
 }
 
+impl Quality {
+    /// How `table` was read, as ingestion left it (no typing, no warnings of later stages).
+    pub fn of_table(table: &crate::ingest::RawTable) -> Quality {
+        Quality {
+            file: table.file.clone(),
+            encoding: table.dialect.encoding.clone(),
+            delimiter: table.dialect.delimiter.clone(),
+            header_line: table.dialect.header_line,
+            rows_read: table.rows_read,
+            rows_loaded: table.row_count() as u64,
+            rows_skipped: table.skipped.total(),
+            skipped: table.skipped.groups().to_vec(),
+            lines_skipped: table.lines_skipped.groups().to_vec(),
+            unmapped_columns: Vec::new(),
+            warnings: table.warnings.clone(),
+        }
+    }
+}
+
 /// The data-quality section of a report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Quality {

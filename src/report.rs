@@ -2,7 +2,7 @@
 //! documented in docs/report.md), plus its plain-text rendering for the CLI.
 use crate::error::{Error, ErrorKind};
 type Result<T> = crate::error::Result<T>;
-use crate::dataset::{prepare, Dataset, Derived};
+use crate::dataset::{derived_roles, prepare, Dataset, Derived};
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::{compute, compute_where, Metric, Tally, Unit, CATALOG};
@@ -92,16 +92,8 @@ pub struct Report {
 /// How a lookup file was read.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LookupQuality {
-    pub file: String,
-    pub encoding: String,
-    pub delimiter: String,
-    pub header_line: u64,
-    pub rows_read: u64,
-    pub rows_loaded: u64,
-    pub rows_skipped: u64,
-    pub skipped: Vec<crate::quality::SkipGroup>,
-    pub lines_skipped: Vec<crate::quality::SkipGroup>,
-    pub warnings: Vec<String>,
+    #[serde(flatten)]
+    pub quality: Quality,
     pub columns: Vec<String>,
 }
 
@@ -135,17 +127,8 @@ fn json_numbers<S: Serializer>(
 pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     let prepared = prepare(dataset, options)?;
     let table: &RawTable = &prepared.table;
-    // A derived column named after a role (`amount = quantity * unit_price`) plays that role.
-    let derived_roles: Vec<(Role, usize)> = prepared
-        .derived
-        .iter()
-        .filter(|d| d.error.is_none() && !d.replaces)
-        .filter_map(|d| {
-            let name = d.column.as_deref()?;
-            Some((Role::from_id(name)?, table.column_index(name)?))
-        })
-        .collect();
-    let mapping = resolve_mapping(table, &options.mapping, &derived_roles)?;
+    let derived = derived_roles(&prepared.derived, table);
+    let mapping = resolve_mapping(table, &options.mapping, &derived)?;
     let typed = type_table(table, &mapping, options);
     let transactions = &typed.transactions;
 
@@ -265,15 +248,9 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         ));
     }
     let quality = Quality {
-        file: table.file.clone(),
-        encoding: table.dialect.encoding.clone(),
-        delimiter: table.dialect.delimiter.clone(),
-        header_line: table.dialect.header_line,
-        rows_read: table.rows_read,
         rows_loaded: transactions.len as u64,
         rows_skipped: skipped.total(),
         skipped: skipped.groups().to_vec(),
-        lines_skipped: table.lines_skipped.groups().to_vec(),
         unmapped_columns: (0..table.headers.len())
             .filter(|&c| {
                 Role::ALL
@@ -283,6 +260,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .map(|c| table.headers[c].clone())
             .collect(),
         warnings,
+        ..Quality::of_table(table)
     };
     debug_assert_eq!(
         quality.rows_read,
@@ -324,16 +302,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .lookups
             .iter()
             .map(|t| LookupQuality {
-                file: t.file.clone(),
-                encoding: t.dialect.encoding.clone(),
-                delimiter: t.dialect.delimiter.clone(),
-                header_line: t.dialect.header_line,
-                rows_read: t.rows_read,
-                rows_loaded: t.row_count() as u64,
-                rows_skipped: t.skipped.total(),
-                skipped: t.skipped.groups().to_vec(),
-                lines_skipped: t.lines_skipped.groups().to_vec(),
-                warnings: t.warnings.clone(),
+                quality: Quality::of_table(t),
                 columns: t.headers.clone(),
             })
             .collect(),
