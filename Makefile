@@ -10,7 +10,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM_TARGET := target/wasm32-unknown-unknown/wasm/paymetrics.wasm
 
-.PHONY: help serve test dist wasm cli setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-e2e lint clean
+.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-e2e lint clean
 
 help:
 	@echo "make serve   build the page with the sample loaded and serve it on http://localhost:$(PORT)/"
@@ -81,6 +81,10 @@ test-e2e: setup-test dist
 # Refreshes the README's picture of the page with the sample loaded.
 screenshot: setup-test dist
 	PAYMETRICS_SCREENSHOT=docs/screenshot.png node --test tests/e2e/
+
+# docs/metrics.md is generated from the metric catalog (a test fails when it is stale).
+docs:
+	cargo run --quiet -- metrics > docs/metrics.md
 
 clean:
 	rm -rf target dist www/pkg node_modules

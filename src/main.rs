@@ -66,6 +66,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the metric catalog as Markdown (the source of docs/metrics.md)
+    Metrics,
     /// Write a seeded sample dataset (transactions.csv, users.csv, merchants.csv)
     Gen {
         /// Number of transactions
@@ -159,6 +161,7 @@ fn main() -> ExitCode {
             report(&file, &joins, options, json)
         }
         Command::Gen { rows, seed, out } => generate(rows, seed, &out),
+        Command::Metrics => write_stdout(&paymetrics::metrics::catalog_markdown()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

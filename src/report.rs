@@ -5,7 +5,9 @@ type Result<T> = crate::error::Result<T>;
 use crate::dataset::{derived_roles, prepare, Dataset, Derived};
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
-use crate::metrics::{compute, compute_where, Metric, Tally, Unit, CATALOG};
+use crate::metrics::{
+    compute, compute_where, Good, Metric, Stakeholder, Tally, Tier, Unit, CATALOG,
+};
 pub use crate::options::Options;
 use crate::quality::Quality;
 use crate::schema::{resolve_mapping, Role, Source, Status};
@@ -19,6 +21,9 @@ use std::fmt::Write as _;
 pub struct MetricValue {
     pub id: &'static str,
     pub name: &'static str,
+    pub tier: Tier,
+    pub stakeholders: &'static [Stakeholder],
+    pub good: Good,
     pub unit: Unit,
     pub description: &'static str,
     #[serde(serialize_with = "json_number")]
@@ -174,6 +179,9 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         .map(|metric| MetricValue {
             id: metric.id,
             name: metric.name,
+            tier: metric.tier,
+            stakeholders: metric.stakeholders,
+            good: metric.good,
             unit: metric.unit,
             description: metric.description,
             value: value_of(metric, &computed.totals),

@@ -787,3 +787,13 @@ fn a_formula_error_in_the_library_is_reported_not_fatal() {
     );
     assert_eq!(report.totals["txn_count"], Some(4.0));
 }
+
+#[test]
+fn docs_metrics_md_is_generated_from_the_catalog() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/metrics.md");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == paymetrics::metrics::catalog_markdown(),
+        "docs/metrics.md is stale: run `make docs`"
+    );
+}

@@ -15,10 +15,48 @@ pub enum Unit {
     Ratio,
 }
 
+/// Where a metric sits in the success-metrics hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// The one number that sums up value delivered.
+    NorthStar,
+    /// What the business is run by, reviewed every week.
+    Core,
+    /// Explains movements of the core metrics.
+    Supporting,
+    /// Must not get worse while the others improve.
+    Guardrail,
+}
+
+/// Who a metric speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stakeholder {
+    Consumers,
+    Merchants,
+    Platform,
+    FinancialInstitutions,
+    Regulators,
+}
+
+/// Which way is good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Good {
+    Up,
+    Down,
+    /// Neither direction is good in itself (e.g. the average ticket).
+    Neutral,
+}
+
 pub struct Metric {
     /// Stable id: used by the CLI JSON, share links and the SQL export. Never renamed.
     pub id: &'static str,
     pub name: &'static str,
+    pub tier: Tier,
+    pub stakeholders: &'static [Stakeholder],
+    pub good: Good,
     pub unit: Unit,
     pub description: &'static str,
     /// Roles that must be mapped for the metric to have a value.
@@ -35,6 +73,9 @@ pub static CATALOG: &[Metric] = &[
     Metric {
         id: "tpv",
         name: "TPV",
+        tier: Tier::NorthStar,
+        stakeholders: &[Stakeholder::Platform, Stakeholder::Merchants],
+        good: Good::Up,
         unit: Unit::Currency,
         description: "Total payment volume: sum of amount over successful transactions",
         needs: &[Role::Amount, Role::Status],
@@ -43,6 +84,9 @@ pub static CATALOG: &[Metric] = &[
     Metric {
         id: "txn_count",
         name: "Transactions",
+        tier: Tier::Core,
+        stakeholders: &[Stakeholder::Platform],
+        good: Good::Up,
         unit: Unit::Count,
         description: "Payment attempts: every loaded transaction, whatever its status",
         needs: &[],
@@ -51,6 +95,13 @@ pub static CATALOG: &[Metric] = &[
     Metric {
         id: "success_rate",
         name: "Success rate",
+        tier: Tier::Core,
+        stakeholders: &[
+            Stakeholder::Consumers,
+            Stakeholder::Merchants,
+            Stakeholder::FinancialInstitutions,
+        ],
+        good: Good::Up,
         unit: Unit::Ratio,
         description: "Successful transactions / all attempts, by count",
         needs: &[Role::Status],
@@ -59,6 +110,9 @@ pub static CATALOG: &[Metric] = &[
     Metric {
         id: "active_payers",
         name: "Active payers",
+        tier: Tier::Core,
+        stakeholders: &[Stakeholder::Consumers, Stakeholder::Platform],
+        good: Good::Up,
         unit: Unit::Count,
         description: "Distinct users with at least one successful transaction",
         needs: &[Role::UserId, Role::Status],
@@ -67,6 +121,9 @@ pub static CATALOG: &[Metric] = &[
     Metric {
         id: "avg_ticket",
         name: "Average ticket",
+        tier: Tier::Core,
+        stakeholders: &[Stakeholder::Merchants],
+        good: Good::Neutral,
         unit: Unit::Currency,
         description: "TPV / successful transactions that have an amount",
         needs: &[Role::Amount, Role::Status],
@@ -75,12 +132,89 @@ pub static CATALOG: &[Metric] = &[
     Metric {
         id: "refund_rate",
         name: "Refund rate",
+        tier: Tier::Guardrail,
+        stakeholders: &[Stakeholder::Consumers, Stakeholder::Merchants],
+        good: Good::Down,
         unit: Unit::Ratio,
         description: "Refunded transactions / all attempts, by count",
         needs: &[Role::Status],
         value: |t| ratio(t.refunds as f64, t.attempts),
     },
 ];
+
+impl Tier {
+    pub fn title(self) -> &'static str {
+        match self {
+            Tier::NorthStar => "North star",
+            Tier::Core => "Core",
+            Tier::Supporting => "Supporting",
+            Tier::Guardrail => "Guardrails",
+        }
+    }
+}
+
+impl Stakeholder {
+    pub fn title(self) -> &'static str {
+        match self {
+            Stakeholder::Consumers => "consumers",
+            Stakeholder::Merchants => "merchants",
+            Stakeholder::Platform => "the platform",
+            Stakeholder::FinancialInstitutions => "banks and card issuers",
+            Stakeholder::Regulators => "regulators",
+        }
+    }
+}
+
+/// docs/metrics.md: the catalog for people, generated from this file (`make docs`; a test fails
+/// when the committed file is stale).
+pub fn catalog_markdown() -> String {
+    let mut out = String::from(
+        "# Metrics\n\nGenerated from `src/metrics/catalog.rs` by `make docs`; do not edit by hand.\n\
+         Ids are stable: the CLI's JSON, share links and the SQL export use them.\n",
+    );
+    for tier in [
+        Tier::NorthStar,
+        Tier::Core,
+        Tier::Supporting,
+        Tier::Guardrail,
+    ] {
+        let metrics: Vec<&Metric> = CATALOG.iter().filter(|m| m.tier == tier).collect();
+        if metrics.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n## {}\n\n| id | name | definition | unit | good | for | needs |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+            tier.title()
+        ));
+        for m in metrics {
+            let unit = match m.unit {
+                Unit::Currency => "money",
+                Unit::Count => "count",
+                Unit::Ratio => "ratio (0–1)",
+            };
+            let good = match m.good {
+                Good::Up => "higher",
+                Good::Down => "lower",
+                Good::Neutral => "—",
+            };
+            let stakeholders: Vec<&str> = m.stakeholders.iter().map(|s| s.title()).collect();
+            let needs: Vec<String> = m.needs.iter().map(|r| format!("`{}`", r.id())).collect();
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {unit} | {good} | {} | {} |\n",
+                m.id,
+                m.name,
+                m.description,
+                stakeholders.join(", "),
+                if needs.is_empty() {
+                    "—".to_string()
+                } else {
+                    needs.join(", ")
+                },
+            ));
+        }
+    }
+    out
+}
 
 /// The catalog entry with this id.
 pub fn metric(id: &str) -> Option<&'static Metric> {

@@ -3,5 +3,5 @@
 pub mod catalog;
 pub mod engine;
 
-pub use catalog::{Metric, Unit, CATALOG};
+pub use catalog::{catalog_markdown, Good, Metric, Stakeholder, Tier, Unit, CATALOG};
 pub use engine::{compute, compute_where, Bucket, Computed, Tally};
