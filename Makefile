@@ -80,6 +80,7 @@ test-e2e: setup-test dist
 
 # Refreshes the README's picture of the page with the sample loaded.
 screenshot: setup-test dist
+	@fc-list :lang=zh | grep -q . || ($(SUDO) apt-get install -y fonts-noto-cjk)
 	PAYMETRICS_SCREENSHOT=docs/screenshot.png node --test tests/e2e/
 
 # docs/metrics.md is generated from the metric catalog (a test fails when it is stale).

@@ -130,6 +130,15 @@ fn json_numbers<S: Serializer>(
 
 /// Computes the report of a dataset under the user's options.
 pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
+    if let Some((code, rate)) = options
+        .rates
+        .iter()
+        .find(|(_, r)| !(r.is_finite() && **r > 0.0))
+    {
+        return Err(Error::new(ErrorKind::InvalidOption(format!(
+            "the exchange rate for {code} must be a positive number, not {rate}"
+        ))));
+    }
     let prepared = prepare(dataset, options)?;
     let table: &RawTable = &prepared.table;
     let derived = derived_roles(&prepared.derived, table);

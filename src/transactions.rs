@@ -246,7 +246,16 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         _ => None,
     };
     if !options.rates.is_empty() && !codes.is_empty() {
+        // Without an explicit target, rates convert into the one currency they leave out
+        // ({"USD": 7.1} on CNY and USD data means into CNY), else the most common one.
+        let unrated: Vec<&String> = codes
+            .iter()
+            .filter(|code| !options.rates.contains_key(*code))
+            .collect();
         let target = options.currency.clone().unwrap_or_else(|| {
+            if let [only] = unrated[..] {
+                return only.clone();
+            }
             let mut counts = vec![0u64; codes.len()];
             currency
                 .iter()

@@ -572,6 +572,25 @@ fn mixed_currencies_are_never_summed_together() {
     );
     assert_eq!(converted["currency"], "CNY");
     assert_eq!(converted["by_currency"], serde_json::json!([]));
+    // Rates name the currencies they convert from: the one left out is the target.
+    let implied = report_json(&["--rate", "USD=7"], "locale/mixed_currencies.csv");
+    assert_eq!(implied["currency"], "CNY");
+    assert_close("tpv", implied["totals"]["tpv"].as_f64(), Some(9733.75));
+    // A rate must be positive (the CLI refuses it; the library too, for the page).
+    let table = read_csv(
+        "m.csv",
+        &std::fs::read(data("locale/mixed_currencies.csv")).unwrap(),
+    )
+    .unwrap();
+    let options = Options {
+        rates: [("USD".to_string(), 0.0)].into_iter().collect(),
+        ..Options::default()
+    };
+    let error = analyze(&Dataset::new(table), &options).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the exchange rate for USD must be a positive number, not 0"
+    );
 }
 
 #[test]

@@ -39,13 +39,13 @@ const ALIPAY = { tpv: 222377.58, txn_count: 5, success_rate: 3 / 5, refund_rate:
 const WECHAT = { tpv: 29004.75, txn_count: 22, success_rate: 1 };
 
 const summary = (page, role) => text(page, `[data-role-summary="${role}"]`);
+const made = (name, lines) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(`${lines.join('\n')}\n`) });
 
 describe('Several files, wallet exports, status overrides', { timeout: 120000 }, () => {
   let server;
   let browser;
   let page;
   let log;
-  let features = [];
 
   before(async () => {
     assert.ok(existsSync(join(DIST, 'index.html')), 'dist/index.html is missing: run `make dist` first');
@@ -53,7 +53,6 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     browser = await launch();
     ({ page, log } = await openPage(browser, server.url, { width: 1440, height: 900 }));
     await waitForStatus(page, 'ready', 45000);
-    features = ((await page.getAttribute('#app', 'data-features')) || '').split(' ').filter(Boolean);
   });
 
   after(async () => {
@@ -70,20 +69,17 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await text(page, '[data-join-outcome="sample-users.csv"]'), 'sample-users.csv on user_id: 50,000 matched · 0 not found · 0 repeated keys');
     assert.equal(await text(page, '[data-join-outcome="sample-merchants.csv"]'), 'sample-merchants.csv on merchant_id: 50,000 matched · 0 not found · 0 repeated keys');
     assert.equal((await kpiValues(page)).txn_count, 50000);
-    // The sample is shown in Beijing time once the core takes IANA names; before, from its data.
-    assert.equal(await page.$eval('#tz', (s) => s.value), features.includes('iana') ? 'Asia/Shanghai' : '');
-    assert.equal(await page.$$eval('#tz optgroup[data-group="zones"] option', (o) => o.length), features.includes('iana') ? 11 : 0);
-    // Controls of options the core does not take yet stay hidden.
-    assert.equal(await page.isVisible('#decimal-control'), features.includes('decimal'));
-    assert.equal(await page.isVisible('#date-order-control'), features.includes('date_order'));
-    assert.equal(await page.isVisible('#derive'), features.includes('derive'));
-    if (features.includes('iana')) {
-      assert.match(await text(page, '#series-caption'), /Asia\/Shanghai/);
-      await settle(page, () => page.selectOption('#tz', 'Europe/London'));
-      assert.match(await text(page, '#series-caption'), /Europe\/London/);
-      assert.equal((await kpiValues(page)).txn_count, 50000);
-      await settle(page, () => page.selectOption('#tz', 'Asia/Shanghai'));
-    }
+    // The sample is shown in Beijing time; time zones with daylight saving come before offsets.
+    assert.equal(await page.$eval('#tz', (s) => s.value), 'Asia/Shanghai');
+    assert.equal(await page.$$eval('#tz optgroup[data-group="zones"] option', (o) => o.length), 11);
+    // Every control is there from the start; one currency, so no exchange rates.
+    for (const control of ['#decimal', '#date-order', '#derive-input']) assert.equal(await page.isVisible(control), true, control);
+    assert.equal(await page.isVisible('#rates'), false);
+    assert.match(await text(page, '#series-caption'), /Asia\/Shanghai/);
+    await settle(page, () => page.selectOption('#tz', 'Europe/London'));
+    assert.match(await text(page, '#series-caption'), /Europe\/London/);
+    assert.equal((await kpiValues(page)).txn_count, 50000);
+    await settle(page, () => page.selectOption('#tz', 'Asia/Shanghai'));
   });
 
   test('olist: payments and orders dropped together are joined on order_id', async () => {
@@ -123,6 +119,15 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     await settle(page, () => page.selectOption('[data-join-on="orders.csv"]', 'order_id'));
     checkKpis(await kpiValues(page), OLIST, 'olist joined again');
     assert.equal(await text(page, '[data-join-outcome="orders.csv"]'), OLIST_OUTCOME);
+
+    // A lookup's own warnings open its section of Data quality.
+    await settle(page, () => page.setInputFiles('#file-input', made('notes.csv', ['note', 'hello', 'world'])));
+    const notes = '#quality details[data-quality-file="notes.csv"]';
+    assert.equal(await page.$eval(notes, (d) => d.open), true);
+    assert.match(await text(page, `${notes} summary`), /1 warning$/);
+    assert.match(await text(page, `${notes} .warnings`), /only one column/);
+    await settle(page, () => page.click('[data-remove-file="notes.csv"]'));
+    checkKpis(await kpiValues(page), OLIST, 'olist without notes.csv');
   });
 
   test('Alipay bill in GBK: 24 lines of notes, Chinese headers and statuses', async () => {
@@ -136,6 +141,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await text(page, '#quality [data-fact="header-line"]'), '25');
     assert.match(await text(page, '[data-file-meta="alipay-gbk.csv"]'), /GB18030 · comma · header line 25 · 24 lines of notes skipped/);
     assert.match(await text(page, '#quality [data-lines-skipped]'), /^24 lines of notes before the header \(lines 1–24\)/);
+    assert.equal(await text(page, '#quality [data-fact="not-used"]'), '对方账号, 商品说明, 商家订单号, 备注');
     checkKpis(await kpiValues(page), ALIPAY, 'alipay');
     const statuses = await page.$$eval('#statuses li[data-raw]', (els) => Object.fromEntries(els.map((e) => [e.dataset.raw, e.dataset.status])));
     assert.deepEqual(statuses, { 交易成功: 'success', 等待确认收货: 'pending', 退款成功: 'refunded' });
@@ -183,7 +189,6 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
 
   // Files made in the test: "1.234" is 1.234 with a decimal point and 1234 with a decimal comma;
   // "03/04/2025" is 3 April day first and 4 March month first.
-  const made = (name, lines) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(`${lines.join('\n')}\n`) });
   const DECIMALS = made('decimals.csv', [
     'txn_id;created_at;user_id;amount;status',
     't1;2025-07-01 10:00:00;u1;1.234;success',
@@ -191,11 +196,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
   ]);
   const DATES = made('dates.csv', ['txn_id,created_at,user_id,amount,status', 't1,03/04/2025,u1,10,success', 't2,05/06/2025,u2,20,success']);
 
-  test('decimal separator, once the core takes it', async (t) => {
-    if (!features.includes('decimal')) {
-      t.skip('the core does not take options.decimal yet');
-      return;
-    }
+  test('decimal separator', async () => {
     await settle(page, () => page.click('#start-over'));
     await settle(page, () => page.setInputFiles('#file-input', DECIMALS));
     await settle(page, () => page.selectOption('#decimal', ','));
@@ -205,11 +206,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     await settle(page, () => page.selectOption('#decimal', ''));
   });
 
-  test('day or month first, once the core takes it', async (t) => {
-    if (!features.includes('date_order')) {
-      t.skip('the core does not take options.date_order yet');
-      return;
-    }
+  test('day or month first', async () => {
     await settle(page, () => page.click('#start-over'));
     await settle(page, () => page.setInputFiles('#file-input', DATES));
     // The core cannot tell, says so in a warning, and the page puts the choice next to it.
@@ -224,23 +221,65 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await page.$eval('#date-order-prominent', (s) => s.value), 'mdy');
   });
 
-  test('derived columns, once the core takes them', async (t) => {
-    if (!features.includes('derive')) {
-      t.skip('the core does not take options.derive yet');
-      return;
-    }
-    await settle(page, async () => {
-      await page.fill('#derive-input', 'double_amount = amount * 2');
+  // tests/data/locale/derived.csv: qty × unit_price is 2 × 9.99 and 3 × 1,000.00 for the two
+  // successes that have a qty (the third has none: one empty result).
+  test('derived columns: a formula makes the amount; a misspelt one says what it meant', async () => {
+    await settle(page, () => page.click('#start-over'));
+    await settle(page, () => upload(page, 'locale/derived.csv'));
+    const add = async (definition) => {
+      await page.fill('#derive-input', definition);
       await page.press('#derive-input', 'Enter');
-    });
-    assert.deepEqual(await page.$$eval('#derive [data-derive]', (els) => els.map((e) => e.dataset.derive)), ['double_amount = amount * 2']);
-    assert.ok((await page.$$eval('select[data-role="amount"] option', (o) => o.map((e) => e.textContent))).includes('double_amount'));
+    };
+    await settle(page, () => add('amount = qty * unit_price'));
+    checkKpis(await kpiValues(page), { tpv: 3019.98, avg_ticket: 1509.99 }, 'derived amount');
+    assert.equal(await page.inputValue('[data-derive="0"]'), 'amount = qty * unit_price');
+    assert.equal(await page.inputValue('#derive-input'), '');
+    assert.equal(await text(page, '[data-derive-outcome="0"]'), 'adds column amount · plays amount · 1 empty result');
+    assert.equal(await summary(page, 'amount'), 'amount ← amount');
+    assert.equal(await text(page, '.map-row[data-role="amount"] .source'), 'derived');
+
+    // Corrected in place: the core's message, with its position, goes under the field.
+    const field = '[data-derive="0"]';
     await settle(page, async () => {
-      await page.fill('#derive-input', 'broken = (');
-      await page.press('#derive-input', 'Enter');
+      await page.fill(field, 'amount = qty * unit_prise');
+      await page.press(field, 'Enter');
     });
-    assert.notEqual(await text(page, '#derive-error'), '', 'the core says why the expression is refused');
-    assert.equal(await page.$$eval('#derive [data-derive]', (els) => els.length), 1);
+    const error = await text(page, '[data-derive-error="0"]');
+    assert.match(error, /did you mean "unit_price"/);
+    assert.match(error, /at column \d+/);
+    assert.equal(await page.getAttribute(field, 'aria-invalid'), 'true');
+    assert.equal(await page.inputValue(field), 'amount = qty * unit_prise');
+    // Without it, amount is the unit_price column again.
+    assert.equal(await summary(page, 'amount'), 'amount ← unit_price');
+
+    await settle(page, () => page.click('#derive .derive-item button'));
+    assert.equal(await page.$$eval('#derive [data-derive]', (els) => els.length), 0);
+  });
+
+  // tests/data/locale/mixed_currencies.csv: successes $1,200.00 + $4.75 and ¥300.50 + ¥1,000.00.
+  test('mixed currencies: per currency until an exchange rate converts them', async () => {
+    await settle(page, () => page.click('#start-over'));
+    await settle(page, () => upload(page, 'locale/mixed_currencies.csv'));
+    const mixed = await kpiValues(page);
+    assert.equal(mixed.tpv, null);
+    assert.equal(mixed.avg_ticket, null);
+    close(mixed.txn_count, 5, 'mixed txn_count');
+    assert.equal(await text(page, '[data-metric="tpv"]'), 'USD 1,204.75 · CNY 1,300.50');
+    assert.equal(await text(page, '[data-metric="avg_ticket"]'), 'USD 602.38 · CNY 650.25');
+    assert.match(await text(page, '[data-metric-card="tpv"] .kpi-note'), /^Mixed currencies \(USD, CNY\)/);
+    assert.match(await text(page, '[data-chart-card="tpv"] .chart-empty'), /shown per currency/);
+
+    assert.equal(await page.isVisible('#rates'), true);
+    await settle(page, () => page.selectOption('#rates-currency', 'CNY'));
+    assert.deepEqual(await page.$$eval('#rates [data-rate]', (els) => els.map((e) => e.dataset.rate)), ['USD']);
+    await settle(page, async () => {
+      await page.fill('[data-rate="USD"]', '7');
+      await page.press('[data-rate="USD"]', 'Enter');
+    });
+    checkKpis(await kpiValues(page), { tpv: 9733.75, avg_ticket: 9733.75 / 4 }, 'converted into CNY');
+    assert.equal(await text(page, '[data-metric="tpv"]'), 'CNY 9,733.75');
+    assert.equal(await page.isVisible('[data-chart="tpv"]'), true);
+    assert.equal(await page.inputValue('[data-rate="USD"]'), '7');
   });
 
   test('no request leaves the machine, no CSP violation, no uncaught error', async () => {

@@ -191,6 +191,10 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     assert.match(text, /bad_rows\.csv:4/);
     assert.match(text, /line 5:4/);
     assert.match(text, /line 6:2/);
+    // Each reason gives the lines it covers.
+    const range = (reason) => page.textContent(`#quality [data-reason="${reason}"] .skip-lines`);
+    assert.equal(await range('wrong number of fields'), ' · line 4');
+    assert.equal(await range('amount is not a number'), ' · line 5');
   });
 
   test('empty.csv: an error banner names the file, and the page keeps working', async () => {

@@ -82,6 +82,7 @@ export class ChartGrid {
     const buckets = series.map((b) => b.bucket);
     const values = series.map((b) => (b[metric.id] === undefined ? null : b[metric.id]));
     const many = buckets.length > 60;
+    const flat = metric.unit === 'ratio' && values.every((v) => !v);
     chart.setOption(
       {
         animationDuration: 300,
@@ -116,6 +117,9 @@ export class ChartGrid {
         yAxis: {
           type: 'value',
           scale: metric.unit === 'ratio' || metric.id === 'avg_ticket',
+          // A rate that is 0 throughout (no refunds) is drawn against 0–100%, not 0–120%.
+          max: flat ? 1 : undefined,
+          interval: flat ? 0.25 : undefined,
           splitNumber: 3,
           // Counts are whole: no 0.5 ticks (shown rounded, they read "0 1 1 2") on small files.
           minInterval: metric.unit === 'count' ? 1 : undefined,

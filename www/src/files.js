@@ -51,34 +51,22 @@ export function uniqueNames(files, taken = []) {
   });
 }
 
-function lineRange(first, last) {
-  return first === last ? `line ${first}` : `lines ${first}–${last}`;
+/** "line 5", "lines 1–24". */
+export function lineRange(first, last) {
+  return last == null || first === last ? `line ${first}` : `lines ${first}–${last}`;
 }
 
 /**
- * One group of `lines_skipped` in words: "22 lines of notes before the header (lines 1–24)",
- * "3 summary lines after the data (lines 31–33)".
+ * One group of `lines_skipped` in words, with the lines it covers: "24 lines of notes before the
+ * header (lines 1–24)", "3 summary lines after the data (lines 31–33)".
  */
-export function linesSkippedText(group, headerLine) {
+export function linesSkippedText(group) {
   const n = group.count ?? 0;
-  const lines = (group.examples || []).map((e) => e.line).filter((l) => Number.isFinite(l));
-  const first = lines.length ? Math.min(...lines) : null;
-  const last = lines.length ? Math.max(...lines) : null;
   const reason = String(group.reason || '');
-  let text;
-  let range = null;
-  if (/before the header/i.test(reason)) {
-    text = `${plural(n, 'line')} of notes before the header`;
-    // The notes run from the first one to the line above the header (blank lines included).
-    if (headerLine > 1) range = lineRange(first ?? 1, headerLine - 1);
-  } else if (/after the data/i.test(reason)) {
-    text = `${plural(n, 'summary line')} after the data`;
-    if (first !== null) range = lines.length >= n ? lineRange(first, last) : `from line ${first}`;
-  } else {
-    text = `${plural(n, 'line')}: ${reason}`;
-    if (first !== null) range = lines.length >= n ? lineRange(first, last) : `from line ${first}`;
-  }
-  return range ? `${text} (${range})` : text;
+  let text = `${plural(n, 'line')}: ${reason}`;
+  if (/before the header/i.test(reason)) text = `${plural(n, 'line')} of notes before the header`;
+  else if (/after the data/i.test(reason)) text = `${plural(n, 'summary line')} after the data`;
+  return group.first_line ? `${text} (${lineRange(group.first_line, group.last_line)})` : text;
 }
 
 /** "orders.csv on order_id: 6 matched · 1 not found (o9, line 7) · 0 repeated keys". */

@@ -29,10 +29,11 @@ function currencyFormat(code) {
   return currencyFormats.get(code);
 }
 
-/** The report's single currency, or null when there are none or several. */
-export function singleCurrency(report) {
-  const list = Array.isArray(report?.currencies) ? report.currencies.filter(Boolean) : [];
-  return list.length === 1 ? String(list[0]) : null;
+/** An exchange rate as typed ("7.1", "7,1"): a positive number, else null. */
+export function parseRate(text) {
+  const t = String(text ?? '').trim().replace(',', '.');
+  const n = Number(t);
+  return t && Number.isFinite(n) && n > 0 ? n : null;
 }
 
 /** A metric value as text: unit is currency | count | ratio (docs/report.md). */

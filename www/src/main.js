@@ -1,16 +1,16 @@
 // The page: wires the controls to the worker (client.js) and renders the report of docs/report.md.
 // Nothing here parses user data as HTML: every text goes through textContent (dom.js).
 import { Engine } from './client.js';
-import { renderCharts, renderKpis, renderSeriesTable } from './dashboard.js';
+import { renderCharts, renderKpis, renderRates, renderSeriesTable } from './dashboard.js';
 import { $, fill, h } from './dom.js';
 import { isDateOrderWarning, pickTransactions, uniqueNames } from './files.js';
-import { bytes, formatCount, plural, tzLabel } from './format.js';
+import { bytes, formatCount, parseRate, plural, tzLabel } from './format.js';
 import { renderDerive, renderFiles, renderQuality, renderStatuses } from './panels.js';
 
 const SAMPLE_ROWS = 50000;
 const SAMPLE_SEED = 42;
 const SAMPLE_KINDS = ['transactions', 'users', 'merchants'];
-// The sample's payments happen in China: shown in Beijing time when the core takes IANA names.
+// The sample's payments happen in China: shown in Beijing time.
 const SAMPLE_TZ = 'Asia/Shanghai';
 // Real-world UTC offsets from -12:00 to +14:00.
 const TZ_OFFSETS = [
@@ -19,16 +19,17 @@ const TZ_OFFSETS = [
   '+04:30', '+05:00', '+05:30', '+05:45', '+06:00', '+06:30', '+07:00', '+08:00', '+08:45', '+09:00',
   '+09:30', '+10:00', '+10:30', '+11:00', '+12:00', '+12:45', '+13:00', '+14:00',
 ];
-// Time zones with daylight saving and history, for the core once it takes IANA names.
+// Time zones with daylight saving and history, offered before the plain offsets.
 const TZ_NAMES = [
   'Asia/Shanghai', 'Asia/Hong_Kong', 'Asia/Singapore', 'Asia/Kolkata', 'Europe/London', 'Europe/Berlin',
   'America/New_York', 'America/Los_Angeles', 'America/Sao_Paulo', 'Australia/Sydney', 'UTC',
 ];
-const SOURCE_LABEL = { header: 'header', content: 'content', user: 'you' };
+const SOURCE_LABEL = { header: 'header', content: 'content', user: 'you', derived: 'derived' };
 const SOURCE_TITLE = {
   header: 'Recognised from the column name',
   content: 'Recognised from the values in the column',
   user: 'Chosen by you',
+  derived: 'A derived column of that name (below) plays this role',
 };
 
 const el = {
@@ -50,13 +51,16 @@ const el = {
   datasetMeta: $('#dataset-meta'),
   grain: $('#grain'),
   tz: $('#tz'),
-  decimalControl: $('#decimal-control'),
   decimal: $('#decimal'),
   dateOrderControl: $('#date-order-control'),
   dateOrder: $('#date-order'),
   dateCallout: $('#date-order-callout'),
   dateCalloutText: $('#date-order-callout-text'),
   dateOrderProminent: $('#date-order-prominent'),
+  rates: $('#rates'),
+  ratesHint: $('#rates-hint'),
+  ratesCurrency: $('#rates-currency'),
+  ratesList: $('#rates-list'),
   kpis: $('#kpis'),
   charts: $('#charts'),
   seriesCaption: $('#series-caption'),
@@ -77,12 +81,11 @@ const state = {
   overrides: {}, // role -> column | null (only what the user changed)
   statuses: {}, // raw status -> normal form (only what the user changed): options.statuses
   statusDefaults: {}, // raw status -> what the core made of it on its own
-  derive: [], // "amount = quantity * unit_price", … (options.derive, once the core takes it)
-  deriveError: '',
+  derive: [], // "amount = quantity * unit_price", … (options.derive)
   decimal: '', // '' auto | '.' | ','
   dateOrder: '', // '' auto | 'dmy' | 'mdy'
-  features: { derive: false, decimal: false, date_order: false, iana: false },
-  featuresKnown: false,
+  currency: '', // the currency to convert into ('' = the first one found)
+  rates: {}, // currency -> rate into `currency`, as typed
   // What the engine should hold, transactions first: [{ name, role, file, sample }]. `file` is the
   // File (re-read after an engine restart); null for the generated sample.
   files: [],
@@ -145,14 +148,28 @@ function joinOptions() {
   return joins;
 }
 
-/** The report options; the newer ones are sent only when set and understood by the core. */
+/** options.rates and options.currency: sent once every other currency found has a rate. */
+function rateOptions() {
+  const found = state.report?.currencies || [];
+  const target = found.includes(state.currency) ? state.currency : found[0];
+  if (found.length < 2) return null;
+  const rates = {};
+  for (const c of found) {
+    if (c === target) continue;
+    rates[c] = parseRate(state.rates[c]);
+    if (rates[c] === null) return null;
+  }
+  return { rates, currency: target };
+}
+
+/** The report options: the settings the user changed. */
 function reportOptions() {
   const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
   if (Object.keys(state.statuses).length) options.statuses = { ...state.statuses };
-  if (state.features.derive && state.derive.length) options.derive = [...state.derive];
-  if (state.features.decimal && state.decimal) options.decimal = state.decimal;
-  if (state.features.date_order && state.dateOrder) options.date_order = state.dateOrder;
-  return options;
+  if (state.derive.length) options.derive = [...state.derive];
+  if (state.decimal) options.decimal = state.decimal;
+  if (state.dateOrder) options.date_order = state.dateOrder;
+  return Object.assign(options, rateOptions());
 }
 
 /** Back to the automatic view for a new transactions file. The user's time zone stays. */
@@ -166,14 +183,15 @@ function resetForNewData(sample) {
     for (const s of state.sampleJoins) state.joins.set(s.file, { on: s.on, key: s.key ?? null, enabled: true, suggested: true, error: '' });
   }
   state.derive = [];
-  state.deriveError = '';
+  state.currency = '';
+  state.rates = {};
   state.decimal = '';
   state.dateOrder = '';
   el.decimal.value = '';
   el.dateOrder.value = '';
   el.dateOrderProminent.value = '';
   if (!state.tzChosen) {
-    state.tz = sample && state.features.iana ? SAMPLE_TZ : null;
+    state.tz = sample ? SAMPLE_TZ : null;
     el.tz.value = state.tz ?? '';
   }
 }
@@ -205,26 +223,12 @@ async function ensureLoaded() {
   state.loadedIn = engine.generation;
 }
 
-/** Which newer options the core understands: asked once, on a throw-away dataset in the worker. */
-async function ensureFeatures() {
-  if (state.featuresKnown) return;
-  try {
-    const features = await engine.call('features');
-    Object.assign(state.features, features || {});
-  } catch (err) {
-    console.warn('feature check failed:', err);
-  }
-  state.featuresKnown = true;
-  applyFeatures();
-}
-
 /**
  * The report under the current options. Lookups the core suggests joining are joined the first
  * time they are suggested (the user can change or undo it); a join the core refuses (its column
  * is gone) is switched off with the reason shown on its file, and the report computed without it.
  */
 async function fetchReport() {
-  await ensureFeatures();
   await ensureLoaded();
   for (let attempt = 0; ; attempt++) {
     let report;
@@ -321,7 +325,6 @@ function loadSample() {
   return run(
     () => 'Could not generate the sample',
     async (action) => {
-      await ensureFeatures();
       const info = await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
       // The lookups it comes with are known from an earlier load; the first report tells otherwise.
       const files = [
@@ -476,31 +479,27 @@ function setStatusOverride(raw, normal) {
   return refresh();
 }
 
-function addDerived(expression) {
-  const text = expression.trim();
-  if (!text) return undefined;
-  state.derive.push(text);
-  state.deriveError = '';
-  return run(
-    () => 'Could not compute the report',
-    async () => {
-      try {
-        return await fetchReport();
-      } catch (err) {
-        if (err.fatal) throw err;
-        // The core's message goes under the input; the report on screen stays as it was.
-        state.derive = state.derive.filter((d) => d !== text);
-        state.deriveError = messageOf(err);
-        return null;
-      }
-    },
-  );
+/**
+ * Adds (index = the list's length), changes or, with empty text, removes a derived column. A
+ * definition the core cannot use stays listed: the report says why, under its input.
+ */
+function setDerived(index, text) {
+  const definition = text.trim();
+  if (definition === (state.derive[index] ?? '')) return undefined;
+  if (definition) state.derive[index] = definition;
+  else state.derive.splice(index, 1);
+  return refresh();
 }
 
-function removeDerived(index) {
-  state.derive.splice(index, 1);
-  state.deriveError = '';
-  return refresh();
+/** The exchange-rate controls: the currency to convert into (rates start over), or one rate. */
+function setRate(currency, rate, apply = true) {
+  if (rate === undefined) {
+    state.currency = currency;
+    state.rates = {};
+  } else {
+    state.rates[currency] = rate;
+  }
+  return apply ? refresh() : undefined;
 }
 
 async function updateSampleLinks() {
@@ -539,13 +538,13 @@ const handlers = {
   removeFile,
   setJoin,
   setStatusOverride,
-  addDerived,
-  removeDerived,
+  setDerived,
+  setRate,
 };
 
 // Controls the panels rebuild on every report, by the data attribute that names them: the one
 // that had the focus gets it back, so keyboard users keep their place.
-const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain'];
+const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain', 'derive', 'rate'];
 
 function focusKey() {
   const node = document.activeElement;
@@ -559,6 +558,8 @@ function restoreFocus(key) {
   const kebab = key.attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   const node = [...document.querySelectorAll(`[data-${kebab}]`)].find((e) => e.dataset[key.attr] === key.value && e.tagName === key.tag);
   node?.focus({ preventScroll: true });
+  // A text field that was typed in gets its caret back at the end.
+  if (node?.tagName === 'INPUT') node.setSelectionRange(node.value.length, node.value.length);
 }
 
 function render(report) {
@@ -580,6 +581,7 @@ function renderAll(report) {
   renderTzAuto(report);
   renderDateOrder(report);
   renderFiles(el, report, state, handlers);
+  renderRates(el, report, state, handlers);
   renderKpis(el, report);
   renderCharts(el, report, state.grain);
   renderSeriesTable(el, report);
@@ -626,7 +628,7 @@ function renderTzAuto(report) {
 
 function renderDateOrder(report) {
   // A warning about day/month order brings the choice to the top, next to the warning itself.
-  const warning = state.features.date_order ? (report.quality?.warnings || []).find((w) => isDateOrderWarning(w)) : null;
+  const warning = (report.quality?.warnings || []).find((w) => isDateOrderWarning(w));
   el.dateCallout.hidden = !warning;
   el.dateOrderControl.classList.toggle('is-prominent', !!warning);
   el.dateCalloutText.textContent = warning ? String(warning) : '';
@@ -703,6 +705,7 @@ function zoneLabel(zone) {
 
 function buildTzSelect() {
   el.tz.append(h('option', { value: '' }, 'Auto (from the data)'));
+  el.tz.append(h('optgroup', { label: 'Time zones', dataset: { group: 'zones' } }, TZ_NAMES.map((z) => h('option', { value: z }, zoneLabel(z)))));
   el.tz.append(h('optgroup', { label: 'UTC offsets', dataset: { group: 'offsets' } }, TZ_OFFSETS.map((tz) => h('option', { value: tz }, tzLabel(tz)))));
   el.tz.value = '';
   el.tz.addEventListener('change', () => {
@@ -710,22 +713,6 @@ function buildTzSelect() {
     state.tzChosen = state.tz !== null;
     refresh();
   });
-}
-
-/** Shows the controls of the options the core turned out to understand. */
-function applyFeatures() {
-  const f = state.features;
-  // Hook for scripts and tests: the newer options this build of the core takes.
-  el.app.dataset.features = Object.keys(f)
-    .filter((k) => f[k])
-    .join(' ');
-  if (f.iana && !el.tz.querySelector('optgroup[data-group="zones"]')) {
-    const group = h('optgroup', { label: 'Time zones', dataset: { group: 'zones' } }, TZ_NAMES.map((z) => h('option', { value: z }, zoneLabel(z))));
-    el.tz.insertBefore(group, el.tz.querySelector('optgroup[data-group="offsets"]'));
-  }
-  el.decimalControl.hidden = !f.decimal;
-  el.dateOrderControl.hidden = !f.date_order;
-  el.derive.hidden = !f.derive;
 }
 
 function bindOptions() {

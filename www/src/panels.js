@@ -2,7 +2,7 @@
 // data quality of every file, and the derived columns. Rendered from the report (docs/report.md)
 // and the page's state; user actions go back through `handlers`. Text only through textContent.
 import { fill, h } from './dom.js';
-import { DELIMITERS, joinOutcomeText, linesSkippedText } from './files.js';
+import { DELIMITERS, joinOutcomeText, lineRange, linesSkippedText } from './files.js';
 import { formatCount, plural } from './format.js';
 
 const STATUSES = ['success', 'failed', 'refunded', 'disputed', 'pending', 'unknown'];
@@ -221,6 +221,7 @@ function fileQuality(info, { lookup = false, joins = [], warnings = [] } = {}) {
     ['Encoding', info.encoding],
     ['Delimiter', info.delimiter === undefined ? undefined : delimiterText(info.delimiter)],
     ['Header line', info.header_line],
+    ['Not used', list(info.unmapped_columns).map((c) => (c === '' ? '(no name)' : c)).join(', ') || null],
   ].filter(([, v]) => v !== undefined && v !== null);
   const parts = [
     h(
@@ -242,7 +243,7 @@ function fileQuality(info, { lookup = false, joins = [], warnings = [] } = {}) {
           h(
             'li',
             { class: 'skip', dataset: { linesSkipped: g.reason } },
-            h('p', { class: 'skip-head' }, h('span', { class: 'skip-reason' }, linesSkippedText(g, info.header_line)), h('span', { class: 'count-badge count-badge-neutral' }, formatCount(g.count))),
+            h('p', { class: 'skip-head' }, h('span', { class: 'skip-reason' }, linesSkippedText(g)), h('span', { class: 'count-badge count-badge-neutral' }, formatCount(g.count))),
             h('details', { class: 'not-data-examples' }, h('summary', { class: 'muted small' }, 'Show the lines'), examples(g, 'skippedLine')),
           ),
         ),
@@ -259,7 +260,12 @@ function fileQuality(info, { lookup = false, joins = [], warnings = [] } = {}) {
           h(
             'li',
             { class: 'skip', dataset: { reason: s.reason } },
-            h('p', { class: 'skip-head' }, h('span', { class: 'skip-reason' }, s.reason), h('span', { class: 'count-badge' }, formatCount(s.count))),
+            h(
+              'p',
+              { class: 'skip-head' },
+              h('span', { class: 'skip-reason' }, s.reason, s.first_line ? h('span', { class: 'skip-lines' }, ` · ${lineRange(s.first_line, s.last_line)}`) : null),
+              h('span', { class: 'count-badge' }, formatCount(s.count)),
+            ),
             examples(s, lookup ? 'lookupLine' : 'line'),
           ),
         ),
@@ -301,7 +307,8 @@ export function renderQuality(el, report, state) {
   const sorted = [...lookups].sort((a, b) => order.indexOf(a.file) - order.indexOf(b.file));
   if (sorted.length) sections.push(h('h3', { class: 'sub-title' }, plural(sorted.length, 'lookup file')));
   for (const l of sorted) {
-    const flagged = l.rows_skipped > 0;
+    const warnings = list(l.warnings);
+    const flagged = l.rows_skipped > 0 || warnings.length > 0;
     sections.push(
       h(
         'details',
@@ -310,9 +317,15 @@ export function renderQuality(el, report, state) {
           'summary',
           { class: 'qfile-summary' },
           h('span', { class: 'qfile-name' }, l.file),
-          h('span', { class: 'muted small' }, `${formatCount(l.rows_read)} read · ${formatCount(l.rows_loaded)} loaded · ${formatCount(l.rows_skipped)} skipped`),
+          h(
+            'span',
+            { class: 'muted small' },
+            [`${formatCount(l.rows_read)} read`, `${formatCount(l.rows_loaded)} loaded`, `${formatCount(l.rows_skipped)} skipped`, warnings.length ? plural(warnings.length, 'warning') : null]
+              .filter(Boolean)
+              .join(' · '),
+          ),
         ),
-        h('div', { class: 'qfile-body' }, fileQuality(l, { lookup: true, warnings: list(l.warnings) })),
+        h('div', { class: 'qfile-body' }, fileQuality(l, { lookup: true, warnings })),
       ),
     );
   }
@@ -321,55 +334,86 @@ export function renderQuality(el, report, state) {
 
 // ---- derived columns ----------------------------------------------------------------------------
 
-let deriveForm = null;
+let addForm = null;
 
+/** "adds column amount · plays amount · 1 empty result" for one entry of report.derived. */
+function derivedText(o, report) {
+  const roles = list(report.mapping).filter((m) => m.column === o.column && m.source === 'derived');
+  return [
+    `${o.replaces ? 'rewrites' : 'adds'} column ${o.column}`,
+    roles.length ? `plays ${roles.map((m) => m.role).join(', ')}` : null,
+    plural(o.empty ?? 0, 'empty result'),
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/**
+ * The derived columns (options.derive), each in its own field: what it did, or the core's
+ * message ("at column N: …") under it. Below them, a field to add one.
+ */
 export function renderDerive(el, report, state, handlers) {
-  if (el.derive.hidden) return;
-  if (!deriveForm) {
+  if (!addForm) {
     const input = h('input', {
       class: 'input',
       type: 'text',
       id: 'derive-input',
       placeholder: 'amount = quantity * unit_price',
-      'aria-label': 'New derived column, as name = expression',
+      'aria-label': 'New derived column, as name = formula',
       autocomplete: 'off',
       spellcheck: 'false',
     });
     const form = h('form', { class: 'derive-form' }, input, h('button', { type: 'submit', class: 'btn btn-small' }, 'Add'));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      const text = input.value;
-      if (!text.trim()) return;
-      handlers.addDerived(text)?.then(() => {
-        if (!state.deriveError) input.value = '';
-      });
+      if (!input.value.trim()) return;
+      handlers.setDerived(state.derive.length, input.value);
+      input.value = '';
     });
-    deriveForm = {
-      input,
-      list: h('ul', { class: 'derive-list' }),
-      error: h('p', { class: 'field-error', id: 'derive-error', role: 'alert' }),
-    };
-    input.setAttribute('aria-describedby', 'derive-error');
+    addForm = { list: h('ul', { class: 'derive-list' }), form };
     fill(
       el.derive,
       h('h3', { class: 'sub-title' }, 'Derived columns'),
-      h('p', { class: 'muted small derive-hint' }, 'New columns computed from others, then mapped like any column: amount = quantity * unit_price.'),
-      deriveForm.list,
+      h(
+        'p',
+        { class: 'muted small derive-hint' },
+        'Formulas over columns and roles, applied in order; a new column plays the role of its name. Names with spaces or punctuation go in back quotes: amount = `unit price` * qty.',
+      ),
+      addForm.list,
       form,
-      deriveForm.error,
     );
   }
+  const outcomes = list(report.derived);
   fill(
-    deriveForm.list,
-    state.derive.map((d, i) =>
-      h(
+    addForm.list,
+    state.derive.map((d, i) => {
+      const o = outcomes[i]?.definition === d ? outcomes[i] : outcomes.find((x) => x.definition === d);
+      const noteId = `derive-note-${i}`;
+      const input = h('input', {
+        class: 'input',
+        type: 'text',
+        value: d,
+        'aria-label': `Derived column ${i + 1}`,
+        'aria-invalid': o?.error ? 'true' : null,
+        'aria-describedby': noteId,
+        autocomplete: 'off',
+        spellcheck: 'false',
+        dataset: { derive: String(i) },
+      });
+      input.addEventListener('change', () => handlers.setDerived(i, input.value));
+      return h(
         'li',
-        { class: 'derive-item', dataset: { derive: d } },
-        h('code', {}, d),
-        h('button', { type: 'button', class: 'btn btn-small btn-icon', 'aria-label': `Remove ${d}`, onclick: () => handlers.removeDerived(i) }, '×'),
-      ),
-    ),
+        { class: `derive-item${o?.error ? ' is-bad' : ''}`, dataset: { definition: d } },
+        h(
+          'div',
+          { class: 'derive-row' },
+          input,
+          h('button', { type: 'button', class: 'btn btn-small btn-icon', 'aria-label': `Remove ${d}`, onclick: () => handlers.setDerived(i, '') }, '×'),
+        ),
+        o?.error
+          ? h('p', { class: 'field-error', id: noteId, dataset: { deriveError: String(i) } }, o.error)
+          : h('p', { class: 'derive-outcome muted small', id: noteId, dataset: { deriveOutcome: String(i) } }, o ? derivedText(o, report) : ''),
+      );
+    }),
   );
-  deriveForm.error.textContent = state.deriveError;
-  deriveForm.error.hidden = !state.deriveError;
 }

@@ -42,10 +42,6 @@ const methods = {
     (await engine()).removeLookup(name);
     return { ok: true };
   },
-  features: async () => {
-    await engine();
-    return features();
-  },
   report: async ({ options }) => (await engine()).report(options),
   // The three CSVs of the last generated sample, as text, for the download links.
   sampleFiles: async () => {
@@ -78,41 +74,6 @@ function loadSample(wb, rows, seed) {
   const info = wb.loadSample(rows, seed);
   sampleKey = info?.file === 'sample-transactions.csv' ? key : null;
   return info;
-}
-
-// Which report options this build of the core understands, probed once on a throw-away Workbench
-// holding a two-line file (the page's dataset is untouched). serde-wasm-bindgen reads only the
-// fields a struct declares, so an option the core does not know yet is silently ignored rather
-// than refused: a field counts as known when a valid value is accepted AND a value of the wrong
-// type is refused (by anything but "unknown field", should the boundary ever start checking).
-const PROBE_CSV = 'txn_id,created_at,amount,status\nt1,2025-07-01 10:00:00,1.50,success\n';
-
-function features() {
-  const wb = new Workbench();
-  try {
-    wb.loadCsv('probe.csv', new TextEncoder().encode(PROBE_CSV));
-    const error = (options) => {
-      try {
-        wb.report(options);
-        return null;
-      } catch (err) {
-        return String(err?.message ?? err);
-      }
-    };
-    const known = (field, valid) => {
-      if (error({ [field]: valid }) !== null) return false;
-      const wrong = error({ [field]: 42 });
-      return wrong !== null && !/unknown field/i.test(wrong);
-    };
-    return {
-      derive: known('derive', []),
-      decimal: known('decimal', '.'),
-      date_order: known('date_order', 'dmy'),
-      iana: error({ tz: 'Asia/Shanghai' }) === null,
-    };
-  } finally {
-    wb.free();
-  }
 }
 
 function describe(err) {
