@@ -192,9 +192,8 @@ fn apply_definition(
         })
         .collect();
     let read_number = |column: usize, text: &str| {
-        parse_number(text, decimals[target_of(column)])
-            .filter(|n| !n.percent)
-            .map(|n| n.value)
+        // A percentage reads as its fraction: `amount * fee_rate` with a fee_rate of 0.6%.
+        parse_number(text, decimals[target_of(column)]).map(|n| n.value)
     };
     let (cells, replaces) = {
         let compiled = match compile_definition(&parsed, &names, &read_number) {

@@ -792,6 +792,23 @@ fn derived_columns_compute_an_amount_and_flip_income() {
 }
 
 #[test]
+fn percentages_read_as_fractions_where_a_rate_is_expected() {
+    let table = read_csv(
+        "fees.csv",
+        b"id,created_at,amount,fee_rate,status\n1,2024-01-01,200.00,0.6%,success\n2,2024-01-01,\"1,000.00\",1.5%,success\n",
+    )
+    .unwrap();
+    // Revenue as the amount: 200.00 x 0.6% + 1,000.00 x 1.5% = 1.20 + 15.00.
+    let options = Options {
+        derive: vec!["amount = amount * fee_rate".into()],
+        ..Options::default()
+    };
+    let report = analyze(&Dataset::new(table), &options).unwrap();
+    assert_eq!(report.derived[0].error, None);
+    assert_close("tpv", report.totals["tpv"], Some(16.2));
+}
+
+#[test]
 fn a_formula_error_in_the_library_is_reported_not_fatal() {
     let table = read_csv("d.csv", &std::fs::read(data("locale/derived.csv")).unwrap()).unwrap();
     let options = Options {

@@ -76,3 +76,28 @@ fn the_sample_is_generated_in_the_browser_core() {
     assert!(users.starts_with("user_id,"));
     assert!(workbench.sample_file("nope").is_err());
 }
+
+#[wasm_bindgen_test]
+fn lookups_join_across_the_boundary() {
+    let mut workbench = Workbench::new();
+    workbench
+        .load_csv("payments.csv", include_bytes!("data/olist/payments.csv"))
+        .unwrap();
+    workbench
+        .load_lookup("orders.csv", include_bytes!("data/olist/orders.csv"))
+        .unwrap();
+    let report = workbench.report(JsValue::UNDEFINED).unwrap();
+    let suggested = js_sys::Array::from(&get(&report, "suggested_joins"));
+    assert_eq!(suggested.length(), 1);
+    let options = js_sys::JSON::parse(
+        r#"{"joins":[{"file":"orders.csv","on":"order_id"}],"derive":["double = payment_value * 2"]}"#,
+    )
+    .unwrap();
+    let report = workbench.report(options).unwrap();
+    // tests/expected.md, "olist": tpv 220.00 over 6 loaded payments.
+    assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(220.0));
+    assert_eq!(
+        get(&get(&report, "totals"), "txn_count").as_f64(),
+        Some(6.0)
+    );
+}
