@@ -318,13 +318,7 @@ fn cli_report_prints_a_table_and_json() {
     assert!(text.contains("171.50"), "{text}");
     assert!(text.contains("58.33%"), "{text}");
 
-    let output = cli()
-        .args(["report", "--json", "--tz", "+00:00", "--grain", "week"])
-        .arg(data("basic.csv"))
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = report_json(&["--tz", "+00:00", "--grain", "week"], "basic.csv");
     assert_eq!(json["totals"]["txn_count"], 12);
     assert_eq!(json["totals"]["tpv"], 171.5);
     assert_eq!(json["tz"], "+00:00");
@@ -340,12 +334,7 @@ fn cli_report_prints_a_table_and_json() {
 
 #[test]
 fn cli_map_option_overrides_the_automatic_mapping() {
-    let output = cli()
-        .args(["report", "--json", "--map", "user_id="])
-        .arg(data("basic.csv"))
-        .output()
-        .unwrap();
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = report_json(&["--map", "user_id="], "basic.csv");
     assert_eq!(json["totals"]["active_payers"], Value::Null);
 }
 
@@ -394,14 +383,8 @@ fn payments_joined_to_orders_get_their_time_customer_and_status() {
     // succeed (delivered / shipped); o3 canceled and o5 unavailable fail; o9 has no order, so no
     // time, and is skipped.
     for join in ["olist/orders.csv:order_id", "olist/orders.csv"] {
-        let output = cli()
-            .args(["report", "--json", "--join"])
-            .arg(data(join).to_str().unwrap())
-            .arg(data("olist/payments.csv"))
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{join}: {output:?}");
-        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let lookup = data(join);
+        let json = report_json(&["--join", lookup.to_str().unwrap()], "olist/payments.csv");
         let totals = &json["totals"];
         assert_eq!(totals["txn_count"], 6, "{join}");
         assert_eq!(totals["tpv"], 220, "{join}");
@@ -468,12 +451,7 @@ fn a_lookup_that_shares_no_column_is_refused_with_a_hint() {
 
 #[test]
 fn status_overrides_change_the_normal_form() {
-    let output = cli()
-        .args(["report", "--json", "--status", "weird_state=success"])
-        .arg(data("unknown_status.csv"))
-        .output()
-        .unwrap();
-    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = report_json(&["--status", "weird_state=success"], "unknown_status.csv");
     let weird = json["statuses"]
         .as_array()
         .unwrap()

@@ -4,9 +4,7 @@
 // tests/expected.md ("olist" section) or, for the wallets, from the files themselves (see below).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { DIST, fileNames, kpiValues, launch, openPage, seriesRows, serveStatic, settle, text, upload, waitForStatus } from './helpers.mjs';
+import { fileNames, kpiValues, seriesRows, settle, startPage, text, upload, waitForStatus } from './helpers.mjs';
 
 function close(actual, expected, what) {
   if (expected === null) {
@@ -42,23 +40,17 @@ const summary = (page, role) => text(page, `[data-role-summary="${role}"]`);
 const made = (name, lines) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(`${lines.join('\n')}\n`) });
 
 describe('Several files, wallet exports, status overrides', { timeout: 120000 }, () => {
-  let server;
-  let browser;
+  let session;
   let page;
   let log;
 
   before(async () => {
-    assert.ok(existsSync(join(DIST, 'index.html')), 'dist/index.html is missing: run `make dist` first');
-    server = await serveStatic(DIST);
-    browser = await launch();
-    ({ page, log } = await openPage(browser, server.url, { width: 1440, height: 900 }));
+    session = await startPage();
+    ({ page, log } = session);
     await waitForStatus(page, 'ready', 45000);
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => session?.close());
 
   test('the sample: users and merchants are lookups, joined on user_id and merchant_id', async () => {
     assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);

@@ -1,4 +1,5 @@
 // Shared by the e2e tests: a tiny static server over dist/ (no dependencies) and the browser.
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -116,6 +117,27 @@ export async function openPage(browser, url, { width = 1440, height = 900 } = {}
 }
 
 /** Wait until the app root says ready (or fail with the banner text on error). */
+/**
+ * Serves dist/, launches Chromium and opens the page: the set-up every suite shares.
+ * `close()` stops the browser and the server.
+ */
+export async function startPage({ width = 1440, height = 900 } = {}) {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `make dist` first');
+  const server = await serveStatic(DIST);
+  const browser = await launch();
+  const { page, log } = await openPage(browser, server.url, { width, height });
+  return {
+    server,
+    browser,
+    page,
+    log,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
 export async function waitForStatus(page, status, timeout = 30000) {
   await page.waitForFunction(
     (want) => {

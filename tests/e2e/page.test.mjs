@@ -3,9 +3,9 @@
 // tests/oracle/expected_fixtures.json, the machine-readable twin of tests/expected.md.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA, DIST, ROOT, fileNames, kpiValues, launch, openPage, serveStatic, seriesRows, settle, waitForStatus } from './helpers.mjs';
+import { DATA, ROOT, fileNames, kpiValues, seriesRows, settle, startPage, waitForStatus } from './helpers.mjs';
 
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'tests/oracle/expected_fixtures.json'), 'utf8'));
 const SERIES_KEYS = ['tpv', 'txn_count', 'success_rate', 'active_payers', 'avg_ticket', 'refund_rate'];
@@ -55,22 +55,16 @@ async function selectTz(page, tz) {
 }
 
 describe('Paymetrics page', { timeout: 120000 }, () => {
-  let server;
-  let browser;
+  let session;
   let page;
   let log;
 
   before(async () => {
-    assert.ok(existsSync(join(DIST, 'index.html')), 'dist/index.html is missing: run `make dist` first');
-    server = await serveStatic(DIST);
-    browser = await launch();
-    ({ page, log } = await openPage(browser, server.url, { width: 1440, height: 900 }));
+    session = await startPage();
+    ({ page, log } = session);
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => session?.close());
 
   test('loads the built-in sample and shows plausible, consistent metrics', async () => {
     await waitForStatus(page, 'ready', 45000);
