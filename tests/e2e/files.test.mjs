@@ -4,20 +4,10 @@
 // tests/expected.md ("olist" section) or, for the wallets, from the files themselves (see below).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileNames, kpiValues, seriesRows, settle, startPage, text, upload, waitForStatus } from './helpers.mjs';
-
-function close(actual, expected, what) {
-  if (expected === null) {
-    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
-    return;
-  }
-  assert.equal(typeof actual, 'number', `${what}: expected ${expected}, got ${actual}`);
-  const tol = 1e-9 * Math.max(1, Math.abs(expected));
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual}`);
-}
+import { assertClose, fileNames, kpiValues, seriesRows, settle, startPage, text, upload, waitForStatus } from './helpers.mjs';
 
 function checkKpis(kpis, want, label) {
-  for (const [id, value] of Object.entries(want)) close(kpis[id], value, `${label} ${id}`);
+  for (const [id, value] of Object.entries(want)) assertClose(kpis[id], value, `${label} ${id}`);
 }
 
 // tests/expected.md, "olist/payments.csv joined to olist/orders.csv on order_id".
@@ -96,7 +86,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     const rows = await seriesRows(page);
     assert.deepEqual(rows.map((r) => r.bucket), ['2018-01-02', '2018-01-03', '2018-01-04']);
     assert.deepEqual(rows.map((r) => r.values.txn_count), [3, 2, 1]);
-    rows.forEach((r, i) => close(r.values.tpv, [175.75, 44.25, 0][i], `olist ${r.bucket} tpv`));
+    rows.forEach((r, i) => assertClose(r.values.tpv, [175.75, 44.25, 0][i], `olist ${r.bucket} tpv`));
 
     // Turning the join off: payments alone have no status, so the money metrics say so.
     await settle(page, () => page.selectOption('[data-join-on="orders.csv"]', ''));
@@ -150,7 +140,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     // 交易成功 as unknown: highlighted, explained, neither success nor failure.
     const ok = '#statuses li[data-raw="交易成功"]';
     await settle(page, () => page.selectOption(`${ok} select`, 'unknown'));
-    close((await kpiValues(page)).success_rate, 1 / 5, 'only the overridden row succeeds');
+    assertClose((await kpiValues(page)).success_rate, 1 / 5, 'only the overridden row succeeds');
     assert.equal(await page.getAttribute(ok, 'data-status'), 'unknown');
     assert.ok(await page.$eval(ok, (e) => e.classList.contains('status-unknown')));
     assert.match(await text(page, ok), /not counted as success or failure/);
@@ -192,9 +182,9 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     await settle(page, () => page.click('#start-over'));
     await settle(page, () => page.setInputFiles('#file-input', DECIMALS));
     await settle(page, () => page.selectOption('#decimal', ','));
-    close((await kpiValues(page)).tpv, 3734, 'decimal comma');
+    assertClose((await kpiValues(page)).tpv, 3734, 'decimal comma');
     await settle(page, () => page.selectOption('#decimal', '.'));
-    close((await kpiValues(page)).tpv, 3.734, 'decimal point');
+    assertClose((await kpiValues(page)).tpv, 3.734, 'decimal point');
     await settle(page, () => page.selectOption('#decimal', ''));
   });
 
@@ -255,7 +245,7 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     const mixed = await kpiValues(page);
     assert.equal(mixed.tpv, null);
     assert.equal(mixed.avg_ticket, null);
-    close(mixed.txn_count, 5, 'mixed txn_count');
+    assertClose(mixed.txn_count, 5, 'mixed txn_count');
     assert.equal(await text(page, '[data-metric="tpv"]'), 'USD 1,204.75 · CNY 1,300.50');
     assert.equal(await text(page, '[data-metric="avg_ticket"]'), 'USD 602.38 · CNY 650.25');
     assert.match(await text(page, '[data-metric-card="tpv"] .kpi-note'), /^Mixed currencies \(USD, CNY\)/);

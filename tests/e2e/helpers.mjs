@@ -1,4 +1,5 @@
 // Shared by the e2e tests: a tiny static server over dist/ (no dependencies) and the browser.
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -136,6 +137,17 @@ export async function startPage({ width = 1440, height = 900 } = {}) {
       await server.close();
     },
   };
+}
+
+/** Numbers from the page equal the expected ones to 1e-9 relative; `null` means no value. */
+export function assertClose(actual, expected, what) {
+  if (expected === null) {
+    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
+    return;
+  }
+  assert.equal(typeof actual, 'number', `${what}: expected ${expected}, got ${actual}`);
+  const tol = 1e-9 * Math.max(1, Math.abs(expected));
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual}`);
 }
 
 export async function waitForStatus(page, status, timeout = 30000) {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA, ROOT, fileNames, kpiValues, seriesRows, settle, startPage, waitForStatus } from './helpers.mjs';
+import { DATA, ROOT, assertClose, fileNames, kpiValues, seriesRows, settle, startPage, waitForStatus } from './helpers.mjs';
 
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'tests/oracle/expected_fixtures.json'), 'utf8'));
 const SERIES_KEYS = ['tpv', 'txn_count', 'success_rate', 'active_payers', 'avg_ticket', 'refund_rate'];
@@ -20,16 +20,8 @@ function num(v) {
   return v;
 }
 
-function close(actual, expected, what) {
-  expected = num(expected);
-  if (expected === null) {
-    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
-    return;
-  }
-  assert.equal(typeof actual, 'number', `${what}: expected ${expected}, got ${actual}`);
-  const tol = 1e-9 * Math.max(1, Math.abs(expected));
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual}`);
-}
+/** `expected` may be a hand-computed fraction "a/b" (tests/oracle/expected_fixtures.json). */
+const close = (actual, expected, what) => assertClose(actual, num(expected), what);
 
 function checkTotals(kpis, totals, label) {
   for (const id of KPI_IDS) close(kpis[id], totals[id], `${label} ${id}`);
