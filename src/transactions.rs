@@ -410,14 +410,6 @@ fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u3
     (encoded, ids.len())
 }
 
-/// Counts loaded rows per normalised status (for tests and summaries).
-pub fn status_counts(transactions: &Transactions) -> BTreeMap<Status, u64> {
-    let mut counts = BTreeMap::new();
-    for (_, status, count) in &transactions.status_values {
-        *counts.entry(*status).or_insert(0) += count;
-    }
-    counts
-}
 
 #[cfg(test)]
 mod tests {
