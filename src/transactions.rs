@@ -410,7 +410,6 @@ fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u3
     (encoded, ids.len())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
