@@ -59,7 +59,6 @@
 //! * Aggregates (`sum`, `count`, `count_distinct`, `avg`, `min`, `max`, `median`, `share`,
 //!   `p1`…`p99`) and `where` inside a call parse, for custom metrics, but a row-level formula
 //!   refuses them.
-use crate::ingest::RawTable;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
@@ -1680,22 +1679,6 @@ impl<S: AsRef<str>, const N: usize> Row for [S; N] {
     }
 }
 
-/// One row of a loaded table.
-#[derive(Debug, Clone, Copy)]
-pub struct TableRow<'t> {
-    pub table: &'t RawTable,
-    pub row: usize,
-}
-
-impl Row for TableRow<'_> {
-    fn column(&self, index: usize) -> &str {
-        match self.table.columns.get(index) {
-            Some(column) if self.row < column.len() => column.get(self.row),
-            _ => "",
-        }
-    }
-}
-
 /// Reads a cell of a column as a number, with that column's conventions (decimal comma,
 /// currency signs); `None` when the text is not a number.
 pub type NumberReader<'r> = dyn Fn(usize, &str) -> Option<f64> + 'r;
@@ -1991,50 +1974,6 @@ impl CompiledDefinition<'_> {
             Some(index) => text_cell(row.column(index)),
             None => Value::Null,
         }
-    }
-}
-
-/// Evaluates a definition on every row and returns the new column's cells: null is empty,
-/// numbers are written with `format_number`, conditions as "true" / "false". `cell(row, column)`
-/// gives the raw text of a cell.
-pub fn derive_column<'t>(
-    definition: &Definition,
-    headers: &[String],
-    rows: usize,
-    cell: &dyn Fn(usize, usize) -> &'t str,
-    read_number: &NumberReader<'_>,
-) -> Result<Vec<String>, ParseError> {
-    let compiled = compile_definition(definition, headers, read_number)?;
-    Ok((0..rows)
-        .map(|row| compiled.eval(&CellsOf { row, cell }).to_cell().into_owned())
-        .collect())
-}
-
-/// `derive_column` over a loaded table.
-pub fn derive_table_column(
-    definition: &Definition,
-    table: &RawTable,
-    read_number: &NumberReader<'_>,
-) -> Result<Vec<String>, ParseError> {
-    let compiled = compile_definition(definition, &table.headers, read_number)?;
-    Ok((0..table.row_count())
-        .map(|row| {
-            compiled
-                .eval(&TableRow { table, row })
-                .to_cell()
-                .into_owned()
-        })
-        .collect())
-}
-
-struct CellsOf<'c, 't> {
-    row: usize,
-    cell: &'c dyn Fn(usize, usize) -> &'t str,
-}
-
-impl Row for CellsOf<'_, '_> {
-    fn column(&self, index: usize) -> &str {
-        (self.cell)(self.row, index)
     }
 }
 
@@ -3216,6 +3155,68 @@ mod tests {
 
     fn number(value: f64) -> Value<'static> {
         Value::Number(value)
+    }
+
+    // Whole-column evaluation, as ingestion does it (dataset.rs evaluates rows the same way,
+    // with role names added), for testing definitions over many rows.
+    /// One row of a loaded table.
+    #[derive(Debug, Clone, Copy)]
+    struct TableRow<'t> {
+        table: &'t crate::ingest::RawTable,
+        row: usize,
+    }
+
+    impl Row for TableRow<'_> {
+        fn column(&self, index: usize) -> &str {
+            match self.table.columns.get(index) {
+                Some(column) if self.row < column.len() => column.get(self.row),
+                _ => "",
+            }
+        }
+    }
+
+    /// Evaluates a definition on every row and returns the new column's cells: null is empty,
+    /// numbers are written with `format_number`, conditions as "true" / "false". `cell(row, column)`
+    /// gives the raw text of a cell.
+    fn derive_column<'t>(
+        definition: &Definition,
+        headers: &[String],
+        rows: usize,
+        cell: &dyn Fn(usize, usize) -> &'t str,
+        read_number: &NumberReader<'_>,
+    ) -> Result<Vec<String>, ParseError> {
+        let compiled = compile_definition(definition, headers, read_number)?;
+        Ok((0..rows)
+            .map(|row| compiled.eval(&CellsOf { row, cell }).to_cell().into_owned())
+            .collect())
+    }
+
+    /// `derive_column` over a loaded table.
+    fn derive_table_column(
+        definition: &Definition,
+        table: &crate::ingest::RawTable,
+        read_number: &NumberReader<'_>,
+    ) -> Result<Vec<String>, ParseError> {
+        let compiled = compile_definition(definition, &table.headers, read_number)?;
+        Ok((0..table.row_count())
+            .map(|row| {
+                compiled
+                    .eval(&TableRow { table, row })
+                    .to_cell()
+                    .into_owned()
+            })
+            .collect())
+    }
+
+    struct CellsOf<'c, 't> {
+        row: usize,
+        cell: &'c dyn Fn(usize, usize) -> &'t str,
+    }
+
+    impl Row for CellsOf<'_, '_> {
+        fn column(&self, index: usize) -> &str {
+            (self.cell)(self.row, index)
+        }
     }
 
     fn text(value: &str) -> Value<'static> {
