@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::expr::{compile_definition, parse_definition, Row};
 use crate::ingest::{RawTable, TextColumn};
 use crate::join::{join, suggest, JoinOutcome, JoinSpec};
-use crate::number::{infer_decimal, parse_number, Decimal};
+use crate::number::{column_decimal, parse_number, Decimal};
 use crate::options::Options;
 use crate::schema::{auto_map, resolve_mapping, Role};
 use serde::Serialize;
@@ -136,9 +136,6 @@ impl Row for AliasedRow<'_> {
     }
 }
 
-/// How many values of a column decide its decimal separator when a formula reads it as a number.
-const DECIMAL_SAMPLE: usize = 200;
-
 /// Evaluates a derived-column definition on every row and adds (or rewrites) its column. A
 /// definition that does not parse or compile leaves the table as it was and says why.
 ///
@@ -185,11 +182,7 @@ fn apply_definition(
     let decimals: Vec<Decimal> = table
         .columns
         .iter()
-        .map(|column| {
-            options.decimal.unwrap_or_else(|| {
-                infer_decimal(column.iter().filter(|v| !v.is_empty()).take(DECIMAL_SAMPLE)).decimal
-            })
-        })
+        .map(|column| column_decimal(column.iter(), options.decimal).0)
         .collect();
     let read_number = |column: usize, text: &str| {
         // A percentage reads as its fraction: `amount * fee_rate` with a fee_rate of 0.6%.

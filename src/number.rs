@@ -657,6 +657,30 @@ pub struct Inference {
     pub ambiguous: bool,
 }
 
+/// How many non-empty values of a column decide its decimal convention.
+const COLUMN_SAMPLE: usize = 1000;
+
+/// The decimal convention to read a whole column with: the user's choice when given, else
+/// inferred from its first non-empty values. The flag says the inference was a guess (see
+/// [`Inference::ambiguous`]). Every reader of a column (roles, formulas) goes through here, so a
+/// column is never read one way as an amount and another way in a formula.
+pub fn column_decimal<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    forced: Option<Decimal>,
+) -> (Decimal, bool) {
+    match forced {
+        Some(decimal) => (decimal, false),
+        None => {
+            let sample = values
+                .into_iter()
+                .filter(|v| !v.is_empty())
+                .take(COLUMN_SAMPLE);
+            let inference = infer_decimal(sample);
+            (inference.decimal, inference.ambiguous)
+        }
+    }
+}
+
 /// Infers the decimal convention of a column from (a sample of) its non-empty values.
 ///
 /// A value with both `,` and `.` votes for the one that comes last; a single separator followed by

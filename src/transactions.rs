@@ -2,7 +2,7 @@
 //! normalised statuses, dictionary-encoded ids). Rows whose amount or time cannot be read are
 //! skipped here, each with its file line and column.
 use crate::ingest::RawTable;
-use crate::number::{infer_decimal, parse_number, Decimal};
+use crate::number::{column_decimal, parse_number, Decimal};
 use crate::options::Options;
 use crate::quality::{SkipLog, SkipReason, UnreadableValues};
 use crate::schema::{normalise_status, Mapping, Role, Status};
@@ -40,9 +40,6 @@ pub struct Transactions {
 
 /// Marks a row whose currency is unknown.
 pub const NO_CURRENCY: u16 = u16::MAX;
-
-/// How many values of a number column decide its decimal separator.
-const DECIMAL_SAMPLE: usize = 1000;
 
 /// The outcome of typing a table: the rows kept, the rows skipped, and warnings about values
 /// that were not understood but did not cost the row.
@@ -94,17 +91,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .collect::<Vec<_>>()
     });
     // The decimal separator of each number column: the user's choice, or inferred from values.
-    let decimal_of = |c: usize| match options.decimal {
-        Some(decimal) => (decimal, false),
-        None => {
-            let sample = table.columns[c]
-                .iter()
-                .filter(|v| !v.is_empty())
-                .take(DECIMAL_SAMPLE);
-            let inference = infer_decimal(sample);
-            (inference.decimal, inference.ambiguous)
-        }
-    };
+    let decimal_of = |c: usize| column_decimal(table.columns[c].iter(), options.decimal);
     let mut amount_currency: Vec<Option<&'static str>> = Vec::new();
     let amount = mapping.column(Role::Amount).map(|c| {
         let (decimal, ambiguous) = decimal_of(c);
