@@ -176,8 +176,14 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             transactions.currencies.join(", ")
         )
     });
+    let computable = |metric: &Metric| {
+        metric
+            .needs
+            .iter()
+            .all(|role| mapping.column(*role).is_some())
+    };
     let value_of = |metric: &Metric, tally: &Tally| {
-        if !missing(metric.needs).is_empty() || (mixed && metric.unit == Unit::Currency) {
+        if !computable(metric) || (mixed && metric.unit == Unit::Currency) {
             None
         } else {
             (metric.value)(tally)
@@ -217,10 +223,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
                     totals: CATALOG
                         .iter()
                         .map(|m| {
-                            let value = missing(m.needs)
-                                .is_empty()
-                                .then(|| (m.value)(&part.totals))
-                                .flatten();
+                            let value = computable(m).then(|| (m.value)(&part.totals)).flatten();
                             (m.id, value)
                         })
                         .collect(),
