@@ -35,10 +35,12 @@ impl Dataset {
         self.lookups.iter().find(|t| t.file == file)
     }
 
-    /// A suggested join for every lookup that shares a column name with the transactions.
-    pub fn suggested_joins(&self) -> Vec<JoinSpec> {
+    /// A suggested join for every lookup not joined by `joins` that shares a column name with
+    /// the transactions (joined lookups are skipped first: suggesting scans the lookup's keys).
+    pub fn suggested_joins(&self, joins: &[JoinSpec]) -> Vec<JoinSpec> {
         self.lookups
             .iter()
+            .filter(|lookup| !joins.iter().any(|j| j.file == lookup.file))
             .filter_map(|lookup| suggest(&self.transactions, lookup, &lookup.file))
             .collect()
     }

@@ -326,11 +326,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
                 columns: t.headers.clone(),
             })
             .collect(),
-        suggested_joins: dataset
-            .suggested_joins()
-            .into_iter()
-            .filter(|s| !options.joins.iter().any(|j| j.file == s.file))
-            .collect(),
+        suggested_joins: dataset.suggested_joins(&options.joins),
     })
 }
 
