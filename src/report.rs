@@ -353,6 +353,10 @@ pub fn format_value(value: Option<f64>, unit: Unit) -> String {
         Unit::Count => group_thousands(&format!("{value:.0}")),
         Unit::Currency => group_thousands(&format!("{value:.2}")),
         Unit::Ratio => format!("{:.2}%", value * 100.0),
+        Unit::Bps => format!("{value:.1} bps"),
+        Unit::Hours => format!("{value:.1} h"),
+        Unit::Milliseconds => format!("{} ms", group_thousands(&format!("{value:.0}"))),
+        Unit::Index => group_thousands(&format!("{value:.0}")),
     }
 }
 

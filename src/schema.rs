@@ -14,6 +14,8 @@ pub enum Kind {
     Time,
     Number,
     Status,
+    /// Yes or no (1/0, true/false, 是/否).
+    Flag,
 }
 
 /// A role a column of the transactions file can play.
@@ -33,10 +35,15 @@ pub enum Role {
     SettledAt,
     Type,
     Direction,
+    DeclineReason,
+    Fraud,
+    DisputedAt,
+    Region,
+    Kyc,
 }
 
 impl Role {
-    pub const ALL: [Role; 14] = [
+    pub const ALL: [Role; 19] = [
         Role::TxnId,
         Role::CreatedAt,
         Role::UserId,
@@ -51,6 +58,11 @@ impl Role {
         Role::SettledAt,
         Role::Type,
         Role::Direction,
+        Role::DeclineReason,
+        Role::Fraud,
+        Role::DisputedAt,
+        Role::Region,
+        Role::Kyc,
     ];
 
     /// The role's stable id, used in the CLI (`--map amount=total`), the JSON and the page.
@@ -70,6 +82,11 @@ impl Role {
             Role::SettledAt => "settled_at",
             Role::Type => "type",
             Role::Direction => "direction",
+            Role::DeclineReason => "decline_reason",
+            Role::Fraud => "fraud",
+            Role::DisputedAt => "disputed_at",
+            Role::Region => "region",
+            Role::Kyc => "kyc",
         }
     }
 
@@ -79,7 +96,8 @@ impl Role {
 
     pub fn kind(self) -> Kind {
         match self {
-            Role::CreatedAt | Role::SettledAt => Kind::Time,
+            Role::CreatedAt | Role::SettledAt | Role::DisputedAt => Kind::Time,
+            Role::Fraud => Kind::Flag,
             Role::Amount | Role::Fee | Role::LatencyMs => Kind::Number,
             Role::Status => Kind::Status,
             _ => Kind::Text,
@@ -102,6 +120,11 @@ impl Role {
             Role::SettledAt => "When the merchant was settled",
             Role::Type => "Kind of transaction (purchase, transfer, top-up...)",
             Role::Direction => "Money in or out (收入 / 支出, credit / debit)",
+            Role::DeclineReason => "Why a failed payment was declined",
+            Role::Fraud => "Flag: the payment was confirmed as fraud (1/0, true/false)",
+            Role::DisputedAt => "When the payer opened a dispute (chargeback)",
+            Role::Region => "Region, province or country of the payment",
+            Role::Kyc => "The payer's KYC (identity verification) level or status",
         }
     }
 
@@ -328,6 +351,55 @@ impl Role {
                 "settled",
                 "settle_time",
                 "payout_date",
+            ],
+            Role::DeclineReason => &[
+                "decline_reason",
+                "failure_reason",
+                "decline_code",
+                "error_code",
+                "reason_code",
+                "refusal_reason",
+                "失败原因",
+                "拒绝原因",
+            ],
+            Role::Fraud => &[
+                "is_fraud",
+                "fraud",
+                "fraud_flag",
+                "is_fraudulent",
+                "fraudulent",
+                "confirmed_fraud",
+                "欺诈",
+                "是否欺诈",
+            ],
+            Role::DisputedAt => &[
+                "disputed_at",
+                "dispute_date",
+                "dispute_time",
+                "dispute_created_at",
+                "chargeback_date",
+                "chargeback_at",
+                "争议时间",
+                "拒付时间",
+            ],
+            Role::Region => &[
+                "region",
+                "province",
+                "country",
+                "city",
+                "area",
+                "地区",
+                "省份",
+                "城市",
+            ],
+            Role::Kyc => &[
+                "kyc_level",
+                "kyc",
+                "kyc_status",
+                "verification_level",
+                "verified",
+                "实名认证",
+                "认证等级",
             ],
         }
     }

@@ -883,7 +883,7 @@ fn tz_local_offset(tz: Tz, wall_millis: i64) -> i32 {
 pub enum Grain {
     #[default]
     Day,
-    /// Weeks start on Monday (ISO 8601).
+    /// Weeks start on Monday (ISO 8601) unless `WeekStart` says Sunday.
     Week,
     Month,
 }
@@ -907,6 +907,27 @@ impl Grain {
     }
 }
 
+/// The first day of a week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WeekStart {
+    /// ISO 8601, and most of the world.
+    #[default]
+    Monday,
+    /// The United States, Canada, Japan...
+    Sunday,
+}
+
+impl WeekStart {
+    pub fn parse(text: &str) -> Option<WeekStart> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "monday" | "mon" => Some(WeekStart::Monday),
+            "sunday" | "sun" => Some(WeekStart::Sunday),
+            _ => None,
+        }
+    }
+}
+
 /// The local calendar day (days since 1970-01-01) of an instant in a zone, with the offset in
 /// force at that instant. Fixed offsets cost one addition and one division; named zones add a
 /// cached per-day lookup.
@@ -919,16 +940,19 @@ pub fn local_day(utc_millis: i64, zone: Zone) -> i64 {
     (utc_millis + i64::from(offset) * 1000).div_euclid(MILLIS_PER_DAY)
 }
 
-fn date_of_day(day: i64) -> NaiveDate {
+pub fn date_of_day(day: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + Duration::days(day)
 }
 
 /// The first local day of the bucket that contains `day`.
-pub fn bucket_start(day: i64, grain: Grain) -> i64 {
+pub fn bucket_start(day: i64, grain: Grain, week_start: WeekStart) -> i64 {
     match grain {
         Grain::Day => day,
-        // 1970-01-01 was a Thursday: shifting by 3 makes Monday the start of a week.
-        Grain::Week => day - (day + 3).rem_euclid(7),
+        // 1970-01-01 was a Thursday: shifting by 3 makes Monday the start of a week, by 4 Sunday.
+        Grain::Week => match week_start {
+            WeekStart::Monday => day - (day + 3).rem_euclid(7),
+            WeekStart::Sunday => day - (day + 4).rem_euclid(7),
+        },
         Grain::Month => {
             let date = date_of_day(day);
             day - i64::from(date.day0())
@@ -1441,7 +1465,7 @@ mod tests {
             bucket_start_rfc3339(day(2025, 3, 31), berlin),
             "2025-03-31T00:00:00+02:00"
         );
-        let week = bucket_start(day(2025, 3, 30), Grain::Week);
+        let week = bucket_start(day(2025, 3, 30), Grain::Week, WeekStart::Monday);
         assert_eq!(bucket_label(week, Grain::Week), "2025-03-24");
         assert_eq!(
             bucket_start_rfc3339(week, berlin),
@@ -1451,7 +1475,7 @@ mod tests {
             bucket_start_rfc3339(next_bucket(week, Grain::Week), berlin),
             "2025-03-31T00:00:00+02:00"
         );
-        let month = bucket_start(day(2025, 3, 30), Grain::Month);
+        let month = bucket_start(day(2025, 3, 30), Grain::Month, WeekStart::Monday);
         assert_eq!(
             bucket_start_rfc3339(month, berlin),
             "2025-03-01T00:00:00+01:00"
@@ -1472,7 +1496,7 @@ mod tests {
             bucket_start_rfc3339(day(2025, 10, 27), berlin),
             "2025-10-27T00:00:00+01:00"
         );
-        let month = bucket_start(day(2025, 10, 26), Grain::Month);
+        let month = bucket_start(day(2025, 10, 26), Grain::Month, WeekStart::Monday);
         assert_eq!(
             bucket_start_rfc3339(next_bucket(month, Grain::Month), berlin),
             "2025-11-01T00:00:00+01:00"
@@ -1506,7 +1530,7 @@ mod tests {
             bucket_start_rfc3339(day(2025, 3, 10), new_york),
             "2025-03-10T00:00:00-04:00"
         );
-        let week = bucket_start(day(2025, 3, 9), Grain::Week);
+        let week = bucket_start(day(2025, 3, 9), Grain::Week, WeekStart::Monday);
         assert_eq!(bucket_label(week, Grain::Week), "2025-03-03");
         assert_eq!(
             bucket_start_rfc3339(week, new_york),
@@ -1516,7 +1540,7 @@ mod tests {
             bucket_start_rfc3339(next_bucket(week, Grain::Week), new_york),
             "2025-03-10T00:00:00-04:00"
         );
-        let month = bucket_start(day(2025, 3, 9), Grain::Month);
+        let month = bucket_start(day(2025, 3, 9), Grain::Month, WeekStart::Monday);
         assert_eq!(
             bucket_start_rfc3339(month, new_york),
             "2025-03-01T00:00:00-05:00"
@@ -1537,7 +1561,7 @@ mod tests {
             bucket_start_rfc3339(day(2025, 11, 3), new_york),
             "2025-11-03T00:00:00-05:00"
         );
-        let week = bucket_start(day(2025, 11, 2), Grain::Week);
+        let week = bucket_start(day(2025, 11, 2), Grain::Week, WeekStart::Monday);
         assert_eq!(
             bucket_start_rfc3339(week, new_york),
             "2025-10-27T00:00:00-04:00"
@@ -1546,7 +1570,7 @@ mod tests {
             bucket_start_rfc3339(next_bucket(week, Grain::Week), new_york),
             "2025-11-03T00:00:00-05:00"
         );
-        let month = bucket_start(day(2025, 11, 2), Grain::Month);
+        let month = bucket_start(day(2025, 11, 2), Grain::Month, WeekStart::Monday);
         assert_eq!(
             bucket_start_rfc3339(month, new_york),
             "2025-11-01T00:00:00-04:00"
@@ -1635,22 +1659,22 @@ mod tests {
     fn weeks_start_on_monday_and_months_on_the_first() {
         let day = local_day(1_719_835_200_000, Zone::utc()); // Monday 2024-07-01
         assert_eq!(
-            bucket_label(bucket_start(day + 6, Grain::Week), Grain::Week),
+            bucket_label(bucket_start(day + 6, Grain::Week, WeekStart::Monday), Grain::Week),
             "2024-07-01"
         );
         assert_eq!(
-            bucket_label(bucket_start(day + 7, Grain::Week), Grain::Week),
+            bucket_label(bucket_start(day + 7, Grain::Week, WeekStart::Monday), Grain::Week),
             "2024-07-08"
         );
         assert_eq!(
-            bucket_label(bucket_start(day + 30, Grain::Month), Grain::Month),
+            bucket_label(bucket_start(day + 30, Grain::Month, WeekStart::Monday), Grain::Month),
             "2024-07"
         );
         assert_eq!(
-            bucket_label(bucket_start(day + 31, Grain::Month), Grain::Month),
+            bucket_label(bucket_start(day + 31, Grain::Month, WeekStart::Monday), Grain::Month),
             "2024-08"
         );
-        let december = bucket_start(day + 160, Grain::Month);
+        let december = bucket_start(day + 160, Grain::Month, WeekStart::Monday);
         assert_eq!(bucket_label(december, Grain::Month), "2024-12");
         assert_eq!(
             bucket_label(next_bucket(december, Grain::Month), Grain::Month),

@@ -1,20 +1,75 @@
 //! The engine: one pass over the typed transactions fills a `Tally` for the whole range and one
 //! per time bucket; each metric's value is then a function of a tally (see `catalog`).
 use crate::schema::Status;
-use crate::time::{bucket_start, local_day, next_bucket, Grain, Zone};
+use crate::time::{bucket_start, local_day, next_bucket, Grain, WeekStart, Zone};
 use crate::transactions::{Transactions, NO_ID};
 
-/// The additive facts about a set of transactions from which the metrics follow.
+/// The facts about a set of transactions from which the metrics follow (see `catalog` for the
+/// definitions). Counts and sums are additive; distinct counts, percentiles, windows and
+/// concentration are computed per set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
     pub attempts: u64,
+    /// Successful transactions: success, refunded or disputed.
     pub successes: u64,
+    pub failures: u64,
     /// Successful transactions with a (non-missing) amount.
     pub successes_with_amount: u64,
+    /// Sum of amount over successful transactions (TPV gross).
     pub success_amount: f64,
+    /// Sum of amount over failed transactions.
+    pub failure_amount: f64,
     pub refunds: u64,
+    pub refund_amount: f64,
+    /// Disputed transactions, by transaction date.
+    pub disputes: u64,
+    /// Transactions whose `disputed_at` falls in the period.
+    pub disputes_opened: u64,
+    /// Successful transactions flagged as fraud, and their amount.
+    pub frauds: u64,
+    pub fraud_amount: f64,
+    /// Sum of fee over successful transactions.
+    pub revenue: f64,
+    /// Successful transactions with an amount at or above the large-amount threshold.
+    pub large: u64,
+    /// Successful transactions whose settlement can be judged against the SLA, and the breaches.
+    pub sla_judged: u64,
+    pub sla_breaches: u64,
+    /// Successful transactions that have a user id.
+    pub payer_successes: u64,
     /// Distinct users with a successful transaction (not additive across buckets).
     pub active_payers: u64,
+    pub active_merchants: u64,
+    /// Payers whose first successful transaction falls in the period, and the TPV (gross) of
+    /// new and of returning payers in the period.
+    pub new_payers: u64,
+    pub new_payer_amount: f64,
+    pub returning_payer_amount: f64,
+    pub kyc_verified_payers: u64,
+    /// DAU / WAU / MAU as of the period's last day; `None` without times.
+    pub window: Option<ActiveWindow>,
+    pub ticket_p50: Option<f64>,
+    pub latency_p50: Option<f64>,
+    pub latency_p95: Option<f64>,
+    pub latency_p99: Option<f64>,
+    pub settlement_p50_h: Option<f64>,
+    pub settlement_p95_h: Option<f64>,
+    /// TPV (gross) of the merchant-identified successful transactions, of the 10 largest
+    /// merchants among them, and the HHI of merchants' shares.
+    pub merchant_amount: f64,
+    pub top10_merchant_amount: f64,
+    pub merchant_hhi: Option<f64>,
+}
+
+/// Trailing-window active payers, as of one day.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ActiveWindow {
+    pub dau: u64,
+    pub wau: u64,
+    pub mau: u64,
+    /// Mean daily active payers over the MAU window's days that are on or after the first day
+    /// of data.
+    pub mean_daily_actives: f64,
 }
 
 /// One time bucket: its first local day (days since 1970-01-01) and its tally.
@@ -64,7 +119,7 @@ pub fn compute_where(
             .iter()
             .map(|t| local_day(t.utc_millis(zone), zone))
             .collect();
-        let first = bucket_start(*days.iter().min()?, grain);
+        let first = bucket_start(*days.iter().min()?, grain, WeekStart::Monday);
         let last = *days.iter().max()?;
         if last - first > MAX_SERIES_DAYS {
             return None;
