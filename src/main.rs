@@ -3,7 +3,10 @@ use clap::{Parser, Subcommand};
 use paymetrics::join::JoinSpec;
 use paymetrics::number::Decimal;
 use paymetrics::schema::Status;
-use paymetrics::time::DateOrder;
+use paymetrics::options::{
+    CohortBasis, DateRange, Filter, DEFAULT_FUNNEL_DAYS, DEFAULT_LARGE_AMOUNT, DEFAULT_SLA_HOURS,
+};
+use paymetrics::time::{DateOrder, WeekStart};
 use paymetrics::{analyze, read_csv, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -62,6 +65,36 @@ enum Command {
         /// Override how a raw status value is read, e.g. --status "已转账=success" (repeatable)
         #[arg(long = "status", value_name = "RAW=NORMAL", value_parser = parse_status)]
         statuses: Vec<(String, Status)>,
+        /// First local date of the period reported, YYYY-MM-DD (with --to; KPIs then compare
+        /// with as many days just before)
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last local date of the period reported, YYYY-MM-DD (included)
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Keep only rows whose COLUMN is one of the values, e.g. --filter channel=app_qr,online;
+        /// COLUMN!=VALUES keeps the others (repeatable: all must hold)
+        #[arg(long = "filter", value_name = "COLUMN=V1,V2", value_parser = parse_filter)]
+        filters: Vec<Filter>,
+        /// Break every metric down by the values of a column
+        #[arg(long, value_name = "COLUMN")]
+        segment: Option<String>,
+        /// First day of weekly buckets: monday or sunday
+        #[arg(long = "week-start", default_value = "monday", value_parser = parse_week_start)]
+        week_start: WeekStart,
+        /// Settlement SLA in hours for settlement_sla_breach
+        #[arg(long = "sla-hours", default_value_t = DEFAULT_SLA_HOURS)]
+        sla_hours: f64,
+        /// Amount at or above which a payment is large (large_txn_count)
+        #[arg(long = "large-amount", default_value_t = DEFAULT_LARGE_AMOUNT)]
+        large_amount: f64,
+        /// The funnel's conversion window in days
+        #[arg(long = "funnel-days", default_value_t = DEFAULT_FUNNEL_DAYS)]
+        funnel_days: u32,
+        /// Retention cohorts by signup or first_payment (default: signup when a users file
+        /// with signup dates is joined)
+        #[arg(long, value_parser = parse_cohort)]
+        cohort: Option<CohortBasis>,
         /// Print the report as JSON (the shape in docs/report.md)
         #[arg(long)]
         json: bool,
@@ -129,6 +162,35 @@ fn parse_status(text: &str) -> Result<(String, Status), String> {
     Ok((raw.trim().to_string(), status))
 }
 
+fn parse_filter(text: &str) -> Result<Filter, String> {
+    let (column, values, exclude) = match text.split_once("!=") {
+        Some((column, values)) => (column, values, true),
+        None => {
+            let (column, values) = text
+                .split_once('=')
+                .ok_or_else(|| format!("{text:?} is not COLUMN=V1,V2 or COLUMN!=V1,V2"))?;
+            (column, values, false)
+        }
+    };
+    Ok(Filter {
+        column: column.trim().to_string(),
+        values: values.split(',').map(|v| v.trim().to_string()).collect(),
+        exclude,
+    })
+}
+
+fn parse_week_start(text: &str) -> Result<WeekStart, String> {
+    WeekStart::parse(text).ok_or_else(|| format!("{text:?} is not monday or sunday"))
+}
+
+fn parse_cohort(text: &str) -> Result<CohortBasis, String> {
+    match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+        "signup" => Ok(CohortBasis::Signup),
+        "first_payment" => Ok(CohortBasis::FirstPayment),
+        _ => Err(format!("{text:?} is not signup or first_payment")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -144,6 +206,15 @@ fn main() -> ExitCode {
             rates,
             currency,
             statuses,
+            from,
+            to,
+            filters,
+            segment,
+            week_start,
+            sla_hours,
+            large_amount,
+            funnel_days,
+            cohort,
             json,
         } => {
             let options = Options {
@@ -156,6 +227,14 @@ fn main() -> ExitCode {
                 derive,
                 rates: rates.into_iter().collect(),
                 currency: currency.map(|c| c.to_uppercase()),
+                range: from.zip(to).map(|(from, to)| DateRange { from, to }),
+                filters,
+                segment,
+                week_start,
+                sla_hours: Some(sla_hours),
+                large_amount: Some(large_amount),
+                funnel_days: Some(funnel_days),
+                cohort,
                 ..Options::default()
             };
             report(&file, &joins, options, json)

@@ -5,16 +5,26 @@ type Result<T> = crate::error::Result<T>;
 use crate::dataset::{derived_roles, prepare, Dataset, Derived};
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
-use crate::metrics::{
-    compute, compute_where, Good, Metric, Stakeholder, Tally, Tier, Unit, CATALOG,
+use crate::metrics::breakdown::{
+    breakdown, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
+    DeclineReasons, Dimension, Histogram,
 };
+use crate::metrics::{
+    compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
+    Tier, Unit, CATALOG,
+};
+use crate::options::{DateRange, Filter};
 pub use crate::options::Options;
+use crate::transactions::Transactions;
+use chrono::NaiveDate;
 use crate::quality::Quality;
 use crate::schema::{resolve_mapping, Role, Source, Status};
-use crate::time::{bucket_label, bucket_start_rfc3339, Grain, Timestamp, Zone};
+use crate::time::{
+    bucket_label, bucket_start_rfc3339, date_of_day, Grain, Timestamp, WeekStart, Zone,
+};
 use crate::transactions::type_table;
 use serde::{Serialize, Serializer};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -28,6 +38,12 @@ pub struct MetricValue {
     pub description: &'static str,
     #[serde(serialize_with = "json_number")]
     pub value: Option<f64>,
+    /// The value over the previous period (as many days just before the range).
+    #[serde(serialize_with = "json_number")]
+    pub previous: Option<f64>,
+    /// (value - previous) / |previous|.
+    pub change: Option<f64>,
+    pub thresholds: &'static [Threshold],
     /// Roles that are not mapped; when non-empty, `value` is `None`.
     pub needs: Vec<&'static str>,
     /// Why the value is missing when it is not a missing column (e.g. mixed currencies).
@@ -65,16 +81,68 @@ pub struct StatusValue {
     pub count: u64,
 }
 
+/// Local dates, both included.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Dates {
+    pub from: String,
+    pub to: String,
+}
+
+impl Dates {
+    fn of(range: (i64, i64)) -> Dates {
+        let text = |day: i64| date_of_day(day).format("%Y-%m-%d").to_string();
+        Dates {
+            from: text(range.0),
+            to: text(range.1),
+        }
+    }
+}
+
+/// Every metric broken down by the values of one column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Segments {
+    pub column: String,
+    pub values: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Segment {
+    pub value: String,
+    pub rows: u64,
+    #[serde(serialize_with = "json_numbers")]
+    pub totals: BTreeMap<&'static str, Option<f64>>,
+    pub series: Vec<SeriesPoint>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub file: String,
     pub tz: String,
     pub grain: Grain,
+    pub week_start: WeekStart,
+    /// Local dates of the loaded data (`None` without times).
+    pub data_range: Option<Dates>,
+    /// The period reported: the chosen range, else the data's.
+    pub range: Option<Dates>,
+    /// As many days just before `range`, when a range was chosen.
+    pub previous: Option<Dates>,
     /// Metric id -> whole-range value (`None` where a needed column is missing).
     #[serde(serialize_with = "json_numbers")]
     pub totals: BTreeMap<&'static str, Option<f64>>,
+    /// Metric id -> value over `previous` (empty without one).
+    #[serde(serialize_with = "json_numbers")]
+    pub previous_totals: BTreeMap<&'static str, Option<f64>>,
     pub metrics: Vec<MetricValue>,
     pub series: Vec<SeriesPoint>,
+    pub segments: Option<Segments>,
+    pub breakdowns: Vec<Breakdown>,
+    pub decline_reasons: Option<DeclineReasons>,
+    /// The activation funnel (see `metrics::funnel`).
+    pub funnel: Option<serde_json::Value>,
+    /// Cohort retention (see `metrics::retention`).
+    pub retention: Option<serde_json::Value>,
+    pub histograms: Vec<Histogram>,
+    pub dimensions: Vec<Dimension>,
     pub mapping: Vec<RoleMapping>,
     pub columns: Vec<String>,
     pub statuses: Vec<StatusValue>,
@@ -139,6 +207,18 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             "the exchange rate for {code} must be a positive number, not {rate}"
         ))));
     }
+    let params_check = [
+        ("sla_hours", options.sla_hours),
+        ("large_amount", options.large_amount),
+    ];
+    if let Some((name, Some(value))) = params_check
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| !(v.is_finite() && v >= 0.0)))
+    {
+        return Err(Error::new(ErrorKind::InvalidOption(format!(
+            "{name} must be a number at or above 0, not {value}"
+        ))));
+    }
     let prepared = prepare(dataset, options)?;
     let table: &RawTable = &prepared.table;
     let derived = derived_roles(&prepared.derived, table);
@@ -158,7 +238,30 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .and_then(most_common_offset)
             .unwrap_or_else(Zone::utc),
     };
-    let computed = compute(transactions, zone, options.grain);
+    let calendar = Calendar::new(transactions, zone);
+    let params = Params {
+        zone,
+        grain: options.grain,
+        week_start: options.week_start,
+        sla_hours: options.sla_hours(),
+        large_amount: options.large_amount(),
+    };
+    let chosen_range = options.range.as_ref().map(parse_range).transpose()?;
+    let range = chosen_range.or(calendar.span);
+    let previous_range = chosen_range.map(|(from, to)| (from - (to - from + 1), from - 1));
+    let mask = filter_mask(table, transactions, &options.filters)?;
+    let selection = Selection {
+        mask: mask.as_deref(),
+        range: chosen_range,
+    };
+    let computed = compute(transactions, &calendar, &params, selection, true);
+    let previous = previous_range.map(|range| {
+        let selection = Selection {
+            range: Some(range),
+            ..selection
+        };
+        compute(transactions, &calendar, &params, selection, false)
+    });
 
     let missing = |needs: &[Role]| -> Vec<&'static str> {
         needs
@@ -183,29 +286,42 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .all(|role| mapping.column(*role).is_some())
     };
     let value_of = |metric: &Metric, tally: &Tally| {
-        if !computable(metric) || (mixed && metric.unit == Unit::Currency) {
+        if !computable(metric) || (mixed && metric.uses_money()) {
             None
         } else {
-            (metric.value)(tally)
+            (metric.value)(tally).filter(|v| v.is_finite())
         }
+    };
+    let values_of = |tally: &Tally| -> BTreeMap<&'static str, Option<f64>> {
+        CATALOG.iter().map(|m| (m.id, value_of(m, tally))).collect()
     };
     let metrics: Vec<MetricValue> = CATALOG
         .iter()
-        .map(|metric| MetricValue {
-            id: metric.id,
-            name: metric.name,
-            tier: metric.tier,
-            stakeholders: metric.stakeholders,
-            good: metric.good,
-            unit: metric.unit,
-            description: metric.description,
-            value: value_of(metric, &computed.totals),
-            needs: missing(metric.needs),
-            note: if metric.unit == Unit::Currency {
-                mixed_note.clone()
-            } else {
-                None
-            },
+        .map(|metric| {
+            let value = value_of(metric, &computed.totals);
+            let before = previous.as_ref().and_then(|p| value_of(metric, &p.totals));
+            MetricValue {
+                id: metric.id,
+                name: metric.name,
+                tier: metric.tier,
+                stakeholders: metric.stakeholders,
+                good: metric.good,
+                unit: metric.unit,
+                description: metric.description,
+                value,
+                previous: before,
+                change: match (value, before) {
+                    (Some(now), Some(then)) if then != 0.0 => Some((now - then) / then.abs()),
+                    _ => None,
+                },
+                thresholds: metric.thresholds,
+                needs: missing(metric.needs),
+                note: if metric.uses_money() {
+                    mixed_note.clone()
+                } else {
+                    None
+                },
+            }
         })
         .collect();
     let by_currency = match (&transactions.currency, mixed) {
@@ -215,9 +331,21 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .enumerate()
             .map(|(index, code)| {
                 let index = index as u16;
-                let part = compute_where(transactions, zone, options.grain, &|row| {
-                    row_currency[row] == index
-                });
+                let in_currency: Vec<bool> = (0..transactions.len)
+                    .map(|row| {
+                        row_currency[row] == index && mask.as_ref().is_none_or(|m| m[row])
+                    })
+                    .collect();
+                let part = compute(
+                    transactions,
+                    &calendar,
+                    &params,
+                    Selection {
+                        mask: Some(&in_currency),
+                        ..selection
+                    },
+                    false,
+                );
                 CurrencyTotals {
                     currency: code.clone(),
                     totals: CATALOG
@@ -232,17 +360,119 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .collect(),
         _ => Vec::new(),
     };
-    let series = computed
-        .buckets
-        .iter()
-        .map(|bucket| SeriesPoint {
-            bucket: bucket_label(bucket.start_day, options.grain),
-            start: bucket_start_rfc3339(bucket.start_day, zone),
-            values: CATALOG
-                .iter()
-                .map(|metric| (metric.id, value_of(metric, &bucket.tally)))
-                .collect(),
+    let series_of = |computed: &Computed| -> Vec<SeriesPoint> {
+        computed
+            .buckets
+            .iter()
+            .map(|bucket| SeriesPoint {
+                bucket: bucket_label(bucket.start_day, options.grain),
+                start: bucket_start_rfc3339(bucket.start_day, zone),
+                values: values_of(&bucket.tally),
+            })
+            .collect()
+    };
+    let series = series_of(&computed);
+
+    let segments = match &options.segment {
+        Some(name) => {
+            let column = column_named(table, name, "segment by")?;
+            let coded = Coded::new(table, column, transactions);
+            let selected = selected_rows(transactions, &calendar, selection);
+            let mut rows_per_code = vec![0.0; coded.values.len()];
+            for &row in &selected {
+                rows_per_code[coded.codes[row] as usize] += 1.0;
+            }
+            let (group_of, labels) = coded.top(&rows_per_code, SEGMENT_VALUES);
+            let values = labels
+                .into_iter()
+                .enumerate()
+                .map(|(group, value)| {
+                    let in_group: Vec<bool> = (0..transactions.len)
+                        .map(|row| {
+                            group_of[coded.codes[row] as usize] as usize == group
+                                && mask.as_ref().is_none_or(|m| m[row])
+                        })
+                        .collect();
+                    let part = compute(
+                        transactions,
+                        &calendar,
+                        &params,
+                        Selection {
+                            mask: Some(&in_group),
+                            ..selection
+                        },
+                        true,
+                    );
+                    Segment {
+                        value,
+                        rows: part.totals.attempts,
+                        totals: values_of(&part.totals),
+                        series: series_of(&part),
+                    }
+                })
+                .collect();
+            Some(Segments {
+                column: table.headers[column].clone(),
+                values,
+            })
+        }
+        None => None,
+    };
+    let breakdowns = [
+        Role::Channel,
+        Role::FundingSource,
+        Role::Type,
+        Role::Region,
+        Role::Kyc,
+    ]
+    .into_iter()
+    .filter_map(|role| {
+        let column = mapping.column(role)?;
+        let coded = Coded::new(table, column, transactions);
+        Some(breakdown(
+            role.id(),
+            table.headers[column].clone(),
+            &coded,
+            transactions,
+            &calendar,
+            &params,
+            selection,
+        ))
+    })
+    .collect();
+    let decline_reasons = mapping.column(Role::DeclineReason).map(|column| {
+        let coded = Coded::new(table, column, transactions);
+        decline_reasons(
+            table.headers[column].clone(),
+            &coded,
+            transactions,
+            &calendar,
+            selection,
+        )
+    });
+    let histograms = histograms(transactions, &calendar, selection);
+    let role_of_column = |c: usize| {
+        Role::ALL
+            .into_iter()
+            .find(|&role| mapping.column(role) == Some(c))
+    };
+    let dimensions = (0..table.headers.len())
+        .filter(|&c| {
+            !role_of_column(c).is_some_and(|role| {
+                matches!(
+                    role,
+                    Role::TxnId
+                        | Role::CreatedAt
+                        | Role::UserId
+                        | Role::Amount
+                        | Role::Fee
+                        | Role::LatencyMs
+                        | Role::SettledAt
+                        | Role::DisputedAt
+                )
+            })
         })
+        .filter_map(|c| dimension(table, c, role_of_column(c).map(Role::id), transactions))
         .collect();
 
     let mut skipped = table.skipped.clone();
@@ -272,11 +502,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         rows_skipped: skipped.total(),
         skipped: skipped.groups().to_vec(),
         unmapped_columns: (0..table.headers.len())
-            .filter(|&c| {
-                Role::ALL
-                    .iter()
-                    .all(|&role| mapping.column(role) != Some(c))
-            })
+            .filter(|&c| role_of_column(c).is_none())
             .map(|c| table.headers[c].clone())
             .collect(),
         warnings,
@@ -291,9 +517,24 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         file: table.file.clone(),
         tz: zone.to_string(),
         grain: options.grain,
+        week_start: options.week_start,
+        data_range: calendar.span.map(Dates::of),
+        range: range.map(Dates::of),
+        previous: previous_range.map(Dates::of),
         totals: metrics.iter().map(|m| (m.id, m.value)).collect(),
+        previous_totals: previous
+            .as_ref()
+            .map(|p| values_of(&p.totals))
+            .unwrap_or_default(),
         metrics,
         series,
+        segments,
+        breakdowns,
+        decline_reasons,
+        funnel: None,
+        retention: None,
+        histograms,
+        dimensions,
         mapping: Role::ALL
             .into_iter()
             .map(|role| RoleMapping {
@@ -330,6 +571,62 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     })
 }
 
+/// How many values a segmentation lists before grouping the rest as "(other)".
+const SEGMENT_VALUES: usize = 10;
+
+/// The column of the prepared table called `name`, or an error listing the columns.
+fn column_named(table: &RawTable, name: &str, purpose: &str) -> Result<usize> {
+    table.column_index(name).ok_or_else(|| {
+        Error::new(ErrorKind::InvalidOption(format!(
+            "cannot {purpose} {name:?}: no such column; columns are {}",
+            table.headers.join(", ")
+        )))
+    })
+}
+
+/// `YYYY-MM-DD` .. `YYYY-MM-DD` as local day numbers.
+fn parse_range(range: &DateRange) -> Result<(i64, i64)> {
+    let day = |text: &str| {
+        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map(|date| (date - date_of_day(0)).num_days())
+            .map_err(|_| {
+                Error::new(ErrorKind::InvalidOption(format!(
+                    "the date {text:?} is not a date like 2025-09-30"
+                )))
+            })
+    };
+    let (from, to) = (day(&range.from)?, day(&range.to)?);
+    if from > to {
+        return Err(Error::new(ErrorKind::InvalidOption(format!(
+            "the range starts ({}) after it ends ({})",
+            range.from, range.to
+        ))));
+    }
+    Ok((from, to))
+}
+
+/// Which transactions pass every filter (`None` when there is none).
+fn filter_mask(
+    table: &RawTable,
+    transactions: &Transactions,
+    filters: &[Filter],
+) -> Result<Option<Vec<bool>>> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut mask = vec![true; transactions.len];
+    for filter in filters {
+        let column = column_named(table, &filter.column, "filter on")?;
+        let values: HashSet<&str> = filter.values.iter().map(|v| v.trim()).collect();
+        let cells = &table.columns[column];
+        for (keep, &row) in mask.iter_mut().zip(&transactions.rows) {
+            let listed = values.contains(cells.get(row as usize).trim());
+            *keep &= listed != filter.exclude;
+        }
+    }
+    Ok(Some(mask))
+}
+
 /// The UTC offset written most often in the data, if any time carries one.
 fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
     let mut counts: HashMap<i32, u64> = HashMap::new();
@@ -350,7 +647,8 @@ pub fn format_value(value: Option<f64>, unit: Unit) -> String {
         return "—".to_string();
     };
     match unit {
-        Unit::Count => group_thousands(&format!("{value:.0}")),
+        Unit::Count if value.fract() == 0.0 => group_thousands(&format!("{value:.0}")),
+        Unit::Count => group_thousands(&format!("{value:.2}")),
         Unit::Currency => group_thousands(&format!("{value:.2}")),
         Unit::Ratio => format!("{:.2}%", value * 100.0),
         Unit::Bps => format!("{value:.1} bps"),
@@ -382,6 +680,18 @@ fn group_thousands(number: &str) -> String {
     }
 }
 
+/// The metrics the text report's series table shows.
+const TEXT_SERIES_METRICS: [&str; 8] = [
+    "tpv",
+    "txn_count",
+    "success_rate",
+    "active_payers",
+    "new_payers",
+    "avg_ticket",
+    "refund_rate",
+    "dispute_rate_bps",
+];
+
 /// How many time buckets the text report prints: a screenful, the most recent ones.
 const TEXT_SERIES_ROWS: usize = 60;
 
@@ -412,8 +722,19 @@ pub fn render_text(report: &Report) -> String {
         .currency
         .as_ref()
         .map_or(String::new(), |code| format!(" {code}"));
-    let _ = writeln!(out, "\nmetrics");
+    if let (Some(range), Some(previous)) = (&report.range, &report.previous) {
+        let _ = writeln!(
+            out,
+            "\nperiod {} to {}, compared with {} to {}",
+            range.from, range.to, previous.from, previous.to
+        );
+    }
+    let mut tier = None;
     for m in &report.metrics {
+        if tier != Some(m.tier) {
+            tier = Some(m.tier);
+            let _ = writeln!(out, "\n{}", m.tier.title().to_lowercase());
+        }
         let value = if let (Some(note), None) = (&m.note, m.value) {
             note.split(':').next().unwrap_or(note).to_string()
         } else if m.needs.is_empty() {
@@ -426,7 +747,15 @@ pub fn render_text(report: &Report) -> String {
         } else {
             format!("needs column {}", m.needs.join(", "))
         };
-        let _ = writeln!(out, "  {:<15} {:>22}   {}", m.name, value, m.description);
+        let change = match (m.previous, m.change) {
+            (Some(previous), Some(change)) => format!(
+                "{:+.1}% vs {}",
+                change * 100.0,
+                format_value(Some(previous), m.unit)
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {:<28} {:>22}  {:<26} {}", m.name, value, change, m.description);
     }
     for part in &report.by_currency {
         let _ = writeln!(out, "\nin {}", part.currency);
@@ -445,14 +774,20 @@ pub fn render_text(report: &Report) -> String {
                 report.series.len()
             );
         }
+        // A terminal is not wide enough for every metric: the JSON has them all.
+        let columns: Vec<&MetricValue> = report
+            .metrics
+            .iter()
+            .filter(|m| TEXT_SERIES_METRICS.contains(&m.id))
+            .collect();
         let _ = write!(out, "  {:<10}", "bucket");
-        for m in &report.metrics {
+        for m in &columns {
             let _ = write!(out, " {:>14}", m.id);
         }
         let _ = writeln!(out);
         for point in &report.series[report.series.len() - shown..] {
             let _ = write!(out, "  {:<10}", point.bucket);
-            for m in &report.metrics {
+            for m in &columns {
                 let value = point.values.get(m.id).copied().flatten();
                 let _ = write!(out, " {:>14}", format_value(value, m.unit));
             }

@@ -14,7 +14,11 @@
 //!
 //! The shapes aim at what a metrics dashboard should show: an intraday curve with lunch and
 //! evening peaks, busier weekends, a mild growth trend, heavy-tailed payers and amounts, and
-//! a Zipf-like merchant concentration.
+//! a Zipf-like merchant concentration. Each payment also has a kind (`type`: mostly purchases,
+//! bills paid in the app and online, transfers to street vendors' QR codes), a decline reason
+//! when it failed (balances run out, banks decline credit cards), a fraud flag on about ten
+//! basis points of successful payments (online and resellable goods most, disputed payments far
+//! more often) and, when disputed, the date the dispute was opened.
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use rand::{RngExt, SeedableRng};
@@ -39,10 +43,17 @@ impl Default for SampleOptions {
     }
 }
 
+/// The ChaCha stream of the transactions' later columns (the main stream is 0).
+const DETAILS_STREAM: u64 = 1;
+
 /// The generated tables as CSV text: UTF-8, a header row, `\n` line ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleTables {
-    /// `txn_id,created_at,user_id,merchant_id,amount,currency,status,channel,funding_source,fee,latency_ms,settled_at`
+    /// `txn_id,created_at,user_id,merchant_id,amount,currency,status,channel,funding_source,fee,latency_ms,settled_at,type,decline_reason,is_fraud,disputed_at`:
+    /// `settled_at` is empty for failed and pending payments, `decline_reason` is empty unless
+    /// the payment failed, `is_fraud` is `1` for a few basis points of successful (success,
+    /// refunded, disputed) payments and `0` otherwise, `disputed_at` is empty unless the status
+    /// is disputed and then 2 to 60 days after `created_at` (possibly after the window).
     pub transactions: String,
     /// `user_id,signup_at,first_funding_at,region,platform,kyc_level`
     pub users: String,
@@ -63,8 +74,21 @@ pub fn generate(options: &SampleOptions) -> SampleTables {
     let users = Users::generate(user_count, &calendar, &traffic, &mut rng);
     let merchants = Merchants::generate(merchant_count, &mut rng);
 
+    // The later columns (type, decline reason, fraud flag, dispute date) draw from a stream of
+    // their own: adding them left every earlier column of a seed's sample byte-identical, so
+    // numbers already quoted for the sample stay true, and the next column can do the same.
+    let mut details = ChaCha8Rng::seed_from_u64(options.seed);
+    details.set_stream(DETAILS_STREAM);
+
     SampleTables {
-        transactions: write_transactions(options.rows, &users, &merchants, &traffic, &mut rng),
+        transactions: write_transactions(
+            options.rows,
+            &users,
+            &merchants,
+            &traffic,
+            &mut rng,
+            &mut details,
+        ),
         users: users.to_csv(),
         merchants: merchants.to_csv(),
     }
@@ -430,6 +454,11 @@ struct Category {
     refund_rate: f64,
     /// Weights of `CHANNELS`: scanning in shops, paying online for travel and electronics.
     channel_weights: [f64; 5],
+    /// Billers (utilities): every payment to them is a `bill_payment`, whatever the channel.
+    biller: bool,
+    /// How much likelier than average a payment here is to be fraud: resellable goods and
+    /// tickets attract stolen credentials, a bus fare or a bowl of noodles rarely does.
+    fraud_factor: f64,
 }
 
 const CATEGORIES: [Category; 10] = [
@@ -441,6 +470,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 38,
         refund_rate: 0.013,
         channel_weights: [45.0, 25.0, 2.0, 10.0, 18.0],
+        biller: false,
+        fraud_factor: 0.4,
     },
     Category {
         name: "retail",
@@ -450,6 +481,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 55,
         refund_rate: 0.038,
         channel_weights: [35.0, 25.0, 20.0, 10.0, 10.0],
+        biller: false,
+        fraud_factor: 1.5,
     },
     Category {
         name: "supermarket",
@@ -459,6 +492,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 38,
         refund_rate: 0.011,
         channel_weights: [35.0, 50.0, 5.0, 5.0, 5.0],
+        biller: false,
+        fraud_factor: 0.5,
     },
     Category {
         name: "transport",
@@ -468,6 +503,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 38,
         refund_rate: 0.006,
         channel_weights: [40.0, 25.0, 5.0, 15.0, 15.0],
+        biller: false,
+        fraud_factor: 0.3,
     },
     Category {
         name: "travel",
@@ -477,6 +514,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 60,
         refund_rate: 0.066,
         channel_weights: [5.0, 3.0, 45.0, 35.0, 12.0],
+        biller: false,
+        fraud_factor: 3.0,
     },
     Category {
         name: "electronics",
@@ -486,6 +525,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 60,
         refund_rate: 0.05,
         channel_weights: [10.0, 10.0, 50.0, 25.0, 5.0],
+        biller: false,
+        fraud_factor: 4.0,
     },
     Category {
         name: "utilities",
@@ -495,6 +536,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 38,
         refund_rate: 0.003,
         channel_weights: [5.0, 2.0, 35.0, 45.0, 13.0],
+        biller: true,
+        fraud_factor: 0.3,
     },
     Category {
         name: "entertainment",
@@ -504,6 +547,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 60,
         refund_rate: 0.028,
         channel_weights: [20.0, 10.0, 30.0, 25.0, 15.0],
+        biller: false,
+        fraud_factor: 1.5,
     },
     Category {
         name: "education",
@@ -513,6 +558,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 50,
         refund_rate: 0.033,
         channel_weights: [15.0, 5.0, 40.0, 25.0, 15.0],
+        biller: false,
+        fraud_factor: 1.0,
     },
     Category {
         name: "healthcare",
@@ -522,6 +569,8 @@ const CATEGORIES: [Category; 10] = [
         fee_basis_points: 38,
         refund_rate: 0.017,
         channel_weights: [40.0, 20.0, 10.0, 15.0, 15.0],
+        biller: false,
+        fraud_factor: 0.5,
     },
 ];
 
@@ -637,7 +686,8 @@ impl CategoryBalancer {
 // Transactions
 // ---------------------------------------------------------------------------------------------
 
-const TRANSACTION_COLUMNS: [&str; 12] = [
+/// The columns added later (`type` onwards) come last, so files read by position keep working.
+const TRANSACTION_COLUMNS: [&str; 16] = [
     "txn_id",
     "created_at",
     "user_id",
@@ -650,11 +700,67 @@ const TRANSACTION_COLUMNS: [&str; 12] = [
     "fee",
     "latency_ms",
     "settled_at",
+    "type",
+    "decline_reason",
+    "is_fraud",
+    "disputed_at",
 ];
 
 const CHANNELS: [&str; 5] = ["app_qr", "app_barcode", "online", "in_app", "mini_program"];
 /// Index of `online` in `CHANNELS`.
 const ONLINE_CHANNEL: usize = 2;
+
+/// Kinds of payment. Top-ups and withdrawals move the payer's own money, so they are not
+/// payments and the sample has none.
+const PAYMENT_TYPES: [&str; 3] = ["purchase", "bill_payment", "p2p_transfer"];
+const BILL_PAYMENT: usize = 1;
+/// Weights of `PAYMENT_TYPES` per channel (in `CHANNELS` order): shop QR codes include street
+/// vendors' personal collection codes (transfers); a barcode is always scanned by a till; bills
+/// are paid in the app and online.
+const PAYMENT_TYPE_WEIGHTS: [[f64; 3]; 5] = [
+    [0.86, 0.02, 0.12],
+    [0.985, 0.015, 0.0],
+    [0.88, 0.10, 0.02],
+    [0.72, 0.16, 0.12],
+    [0.85, 0.12, 0.03],
+];
+
+/// Why a failed payment failed, as a wallet's export says it.
+const DECLINE_REASONS: [&str; 7] = [
+    "insufficient_funds",
+    "risk_control",
+    "bank_declined",
+    "invalid_card",
+    "card_expired",
+    "timeout",
+    "user_cancelled",
+];
+/// Index of `risk_control` in `DECLINE_REASONS`.
+const RISK_CONTROL: usize = 1;
+/// Large payments draw extra risk checks: their risk-control weight is multiplied by this.
+const LARGE_PAYMENT_RISK_FACTOR: f64 = 3.0;
+
+/// Fraud: a payment's base probability of being confirmed fraud, before the channel's and the
+/// category's factors. Wallets see a few basis points; with the disputed ones (below) the
+/// sample lands between 5 and 15 bps of successful payments.
+const FRAUD_BASE_RATE: f64 = 0.0004;
+/// Fraud factors per channel (in `CHANNELS` order): card-not-present online checkout is where
+/// stolen credentials are used; scanning in a shop needs the payer's phone.
+const CHANNEL_FRAUD_FACTOR: [f64; 5] = [0.5, 0.2, 3.0, 1.2, 1.0];
+/// Merchants refund some payments they suspect, so refunded ones are fraud more often.
+const REFUNDED_FRAUD_FACTOR: f64 = 2.0;
+/// Many chargebacks are "I did not make this payment": among disputed payments fraud is
+/// common, at this rate before the factors. No payment is fraud with more than `MAX_FRAUD_RATE`.
+const DISPUTED_FRAUD_RATE: f64 = 0.15;
+const MAX_FRAUD_RATE: f64 = 0.8;
+/// Fraudsters go for amounts above this many cents twice as often.
+const FRAUD_LARGE_CENTS: u64 = 1_000 * 100;
+const FRAUD_LARGE_FACTOR: f64 = 2.0;
+
+/// A dispute is opened this long after the payment at the earliest, and before the latest
+/// (card schemes allow 120 days; most payers notice within weeks).
+const DISPUTE_MIN_DELAY_SECONDS: Seconds = 2 * SECONDS_PER_DAY;
+const DISPUTE_DELAY_SPAN_SECONDS: f64 = (58 * SECONDS_PER_DAY) as f64;
 
 struct FundingSource {
     name: &'static str,
@@ -662,6 +768,10 @@ struct FundingSource {
     /// Probability that a payment from this source fails (insufficient balance, bank declines,
     /// risk control); credit cards are declined most often.
     failure_rate: f64,
+    /// Weights of `DECLINE_REASONS` when a payment from this source fails: a balance runs
+    /// out, a bank declines a card (credit cards most), only cards expire or are invalid, and
+    /// credit lines (huabei) hit limits and risk control.
+    decline_weights: [f64; 7],
 }
 
 const FUNDING_SOURCES: [FundingSource; 5] = [
@@ -669,26 +779,31 @@ const FUNDING_SOURCES: [FundingSource; 5] = [
         name: "balance",
         share: 0.22,
         failure_rate: 0.055,
+        decline_weights: [0.55, 0.15, 0.0, 0.0, 0.0, 0.12, 0.18],
     },
     FundingSource {
         name: "yuebao",
         share: 0.20,
         failure_rate: 0.05,
+        decline_weights: [0.35, 0.20, 0.0, 0.0, 0.0, 0.20, 0.25],
     },
     FundingSource {
         name: "debit_card",
         share: 0.25,
         failure_rate: 0.075,
+        decline_weights: [0.30, 0.12, 0.28, 0.06, 0.04, 0.10, 0.10],
     },
     FundingSource {
         name: "credit_card",
         share: 0.13,
         failure_rate: 0.11,
+        decline_weights: [0.12, 0.15, 0.42, 0.06, 0.09, 0.08, 0.08],
     },
     FundingSource {
         name: "huabei",
         share: 0.20,
         failure_rate: 0.075,
+        decline_weights: [0.40, 0.30, 0.0, 0.0, 0.0, 0.12, 0.18],
     },
 ];
 
@@ -751,6 +866,7 @@ fn write_transactions(
     merchants: &Merchants,
     traffic: &HourlyTraffic,
     rng: &mut ChaCha8Rng,
+    details: &mut ChaCha8Rng,
 ) -> String {
     // Drawing all times first and sorting them gives the ascending order without any bias.
     let mut created: Vec<u32> = (0..rows)
@@ -769,11 +885,27 @@ fn write_transactions(
     let funding_table = WeightedTable::new(FUNDING_SOURCES.iter().map(|source| source.share));
     let settlement_days = WeightedTable::new(SETTLEMENT_DAY_WEIGHTS);
     let latency_shape = lognormal(LATENCY_SIGMA);
+    let type_tables: Vec<WeightedTable> = PAYMENT_TYPE_WEIGHTS
+        .iter()
+        .map(|&weights| WeightedTable::new(weights))
+        .collect();
+    let decline_tables: Vec<[WeightedTable; 2]> = FUNDING_SOURCES
+        .iter()
+        .map(|source| {
+            let mut large = source.decline_weights;
+            large[RISK_CONTROL] *= LARGE_PAYMENT_RISK_FACTOR;
+            [
+                WeightedTable::new(source.decline_weights),
+                WeightedTable::new(large),
+            ]
+        })
+        .collect();
 
-    // A row is about 122 bytes; reserving a little more avoids copying 100 MB when the buffer grows.
-    let mut writer = csv_writer(rows.saturating_mul(128));
+    // A row is about 150 bytes; reserving a little more avoids copying 100 MB when the buffer grows.
+    let mut writer = csv_writer(rows.saturating_mul(160));
     write_row(&mut writer, &TRANSACTION_COLUMNS.map(str::as_bytes));
     let (mut created_clock, mut settled_clock) = (TimestampWriter::new(), TimestampWriter::new());
+    let mut disputed_clock = TimestampWriter::new();
     let mut txn_id = Field::new();
     let mut created_at = Field::new();
     let mut user_id = Field::new();
@@ -782,6 +914,7 @@ fn write_transactions(
     let mut fee = Field::new();
     let mut latency = Field::new();
     let mut settled_at = Field::new();
+    let mut disputed_at = Field::new();
     let mut payers = users.payers.cursor();
     let mut sellers = merchants.sellers.cursor();
 
@@ -848,6 +981,40 @@ fn write_transactions(
             fee.push_bytes(b"0.00");
         }
 
+        // The later columns, from their own stream (see `generate`).
+        let payment_type = if category.biller {
+            BILL_PAYMENT
+        } else {
+            type_tables[channel_index].sample(details)
+        };
+        let decline_reason = (status == Status::Failed).then(|| {
+            let large = usize::from(amount_cents > LARGE_PAYMENT_CENTS);
+            DECLINE_REASONS[decline_tables[funding_index][large].sample(details)]
+        });
+        let is_fraud = status.is_completed() && {
+            let mut rate = if status == Status::Disputed {
+                DISPUTED_FRAUD_RATE
+            } else {
+                FRAUD_BASE_RATE
+            } * CHANNEL_FRAUD_FACTOR[channel_index]
+                * category.fraud_factor;
+            if status == Status::Refunded {
+                rate *= REFUNDED_FRAUD_FACTOR;
+            }
+            if amount_cents > FRAUD_LARGE_CENTS {
+                rate *= FRAUD_LARGE_FACTOR;
+            }
+            details.random::<f64>() < rate.min(MAX_FRAUD_RATE)
+        };
+        disputed_at.clear();
+        if status == Status::Disputed {
+            // Squaring a uniform draw skews delays early: most payers notice within weeks.
+            let early: f64 = details.random();
+            let delay =
+                DISPUTE_MIN_DELAY_SECONDS + (DISPUTE_DELAY_SPAN_SECONDS * early * early) as Seconds;
+            disputed_clock.write(created_secs + delay, &mut disputed_at);
+        }
+
         txn_id.set_id(b'T', index as u64 + 1, 9);
         created_at.clear();
         created_clock.write(created_secs, &mut created_at);
@@ -858,7 +1025,7 @@ fn write_transactions(
         latency.clear();
         latency.push_padded(latency_ms, 1);
 
-        let record: [&[u8]; 12] = [
+        let record: [&[u8]; 16] = [
             txn_id.as_bytes(),
             created_at.as_bytes(),
             user_id.as_bytes(),
@@ -871,6 +1038,10 @@ fn write_transactions(
             fee.as_bytes(),
             latency.as_bytes(),
             settled_at.as_bytes(),
+            PAYMENT_TYPES[payment_type].as_bytes(),
+            decline_reason.unwrap_or("").as_bytes(),
+            if is_fraud { b"1" } else { b"0" },
+            disputed_at.as_bytes(),
         ];
         write_row(&mut writer, &record);
     }
@@ -1322,6 +1493,102 @@ mod tests {
         for status in ["failed", "refunded", "disputed", "pending"] {
             assert!(counts.get(status).copied().unwrap_or(0) > 0, "no {status}");
         }
+    }
+
+    #[test]
+    fn types_decline_reasons_fraud_and_disputes_are_consistent() {
+        let tables = sample(40_000, 42);
+        let (header, records) = parse(&tables.transactions);
+        let [status_col, type_col, reason_col, fraud_col, disputed_col, created_col] = [
+            "status",
+            "type",
+            "decline_reason",
+            "is_fraud",
+            "disputed_at",
+            "created_at",
+        ]
+        .map(|name| column(&header, name));
+        let mut types: HashMap<&str, usize> = HashMap::new();
+        let mut reasons: HashMap<&str, usize> = HashMap::new();
+        for record in &records {
+            let status = record[status_col].as_str();
+            *types.entry(&record[type_col]).or_default() += 1;
+            let reason = record[reason_col].as_str();
+            if status == "failed" {
+                assert!(DECLINE_REASONS.contains(&reason), "{record:?}");
+                *reasons.entry(reason).or_default() += 1;
+            } else {
+                assert_eq!(reason, "", "{record:?}");
+            }
+            let fraud = record[fraud_col].as_str();
+            assert!(fraud == "0" || fraud == "1", "{record:?}");
+            if status == "failed" || status == "pending" {
+                assert_eq!(fraud, "0", "{record:?}");
+            }
+            if status == "disputed" {
+                let delay = parse_time(&record[disputed_col]) - parse_time(&record[created_col]);
+                assert!(
+                    (chrono::Duration::days(2)..=chrono::Duration::days(60)).contains(&delay),
+                    "{record:?}"
+                );
+            } else {
+                assert_eq!(record[disputed_col], "", "{record:?}");
+            }
+        }
+        assert!(types.keys().all(|kind| PAYMENT_TYPES.contains(kind)));
+        assert!(
+            types["purchase"] > 3 * (types["bill_payment"] + types["p2p_transfer"]),
+            "{types:?}"
+        );
+        // Every reason occurs; a balance's failures are mostly insufficient funds, while a
+        // credit card's are mostly its bank declining.
+        assert_eq!(reasons.len(), DECLINE_REASONS.len(), "{reasons:?}");
+        let funding_col = column(&header, "funding_source");
+        let top_reason = |source: &str| {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            for record in records
+                .iter()
+                .filter(|r| r[status_col] == "failed" && r[funding_col] == source)
+            {
+                *counts.entry(&record[reason_col]).or_default() += 1;
+            }
+            counts.into_iter().max_by_key(|&(_, n)| n).unwrap().0
+        };
+        assert_eq!(top_reason("balance"), "insufficient_funds");
+        assert_eq!(top_reason("credit_card"), "bank_declined");
+    }
+
+    #[test]
+    fn fraud_is_a_few_basis_points_concentrated_online_and_in_disputes() {
+        let tables = sample(200_000, 3);
+        let (header, records) = parse(&tables.transactions);
+        let [status_col, fraud_col, channel_col] =
+            ["status", "is_fraud", "channel"].map(|name| column(&header, name));
+        // (payments, frauds) among successful ones: all, disputed, online, shop barcode.
+        let mut tallies: HashMap<&str, (usize, usize)> = HashMap::new();
+        for record in &records {
+            let status = record[status_col].as_str();
+            if !["success", "refunded", "disputed"].contains(&status) {
+                continue;
+            }
+            let fraud = usize::from(record[fraud_col] == "1");
+            let mut groups = vec!["all", record[channel_col].as_str()];
+            if status == "disputed" {
+                groups.push("disputed");
+            }
+            for group in groups {
+                let tally = tallies.entry(group).or_default();
+                tally.0 += 1;
+                tally.1 += fraud;
+            }
+        }
+        let bps = |group: &str| {
+            let (payments, frauds) = tallies[group];
+            frauds as f64 * 10_000.0 / payments as f64
+        };
+        assert!((5.0..=15.0).contains(&bps("all")), "{tallies:?}");
+        assert!(bps("disputed") > 20.0 * bps("all"), "{tallies:?}");
+        assert!(bps("online") > 5.0 * bps("app_barcode"), "{tallies:?}");
     }
 
     #[test]

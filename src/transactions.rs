@@ -26,6 +26,17 @@ pub struct Transactions {
     pub fee: Option<Vec<f64>>,
     pub latency_ms: Option<Vec<f64>>,
     pub settled_at: Option<Vec<Option<Timestamp>>>,
+    /// The table row (index into the text columns) each transaction was read from.
+    pub rows: Vec<u32>,
+    /// The user id behind each dictionary index of `user`.
+    pub user_ids: Vec<String>,
+    pub merchant: Option<Vec<u32>>,
+    pub merchant_count: usize,
+    /// True where the payment was confirmed as fraud (an empty or unreadable flag is false).
+    pub fraud: Option<Vec<bool>>,
+    pub disputed_at: Option<Vec<Option<Timestamp>>>,
+    /// True where the payer's KYC value says verified (see `kyc_verified`).
+    pub kyc_verified: Option<Vec<bool>>,
     /// Each raw status value with its normal form and how many loaded rows carry it.
     pub status_values: Vec<(String, Status, u64)>,
     /// The currency of each row, as an index into `currencies` (`NO_CURRENCY` when unknown);
@@ -159,8 +170,9 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
     };
     let fee = optional_number(Role::Fee);
     let latency_ms = optional_number(Role::LatencyMs);
-    let settled_at = mapping.column(Role::SettledAt).map(|c| {
-        let mut parser = column_parser(table, Role::SettledAt, c, options, &mut warnings);
+    let mut optional_time = |role: Role| {
+        let c = mapping.column(role)?;
+        let mut parser = column_parser(table, role, c, options, &mut warnings);
         let mut unreadable = UnreadableValues::default();
         let values = (0..rows)
             .map(|row| {
@@ -175,17 +187,47 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
                 parsed
             })
             .collect::<Vec<_>>();
-        warnings.extend(unreadable.warning(Role::SettledAt.id(), "a date/time"));
-        values
-    });
-
+        warnings.extend(unreadable.warning(role.id(), "a date/time"));
+        Some(values)
+    };
+    let settled_at = optional_time(Role::SettledAt);
+    let disputed_at = optional_time(Role::DisputedAt);
     // Compact every column to the kept rows.
     let created_at = created_at.map(|v| compact(v, &keep));
     let amount = amount.map(|v| compact(v, &keep));
     let fee = fee.map(|v| compact(v, &keep));
     let latency_ms = latency_ms.map(|v| compact(v, &keep));
     let settled_at = settled_at.map(|v| compact(v, &keep));
+    let disputed_at = disputed_at.map(|v| compact(v, &keep));
     let kept_rows: Vec<usize> = (0..rows).filter(|&row| keep[row]).collect();
+    let fraud = mapping.column(Role::Fraud).map(|c| {
+        let mut unreadable = UnreadableValues::default();
+        let flags = kept_rows
+            .iter()
+            .map(|&row| {
+                let text = table.columns[c].get(row);
+                parse_flag(text).unwrap_or_else(|| {
+                    unreadable.note(table.lines[row], table.column_number(c), text);
+                    false
+                })
+            })
+            .collect::<Vec<_>>();
+        warnings.extend(unreadable.warning(Role::Fraud.id(), "yes or no (read as no)"));
+        flags
+    });
+    let kyc_verified = mapping.column(Role::Kyc).map(|c| {
+        kept_rows
+            .iter()
+            .map(|&row| kyc_verified(table.columns[c].get(row)))
+            .collect::<Vec<_>>()
+    });
+    let (merchant, merchant_count) = match mapping.column(Role::MerchantId) {
+        Some(c) => {
+            let (ids, names) = dictionary_encode(table, c, &kept_rows);
+            (Some(ids), names.len())
+        }
+        None => (None, 0),
+    };
 
     let (status, status_values) = match mapping.column(Role::Status) {
         Some(c) => {
@@ -194,12 +236,12 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         }
         None => (None, Vec::new()),
     };
-    let (user, user_count) = match mapping.column(Role::UserId) {
+    let (user, user_ids) = match mapping.column(Role::UserId) {
         Some(c) => {
-            let (ids, count) = dictionary_encode(table, c, &kept_rows);
-            (Some(ids), count)
+            let (ids, names) = dictionary_encode(table, c, &kept_rows);
+            (Some(ids), names)
         }
-        None => (None, 0),
+        None => (None, Vec::new()),
     };
     // The currency of each row: its currency column, else the sign in its amount (¥28.16).
     let mut codes: Vec<String> = Vec::new();
@@ -291,10 +333,17 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             amount,
             status,
             user,
-            user_count,
+            user_count: user_ids.len(),
             fee,
             latency_ms,
             settled_at,
+            rows: kept_rows.iter().map(|&row| row as u32).collect(),
+            user_ids,
+            merchant,
+            merchant_count,
+            fraud,
+            disputed_at,
+            kyc_verified,
             status_values,
             currency: (!codes.is_empty()).then_some(currency),
             currencies: codes,
@@ -380,9 +429,11 @@ fn read_statuses(
     (statuses, values)
 }
 
-/// Replaces each non-empty id by a small integer, so that distinct counts are exact and cheap.
-fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u32>, usize) {
+/// Replaces each non-empty id by a small integer, so that distinct counts are exact and cheap;
+/// also gives the id of each integer.
+fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u32>, Vec<String>) {
     let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
     let encoded = rows
         .iter()
         .map(|&row| {
@@ -390,11 +441,35 @@ fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u3
             if value.is_empty() {
                 return NO_ID;
             }
-            let next = ids.len() as u32;
-            *ids.entry(value).or_insert(next)
+            *ids.entry(value).or_insert_with(|| {
+                names.push(value.to_string());
+                (names.len() - 1) as u32
+            })
         })
         .collect();
-    (encoded, ids.len())
+    (encoded, names)
+}
+
+/// Reads a yes/no cell: 1/0, true/false, yes/no, y/n, t/f, 是/否; empty is no. `None` when
+/// the value is none of these.
+pub fn parse_flag(text: &str) -> Option<bool> {
+    match text.trim().to_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" | "t" | "fraud" | "是" | "1.0" => Some(true),
+        "" | "0" | "false" | "no" | "n" | "f" | "否" | "0.0" => Some(false),
+        _ => None,
+    }
+}
+
+/// True when a KYC cell says the payer is verified: a level above 0, or a word that says so.
+pub fn kyc_verified(text: &str) -> bool {
+    let text = text.trim().to_lowercase();
+    if let Ok(level) = text.parse::<f64>() {
+        return level > 0.0;
+    }
+    matches!(
+        text.as_str(),
+        "yes" | "y" | "true" | "verified" | "full" | "是" | "已实名" | "已认证"
+    )
 }
 
 #[cfg(test)]

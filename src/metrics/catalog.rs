@@ -377,7 +377,7 @@ pub static CATALOG: &[Metric] = &[
         description: "TPV (gross) of the 10 merchants with the most of it / TPV (gross)",
         needs: &[MerchantId, Amount, Status],
         thresholds: &[],
-        value: |t| ratio(t.top10_merchant_amount, t.merchant_amount),
+        value: |t| ratio(t.top10_merchant_amount, t.success_amount),
     },
     Metric {
         id: "merchant_hhi",
@@ -573,7 +573,7 @@ pub static CATALOG: &[Metric] = &[
         stakeholders: &[Regulators],
         good: Good::Up,
         unit: Unit::Ratio,
-        description: "Active payers whose KYC value is verified (a number above 0, or yes/true/verified/已实名/已认证) / active payers; a payer counts as verified when any of their successful transactions says so",
+        description: "Active payers whose KYC value says verified (a number above 0, or one of yes, y, true, verified, full, 是, 已实名, 已认证; case ignored) / active payers; a payer counts as verified when any of their successful transactions says so",
         needs: &[Kyc, UserId, Status],
         thresholds: &[],
         value: |t| ratio(count(t.kyc_verified_payers), count(t.active_payers)),

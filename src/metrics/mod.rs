@@ -3,5 +3,8 @@
 pub mod catalog;
 pub mod engine;
 
-pub use catalog::{catalog_markdown, Good, Metric, Stakeholder, Tier, Unit, CATALOG};
-pub use engine::{compute, compute_where, Bucket, Computed, Tally};
+pub use catalog::{catalog_markdown, Good, Metric, Stakeholder, Threshold, Tier, Unit, CATALOG};
+pub use engine::{compute, Bucket, Calendar, Computed, Params, Selection, Tally};
+pub mod breakdown;
+pub mod funnel;
+pub mod retention;
