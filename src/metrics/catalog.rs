@@ -104,13 +104,16 @@ use Role::{
 };
 use Stakeholder::{Consumers, FinancialInstitutions, Merchants, Platform, Regulators};
 
-/// Terms used below: a transaction is *successful* when its status is success, refunded or
-/// disputed (the payment went through; refunds and disputes come after). It is *decided* when
-/// it is successful or failed: pending and unrecognised statuses are neither. Missing amounts,
-/// fees and latencies are left out of sums, averages and percentiles. Percentiles are exact,
-/// interpolated linearly between the two nearest values (DuckDB's `quantile_cont`). Every
-/// metric is over the rows left by the filters and the date range; the *period* is the whole
-/// range (totals) or one time bucket (series).
+/// The terms the definitions use (printed at the top of docs/metrics.md).
+pub const TERMS: &str = "Terms: a transaction is *successful* when its status is success, refunded or \
+disputed (the payment went through; refunds and disputes come after). It is *decided* when it is \
+successful or failed: pending and unrecognised statuses are neither. Missing amounts, fees and \
+latencies are left out of sums, averages and percentiles. Percentiles are exact, interpolated \
+linearly between the two nearest values (DuckDB's `quantile_cont`); distinct counts are exact. \
+Every metric is over the rows left by the filters and the date range (new payers look at every \
+date to find a payer's first payment); the *period* is the whole range (totals) or one time \
+bucket (series). Days, weeks and months are local to the reporting time zone.\n";
+
 pub static CATALOG: &[Metric] = &[
     // ---------------------------------------------------------------- north star
     Metric {
@@ -608,8 +611,10 @@ impl Stakeholder {
 pub fn catalog_markdown() -> String {
     let mut out = String::from(
         "# Metrics\n\nGenerated from `src/metrics/catalog.rs` by `make docs`; do not edit by hand.\n\
-         Ids are stable: the CLI's JSON, share links and the SQL export use them.\n",
+         Ids are stable: the CLI's JSON, share links and the SQL export use them.\n\n",
     );
+    out.push_str(TERMS);
+    out.push('\n');
     for tier in [
         Tier::NorthStar,
         Tier::Core,
@@ -621,7 +626,7 @@ pub fn catalog_markdown() -> String {
             continue;
         }
         out.push_str(&format!(
-            "\n## {}\n\n| id | name | definition | unit | good | for | needs |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+            "\n## {}\n\n| id | name | definition | unit | good | for | needs | reference lines |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
             tier.title()
         ));
         for m in metrics {
@@ -641,8 +646,9 @@ pub fn catalog_markdown() -> String {
             };
             let stakeholders: Vec<&str> = m.stakeholders.iter().map(|s| s.title()).collect();
             let needs: Vec<String> = m.needs.iter().map(|r| format!("`{}`", r.id())).collect();
+            let lines: Vec<String> = m.thresholds.iter().map(|t| t.label.to_string()).collect();
             out.push_str(&format!(
-                "| `{}` | {} | {} | {unit} | {good} | {} | {} |\n",
+                "| `{}` | {} | {} | {unit} | {good} | {} | {} | {} |\n",
                 m.id,
                 m.name,
                 m.description,
@@ -651,6 +657,11 @@ pub fn catalog_markdown() -> String {
                     "—".to_string()
                 } else {
                     needs.join(", ")
+                },
+                if lines.is_empty() {
+                    "—".to_string()
+                } else {
+                    lines.join("; ")
                 },
             ));
         }

@@ -820,7 +820,10 @@ mod tests {
 
     #[test]
     fn signup_dates_follow_the_day_month_order() {
-        let users = table("users.csv", "user_id,signup_date\nu1,03/04/2025\nu2,05/06/2025\n");
+        let users = table(
+            "users.csv",
+            "user_id,signup_date\nu1,03/04/2025\nu2,05/06/2025\n",
+        );
         let cols = find_users_table(std::slice::from_ref(&users)).expect("a users table");
         let index = HashMap::new();
         let days = |order| {

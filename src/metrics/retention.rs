@@ -239,9 +239,7 @@ fn table(
         for n in 0..len {
             let shown = n < elapsed;
             let (active, reached) = (tally.active[n], unbounded_counts[n]);
-            cohort_row
-                .classic
-                .push(shown.then(|| active as f64 / size));
+            cohort_row.classic.push(shown.then(|| active as f64 / size));
             cohort_row
                 .unbounded
                 .push(shown.then(|| reached as f64 / size));
@@ -261,4 +259,338 @@ fn table(
         average.unbounded.push(reached as f64 / size as f64);
     }
     RetentionTable { cohorts, average }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transactions::NO_ID;
+
+    /// Day numbers of 2025 dates: `d(7, 1)` is 2025-07-01 (a Tuesday).
+    fn d(month: u32, day: u32) -> i64 {
+        let date = chrono::NaiveDate::from_ymd_opt(2025, month, day).expect("valid test date");
+        (date - date_of_day(0)).num_days()
+    }
+
+    fn shares(values: &[f64]) -> Vec<Option<f64>> {
+        values.iter().map(|&v| Some(v)).collect()
+    }
+
+    /// `(start, size, classic, unbounded, active)` of each cohort.
+    type Row = (
+        String,
+        u64,
+        Vec<Option<f64>>,
+        Vec<Option<f64>>,
+        Vec<Option<u64>>,
+    );
+
+    fn rows(table: &RetentionTable) -> Vec<Row> {
+        table
+            .cohorts
+            .iter()
+            .map(|c| {
+                (
+                    c.start.clone(),
+                    c.size,
+                    c.classic.clone(),
+                    c.unbounded.clone(),
+                    c.active.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Data from Tue 2025-07-01 to Sun 2025-07-27, first-payment basis. Monday weeks:
+    /// A = Jun 30–Jul 6, B = Jul 7–13, C = Jul 14–20, D = Jul 21–27; all four have elapsed
+    /// (Jul 27 is D's last day), so rows have 4 cells (the oldest cohort, A, has N = 0..3).
+    ///
+    /// | payer | payments | cohort | active N |
+    /// | --- | --- | --- | --- |
+    /// | 0 | Jul 1, Jul 2, Jul 15 | A | 0, 2 |
+    /// | 1 | Jul 3, Jul 25 | A | 0, 3 |
+    /// | 2 | Jul 8 | B | 0 |
+    /// | 3 | Jul 9, Jul 16, Jul 17, Jul 22 | B | 0, 1, 2 |
+    /// | 4 | Jul 21 | D | 0 |
+    /// | 5 | Jul 27 | D | 0 |
+    ///
+    /// A (2): classic [2, 0, 1, 1]/2; active in N or later [2, 2, 2, 1]/2.
+    /// B (2, N = 0..2 elapsed): classic [2, 1, 1]/2; or later [2, 1, 1]/2.
+    /// C has no member: not listed. D (2, N = 0 elapsed): [2]/2, [2]/2.
+    /// Average classic: N0 (2+2+2)/6 = 1, N1 (0+1)/4, N2 (1+1)/4, N3 1/2.
+    /// Average unbounded: N0 6/6, N1 (2+1)/4, N2 (2+1)/4, N3 1/2.
+    #[test]
+    fn weekly_first_payment_cohorts_by_hand() {
+        let payments = [
+            (0, d(7, 15)),
+            (0, d(7, 1)),
+            (0, d(7, 2)),
+            (1, d(7, 3)),
+            (1, d(7, 25)),
+            (2, d(7, 8)),
+            (3, d(7, 22)),
+            (3, d(7, 9)),
+            (3, d(7, 16)),
+            (3, d(7, 17)),
+            (4, d(7, 21)),
+            (5, d(7, 27)),
+            (NO_ID, d(7, 4)),
+        ];
+        let range = (d(7, 1), d(7, 27));
+        let r = retention(&payments, None, WeekStart::Monday, range.0, range.1, range);
+        assert_eq!(r.basis, CohortBasis::FirstPayment);
+        assert_eq!(
+            rows(&r.week),
+            vec![
+                (
+                    "2025-06-30".to_string(),
+                    2,
+                    shares(&[1.0, 0.0, 0.5, 0.5]),
+                    shares(&[1.0, 1.0, 1.0, 0.5]),
+                    vec![Some(2), Some(0), Some(1), Some(1)],
+                ),
+                (
+                    "2025-07-07".to_string(),
+                    2,
+                    vec![Some(1.0), Some(0.5), Some(0.5), None],
+                    vec![Some(1.0), Some(0.5), Some(0.5), None],
+                    vec![Some(2), Some(1), Some(1), None],
+                ),
+                (
+                    "2025-07-21".to_string(),
+                    2,
+                    vec![Some(1.0), None, None, None],
+                    vec![Some(1.0), None, None, None],
+                    vec![Some(2), None, None, None],
+                ),
+            ]
+        );
+        assert_eq!(r.week.average.classic, vec![1.0, 0.25, 0.5, 0.5]);
+        assert_eq!(r.week.average.unbounded, vec![1.0, 0.75, 0.75, 0.5]);
+
+        // July has not elapsed (the data ends on the 27th): one cohort, no cell yet.
+        assert_eq!(
+            rows(&r.month),
+            vec![("2025-07".to_string(), 6, vec![], vec![], vec![])]
+        );
+        assert_eq!(r.month.average, Average::default());
+
+        // Sunday weeks: Jun 29–Jul 5, Jul 6–12, Jul 13–19, Jul 20–26, Jul 27–Aug 2. Payers 0–4
+        // fall in the same relative weeks as above; payer 5 (Sunday Jul 27) starts a cohort of
+        // its own whose week has not elapsed, so it is listed with nulls only.
+        let r = retention(&payments, None, WeekStart::Sunday, range.0, range.1, range);
+        let starts: Vec<(String, u64)> = r
+            .week
+            .cohorts
+            .iter()
+            .map(|c| (c.start.clone(), c.size))
+            .collect();
+        assert_eq!(
+            starts,
+            vec![
+                ("2025-06-29".to_string(), 2),
+                ("2025-07-06".to_string(), 2),
+                ("2025-07-20".to_string(), 1),
+                ("2025-07-27".to_string(), 1),
+            ]
+        );
+        assert_eq!(r.week.cohorts[3].classic, vec![None, None, None, None]);
+        assert_eq!(r.week.cohorts[2].classic, vec![Some(1.0), None, None, None]);
+        // N0: (2 + 2 + 1) / 5; the rest as with Monday weeks.
+        assert_eq!(r.week.average.classic, vec![1.0, 0.25, 0.5, 0.5]);
+        assert_eq!(r.week.average.unbounded, vec![1.0, 0.75, 0.75, 0.5]);
+    }
+
+    /// Signup basis by month; data from Jun 15 to Aug 20, so June and July have elapsed and
+    /// August has not. Rows have 2 cells (June, the oldest cohort listed, has N = 0, 1).
+    ///
+    /// | signup | user | payments | cohort | active N |
+    /// | --- | --- | --- | --- | --- |
+    /// | May 20 | 0 | Jun 20 | May: before the data's first month, not listed | |
+    /// | Jun 10 | 1 | Jun 20, Aug 5 | Jun | 0, 2 (2 has not elapsed) |
+    /// | Jun 25 | never paid | | Jun | — |
+    /// | Jul 3 | 2 | Jun 30 (before the cohort: ignored), Jul 4 | Jul | 0 |
+    /// | Jul 15 | 3 | Aug 10 | Jul | 1 (not elapsed) |
+    /// | Aug 2 | 4 | Aug 3 | Aug | 0 (not elapsed) |
+    ///
+    /// Jun (2): classic [1, 0]/2; active in N or later: user 1 (last active N = 2 > 1) in both
+    /// cells, [1, 1]/2. Jul (2): classic [1, —]/2; or later: users 2 and 3 (3 is active in
+    /// August, which counts even though it has not elapsed) [2, —]/2. Aug (1): [—, —].
+    /// Average classic: N0 (1+1)/4, N1 0/2; unbounded: N0 (1+2)/4, N1 1/2.
+    #[test]
+    fn monthly_signup_cohorts_by_hand() {
+        let signup = |user, signup_day| Signup {
+            user,
+            signup_day,
+            funded_day: None,
+        };
+        let signups = [
+            signup(0, d(5, 20)),
+            signup(1, d(6, 10)),
+            signup(NO_ID, d(6, 25)),
+            signup(2, d(7, 3)),
+            signup(3, d(7, 15)),
+            signup(4, d(8, 2)),
+        ];
+        let payments = [
+            (0, d(6, 20)),
+            (1, d(8, 5)),
+            (1, d(6, 20)),
+            (2, d(6, 30)),
+            (2, d(7, 4)),
+            (3, d(8, 10)),
+            (4, d(8, 3)),
+        ];
+        let (first, last) = (d(6, 15), d(8, 20));
+        let r = retention(
+            &payments,
+            Some(&signups),
+            WeekStart::Monday,
+            first,
+            last,
+            (first, last),
+        );
+        assert_eq!(r.basis, CohortBasis::Signup);
+        assert_eq!(
+            rows(&r.month),
+            vec![
+                (
+                    "2025-06".to_string(),
+                    2,
+                    shares(&[0.5, 0.0]),
+                    shares(&[0.5, 0.5]),
+                    vec![Some(1), Some(0)],
+                ),
+                (
+                    "2025-07".to_string(),
+                    2,
+                    vec![Some(0.5), None],
+                    vec![Some(1.0), None],
+                    vec![Some(1), None],
+                ),
+                (
+                    "2025-08".to_string(),
+                    1,
+                    vec![None, None],
+                    vec![None, None],
+                    vec![None, None]
+                ),
+            ]
+        );
+        assert_eq!(r.month.average.classic, vec![0.5, 0.0]);
+        assert_eq!(r.month.average.unbounded, vec![0.75, 0.5]);
+
+        // A range from Jul 10: cohorts from July (its month) on; rows now have 1 cell.
+        let r = retention(
+            &payments,
+            Some(&signups),
+            WeekStart::Monday,
+            first,
+            last,
+            (d(7, 10), last),
+        );
+        assert_eq!(
+            rows(&r.month),
+            vec![
+                (
+                    "2025-07".to_string(),
+                    2,
+                    vec![Some(0.5)],
+                    vec![Some(1.0)],
+                    vec![Some(1)]
+                ),
+                ("2025-08".to_string(), 1, vec![None], vec![None], vec![None]),
+            ]
+        );
+        assert_eq!(r.month.average.classic, vec![0.5]);
+        assert_eq!(r.month.average.unbounded, vec![1.0]);
+    }
+
+    #[test]
+    fn no_cohort_gives_empty_tables() {
+        let r = retention(&[], Some(&[]), WeekStart::Monday, 0, 10, (0, 10));
+        assert_eq!(r.week, RetentionTable::default());
+        assert_eq!(r.month, RetentionTable::default());
+        let json = serde_json::to_value(&r).expect("serialisable");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "basis": "signup",
+                "week": { "cohorts": [], "average": { "classic": [], "unbounded": [] } },
+                "month": { "cohorts": [], "average": { "classic": [], "unbounded": [] } }
+            })
+        );
+    }
+
+    #[test]
+    fn retention_json_has_the_shape_of_docs_report_md() {
+        // One payer, paying on Mon Jul 7 and Mon Jul 14; data to Sun Jul 20: two weeks elapsed.
+        let payments = [(0, d(7, 7)), (0, d(7, 14))];
+        let r = retention(
+            &payments,
+            None,
+            WeekStart::Monday,
+            d(7, 7),
+            d(7, 20),
+            (d(7, 7), d(7, 20)),
+        );
+        let json = serde_json::to_value(&r).expect("serialisable");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "basis": "first_payment",
+                "week": {
+                    "cohorts": [ { "start": "2025-07-07", "size": 1,
+                                   "classic": [1.0, 1.0], "unbounded": [1.0, 1.0],
+                                   "active": [1, 1] } ],
+                    "average": { "classic": [1.0, 1.0], "unbounded": [1.0, 1.0] } },
+                "month": {
+                    "cohorts": [ { "start": "2025-07", "size": 1,
+                                   "classic": [], "unbounded": [], "active": [] } ],
+                    "average": { "classic": [], "unbounded": [] } }
+            })
+        );
+    }
+
+    /// A million payments of 100 000 users over two years. Run natively with
+    /// `cargo test --release --lib retention::tests::a_million_payments -- --ignored`:
+    /// it must take well under a second.
+    #[test]
+    #[ignore = "timing: run with --release"]
+    fn a_million_payments() {
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let start = d(1, 1);
+        let payments: Vec<(u32, i64)> = (0..1_000_000)
+            .map(|_| ((next() % 100_000) as u32, start + (next() % 730) as i64))
+            .collect();
+        let clock = std::time::Instant::now();
+        let by_user = PaymentsByUser::new(&payments);
+        let r = retention_of(
+            &by_user,
+            None,
+            WeekStart::Monday,
+            start,
+            start + 729,
+            (start, start + 729),
+        );
+        let f = crate::metrics::funnel::funnel_of(
+            &by_user,
+            None,
+            false,
+            30,
+            start + 729,
+            (start, start + 729),
+        );
+        let took = clock.elapsed();
+        eprintln!("1M payments: {took:?}");
+        assert_eq!(r.week.cohorts.iter().map(|c| c.size).sum::<u64>(), 100_000);
+        assert!(f.steps[0].users > 0);
+        assert!(took.as_secs_f64() < 1.0, "{took:?}");
+    }
 }
