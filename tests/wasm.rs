@@ -20,10 +20,11 @@ fn loads_a_file_and_reports_the_hand_computed_totals() {
 
     let report = workbench.report(JsValue::UNDEFINED).unwrap();
     let totals = get(&report, "totals");
-    // tests/expected.md: tpv = 171.50, 12 attempts, 7 successes, 3 payers.
-    assert_eq!(get(&totals, "tpv").as_f64(), Some(171.5));
+    // tests/expected.md: 12 attempts; 9 successful (7 success, T006 refunded, T009 disputed)
+    // worth 214.00, less 12.50 refunded: tpv = 201.50; payers U1, U2, U4, U5.
+    assert_eq!(get(&totals, "tpv").as_f64(), Some(201.5));
     assert_eq!(get(&totals, "txn_count").as_f64(), Some(12.0));
-    assert_eq!(get(&totals, "active_payers").as_f64(), Some(3.0));
+    assert_eq!(get(&totals, "active_payers").as_f64(), Some(4.0));
     assert_eq!(get(&report, "tz").as_string().as_deref(), Some("+08:00"));
     let series = js_sys::Array::from(&get(&report, "series"));
     assert_eq!(series.length(), 3);
