@@ -2,10 +2,10 @@
 use clap::{Parser, Subcommand};
 use paymetrics::join::JoinSpec;
 use paymetrics::number::Decimal;
-use paymetrics::schema::Status;
 use paymetrics::options::{
     CohortBasis, DateRange, Filter, DEFAULT_FUNNEL_DAYS, DEFAULT_LARGE_AMOUNT, DEFAULT_SLA_HOURS,
 };
+use paymetrics::schema::Status;
 use paymetrics::time::{DateOrder, WeekStart};
 use paymetrics::{analyze, read_csv, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;

@@ -9,20 +9,24 @@ use crate::metrics::breakdown::{
     breakdown, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
     DeclineReasons, Dimension, Histogram,
 };
+use crate::metrics::engine::is_successful;
+use crate::metrics::funnel::{find_users_table, funnel, read_signups, Funnel};
+use crate::metrics::retention::{retention, Retention};
 use crate::metrics::{
     compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
     Tier, Unit, CATALOG,
 };
-use crate::options::{DateRange, Filter};
 pub use crate::options::Options;
-use crate::transactions::Transactions;
-use chrono::NaiveDate;
+use crate::options::{CohortBasis, DateRange, Filter};
 use crate::quality::Quality;
 use crate::schema::{resolve_mapping, Role, Source, Status};
 use crate::time::{
     bucket_label, bucket_start_rfc3339, date_of_day, Grain, Timestamp, WeekStart, Zone,
 };
 use crate::transactions::type_table;
+use crate::transactions::Transactions;
+use crate::transactions::NO_ID;
+use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -138,9 +142,9 @@ pub struct Report {
     pub breakdowns: Vec<Breakdown>,
     pub decline_reasons: Option<DeclineReasons>,
     /// The activation funnel (see `metrics::funnel`).
-    pub funnel: Option<serde_json::Value>,
+    pub funnel: Option<Funnel>,
     /// Cohort retention (see `metrics::retention`).
-    pub retention: Option<serde_json::Value>,
+    pub retention: Option<Retention>,
     pub histograms: Vec<Histogram>,
     pub dimensions: Vec<Dimension>,
     pub mapping: Vec<RoleMapping>,
@@ -332,9 +336,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .map(|(index, code)| {
                 let index = index as u16;
                 let in_currency: Vec<bool> = (0..transactions.len)
-                    .map(|row| {
-                        row_currency[row] == index && mask.as_ref().is_none_or(|m| m[row])
-                    })
+                    .map(|row| row_currency[row] == index && mask.as_ref().is_none_or(|m| m[row]))
                     .collect();
                 let part = compute(
                     transactions,
@@ -451,6 +453,14 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         )
     });
     let histograms = histograms(transactions, &calendar, selection);
+    let (funnel, retention, users_warnings) = cohorts(
+        dataset,
+        transactions,
+        &calendar,
+        mask.as_deref(),
+        range,
+        options,
+    );
     let role_of_column = |c: usize| {
         Role::ALL
             .into_iter()
@@ -479,6 +489,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     skipped.extend(&typed.skipped);
     let mut warnings = table.warnings.clone();
     warnings.extend(typed.warnings.iter().cloned());
+    warnings.extend(users_warnings);
     if transactions.created_at.is_some() && transactions.len > 0 && computed.buckets.is_empty() {
         warnings.push(
             "the dates span more than a century, so no time series is drawn; check created_at"
@@ -531,8 +542,8 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         segments,
         breakdowns,
         decline_reasons,
-        funnel: None,
-        retention: None,
+        funnel,
+        retention,
         histograms,
         dimensions,
         mapping: Role::ALL
@@ -569,6 +580,76 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .collect(),
         suggested_joins: dataset.suggested_joins(&options.joins),
     })
+}
+
+/// The activation funnel and cohort retention: they follow payers across every date (after the
+/// column filters), and read signups from a users file when one is loaded.
+fn cohorts(
+    dataset: &Dataset,
+    transactions: &Transactions,
+    calendar: &Calendar,
+    mask: Option<&[bool]>,
+    range: Option<(i64, i64)>,
+    options: &Options,
+) -> (Option<Funnel>, Option<Retention>, Vec<String>) {
+    let (Some(users), Some(status), Some((first_day, last_day)), Some(range)) = (
+        transactions.user.as_deref(),
+        transactions.status.as_deref(),
+        calendar.span,
+        range,
+    ) else {
+        return (None, None, Vec::new());
+    };
+    let payments: Vec<(u32, i64)> = (0..transactions.len)
+        .filter(|&row| mask.is_none_or(|m| m[row]))
+        .filter(|&row| users[row] != NO_ID && is_successful(status[row]))
+        .map(|row| (users[row], calendar.day[row]))
+        .collect();
+    let mut warnings = Vec::new();
+    let signups = find_users_table(&dataset.lookups).map(|columns| {
+        let index: HashMap<&str, u32> = transactions
+            .user_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i as u32))
+            .collect();
+        let (signups, read_warnings) = read_signups(
+            &dataset.lookups[columns.table],
+            &columns,
+            &index,
+            calendar.zone,
+            options.date_order,
+        );
+        warnings.extend(read_warnings);
+        (signups, columns.funding.is_some())
+    });
+    let funnel = funnel(
+        &payments,
+        signups.as_ref().map(|(s, _)| s.as_slice()),
+        signups.as_ref().is_some_and(|(_, funded)| *funded),
+        options.funnel_days(),
+        last_day,
+        range,
+    );
+    if options.cohort == Some(CohortBasis::Signup) && signups.is_none() {
+        warnings.push(
+            "cohorts by signup need a users file with a signup date; showing cohorts by first payment"
+                .to_string(),
+        );
+    }
+    let retention_signups = match options.cohort {
+        Some(CohortBasis::FirstPayment) => None,
+        _ => signups.as_ref().map(|(s, _)| s.as_slice()),
+    };
+    let retention = retention(
+        &payments,
+        retention_signups,
+        options.week_start,
+        first_day,
+        last_day,
+        range,
+    );
+    (Some(funnel), Some(retention), warnings)
 }
 
 /// How many values a segmentation lists before grouping the rest as "(other)".
@@ -755,7 +836,11 @@ pub fn render_text(report: &Report) -> String {
             ),
             _ => String::new(),
         };
-        let _ = writeln!(out, "  {:<28} {:>22}  {:<26} {}", m.name, value, change, m.description);
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>22}  {:<26} {}",
+            m.name, value, change, m.description
+        );
     }
     for part in &report.by_currency {
         let _ = writeln!(out, "\nin {}", part.currency);

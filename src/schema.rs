@@ -383,14 +383,7 @@ impl Role {
                 "拒付时间",
             ],
             Role::Region => &[
-                "region",
-                "province",
-                "country",
-                "city",
-                "area",
-                "地区",
-                "省份",
-                "城市",
+                "region", "province", "country", "city", "area", "地区", "省份", "城市",
             ],
             Role::Kyc => &[
                 "kyc_level",
@@ -468,6 +461,9 @@ impl Mapping {
 /// when matching header words, so they do not make a header look like a transaction id.
 const QUALIFIER_WORDS: [&str; 5] = ["transaction", "txn", "payment", "order", "trade"];
 
+/// Header words that say a column holds a time.
+const TIME_WORDS: [&str; 6] = ["at", "date", "time", "timestamp", "day", "datetime"];
+
 /// The mapping in force: the automatic one, then derived columns named after a role (`derived`),
 /// then the user's overrides (role id -> column name, or `None` to unmap). A column given to a
 /// role by the user is taken away from any role that had it automatically.
@@ -544,8 +540,12 @@ pub fn auto_map(table: &RawTable) -> Mapping {
             .split('_')
             .filter(|word| !QUALIFIER_WORDS.contains(word))
             .collect();
+        // `first_funding_at` is a time, not a funding source: a header that says it holds a
+        // time only matches time roles.
+        let says_time = words.iter().any(|w| TIME_WORDS.contains(w));
         let candidates: Vec<Role> = Role::ALL
             .into_iter()
+            .filter(|role| !says_time || role.kind() == Kind::Time)
             .filter(|role| {
                 role.synonyms()
                     .iter()

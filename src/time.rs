@@ -1659,19 +1659,31 @@ mod tests {
     fn weeks_start_on_monday_and_months_on_the_first() {
         let day = local_day(1_719_835_200_000, Zone::utc()); // Monday 2024-07-01
         assert_eq!(
-            bucket_label(bucket_start(day + 6, Grain::Week, WeekStart::Monday), Grain::Week),
+            bucket_label(
+                bucket_start(day + 6, Grain::Week, WeekStart::Monday),
+                Grain::Week
+            ),
             "2024-07-01"
         );
         assert_eq!(
-            bucket_label(bucket_start(day + 7, Grain::Week, WeekStart::Monday), Grain::Week),
+            bucket_label(
+                bucket_start(day + 7, Grain::Week, WeekStart::Monday),
+                Grain::Week
+            ),
             "2024-07-08"
         );
         assert_eq!(
-            bucket_label(bucket_start(day + 30, Grain::Month, WeekStart::Monday), Grain::Month),
+            bucket_label(
+                bucket_start(day + 30, Grain::Month, WeekStart::Monday),
+                Grain::Month
+            ),
             "2024-07"
         );
         assert_eq!(
-            bucket_label(bucket_start(day + 31, Grain::Month, WeekStart::Monday), Grain::Month),
+            bucket_label(
+                bucket_start(day + 31, Grain::Month, WeekStart::Monday),
+                Grain::Month
+            ),
             "2024-08"
         );
         let december = bucket_start(day + 160, Grain::Month, WeekStart::Monday);

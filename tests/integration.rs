@@ -844,3 +844,6 @@ fn docs_metrics_md_is_generated_from_the_catalog() {
 
 #[path = "integration/hierarchy.rs"]
 mod hierarchy;
+
+#[path = "integration/cohorts.rs"]
+mod cohorts;

@@ -456,7 +456,10 @@ fn fill(histogram: &mut Histogram, values: &[f64]) {
     if bins > 0 {
         for &v in values {
             // The bin whose lower edge is the last one <= v; the top edge belongs to the last bin.
-            let i = edges.partition_point(|&e| e <= v).saturating_sub(1).min(bins - 1);
+            let i = edges
+                .partition_point(|&e| e <= v)
+                .saturating_sub(1)
+                .min(bins - 1);
             counts[i] += 1;
         }
     }

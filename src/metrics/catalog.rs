@@ -85,7 +85,9 @@ impl Metric {
     /// True when the value sums or compares money: with mixed currencies and no exchange rates
     /// it is then given per currency, never over amounts in different currencies.
     pub fn uses_money(&self) -> bool {
-        self.needs.iter().any(|r| matches!(r, Role::Amount | Role::Fee))
+        self.needs
+            .iter()
+            .any(|r| matches!(r, Role::Amount | Role::Fee))
     }
 }
 
@@ -105,7 +107,8 @@ use Role::{
 use Stakeholder::{Consumers, FinancialInstitutions, Merchants, Platform, Regulators};
 
 /// The terms the definitions use (printed at the top of docs/metrics.md).
-pub const TERMS: &str = "Terms: a transaction is *successful* when its status is success, refunded or \
+pub const TERMS: &str =
+    "Terms: a transaction is *successful* when its status is success, refunded or \
 disputed (the payment went through; refunds and disputes come after). It is *decided* when it is \
 successful or failed: pending and unrecognised statuses are neither. Missing amounts, fees and \
 latencies are left out of sums, averages and percentiles. Percentiles are exact, interpolated \
@@ -328,7 +331,7 @@ pub static CATALOG: &[Metric] = &[
         stakeholders: &[Platform, Merchants],
         good: Good::Neutral,
         unit: Unit::Ratio,
-        description: "Revenue / TPV (net)",
+        description: "Revenue / TPV (net); none when TPV (net) is not above 0",
         needs: &[Fee, Amount, Status],
         thresholds: &[],
         value: |t| ratio(t.revenue, t.success_amount - t.refund_amount),
@@ -504,7 +507,7 @@ pub static CATALOG: &[Metric] = &[
         stakeholders: &[Merchants, FinancialInstitutions, Regulators],
         good: Good::Down,
         unit: Unit::Count,
-        description: "Transactions whose disputed_at falls in the period (dispute activity by dispute date, whatever the transaction's date)",
+        description: "Transactions whose disputed_at falls in the period (dispute activity by dispute date, whatever the transaction's date; without a chosen range the period is the days of the data)",
         needs: &[DisputedAt],
         thresholds: &[],
         value: |t| Some(count(t.disputes_opened)),
@@ -576,7 +579,7 @@ pub static CATALOG: &[Metric] = &[
         stakeholders: &[Regulators],
         good: Good::Up,
         unit: Unit::Ratio,
-        description: "Active payers whose KYC value says verified (a number above 0, or one of yes, y, true, verified, full, 是, 已实名, 已认证; case ignored) / active payers; a payer counts as verified when any of their successful transactions says so",
+        description: "Active payers whose KYC value says verified (a number above 0, or one of yes, y, true, verified, full, 是, 已实名, 已认证; case ignored) / active payers; a payer counts as verified when any of their successful transactions in the period says so",
         needs: &[Kyc, UserId, Status],
         thresholds: &[],
         value: |t| ratio(count(t.kyc_verified_payers), count(t.active_payers)),

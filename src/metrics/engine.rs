@@ -365,7 +365,9 @@ pub fn compute(
                 let period_start = if period == whole {
                     range.map_or(i64::MIN, |r| r.0)
                 } else {
-                    buckets_info.as_ref().map_or(i64::MIN, |(s, _, _)| s[period])
+                    buckets_info
+                        .as_ref()
+                        .map_or(i64::MIN, |(s, _, _)| s[period])
                 };
                 if first >= period_start {
                     tally.new_payer_amount += value;
@@ -484,9 +486,7 @@ pub fn compute(
         totals.window = as_of(to, from);
         if let Some((starts, _, _)) = &buckets_info {
             for (b, tally) in buckets.iter_mut().enumerate() {
-                let last = starts
-                    .get(b + 1)
-                    .map_or(to, |next| (next - 1).min(to));
+                let last = starts.get(b + 1).map_or(to, |next| (next - 1).min(to));
                 tally.window = as_of(last, starts[b].max(from));
             }
         }

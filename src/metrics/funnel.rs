@@ -771,7 +771,8 @@ mod tests {
 
     #[test]
     fn signups_are_read_in_the_reporting_zone_and_bad_rows_are_left_out_with_warnings() {
-        // Line 1 is the header; rows are lines 2..=9.
+        // Line 1 is the header; rows are lines 2..=9. (Ingest itself drops a row with only one
+        // cell filled, so u4's empty signup comes with a funding time.)
         let users = table(
             "users.csv",
             "user_id,signup_at,first_funding_at\n\
@@ -779,7 +780,7 @@ mod tests {
              u2,2025-07-03 10:00:00,\n\
              u3,not a date,2025-07-05\n\
              ,2025-07-06,2025-07-06\n\
-             u4,,\n\
+             u4,,2025-07-07\n\
              u1,2025-07-09,2025-07-09\n\
              u5,2025-07-10,soon\n\
              u6,2025-07-11,2025-07-12\n",

@@ -28,7 +28,10 @@ fn close(actual: f64, expected: f64) -> bool {
 #[track_caller]
 fn assert_total(report: &Report, id: &str, expected: f64) {
     let actual = total(report, id);
-    assert!(close(actual, expected), "{id}: got {actual}, expected {expected}");
+    assert!(
+        close(actual, expected),
+        "{id}: got {actual}, expected {expected}"
+    );
 }
 
 fn range(from: &str, to: &str) -> Option<DateRange> {
@@ -48,9 +51,18 @@ fn a_range_is_compared_with_as_many_days_just_before() {
         let d = d.as_ref().unwrap();
         (d.from.clone(), d.to.clone())
     };
-    assert_eq!(dates(&report.range), ("2025-07-03".into(), "2025-07-03".into()));
-    assert_eq!(dates(&report.previous), ("2025-07-02".into(), "2025-07-02".into()));
-    assert_eq!(dates(&report.data_range), ("2025-07-01".into(), "2025-07-03".into()));
+    assert_eq!(
+        dates(&report.range),
+        ("2025-07-03".into(), "2025-07-03".into())
+    );
+    assert_eq!(
+        dates(&report.previous),
+        ("2025-07-02".into(), "2025-07-02".into())
+    );
+    assert_eq!(
+        dates(&report.data_range),
+        ("2025-07-01".into(), "2025-07-03".into())
+    );
     // 07-03: T009 (disputed), T010, T012 successful, T011 failed.
     assert_total(&report, "txn_count", 4.0);
     assert_total(&report, "success_rate", 3.0 / 4.0);
@@ -80,7 +92,10 @@ fn without_a_range_there_is_no_previous_period() {
     let report = basic(Options::default());
     assert!(report.previous.is_none());
     assert!(report.previous_totals.is_empty());
-    assert!(report.metrics.iter().all(|m| m.previous.is_none() && m.change.is_none()));
+    assert!(report
+        .metrics
+        .iter()
+        .all(|m| m.previous.is_none() && m.change.is_none()));
 }
 
 #[test]
@@ -135,7 +150,10 @@ fn segments_break_every_metric_down_by_a_column() {
     for (got, want) in tpv_gross.iter().zip(expected) {
         assert!(close(*got, want), "{got} vs {want}");
     }
-    assert!(close(segments.values[1].totals["tpv"].unwrap(), 25.5 + 15.75));
+    assert!(close(
+        segments.values[1].totals["tpv"].unwrap(),
+        25.5 + 15.75
+    ));
     assert_eq!(segments.values[0].series.len(), 3);
 }
 
@@ -170,7 +188,10 @@ fn bad_selections_are_clear_errors() {
         segment: Some("chanel".into()),
         ..Options::default()
     });
-    assert!(message.contains("\"chanel\"") && message.contains("channel"), "{message}");
+    assert!(
+        message.contains("\"chanel\"") && message.contains("channel"),
+        "{message}"
+    );
     let message = error(Options {
         range: range("2025-07-03", "2025-07-01"),
         ..Options::default()
