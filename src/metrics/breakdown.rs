@@ -8,6 +8,23 @@ use crate::transactions::Transactions;
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// The definitions, for people: printed in docs/metrics.md under "Mixes and distributions".
+pub const DEFINITION: &str = r#"Over the rows left by the filters and the date range:
+
+- **Mixes** by channel, funding source, type, region and KYC level (each when its column is
+  mapped): per value, attempts, successful transactions, their volume (TPV gross), the success
+  rate (successful / decided), and the value's share of all successful transactions and of TPV
+  (gross); per time bucket, successful transactions and volume per value (the stacked bars). The 12
+  values with most volume are listed, the rest grouped as "(other)"; an empty cell is "(empty)".
+- **Decline reasons**: failed transactions per `decline_reason` value and their share of all
+  failed ones, most frequent first; a failed payment without a reason is "(none given)".
+- **Segments** (`segment`): every metric, totals and series, per value of the chosen column — the
+  10 values with most rows, the rest as "(other)".
+- **Histograms**: ticket size (amounts of successful transactions above 0) in 1-2-5 steps, which
+  read well on a log scale; latency in equal steps up to the 99th percentile, plus one bin for the
+  tail up to the maximum. A bin holds `edge[i] <= x < edge[i + 1]`; the last bin includes its top.
+"#;
+
 /// Shown for an empty cell.
 pub const EMPTY_LABEL: &str = "(empty)";
 /// Stands for every value beyond the ones listed.

@@ -669,6 +669,12 @@ pub fn catalog_markdown() -> String {
             ));
         }
     }
+    out.push_str("\n## Mixes and distributions\n\n");
+    out.push_str(super::breakdown::DEFINITION);
+    out.push_str("\n## Activation funnel\n\n");
+    out.push_str(super::funnel::DEFINITION);
+    out.push_str("\n## Cohort retention\n\n");
+    out.push_str(super::retention::DEFINITION);
     out
 }
 

@@ -1,43 +1,7 @@
 //! The activation funnel of issue 4, and the reader of the users file it (and cohort retention)
 //! starts from.
 //!
-//! # Definition
-//!
-//! A *payment* is a successful transaction (status success, refunded or disputed) that has a user
-//! id, after column filters, over all dates of the data (not only the reported range). Days are
-//! local calendar days of the reporting time zone. The conversion window is `W` days
-//! (`funnel_days`, default 30); `first_day` and `last_day` are the first and last local days of
-//! the transactions data, and `range` the period reported (the whole data when none is chosen).
-//!
-//! **Basis `signup`** (a users file with signup times is loaded). The cohort is the users whose
-//! signup day is within `range` *and* whose whole window lies within the data:
-//! `signup_day + W - 1 <= last_day`. Users who signed up in `range` but too recently for that are
-//! counted in `excluded_recent`, not in the cohort. The steps are nested — a user counts in a step
-//! only if they count in every earlier step — and every event must happen on or before the
-//! window's last day, `signup_day + W - 1`:
-//!
-//! 1. `signup` — every user of the cohort;
-//! 2. `funded` — the user's first funding day (card linked, account funded) is known and on or
-//!    before the window's end; this step is present only when the users file has a funding column;
-//! 3. `first_payment` — the user's first payment is on or before the window's end;
-//! 4. `second_payment` — the user's second payment (the second-earliest payment row: two payments
-//!    on one day count as two) is on or before the window's end.
-//!
-//! **Basis `first_payment`** (no users file). The cohort is the payers whose first payment day is
-//! within `range` and whose window lies within the data: `first_payment_day + W - 1 <= last_day`
-//! (other payers whose first payment is in `range` are counted in `excluded_recent`). The steps
-//! are `first_payment` (every payer of the cohort) and `second_payment` (the second payment is on
-//! or before `first_payment_day + W - 1`).
-//!
-//! Each step reports its users, `step_conversion` = users / users of the previous step (1 for the
-//! first step) and `overall_conversion` = users / users of the first step; a conversion whose
-//! denominator is 0 is `null`. The cohort is reported as the signup (or first payment) days it
-//! covers: `from` = the range's first day, `to` = the earlier of the range's last day and
-//! `last_day - W + 1`; `to` is before `from` when no day of the range has a whole window in the
-//! data, and the cohort is then empty.
-//!
-//! A window of 0 days is read as 1 (the day of signup alone): a window must hold at least the day
-//! it starts on.
+//! The definition is [`DEFINITION`], also printed in docs/metrics.md.
 use crate::ingest::RawTable;
 use crate::options::CohortBasis;
 use crate::quality::UnreadableValues;
@@ -47,6 +11,44 @@ use crate::transactions::NO_ID;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use std::collections::{HashMap, HashSet};
+
+/// The definition, for people: printed in docs/metrics.md under "Activation funnel".
+pub const DEFINITION: &str = r#"A *payment* is a successful transaction (status success, refunded or disputed) that has a user
+id, after column filters, over all dates of the data (not only the reported range). Days are
+local calendar days of the reporting time zone. The conversion window is `W` days
+(`funnel_days`, default 30); `first_day` and `last_day` are the first and last local days of
+the transactions data, and `range` the period reported (the whole data when none is chosen).
+
+**Basis `signup`** (a users file with signup times is loaded). The cohort is the users whose
+signup day is within `range` *and* whose whole window lies within the data:
+`signup_day + W - 1 <= last_day`. Users who signed up in `range` but too recently for that are
+counted in `excluded_recent`, not in the cohort. The steps are nested — a user counts in a step
+only if they count in every earlier step — and every event must happen on or before the
+window's last day, `signup_day + W - 1`:
+
+1. `signup` — every user of the cohort;
+2. `funded` — the user's first funding day (card linked, account funded) is known and on or
+   before the window's end; this step is present only when the users file has a funding column;
+3. `first_payment` — the user's first payment is on or before the window's end;
+4. `second_payment` — the user's second payment (the second-earliest payment row: two payments
+   on one day count as two) is on or before the window's end.
+
+**Basis `first_payment`** (no users file). The cohort is the payers whose first payment day is
+within `range` and whose window lies within the data: `first_payment_day + W - 1 <= last_day`
+(other payers whose first payment is in `range` are counted in `excluded_recent`). The steps
+are `first_payment` (every payer of the cohort) and `second_payment` (the second payment is on
+or before `first_payment_day + W - 1`).
+
+Each step reports its users, `step_conversion` = users / users of the previous step (1 for the
+first step) and `overall_conversion` = users / users of the first step; a conversion whose
+denominator is 0 is `null`. The cohort is reported as the signup (or first payment) days it
+covers: `from` = the range's first day, `to` = the earlier of the range's last day and
+`last_day - W + 1`; `to` is before `from` when no day of the range has a whole window in the
+data, and the cohort is then empty.
+
+A window of 0 days is read as 1 (the day of signup alone): a window must hold at least the day
+it starts on.
+"#;
 
 /// One row of the users file: who signed up when, and when they first funded their account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

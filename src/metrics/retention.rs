@@ -1,45 +1,47 @@
 //! Cohort retention of issue 4, by calendar week and by calendar month.
 //!
-//! # Definition
-//!
-//! *Activity* is a payment: a successful transaction (status success, refunded or disputed) that
-//! has a user id, after column filters, over all dates of the data. Days are local calendar days
-//! of the reporting time zone; `first_day` and `last_day` are the first and last local days of
-//! the transactions data, and `range` the period reported (the whole data when none is chosen).
-//! Periods are calendar weeks (starting on the chosen `week_start`) or calendar months.
-//!
-//! - **Cohort.** Basis `signup` (a users file is loaded): every signup belongs to the cohort of
-//!   the period containing its signup day, whether or not the user ever transacted (one who never
-//!   paid is simply never active). Basis `first_payment`: every payer belongs to the cohort of the
-//!   period containing their first payment day.
-//! - **Cohorts listed**: those whose period starts on or after the start of the period containing
-//!   `first_day` (earlier cohorts' activity is not in the data), and whose start lies between the
-//!   start of the period containing `range`'s first day and `range`'s last day, both included.
-//!   Cohorts of size 0 are not listed.
-//! - **Period index** `N` of an activity: the number of periods from the cohort's period to the
-//!   activity's period (`N = 0` is the cohort's own period). Activity before the cohort's period
-//!   is ignored.
-//! - **Elapsed.** Period `N` of a cohort has elapsed when its last day is on or before `last_day`.
-//!   A cell of a period that has not elapsed is `null`.
-//! - `classic[N]` = share of the cohort active in period `N` exactly; `active[N]` is that number
-//!   of users.
-//! - `unbounded[N]` = share of the cohort active in period `N` or in any later period (activity in
-//!   a period that has not elapsed yet counts: it happened).
-//! - Rows run from `N = 0` to the largest `N` elapsed for the oldest cohort listed, so every row
-//!   has the same length, the younger cohorts' rows ending in `null`s.
-//! - `average.classic[N]` (and `average.unbounded[N]`) = the active users in period `N` (or in `N`
-//!   or later) summed over the cohorts whose period `N` has elapsed, divided by the sum of those
-//!   cohorts' sizes: weighted by size, and only over users for whom period `N` has elapsed. An `N`
-//!   no cohort has elapsed is left out.
-//!
-//! Cost: the payments are grouped by user once (linear, then each user's few days sorted); each
-//! cohort member then walks their own payment days, so the whole is O(payments log payments).
+//! The definition is [`DEFINITION`], also printed in docs/metrics.md.
 use crate::metrics::funnel::{PaymentsByUser, Signup};
 use crate::options::CohortBasis;
 use crate::time::{bucket_label, bucket_start, date_of_day, Grain, WeekStart};
 use chrono::Datelike;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// The definition, for people: printed in docs/metrics.md under "Cohort retention".
+pub const DEFINITION: &str = r#"*Activity* is a payment: a successful transaction (status success, refunded or disputed) that
+has a user id, after column filters, over all dates of the data. Days are local calendar days
+of the reporting time zone; `first_day` and `last_day` are the first and last local days of
+the transactions data, and `range` the period reported (the whole data when none is chosen).
+Periods are calendar weeks (starting on the chosen `week_start`) or calendar months.
+
+- **Cohort.** Basis `signup` (a users file is loaded): every signup belongs to the cohort of
+  the period containing its signup day, whether or not the user ever transacted (one who never
+  paid is simply never active). Basis `first_payment`: every payer belongs to the cohort of the
+  period containing their first payment day.
+- **Cohorts listed**: those whose period starts on or after the start of the period containing
+  `first_day` (earlier cohorts' activity is not in the data), and whose start lies between the
+  start of the period containing `range`'s first day and `range`'s last day, both included.
+  Cohorts of size 0 are not listed.
+- **Period index** `N` of an activity: the number of periods from the cohort's period to the
+  activity's period (`N = 0` is the cohort's own period). Activity before the cohort's period
+  is ignored.
+- **Elapsed.** Period `N` of a cohort has elapsed when its last day is on or before `last_day`.
+  A cell of a period that has not elapsed is `null`.
+- `classic[N]` = share of the cohort active in period `N` exactly; `active[N]` is that number
+  of users.
+- `unbounded[N]` = share of the cohort active in period `N` or in any later period (activity in
+  a period that has not elapsed yet counts: it happened).
+- Rows run from `N = 0` to the largest `N` elapsed for the oldest cohort listed, so every row
+  has the same length, the younger cohorts' rows ending in `null`s.
+- `average.classic[N]` (and `average.unbounded[N]`) = the active users in period `N` (or in `N`
+  or later) summed over the cohorts whose period `N` has elapsed, divided by the sum of those
+  cohorts' sizes: weighted by size, and only over users for whom period `N` has elapsed. An `N`
+  no cohort has elapsed is left out.
+
+Cost: the payments are grouped by user once (linear, then each user's few days sorted); each
+cohort member then walks their own payment days, so the whole is O(payments log payments).
+"#;
 
 /// One cohort's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
