@@ -380,11 +380,12 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             let column = column_named(table, name, "segment by")?;
             let coded = Coded::new(table, column, transactions);
             let selected = selected_rows(transactions, &calendar, selection);
-            let mut rows_per_code = vec![0.0; coded.values.len()];
+            let mut rows_per_code = vec![0u64; coded.values.len()];
             for &row in &selected {
-                rows_per_code[coded.codes[row] as usize] += 1.0;
+                rows_per_code[coded.codes[row] as usize] += 1;
             }
-            let (group_of, labels) = coded.top(&rows_per_code, SEGMENT_VALUES);
+            let weight: Vec<f64> = rows_per_code.iter().map(|&n| n as f64).collect();
+            let (group_of, labels) = coded.top(&weight, &rows_per_code, SEGMENT_VALUES);
             let values = labels
                 .into_iter()
                 .enumerate()

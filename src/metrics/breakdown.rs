@@ -19,7 +19,9 @@ pub const DEFINITION: &str = r#"Over the rows left by the filters and the date r
 - **Decline reasons**: failed transactions per `decline_reason` value and their share of all
   failed ones, most frequent first; a failed payment without a reason is "(none given)".
 - **Segments** (`segment`): every metric, totals and series, per value of the chosen column — the
-  10 values with most rows, the rest as "(other)".
+  10 values with most rows, the rest as "(other)"; each segment is computed as if its value were
+  one more filter (so a payer's first payment, for new payers, is their first in the segment).
+  Mixes and segments list only values that have rows in the selection.
 - **Histograms**: ticket size (amounts of successful transactions above 0) in 1-2-5 steps, which
   read well on a log scale; latency in equal steps up to the 99th percentile, plus one bin for the
   tail up to the maximum. A bin holds `edge[i] <= x < edge[i + 1]`; the last bin includes its top.
@@ -29,6 +31,9 @@ pub const DEFINITION: &str = r#"Over the rows left by the filters and the date r
 pub const EMPTY_LABEL: &str = "(empty)";
 /// Stands for every value beyond the ones listed.
 pub const OTHER_LABEL: &str = "(other)";
+
+/// The group of a value that `Coded::top` does not list.
+pub const UNLISTED: u32 = u32::MAX;
 
 /// A text column of the transactions, dictionary-encoded: each transaction's value as an index
 /// into `values`.
@@ -57,15 +62,18 @@ impl Coded {
     }
 
     /// Groups the values: the `keep` largest by `weight` each on its own (largest first), the
-    /// rest together as "(other)". Returns each code's group and the groups' labels.
-    pub fn top(&self, weight: &[f64], keep: usize) -> (Vec<u32>, Vec<String>) {
+    /// rest together as "(other)". Returns each code's group (`UNLISTED` for a value without
+    /// `rows`) and the groups' labels.
+    pub fn top(&self, weight: &[f64], rows: &[u64], keep: usize) -> (Vec<u32>, Vec<String>) {
         let mut order: Vec<usize> = (0..self.values.len()).collect();
         order.sort_by(|&a, &b| {
             weight[b]
                 .total_cmp(&weight[a])
                 .then_with(|| self.values[a].cmp(&self.values[b]))
         });
-        let mut group_of = vec![0u32; self.values.len()];
+        // Values with no selected row are not listed at all.
+        order.retain(|&code| rows[code] > 0);
+        let mut group_of = vec![UNLISTED; self.values.len()];
         let mut labels: Vec<String> = Vec::new();
         let other = order.len() > keep;
         for (rank, &code) in order.iter().enumerate() {
@@ -141,7 +149,9 @@ pub fn breakdown(
     let rows = selected_rows(transactions, calendar, selection);
     // Rank values by volume, else by successes, else by attempts.
     let mut weight = vec![0.0; coded.values.len()];
+    let mut present = vec![0u64; coded.values.len()];
     for &row in &rows {
+        present[coded.codes[row] as usize] += 1;
         let success = status.is_some_and(|s| is_successful(s[row]));
         let w = match (amount, status) {
             (Some(a), Some(_)) if success && !a[row].is_nan() => a[row],
@@ -149,9 +159,9 @@ pub fn breakdown(
             (None, Some(_)) => f64::from(u8::from(success)),
             _ => 1.0,
         };
-        weight[coded.codes[row] as usize] += w + 1e-9; // attempts break ties
+        weight[coded.codes[row] as usize] += w;
     }
-    let (group_of, labels) = coded.top(&weight, MIX_VALUES);
+    let (group_of, labels) = coded.top(&weight, &present, MIX_VALUES);
     let range = selection.range.or(calendar.span);
     let buckets = if calendar.day.is_empty() {
         None

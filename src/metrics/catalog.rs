@@ -392,7 +392,7 @@ pub static CATALOG: &[Metric] = &[
         stakeholders: &[Platform, Regulators],
         good: Good::Down,
         unit: Unit::Index,
-        description: "Herfindahl–Hirschman index of merchants' TPV (gross): sum over merchants of (100 × the merchant's share)², from 0 to 10 000",
+        description: "Herfindahl–Hirschman index of merchants' TPV (gross): sum over merchants of (100 × the merchant's share of the TPV (gross) of transactions that have a merchant id)², from 0 to 10 000",
         needs: &[MerchantId, Amount, Status],
         thresholds: &[
             Threshold { value: 1500.0, label: "moderately concentrated (1 500)" },

@@ -60,7 +60,7 @@ pub struct Tally {
     pub settlement_p50_h: Option<f64>,
     pub settlement_p95_h: Option<f64>,
     /// TPV (gross) of the 10 merchants with the most of it, and the HHI of merchants' shares
-    /// of TPV (gross).
+    /// of their total TPV (gross).
     pub top10_merchant_amount: f64,
     pub merchant_hhi: Option<f64>,
 }
@@ -442,7 +442,7 @@ pub fn compute(
     }
     for (period, volumes) in group_sums(merchant_volume) {
         with_tally(period, &mut |t| {
-            let (top10, hhi) = concentration(&volumes, t.success_amount);
+            let (top10, hhi) = concentration(&volumes);
             t.top10_merchant_amount = top10;
             t.merchant_hhi = hhi;
         });
@@ -542,9 +542,10 @@ fn group_sums(mut pairs: Vec<(u64, f64)>) -> Vec<(usize, Vec<f64>)> {
     out
 }
 
-/// The volume of the 10 largest merchants, and the Herfindahl–Hirschman index of their shares
-/// of `total` (in percent, squared and summed: 0..10 000).
-fn concentration(volumes: &[f64], total: f64) -> (f64, Option<f64>) {
+/// The volume of the 10 largest merchants, and the Herfindahl–Hirschman index of the merchants'
+/// shares of their total (in percent, squared and summed: 0..10 000).
+fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
+    let total: f64 = volumes.iter().sum();
     let mut sorted = volumes.to_vec();
     sorted.sort_unstable_by(|a, b| b.total_cmp(a));
     let top10 = sorted.iter().take(10).sum();
@@ -699,7 +700,7 @@ mod tests {
     #[test]
     fn concentration_of_shares() {
         // Shares 50%, 30%, 20% of 100: HHI = 2500 + 900 + 400.
-        let (top10, hhi) = concentration(&[30.0, 50.0, 20.0], 100.0);
+        let (top10, hhi) = concentration(&[30.0, 50.0, 20.0]);
         assert_eq!(top10, 100.0);
         assert_eq!(hhi, Some(3800.0));
     }

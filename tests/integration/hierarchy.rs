@@ -203,3 +203,38 @@ fn bad_selections_are_clear_errors() {
     });
     assert!(message.contains("\"3 July\""), "{message}");
 }
+
+#[test]
+fn mixes_and_segments_list_only_values_left_by_the_filters() {
+    let report = basic(Options {
+        filters: vec![Filter {
+            column: "channel".into(),
+            values: vec!["app".into(), "pos".into()],
+            exclude: false,
+        }],
+        segment: Some("channel".into()),
+        ..Options::default()
+    });
+    // app: T001 T002 T004 T006 T009 T011 (6 rows); pos: T007 T012 (2 rows); web is filtered out.
+    let segments: Vec<(&str, u64)> = report
+        .segments
+        .as_ref()
+        .unwrap()
+        .values
+        .iter()
+        .map(|s| (s.value.as_str(), s.rows))
+        .collect();
+    assert_eq!(segments, [("app", 6), ("pos", 2)]);
+    let channel = report
+        .breakdowns
+        .iter()
+        .find(|b| b.dimension == "channel")
+        .unwrap();
+    let mix: Vec<(&str, u64, u64)> = channel
+        .values
+        .iter()
+        .map(|v| (v.value.as_str(), v.attempts, v.successes))
+        .collect();
+    // By volume: app 7.25 + 10 + 12.5 + 30 = 59.75; pos 5 + 8 = 13.
+    assert_eq!(mix, [("app", 6, 4), ("pos", 2, 2)]);
+}
