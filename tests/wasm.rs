@@ -102,3 +102,36 @@ fn lookups_join_across_the_boundary() {
         Some(6.0)
     );
 }
+
+#[wasm_bindgen_test]
+fn ranges_filters_and_segments_cross_the_boundary() {
+    let mut workbench = Workbench::new();
+    workbench.load_csv("basic.csv", BASIC).unwrap();
+    let options = js_sys::JSON::parse(
+        r#"{"range":{"from":"2025-07-03","to":"2025-07-03"},"week_start":"sunday",
+            "filters":[{"column":"channel","values":["pos"],"exclude":true}],
+            "segment":"funding_source"}"#,
+    )
+    .unwrap();
+    let report = workbench.report(options).unwrap();
+    // 07-03 without pos: T009 (disputed), T010, T011 (failed); 07-02 without pos: T005, T006, T008.
+    assert_eq!(
+        get(&get(&report, "totals"), "txn_count").as_f64(),
+        Some(3.0)
+    );
+    assert_eq!(
+        get(&get(&report, "previous_totals"), "txn_count").as_f64(),
+        Some(3.0)
+    );
+    // Segments on 07-03: card (T009, T011) and wallet (T010).
+    let segments = js_sys::Array::from(&get(&get(&report, "segments"), "values"));
+    assert_eq!(segments.length(), 2);
+    assert_eq!(
+        get(&segments.get(0), "value").as_string().as_deref(),
+        Some("card")
+    );
+    // A misspelt column is a readable error, not a panic.
+    let bad = js_sys::JSON::parse(r#"{"segment":"chanel"}"#).unwrap();
+    let message = format!("{:?}", workbench.report(bad).unwrap_err());
+    assert!(message.contains("chanel"), "{message}");
+}
