@@ -10,8 +10,8 @@ use crate::metrics::breakdown::{
     DeclineReasons, Dimension, Histogram,
 };
 use crate::metrics::engine::is_successful;
-use crate::metrics::funnel::{find_users_table, funnel, read_signups, Funnel};
-use crate::metrics::retention::{retention, Retention};
+use crate::metrics::funnel::{find_users_table, funnel_of, read_signups, Funnel, PaymentsByUser};
+use crate::metrics::retention::{retention_of, Retention};
 use crate::metrics::{
     compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
     Tier, Unit, CATALOG,
@@ -267,6 +267,17 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         compute(transactions, &calendar, &params, selection, false)
     });
 
+    // The selection narrowed to the rows for which `part(row)` holds (one currency, one segment).
+    let compute_within = |part: &dyn Fn(usize) -> bool, series: bool| {
+        let narrowed: Vec<bool> = (0..transactions.len)
+            .map(|row| part(row) && mask.as_ref().is_none_or(|m| m[row]))
+            .collect();
+        let selection = Selection {
+            mask: Some(&narrowed),
+            ..selection
+        };
+        compute(transactions, &calendar, &params, selection, series)
+    };
     let missing = |needs: &[Role]| -> Vec<&'static str> {
         needs
             .iter()
@@ -335,19 +346,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .enumerate()
             .map(|(index, code)| {
                 let index = index as u16;
-                let in_currency: Vec<bool> = (0..transactions.len)
-                    .map(|row| row_currency[row] == index && mask.as_ref().is_none_or(|m| m[row]))
-                    .collect();
-                let part = compute(
-                    transactions,
-                    &calendar,
-                    &params,
-                    Selection {
-                        mask: Some(&in_currency),
-                        ..selection
-                    },
-                    false,
-                );
+                let part = compute_within(&|row| row_currency[row] == index, false);
                 CurrencyTotals {
                     currency: code.clone(),
                     totals: CATALOG
@@ -390,20 +389,8 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
                 .into_iter()
                 .enumerate()
                 .map(|(group, value)| {
-                    let in_group: Vec<bool> = (0..transactions.len)
-                        .map(|row| {
-                            group_of[coded.codes[row] as usize] as usize == group
-                                && mask.as_ref().is_none_or(|m| m[row])
-                        })
-                        .collect();
-                    let part = compute(
-                        transactions,
-                        &calendar,
-                        &params,
-                        Selection {
-                            mask: Some(&in_group),
-                            ..selection
-                        },
+                    let part = compute_within(
+                        &|row| group_of[coded.codes[row] as usize] as usize == group,
                         true,
                     );
                     Segment {
@@ -624,8 +611,10 @@ fn cohorts(
         warnings.extend(read_warnings);
         (signups, columns.funding.is_some())
     });
-    let funnel = funnel(
-        &payments,
+    // Grouped by payer once, for both.
+    let by_user = PaymentsByUser::new(&payments);
+    let funnel = funnel_of(
+        &by_user,
         signups.as_ref().map(|(s, _)| s.as_slice()),
         signups.as_ref().is_some_and(|(_, funded)| *funded),
         options.funnel_days(),
@@ -642,8 +631,8 @@ fn cohorts(
         Some(CohortBasis::FirstPayment) => None,
         _ => signups.as_ref().map(|(s, _)| s.as_slice()),
     };
-    let retention = retention(
-        &payments,
+    let retention = retention_of(
+        &by_user,
         retention_signups,
         options.week_start,
         first_day,
