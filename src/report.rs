@@ -102,6 +102,14 @@ impl Dates {
     }
 }
 
+/// The thresholds and windows a report was computed with.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReportParams {
+    pub large_amount: f64,
+    pub sla_hours: f64,
+    pub funnel_days: u32,
+}
+
 /// Every metric broken down by the values of one column.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Segments {
@@ -124,6 +132,8 @@ pub struct Report {
     pub tz: String,
     pub grain: Grain,
     pub week_start: WeekStart,
+    /// The thresholds and windows in force (the user's, else the defaults).
+    pub params: ReportParams,
     /// Local dates of the loaded data (`None` without times).
     pub data_range: Option<Dates>,
     /// The period reported: the chosen range, else the data's.
@@ -517,6 +527,11 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         tz: zone.to_string(),
         grain: options.grain,
         week_start: options.week_start,
+        params: ReportParams {
+            large_amount: params.large_amount,
+            sla_hours: params.sla_hours,
+            funnel_days: options.funnel_days(),
+        },
         data_range: calendar.span.map(Dates::of),
         range: range.map(Dates::of),
         previous: previous_range.map(Dates::of),

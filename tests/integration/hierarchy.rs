@@ -92,6 +92,12 @@ fn without_a_range_there_is_no_previous_period() {
     let report = basic(Options::default());
     assert!(report.previous.is_none());
     assert!(report.previous_totals.is_empty());
+    // The defaults in force are echoed.
+    let params = &report.params;
+    assert_eq!(
+        (params.large_amount, params.sla_hours, params.funnel_days),
+        (50_000.0, 48.0, 30)
+    );
     assert!(report
         .metrics
         .iter()
