@@ -113,8 +113,9 @@ disputed (the payment went through; refunds and disputes come after). It is *dec
 successful or failed: pending and unrecognised statuses are neither. Missing amounts, fees and \
 latencies are left out of sums, averages and percentiles. Percentiles are exact, interpolated \
 linearly between the two nearest values (DuckDB's `quantile_cont`); distinct counts are exact. \
-Every metric is over the rows left by the filters and the date range (new payers look at every \
-date to find a payer's first payment); the *period* is the whole range (totals) or one time \
+Every metric is over the rows left by the filters and the date range, except that new payers look \
+at every date to find a payer's first payment and DAU, WAU and MAU look back across the start of \
+the range (MAU on the range's first day counts the 29 days before it); the *period* is the whole range (totals) or one time \
 bucket (series). Days, weeks and months are local to the reporting time zone.\n";
 
 pub static CATALOG: &[Metric] = &[
@@ -247,7 +248,7 @@ pub static CATALOG: &[Metric] = &[
         stakeholders: &[Consumers, Platform],
         good: Good::Up,
         unit: Unit::Ratio,
-        description: "Average daily active payers over the MAU window's days (those on or after the first day of data in range) / MAU",
+        description: "Average daily active payers over the MAU window's days (those on or after the first day of the data) / MAU",
         needs: &[UserId, Status, CreatedAt],
         thresholds: &[],
         value: |t| t.window.and_then(|w| ratio(w.mean_daily_actives, count(w.mau))),

@@ -72,7 +72,7 @@ pub struct ActiveWindow {
     pub wau: u64,
     pub mau: u64,
     /// Mean daily active payers over the MAU window's days that are on or after the first day
-    /// of the range.
+    /// of the data.
     pub mean_daily_actives: f64,
 }
 
@@ -234,7 +234,10 @@ pub fn compute(
             .filter(|&u| u != NO_ID)
     };
 
-    // Each payer's first successful day over the filtered rows of every date (for new payers).
+    // Over the filtered rows of every date, not only the range's: each payer's first successful
+    // day (for new payers) and the (payer, day) of every successful payment (trailing windows
+    // look back across the start of the range).
+    let mut active_days: Vec<(u32, i64)> = Vec::new();
     let first_day: Option<Vec<i64>> = (has_days && transactions.user.is_some()).then(|| {
         let mut first = vec![i64::MAX; transactions.user_count];
         for row in 0..rows {
@@ -242,6 +245,7 @@ pub fn compute(
                 if let Some(user) = user_of(row) {
                     let day = &mut first[user as usize];
                     *day = (*day).min(calendar.day[row]);
+                    active_days.push((user, calendar.day[row]));
                 }
             }
         }
@@ -261,8 +265,6 @@ pub fn compute(
     let mut verified_keys: Vec<u64> = Vec::new();
     let mut merchant_keys: Vec<u64> = Vec::new();
     let mut merchant_volume: Vec<(u64, f64)> = Vec::new();
-    // (user, day) of successful payments, for the trailing windows.
-    let mut active_days: Vec<(u32, i64)> = Vec::new();
     let key = |period: usize, id: u32| ((period as u64) << 32) | u64::from(id);
 
     for row in 0..rows {
@@ -404,9 +406,6 @@ pub fn compute(
                     verified_keys.push(key(p, user));
                 }
             }
-            if has_days {
-                active_days.push((user, calendar.day[row]));
-            }
         }
         if let Some(merchant) = transactions
             .merchant
@@ -477,8 +476,8 @@ pub fn compute(
     }
 
     // Trailing windows, as of each period's last day (or the data's last day if earlier).
-    if let (Some((from, to)), Some((_, data_last))) = (range, calendar.span) {
-        let windows = ActiveWindows::new(active_days, from);
+    if let (Some((from, to)), Some((data_first, data_last))) = (range, calendar.span) {
+        let windows = ActiveWindows::new(active_days, data_first);
         let as_of = |last_day: i64, first_day: i64| {
             let end = last_day.min(data_last);
             (end >= first_day).then(|| windows.at(end))
@@ -593,7 +592,7 @@ struct ActiveWindows {
     daily: Vec<u64>,
     weekly: Vec<u64>,
     monthly: Vec<u64>,
-    /// First day of the range: days before it do not count towards the mean daily actives.
+    /// First day of the data: days before it do not count towards the mean daily actives.
     range_start: i64,
 }
 

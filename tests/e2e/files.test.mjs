@@ -15,8 +15,17 @@ const OLIST = { tpv: 220, txn_count: 6, success_rate: 4 / 6, active_payers: 3, a
 const OLIST_OUTCOME = 'orders.csv on order_id: 6 matched · 1 not found (o9, line 7) · 0 repeated keys';
 
 // Alipay (tests/data/wallets/alipay-gbk.csv): 5 rows; 交易成功 49.74 + 99.34 + 222228.50, one 退款成功
-// (refunded) and one 等待确认收货 (pending, 20.00).
-const ALIPAY = { tpv: 222377.58, txn_count: 5, success_rate: 3 / 5, refund_rate: 1 / 5, avg_ticket: 222377.58 / 3 };
+// (refunded, 16.03: successful, then taken out of the net TPV) and one 等待确认收货 (pending, 20.00:
+// not decided). tests/expected.md, "wallets/".
+const ALIPAY = {
+  tpv: 222377.58,
+  tpv_gross: 222393.61,
+  txn_count: 5,
+  success_count: 4,
+  success_rate: 1,
+  refund_rate: 1 / 4,
+  avg_ticket: 222393.61 / 4,
+};
 
 // WeChat (tests/data/wallets/wechat.csv): 22 rows, and every 当前状态 is one the core reads as success
 // (支付成功, 已存入零钱, 已转账, 朋友已收钱, 已收钱, 提现已到账, 充值完成, 充值成功: normalise_status in
@@ -50,6 +59,9 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     assert.equal(await page.$eval('[data-join-on="sample-merchants.csv"]', (s) => s.value), 'merchant_id');
     assert.equal(await text(page, '[data-join-outcome="sample-users.csv"]'), 'sample-users.csv on user_id: 50,000 matched · 0 not found · 0 repeated keys');
     assert.equal(await text(page, '[data-join-outcome="sample-merchants.csv"]'), 'sample-merchants.csv on merchant_id: 50,000 matched · 0 not found · 0 repeated keys');
+    // Three months of data open on their last 30 days; all of them are the 50,000 rows.
+    assert.equal(await page.$eval('#period', (s) => s.value), '30');
+    await settle(page, () => page.selectOption('#period', 'all'));
     assert.equal((await kpiValues(page)).txn_count, 50000);
     // The sample is shown in Beijing time; time zones with daylight saving come before offsets.
     assert.equal(await page.$eval('#tz', (s) => s.value), 'Asia/Shanghai');
@@ -130,17 +142,18 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
   });
 
   test('a status override recomputes the metrics; unknown values are called out', async () => {
-    // 等待确认收货 (awaiting delivery, 20.00) counted as success: 4 of 5, TPV + 20.
+    // 等待确认收货 (awaiting delivery, 20.00) counted as success: 5 successful of 5, TPV + 20.
     const pending = '#statuses li[data-raw="等待确认收货"]';
     await settle(page, () => page.selectOption(`${pending} select`, 'success'));
-    checkKpis(await kpiValues(page), { success_rate: 4 / 5, tpv: 222397.58 }, 'override');
+    checkKpis(await kpiValues(page), { success_count: 5, success_rate: 1, tpv: 222397.58 }, 'override');
     assert.equal(await page.getAttribute(pending, 'data-status'), 'success');
     assert.equal(await page.isVisible('#reset-statuses'), true);
 
     // 交易成功 as unknown: highlighted, explained, neither success nor failure.
     const ok = '#statuses li[data-raw="交易成功"]';
     await settle(page, () => page.selectOption(`${ok} select`, 'unknown'));
-    assertClose((await kpiValues(page)).success_rate, 1 / 5, 'only the overridden row succeeds');
+    // Left: the overridden row and the refund (refunded is successful); 2 decided, both successful.
+    checkKpis(await kpiValues(page), { success_count: 2, txn_count: 5, tpv: 20 }, 'only the overridden row and the refund succeed');
     assert.equal(await page.getAttribute(ok, 'data-status'), 'unknown');
     assert.ok(await page.$eval(ok, (e) => e.classList.contains('status-unknown')));
     assert.match(await text(page, ok), /not counted as success or failure/);
@@ -166,6 +179,12 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
   });
 
   test('WeChat bill: TPV of the ¥ amounts', async () => {
+    // Five years of bills open on their last 30 days (Sep 4 – Oct 3, 2022); all of them sum to
+    // the whole 金额(元) column.
+    assert.equal(await page.$eval('#period', (s) => s.value), '30');
+    assert.match(await text(page, '#period-caption'), /^Sep 4 – Oct 3, 2022 · 30 days · compared with/);
+    assert.ok((await kpiValues(page)).tpv < WECHAT.tpv, 'the last 30 days are a part of the whole');
+    await settle(page, () => page.selectOption('#period', 'all'));
     checkKpis(await kpiValues(page), WECHAT, 'wechat');
   });
 
@@ -194,6 +213,9 @@ describe('Several files, wallet exports, status overrides', { timeout: 120000 },
     // The core cannot tell, says so in a warning, and the page puts the choice next to it.
     assert.equal(await page.isVisible('#date-order-callout'), true);
     assert.match(await text(page, '#date-order-callout'), /day\/month|day first|month first/i);
+    // 3 April to 5 June spans 64 days: the page opens on the last 30; all of them show the order.
+    assert.equal(await page.$eval('#period', (s) => s.value), '30');
+    await settle(page, () => page.selectOption('#period', 'all'));
     await settle(page, () => page.selectOption('#date-order-prominent', 'dmy'));
     assert.equal(await page.$eval('#date-order', (s) => s.value), 'dmy');
     assert.deepEqual((await seriesRows(page)).map((r) => r.bucket).filter((b, i, all) => i === 0 || i === all.length - 1), ['2025-04-03', '2025-06-05']);

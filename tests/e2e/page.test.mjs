@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA, ROOT, assertClose, fileNames, kpiValues, seriesRows, settle, startPage, waitForStatus } from './helpers.mjs';
+import { DATA, ROOT, assertClose, fileNames, kpiValues, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
 
 const EXPECTED = JSON.parse(readFileSync(join(ROOT, 'tests/oracle/expected_fixtures.json'), 'utf8'));
-const SERIES_KEYS = ['tpv', 'txn_count', 'success_rate', 'active_payers', 'avg_ticket', 'refund_rate'];
-const KPI_IDS = SERIES_KEYS;
+// The six metrics every file has had from the start; the others are checked from the fixtures.
+const KPI_IDS = ['tpv', 'txn_count', 'success_rate', 'active_payers', 'avg_ticket', 'refund_rate'];
 
 /** "7/12" -> 0.58333; numbers and null pass through. */
 function num(v) {
@@ -23,18 +23,22 @@ function num(v) {
 /** `expected` may be a hand-computed fraction "a/b" (tests/oracle/expected_fixtures.json). */
 const close = (actual, expected, what) => assertClose(actual, num(expected), what);
 
+/** Every metric of the fixture's totals against the KPI cards' data-value. */
 function checkTotals(kpis, totals, label) {
-  for (const id of KPI_IDS) close(kpis[id], totals[id], `${label} ${id}`);
+  for (const [id, want] of Object.entries(totals)) close(kpis[id], want, `${label} ${id}`);
 }
 
+/** Every bucket and every metric of the fixture's series against the series table. */
 function checkSeries(rows, series, label) {
   assert.deepEqual(
     rows.map((r) => r.bucket),
-    series.map((s) => s[0]),
+    series.map((s) => s.bucket),
     `${label}: buckets`,
   );
   series.forEach((s, i) => {
-    SERIES_KEYS.forEach((key, k) => close(rows[i].values[key], s[2 + k], `${label} ${s[0]} ${key}`));
+    for (const [key, want] of Object.entries(s)) {
+      if (key !== 'bucket' && key !== 'start') close(rows[i].values[key], want, `${label} ${s.bucket} ${key}`);
+    }
   });
 }
 
@@ -60,41 +64,61 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
 
   test('loads the built-in sample and shows plausible, consistent metrics', async () => {
     await waitForStatus(page, 'ready', 45000);
+    // Three months of data open on their last 30 days, compared with the 30 days before.
+    assert.equal(await page.$eval('#period', (s) => s.value), '30');
+    assert.equal(await text(page, '#period-caption'), 'Sep 1 – 30, 2025 · 30 days · compared with Aug 2 – 31, 2025');
+    const recent = await kpiValues(page);
+    assert.ok(recent.txn_count > 10000 && recent.txn_count < 25000, `txn_count of the last 30 days: ${recent.txn_count}`);
+
+    await settle(page, () => page.selectOption('#period', 'all'));
+    assert.equal(await text(page, '#period-caption'), 'Jul 1 – Sep 30, 2025 · 92 days · no comparison (all the data)');
     const kpis = await kpiValues(page);
     for (const id of KPI_IDS) assert.ok(id in kpis, `KPI ${id} is shown`);
     assert.equal(kpis.txn_count, 50000);
-    assert.ok(kpis.success_rate > 0.85 && kpis.success_rate < 0.95, `success_rate ${kpis.success_rate}`);
+    assert.ok(kpis.success_rate > 0.85 && kpis.success_rate < 0.97, `success_rate ${kpis.success_rate}`);
     assert.ok(kpis.tpv > 0, `tpv ${kpis.tpv}`);
     assert.ok(kpis.active_payers > 0 && kpis.active_payers <= 50000, `active_payers ${kpis.active_payers}`);
     assert.ok(kpis.refund_rate >= 0 && kpis.refund_rate < 0.5, `refund_rate ${kpis.refund_rate}`);
 
-    // Internal consistency: avg_ticket = tpv / successful transactions, whose number is both
-    // success_rate * txn_count and the count of raw statuses normalised to "success".
-    const successes = await page.$$eval('#statuses [data-status="success"]', (rows) => rows.reduce((s, r) => s + Number(r.dataset.count), 0));
-    assert.equal(successes, Math.round(kpis.success_rate * kpis.txn_count));
-    close(kpis.avg_ticket, kpis.tpv / successes, 'avg_ticket = tpv / successes');
+    // Internal consistency with the status panel: successful = success + refunded + disputed,
+    // success rate = successful / (successful + failed), avg_ticket = tpv_gross / successful.
+    const count = (status) => page.$$eval(`#statuses [data-status="${status}"]`, (rows) => rows.reduce((s, r) => s + Number(r.dataset.count), 0));
+    const successes = (await count('success')) + (await count('refunded')) + (await count('disputed'));
+    const failures = await count('failed');
+    assert.equal(kpis.success_count, successes);
+    close(kpis.success_rate, successes / (successes + failures), 'success_rate = successful / decided');
+    close(kpis.avg_ticket, kpis.tpv_gross / successes, 'avg_ticket = tpv_gross / successes');
 
-    // Formatted, not raw: thousands separators and a percent sign.
+    // Formatted, not raw: thousands separators, a percent sign, basis points.
     assert.equal((await page.textContent('[data-metric="txn_count"]')).trim(), '50,000');
     assert.match(await page.textContent('[data-metric="success_rate"]'), /^\d{2}\.\d{2}%$/);
     assert.match(await page.textContent('[data-metric="tpv"]'), /\d{1,3}(,\d{3})+\.\d{2}$/);
+    assert.match(await page.textContent('[data-metric="dispute_rate_bps"]'), /^\d+\.\d bps$/);
 
-    // Charts rendered on canvas, one per metric.
-    assert.ok((await page.$$('#charts canvas')).length >= 1, 'a chart canvas');
-    assert.equal(await page.$$eval('#charts [data-chart]', (els) => els.filter((e) => !e.hidden).length), 6);
+    // The time series, on canvas (drawn once scrolled near): TPV by day, one point per day.
+    await page.locator('[data-chart="tpv"]').scrollIntoViewIfNeeded();
+    await page.waitForSelector('#charts canvas');
     const points = Number(await page.getAttribute('[data-chart="tpv"]', 'data-points'));
-    assert.ok(points > 1, `tpv chart has ${points} points`);
+    assert.equal(points, 92, `tpv chart has ${points} points`);
 
     // Download links of the three sample tables are ready.
     await page.waitForFunction(() => document.querySelectorAll('.downloads a[href^="blob:"]').length === 3);
 
-    // `make screenshot` sets this to refresh the README's picture; plain test runs leave it alone.
+    // `make screenshot` sets this to refresh the README's picture (the page down to the time
+    // series, on the default period); plain test runs leave it alone.
     if (process.env.PAYMETRICS_SCREENSHOT) {
-      await page.waitForTimeout(400); // let the chart entrance animation finish
-      await page.screenshot({ path: process.env.PAYMETRICS_SCREENSHOT, fullPage: true });
+      await settle(page, () => page.selectOption('#period', '30'));
+      await page.locator('[data-chart="tpv"]').scrollIntoViewIfNeeded();
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.waitForTimeout(600); // let the chart entrance animation finish
+      const box = await page.locator('[data-section="series"]').boundingBox();
+      const top = await page.evaluate(() => window.scrollY);
+      await page.screenshot({ path: process.env.PAYMETRICS_SCREENSHOT, fullPage: true, clip: { x: 0, y: 0, width: 1440, height: Math.ceil(box.y + top + box.height + 24) } });
+      await settle(page, () => page.selectOption('#period', 'all'));
     }
 
     // Hovering a chart shows a tooltip (built from DOM nodes: it must pass the page's CSP).
+    await page.locator('[data-chart="tpv"]').scrollIntoViewIfNeeded();
     await page.hover('[data-chart="tpv"]', { position: { x: 150, y: 90 } });
     await page.waitForFunction(() => [...document.querySelectorAll('.chart-tip')].some((e) => /TPV/.test(e.textContent)));
   });
@@ -105,11 +129,16 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     const want = EXPECTED['basic.csv'];
     checkTotals(await kpiValues(page), want.totals, 'basic auto');
     checkSeries(await seriesRows(page), want.series, 'basic auto');
-    assert.equal(await page.textContent('[data-metric="tpv"]'), 'CNY 171.50');
-    assert.equal(await page.textContent('[data-metric="success_rate"]'), '58.33%');
-    assert.equal(await page.textContent('[data-metric="avg_ticket"]'), 'CNY 24.50');
-    assert.equal(await page.textContent('[data-metric="refund_rate"]'), '8.33%');
-    assert.equal(await page.textContent('[data-metric="active_payers"]'), '3');
+    // Three days of data: the whole file, no comparison.
+    assert.equal(await page.$eval('#period', (s) => s.value), 'all');
+    assert.equal(await page.textContent('[data-metric="tpv"]'), 'CNY 201.50');
+    assert.equal(await page.textContent('[data-metric="success_rate"]'), '81.82%');
+    assert.equal(await page.textContent('[data-metric="avg_ticket"]'), 'CNY 23.78');
+    assert.equal(await page.textContent('[data-metric="refund_rate"]'), '11.11%');
+    assert.equal(await page.textContent('[data-metric="active_payers"]'), '4');
+    assert.equal(await page.textContent('[data-metric="dispute_rate_bps"]'), '1,111.1 bps');
+    assert.equal(await page.textContent('[data-metric="latency_p95_ms"]'), '272.5 ms');
+    assert.equal(await page.textContent('[data-metric="merchant_hhi"]'), '4,764');
     assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '3');
     assert.match(await page.textContent('#tz option[value=""]'), /UTC\+08:00/);
 
@@ -137,7 +166,7 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '1');
     const weeks = await seriesRows(page);
     assert.deepEqual(weeks.map((r) => r.bucket), ['2025-06-30']);
-    close(weeks[0].values.tpv, 171.5, 'week tpv');
+    close(weeks[0].values.tpv, 201.5, 'week tpv');
     close(weeks[0].values.txn_count, 12, 'week txn_count');
     await settle(page, () => page.click('#grain [data-grain="day"]'));
     assert.equal(await page.getAttribute('[data-chart="tpv"]', 'data-points'), '3');
@@ -150,7 +179,7 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     assert.match(await page.textContent('[data-role-summary="amount"]'), /not mapped/);
     close(kpis.txn_count, 12, 'txn_count without amount');
     await settle(page, () => page.click('#reset-mapping'));
-    close((await kpiValues(page)).tpv, 171.5, 'tpv after reset');
+    close((await kpiValues(page)).tpv, 201.5, 'tpv after reset');
   });
 
   test('bad_rows.csv: skipped rows are listed with their lines, good rows load', async () => {
@@ -201,7 +230,7 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
     assert.match(await page.textContent('#quality [data-join="sample-merchants.csv"]'), /^sample-merchants\.csv on merchant_id: 50,000 matched/);
     await settle(page, () => upload(page, 'basic.csv'));
     assert.equal((await page.textContent('#dataset-name')).trim(), 'basic.csv');
-    close((await kpiValues(page)).tpv, 171.5, 'tpv after recovering');
+    close((await kpiValues(page)).tpv, 201.5, 'tpv after recovering');
     await settle(page, () => page.click('#grain [data-grain="day"]'));
   });
 

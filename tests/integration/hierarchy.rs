@@ -70,6 +70,12 @@ fn a_range_is_compared_with_as_many_days_just_before() {
     assert_total(&report, "active_payers", 3.0); // U5, U2, U1
     assert_total(&report, "new_payers", 1.0); // U5; U1 and U2 first paid on 07-01
     assert_total(&report, "dispute_rate_bps", 10_000.0 / 3.0);
+    // Trailing windows look back across the range's start: MAU on 07-03 counts the payers of
+    // 07-01..07-03 (U1, U2 | U4, U1 | U5, U2, U1); daily actives 2, 2, 3.
+    assert_total(&report, "dau", 3.0);
+    assert_total(&report, "wau", 4.0);
+    assert_total(&report, "mau", 4.0);
+    assert_total(&report, "stickiness", (7.0 / 3.0) / 4.0);
     // 07-02: T005, T006 (refunded), T007 successful; T008 pending is not decided.
     let previous = |id: &str| report.previous_totals[id].unwrap();
     assert!(close(previous("txn_count"), 4.0));

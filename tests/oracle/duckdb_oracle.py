@@ -211,19 +211,20 @@ merchants AS (
     CASE WHEN max(merchants_total) > 0 THEN fsum(power(100.0 * v / merchants_total, 2)) END AS hhi
   FROM merchant_ranked GROUP BY pid
 ),
--- Trailing windows ending on the period's last day (the last day with data when it ends later).
+-- Trailing windows ending on the period's last day (the last day with data when it ends later),
+-- over the filtered rows of every date: they look back across the start of the range.
 windows AS (
   SELECT p.pid,
     count(DISTINCT r.user_id) FILTER (WHERE r.day = p.l) AS dau,
     count(DISTINCT r.user_id) FILTER (WHERE r.day > p.l - 7) AS wau,
     count(DISTINCT r.user_id) AS mau
-  FROM periods p LEFT JOIN r ON r.succ AND r.day BETWEEN p.l - 29 AND p.l
+  FROM periods p LEFT JOIN f AS r ON r.succ AND r.day BETWEEN p.l - 29 AND p.l
   GROUP BY p.pid
 ),
 daily_actives AS (
-  SELECT day, count(DISTINCT user_id) AS n FROM r WHERE succ GROUP BY day
+  SELECT day, count(DISTINCT user_id) AS n FROM f WHERE succ GROUP BY day
 ),
--- The MAU window's days on or after the first day of data in range, actives or not.
+-- The MAU window's days on or after the first day of the data, actives or not.
 stickiness AS (
   SELECT pd.pid, avg(coalesce(da.n, 0)) AS mean_daily_actives
   FROM period_days pd LEFT JOIN daily_actives da ON da.day = pd.day
@@ -635,9 +636,8 @@ def analyze(ld, tz=None, grain="day", week_start="monday", date_range=None, filt
         seg = f"AND {extra}" if extra else ""
         con.execute(f"CREATE OR REPLACE TABLE f AS SELECT floc.* FROM floc JOIN raw USING (rn) WHERE true {seg}")
         con.execute(f"CREATE OR REPLACE TABLE r AS SELECT * FROM f WHERE day BETWEEN {sql_date(lo)} AND {sql_date(hi)}")
-        # "The last day with data, when the period ends later"; "the first day of data in range".
-        first_in_range = con.execute(
-            f"SELECT min(day) FROM loc WHERE day BETWEEN {sql_date(lo)} AND {sql_date(hi)}").fetchone()[0]
+        # "The last day with data, when the period ends later"; "the first day of the data".
+        first_in_range = con.execute("SELECT min(day) FROM loc").fetchone()[0]
         rows, days = [], []
         for pid, d0, d1 in periods:
             l = min(d1, last)

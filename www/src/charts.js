@@ -1,169 +1,700 @@
-// Small-multiple time-series charts, one per metric, with Apache ECharts tree-shaken to what the
-// page uses. Tooltips are built as DOM nodes (not HTML strings) so they work under a strict
+// Every chart of the dashboard, with Apache ECharts tree-shaken to what the page draws: bars and
+// lines (time series, mixes, histograms), a funnel and a heatmap, threshold lines (markLine).
+// Tooltips are built as DOM nodes (not HTML strings) so they work under a strict
 // Content-Security-Policy without 'unsafe-inline' styles and never parse text as markup.
+// The functions below turn report values into ECharts options; ChartHost owns the instances.
 import * as echarts from 'echarts/core';
-import { BarChart, LineChart } from 'echarts/charts';
-import { DataZoomInsideComponent, GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
+import { BarChart, FunnelChart, HeatmapChart, LineChart } from 'echarts/charts';
+import { GridComponent, LegendPlainComponent, MarkLineComponent, TooltipComponent, VisualMapPiecewiseComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
-import { formatAxis, formatValue } from './format.js';
+import { bucketAxis, bucketLabel, formatAxis, formatCount, formatPercent, formatShort, formatValue, isNumber } from './format.js';
 
-echarts.use([LineChart, BarChart, GridComponent, TooltipComponent, LegendComponent, DataZoomInsideComponent, CanvasRenderer]);
+echarts.use([
+  LineChart,
+  BarChart,
+  FunnelChart,
+  HeatmapChart,
+  GridComponent,
+  TooltipComponent,
+  LegendPlainComponent,
+  MarkLineComponent,
+  VisualMapPiecewiseComponent,
+  CanvasRenderer,
+]);
 
 const FONT = '-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial, sans-serif';
-const GROUP = 'paymetrics-series';
+const AXIS = '#8792a2';
+const GRID_LINE = '#f0f2f5';
+const PRIMARY = '#635bff';
+const THRESHOLD = '#b45309';
 
-// Per metric: chart type and colour. Volumes are bars, rates are lines.
+// Categorical colours (segments, mix values), distinguishable and in a fixed order; "(other)" and
+// "(empty)" are grey so they never look like a real value.
+const PALETTE = ['#635bff', '#0a9396', '#f59e0b', '#e11d48', '#0ea5e9', '#16a34a', '#7c3aed', '#db2777', '#ca8a04', '#0891b2', '#65a30d', '#9333ea'];
+const GREY = '#a3acb9';
+export const colorFor = (value, i) => (value === '(other)' || value === '(empty)' || value === '' ? GREY : PALETTE[i % PALETTE.length]);
+
+// Per metric: chart type and colour of its time series. Volumes are bars, rates are lines.
 const STYLE = {
   tpv: { type: 'bar', color: '#635bff' },
+  tpv_gross: { type: 'bar', color: '#7c74ff' },
   txn_count: { type: 'bar', color: '#0a9396' },
   success_rate: { type: 'line', color: '#16a34a' },
   active_payers: { type: 'line', color: '#f59e0b' },
   avg_ticket: { type: 'line', color: '#0ea5e9' },
   refund_rate: { type: 'line', color: '#e11d48' },
 };
-const FALLBACK_COLORS = ['#7c3aed', '#0891b2', '#ca8a04', '#db2777'];
 
-function styleFor(metric, index) {
+function styleFor(metric) {
   if (STYLE[metric.id]) return STYLE[metric.id];
-  return {
-    type: metric.unit === 'ratio' ? 'line' : 'bar',
-    color: FALLBACK_COLORS[index % FALLBACK_COLORS.length],
-  };
+  const bar = metric.unit === 'currency' || (metric.unit === 'count' && !/per_|dau|wau|mau/.test(metric.id));
+  const color = metric.tier === 'guardrail' ? '#e11d48' : metric.tier === 'supporting' ? '#0891b2' : metric.tier === 'north_star' ? '#635bff' : '#0a9396';
+  return { type: bar ? 'bar' : 'line', color };
 }
 
-function tooltipNode(params, metric, currency) {
-  const p = Array.isArray(params) ? params[0] : params;
-  if (!p) return '';
+// ---- tooltips -------------------------------------------------------------------------------------
+
+/** A tooltip as DOM nodes: a head line and rows of [colour, name, value]. */
+function tipNode(head, rows, foot) {
   const box = document.createElement('div');
   box.className = 'chart-tip';
-  const head = document.createElement('div');
-  head.className = 'chart-tip-head';
-  head.textContent = p.axisValueLabel ?? p.name;
-  const row = document.createElement('div');
-  row.className = 'chart-tip-row';
-  const dot = document.createElement('span');
-  dot.className = 'chart-tip-dot';
-  dot.style.backgroundColor = p.color;
-  const name = document.createElement('span');
-  name.textContent = metric.name;
-  const value = document.createElement('b');
-  value.textContent = formatValue(p.value ?? null, metric.unit, currency);
-  row.append(dot, name, value);
-  box.append(head, row);
+  if (head) {
+    const el = document.createElement('div');
+    el.className = 'chart-tip-head';
+    el.textContent = head;
+    box.append(el);
+  }
+  for (const [color, name, value] of rows) {
+    const row = document.createElement('div');
+    row.className = 'chart-tip-row';
+    const dot = document.createElement('span');
+    dot.className = 'chart-tip-dot';
+    if (color) dot.style.backgroundColor = color;
+    else dot.style.visibility = 'hidden';
+    const label = document.createElement('span');
+    label.textContent = name;
+    const b = document.createElement('b');
+    b.textContent = value;
+    row.append(dot, label, b);
+    box.append(row);
+  }
+  if (foot) {
+    const el = document.createElement('div');
+    el.className = 'chart-tip-foot';
+    el.textContent = foot;
+    box.append(el);
+  }
   return box;
 }
 
-/** Keeps one ECharts instance per container; `render` updates in place. */
-export class ChartGrid {
-  constructor() {
-    this.charts = new Map();
-    this.resizeObserver = new ResizeObserver((entries) => {
-      for (const entry of entries) this.charts.get(entry.target)?.resize();
+const TOOLTIP = {
+  backgroundColor: '#ffffff',
+  borderColor: '#e3e8ee',
+  borderWidth: 1,
+  padding: [8, 10],
+  textStyle: { color: '#1a1f36', fontFamily: FONT, fontSize: 12 },
+  extraCssText: 'box-shadow: 0 6px 18px rgba(26,31,54,0.12); border-radius: 8px;',
+  confine: true,
+};
+
+// No chart animation for people who asked their system for less motion.
+const STILL = typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
+const BASE = { animation: !STILL, animationDuration: 300, textStyle: { fontFamily: FONT } };
+
+// ECharts 6: 'same' keeps the axis labels inside this rectangle (the old containLabel).
+const grid = (extra = {}) => ({ left: 8, right: 12, top: 14, bottom: 4, outerBoundsMode: 'same', outerBoundsContain: 'axisLabel', ...extra });
+
+function categoryAxis(data, formatter, extra = {}) {
+  return {
+    type: 'category',
+    data,
+    axisLine: { lineStyle: { color: '#e3e8ee' } },
+    axisTick: { show: false },
+    axisLabel: { color: AXIS, fontSize: 11, hideOverlap: true, formatter },
+    ...extra,
+  };
+}
+
+function valueAxis(unit, extra = {}) {
+  return {
+    type: 'value',
+    splitNumber: 3,
+    minInterval: unit === 'count' ? 1 : undefined,
+    splitLine: { lineStyle: { color: GRID_LINE } },
+    axisLabel: { color: AXIS, fontSize: 11, formatter: (v) => formatAxis(v, unit === 'currency' ? 'number' : unit) },
+    ...extra,
+  };
+}
+
+/** The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k at or above x: a round axis top. */
+function niceCeil(x) {
+  if (!(x > 0)) return undefined;
+  const p = 10 ** Math.floor(Math.log10(x));
+  const step = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((f) => f * p >= x - 1e-9 * p);
+  return Number((step * p).toPrecision(6));
+}
+
+// ---- time series ----------------------------------------------------------------------------------
+
+/**
+ * A metric over time: one series, or one line per segment value.
+ *   metric     an entry of report.metrics (unit, name, thresholds)
+ *   buckets    bucket labels, oldest first
+ *   lines      [{ name, values, color? }] (values aligned with buckets; null for no value)
+ *   thresholds reference lines [{ value, label }], drawn dashed with their label
+ */
+export function seriesOption({ metric, buckets, lines, grain, currency, thresholds = [] }) {
+  const single = lines.length === 1;
+  const { type: preferred, color } = styleFor(metric);
+  const type = single ? preferred : 'line';
+  const many = buckets.length > 60;
+  const all = lines.flatMap((l) => l.values).filter(isNumber);
+  // A rate that does not move (no refunds, every payer verified) is drawn against 0–100%.
+  const flat = metric.unit === 'ratio' && all.length > 0 && all.every((v) => v === all[0]) && all[0] >= 0 && all[0] <= 1;
+  const limits = thresholds.filter((t) => isNumber(t?.value));
+  const top = Math.max(0, ...all, ...limits.map((t) => t.value));
+  const series = lines.map((line, i) => {
+    const c = line.color || (single ? color : colorFor(line.name, i));
+    return {
+      name: line.name,
+      type,
+      data: line.values.map((v) => (isNumber(v) ? v : null)),
+      color: c,
+      barMaxWidth: 18,
+      barCategoryGap: many ? '20%' : '35%',
+      itemStyle: type === 'bar' ? { borderRadius: [3, 3, 0, 0] } : undefined,
+      showSymbol: !many && buckets.length > 1 ? true : buckets.length === 1,
+      symbolSize: 5,
+      connectNulls: false,
+      lineStyle: { width: single ? 2 : 1.6 },
+      emphasis: { focus: single ? 'none' : 'series' },
+      areaStyle:
+        type === 'line' && single
+          ? {
+              color: new echarts.graphic.LinearGradient(0, 0, 0, 1, [
+                { offset: 0, color: `${c}33` },
+                { offset: 1, color: `${c}00` },
+              ]),
+            }
+          : undefined,
+      markLine:
+        i === 0 && limits.length
+          ? {
+              silent: true,
+              symbol: 'none',
+              lineStyle: { type: 'dashed', color: THRESHOLD, width: 1.2 },
+              label: { position: 'insideEndTop', color: THRESHOLD, fontSize: 11, formatter: (p) => p.name },
+              data: limits.map((t) => ({ yAxis: t.value, name: `${t.label || formatValue(t.value, metric.unit, currency)}` })),
+            }
+          : undefined,
+    };
+  });
+  return {
+    ...BASE,
+    grid: grid({ top: single ? 14 : 36 }),
+    legend: single ? undefined : { top: 0, left: 0, type: 'plain', icon: 'roundRect', itemWidth: 10, itemHeight: 10, textStyle: { color: '#3c4257', fontSize: 11.5 } },
+    tooltip: {
+      ...TOOLTIP,
+      trigger: 'axis',
+      axisPointer: { type: type === 'bar' ? 'shadow' : 'line', lineStyle: { color: '#a3acb9' } },
+      formatter: (params) => {
+        const ps = Array.isArray(params) ? params : [params];
+        if (!ps.length) return '';
+        const rows = ps.map((p) => [p.color, single ? metric.name : p.seriesName, formatValue(p.value ?? null, metric.unit, currency)]);
+        return tipNode(bucketLabel(ps[0].axisValue ?? ps[0].name, grain), rows);
+      },
+    },
+    xAxis: categoryAxis(buckets, (v) => bucketAxis(v, grain), { boundaryGap: type === 'bar' }),
+    yAxis: valueAxis(metric.unit, {
+      scale: !flat && !limits.length && (metric.unit === 'ratio' || metric.id === 'avg_ticket' || metric.id === 'median_ticket'),
+      // Thresholds are always in view, however far the values are from them.
+      min: flat ? 0 : undefined,
+      max: flat && !limits.length ? 1 : limits.length ? niceCeil(top * 1.08) : undefined,
+      interval: flat && !limits.length ? 0.25 : undefined,
+    }),
+    series,
+  };
+}
+
+// ---- mixes ----------------------------------------------------------------------------------------
+
+/**
+ * The mix of a dimension over time: 100% stacked bars of each value's share of the bucket's
+ * successful transactions (`counts`) or volume (`volumes`), the numbers themselves in the tooltip.
+ */
+export function mixOption({ breakdown, mode, grain, currency }) {
+  const values = breakdown.values || [];
+  const points = breakdown.series || [];
+  const key = mode === 'volumes' ? 'volumes' : 'counts';
+  const totals = points.map((p) => (p[key] || []).reduce((s, x) => s + (isNumber(x) ? x : 0), 0));
+  const label = (v) => (v === '' ? '(empty)' : v);
+  const fmt = (v) => (key === 'volumes' ? formatShort(v, 'currency', currency) : formatCount(v));
+  return {
+    ...BASE,
+    grid: grid({ top: 8 }),
+    tooltip: {
+      ...TOOLTIP,
+      trigger: 'axis',
+      axisPointer: { type: 'shadow' },
+      formatter: (params) => {
+        const ps = (Array.isArray(params) ? params : [params]).filter((p) => isNumber(p.value) && p.value > 0);
+        if (!ps.length) return '';
+        const i = ps[0].dataIndex;
+        const rows = ps.reverse().map((p) => [p.color, p.seriesName, `${formatPercent(p.value)} · ${fmt(points[i]?.[key]?.[p.seriesIndex] ?? 0)}`]);
+        return tipNode(bucketLabel(ps[0].axisValue ?? ps[0].name, grain), rows, `Total ${fmt(totals[i])}`);
+      },
+    },
+    xAxis: categoryAxis(points.map((p) => p.bucket), (v) => bucketAxis(v, grain)),
+    yAxis: valueAxis('ratio', { max: 1, interval: 0.25 }),
+    series: values.map((v, i) => ({
+      name: label(v.value),
+      type: 'bar',
+      stack: 'mix',
+      barCategoryGap: points.length > 60 ? '10%' : '25%',
+      color: colorFor(label(v.value), i),
+      emphasis: { focus: 'series' },
+      data: points.map((p, b) => (totals[b] > 0 ? (p[key]?.[i] ?? 0) / totals[b] : null)),
+    })),
+  };
+}
+
+/**
+ * Each value of a dimension on one row, largest volume on top: its success rate as a dot (on an
+ * axis that zooms on the rates, so small gaps show) and its successful volume as a bar from 0.
+ */
+export function byValueOption({ breakdown, currency }) {
+  const values = [...(breakdown.values || [])].reverse();
+  const names = values.map((v) => (v.value === '' ? '(empty)' : String(v.value)));
+  const rates = values.map((v) => (isNumber(v.success_rate) ? v.success_rate : null));
+  const known = rates.filter(isNumber);
+  const lo = known.length ? Math.max(0, Math.floor((Math.min(...known) - 0.01) * 50) / 50) : 0;
+  const hi = known.length ? Math.min(1, Math.ceil((Math.max(...known) + 0.005) * 50) / 50) : 1;
+  const tip = (i) => {
+    const v = values[i];
+    if (!v) return '';
+    return tipNode(names[i], [
+      ['#16a34a', 'Success rate', formatPercent(v.success_rate, 2)],
+      [PRIMARY, 'Volume', formatValue(v.volume, 'currency', currency)],
+      [null, 'Attempts', formatCount(v.attempts)],
+      [null, 'Share of TPV', formatPercent(v.volume_share)],
+    ]);
+  };
+  const bounds = { outerBoundsMode: 'same', outerBoundsContain: 'axisLabel', top: 6, bottom: 4 };
+  return {
+    ...BASE,
+    grid: [
+      { ...bounds, left: 8, right: '52%' },
+      { ...bounds, left: '52%', right: 78 },
+    ],
+    tooltip: { ...TOOLTIP, trigger: 'item', formatter: (p) => tip(p.dataIndex) },
+    xAxis: [
+      valueAxis('ratio', { gridIndex: 0, min: lo, max: hi, splitNumber: 4, axisLabel: { color: AXIS, fontSize: 11, formatter: (v) => formatAxis(v, 'ratio') } }),
+      valueAxis('currency', { gridIndex: 1, splitNumber: 3 }),
+    ],
+    yAxis: [
+      categoryAxis(names, (v) => v, { gridIndex: 0, axisLabel: { color: '#3c4257', fontSize: 12, width: 110, overflow: 'truncate' } }),
+      categoryAxis(names, (v) => v, { gridIndex: 1, axisLabel: { show: false } }),
+    ],
+    series: [
+      {
+        name: 'Success rate',
+        type: 'line',
+        xAxisIndex: 0,
+        yAxisIndex: 0,
+        color: '#16a34a',
+        symbol: 'circle',
+        symbolSize: 11,
+        lineStyle: { width: 0 },
+        label: { show: true, position: 'right', fontSize: 11.5, fontWeight: 600, color: '#0b7a55', formatter: (p) => formatPercent(p.value, 2) },
+        data: rates,
+      },
+      {
+        name: 'Volume',
+        type: 'bar',
+        xAxisIndex: 1,
+        yAxisIndex: 1,
+        color: PRIMARY,
+        barMaxWidth: 18,
+        itemStyle: { borderRadius: [0, 3, 3, 0] },
+        label: { show: true, position: 'right', fontSize: 11.5, color: '#3c4257', formatter: (p) => formatShort(p.value, 'currency', null) },
+        data: values.map((v) => v.volume ?? null),
+      },
+    ],
+  };
+}
+
+/** Horizontal bars, largest on top: decline reasons, or any [{ name, value, share }]. */
+export function rankedBarsOption({ items, unit = 'count', color = '#e11d48', noun = 'failures' }) {
+  const rows = [...items].reverse();
+  return {
+    ...BASE,
+    grid: grid({ top: 4, right: 64 }),
+    tooltip: {
+      ...TOOLTIP,
+      trigger: 'item',
+      formatter: (p) => {
+        const it = rows[p.dataIndex];
+        return tipNode(it.name, [[color, noun.charAt(0).toUpperCase() + noun.slice(1), formatValue(it.value, unit)], [null, 'Share', formatPercent(it.share)]]);
+      },
+    },
+    xAxis: valueAxis(unit, { splitNumber: 3 }),
+    yAxis: categoryAxis(rows.map((r) => r.name), (v) => v, { axisLabel: { color: '#3c4257', fontSize: 11.5, width: 140, overflow: 'truncate' } }),
+    series: [
+      {
+        type: 'bar',
+        color,
+        barMaxWidth: 18,
+        itemStyle: { borderRadius: [0, 3, 3, 0] },
+        label: { show: true, position: 'right', fontSize: 11, color: '#3c4257', formatter: (p) => formatPercent(rows[p.dataIndex].share) },
+        data: rows.map((r) => r.value),
+      },
+    ],
+  };
+}
+
+// ---- funnel -----------------------------------------------------------------------------------------
+
+/** The funnel's steps, widest first, each labelled with its users and conversions. */
+export function funnelOption({ steps }) {
+  const top = Math.max(1, ...steps.map((s) => (isNumber(s.users) ? s.users : 0)));
+  const colors = ['#635bff', '#7c74ff', '#958eff', '#aea9ff', '#c7c3ff', '#dedbff'];
+  return {
+    ...BASE,
+    tooltip: {
+      ...TOOLTIP,
+      trigger: 'item',
+      formatter: (p) => {
+        const s = steps[p.dataIndex];
+        if (!s) return '';
+        return tipNode(s.name, [
+          [p.color, 'Users', formatCount(s.users)],
+          [null, 'From the step before', formatPercent(s.step_conversion)],
+          [null, 'From the first step', formatPercent(s.overall_conversion)],
+        ]);
+      },
+    },
+    series: [
+      {
+        type: 'funnel',
+        sort: 'none',
+        min: 0,
+        max: top,
+        minSize: '6%',
+        left: '4%',
+        right: '44%',
+        top: 8,
+        bottom: 8,
+        gap: 3,
+        funnelAlign: 'center',
+        itemStyle: { borderColor: '#fff', borderWidth: 1 },
+        label: {
+          show: true,
+          position: 'right',
+          color: '#3c4257',
+          fontSize: 12,
+          lineHeight: 17,
+          formatter: (p) => {
+            const s = steps[p.dataIndex];
+            if (!s) return '';
+            const head = `{b|${s.name.replace(/[{}|]/g, '')}} {n|${formatCount(s.users)}}`;
+            return p.dataIndex === 0 ? `${head}\n{m|the starting cohort (100%)}` : `${head}\n{m|${formatPercent(s.step_conversion)} of previous · ${formatPercent(s.overall_conversion)} overall}`;
+          },
+          rich: {
+            b: { fontWeight: 600, color: '#1a1f36', fontSize: 12 },
+            n: { fontWeight: 700, color: '#4b45d6', fontSize: 12 },
+            m: { color: '#697386', fontSize: 11.5 },
+          },
+        },
+        labelLine: { show: true, length: 12, lineStyle: { color: '#cfd7df' } },
+        emphasis: { label: { fontSize: 12 } },
+        data: steps.map((s, i) => ({
+          name: s.name,
+          value: isNumber(s.users) ? s.users : 0,
+          itemStyle: { color: colors[i % colors.length] },
+        })),
+      },
+    ],
+  };
+}
+
+// ---- retention heatmap --------------------------------------------------------------------------------
+
+/**
+ * Cohorts (rows, newest at the bottom) by periods since the cohort started (columns); each cell
+ * the share of the cohort active, labelled in %. Cells not elapsed yet are left blank. The first
+ * row is the size-weighted average.
+ *   rows: [{ label, size, values: [share|null] }]
+ */
+const HEAT = ['#f5f4ff', '#ebe9ff', '#dcd9ff', '#cbc7ff', '#b7b2ff', '#a19bff', '#8a83f7', '#736be8', '#5c54d6', '#463fc2'];
+
+export function heatmapOption({ rows, periods, periodNoun }) {
+  const ylabels = rows.map((r) => r.label);
+  const data = [];
+  rows.forEach((r, y) => {
+    r.values.forEach((v, x) => {
+      if (isNumber(v)) data.push([x, y, v]);
     });
+  });
+  const small = periods > 16;
+  return {
+    ...BASE,
+    animation: false,
+    grid: grid({ top: 26, right: 8, bottom: 26 }),
+    tooltip: {
+      ...TOOLTIP,
+      trigger: 'item',
+      formatter: (p) => {
+        const [x, y, v] = p.value;
+        const r = rows[y];
+        return tipNode(r.label, [
+          [p.color, `${periodNoun} ${x}`, formatPercent(v)],
+          [null, r.average ? 'Payers (all cohorts)' : 'Cohort size', formatCount(r.size)],
+        ]);
+      },
+    },
+    xAxis: {
+      type: 'category',
+      position: 'top',
+      data: Array.from({ length: periods }, (_, i) => String(i)),
+      name: `${periodNoun}s since the cohort started`,
+      nameLocation: 'middle',
+      nameGap: 20,
+      nameTextStyle: { color: AXIS, fontSize: 11 },
+      axisLine: { show: false },
+      axisTick: { show: false },
+      axisLabel: { color: AXIS, fontSize: 11 },
+      splitArea: { show: false },
+    },
+    yAxis: {
+      type: 'category',
+      inverse: true,
+      data: ylabels,
+      axisLine: { show: false },
+      axisTick: { show: false },
+      axisLabel: {
+        color: '#3c4257',
+        fontSize: 11,
+        formatter: (v, i) => (rows[i]?.average ? `{b|${v}}` : v),
+        rich: { b: { fontWeight: 700, color: '#1a1f36', fontSize: 11 } },
+      },
+    },
+    // Ten bands of 10 points: a cell reads as "about 40%" at a glance, its label gives the number.
+    visualMap: {
+      type: 'piecewise',
+      show: false,
+      dimension: 2,
+      pieces: HEAT.map((color, i) => ({ gte: i / HEAT.length, lt: i === HEAT.length - 1 ? 1.0001 : (i + 1) / HEAT.length, color })),
+    },
+    series: [
+      {
+        type: 'heatmap',
+        itemStyle: { borderColor: '#fff', borderWidth: 2, borderRadius: 3 },
+        label: {
+          show: true,
+          fontSize: small ? 9 : 10.5,
+          formatter: (p) => `${Math.round(p.value[2] * 100)}%`,
+          // Dark cells get white text.
+          color: '#1a1f36',
+        },
+        data: data.map(([x, y, v]) => ({ value: [x, y, v], label: v >= 0.6 ? { color: '#ffffff' } : undefined })),
+        emphasis: { itemStyle: { borderColor: '#1a1f36', borderWidth: 1 } },
+      },
+    ],
+  };
+}
+
+// ---- histograms -------------------------------------------------------------------------------------
+
+/** Bins [edges[i], edges[i+1]) as bars; the last bin includes its top edge. */
+export function histogramOption({ hist, currency }) {
+  const edges = hist.edges || [];
+  const counts = hist.counts || [];
+  const unit = hist.unit === 'currency' ? 'number' : hist.unit;
+  const total = counts.reduce((s, c) => s + (isNumber(c) ? c : 0), 0);
+  const edge = (v) => formatAxis(v, unit);
+  const names = counts.map((_, i) => `${edge(edges[i])}–${edge(edges[i + 1])}`);
+  const full = (v) => formatValue(v, hist.unit, hist.unit === 'currency' ? currency : null);
+  return {
+    ...BASE,
+    grid: grid({ top: 10 }),
+    tooltip: {
+      ...TOOLTIP,
+      trigger: 'axis',
+      axisPointer: { type: 'shadow' },
+      formatter: (params) => {
+        const p = Array.isArray(params) ? params[0] : params;
+        const i = p.dataIndex;
+        const last = i === counts.length - 1;
+        return tipNode(`${full(edges[i])} to ${last ? '' : 'under '}${full(edges[i + 1])}`, [
+          [p.color, hist.id === 'latency' ? 'Attempts' : 'Transactions', formatCount(counts[i])],
+          [null, 'Share', formatPercent(total ? counts[i] / total : null)],
+        ]);
+      },
+    },
+    xAxis: categoryAxis(names, (v) => v, { axisLabel: { color: AXIS, fontSize: 10.5, hideOverlap: true } }),
+    yAxis: valueAxis('count'),
+    series: [
+      {
+        type: 'bar',
+        color: hist.id === 'latency' ? '#0891b2' : PRIMARY,
+        barCategoryGap: '8%',
+        itemStyle: { borderRadius: [2, 2, 0, 0] },
+        data: counts,
+      },
+    ],
+  };
+}
+
+// ---- instances ------------------------------------------------------------------------------------------
+
+/**
+ * Keeps one ECharts instance per container and updates it in place. A render pass is
+ * begin() … box() / render() … end(): the charts not rendered in the pass are disposed.
+ * With `lazy`, the charts near the viewport are drawn first and the others one by one while the
+ * browser is idle (the page has some twenty charts; a report should not wait for the ones below
+ * the fold), all of them before printing; a chart whose `signature` (the report and the settings
+ * it was drawn from) has not changed is not drawn again.
+ */
+export class ChartHost {
+  constructor({ lazy = false } = {}) {
+    this.charts = new Map(); // container -> ECharts instance
+    this.boxes = new Map(); // key -> container, reused from one report to the next
+    this.pending = new Map(); // container -> option waiting to come into view
+    this.signatures = new Map(); // container -> signature of what it shows (or waits to show)
+    this.visible = new Set();
+    this.kept = null;
+    this.resizeObserver = new ResizeObserver((entries) => {
+      // No animation on resize: a full-page capture, a window resize, a panel opening.
+      for (const entry of entries) this.charts.get(entry.target)?.resize({ animation: { duration: 0 } });
+    });
+    this.io =
+      lazy && typeof IntersectionObserver === 'function'
+        ? new IntersectionObserver(
+            (entries) => {
+              for (const entry of entries) {
+                if (!entry.isIntersecting) {
+                  this.visible.delete(entry.target);
+                  continue;
+                }
+                this.visible.add(entry.target);
+                const option = this.pending.get(entry.target);
+                if (option) {
+                  this.pending.delete(entry.target);
+                  this.draw(entry.target, option);
+                }
+              }
+            },
+            { rootMargin: '400px 0px' },
+          )
+        : null;
+    this.idle = null;
+    if (this.io) window.addEventListener('beforeprint', () => this.flush());
   }
 
-  /**
-   * @param {HTMLElement} el      chart container
-   * @param {object} metric       an entry of report.metrics
-   * @param {object[]} series     report.series
-   * @param {string|null} currency
-   * @param {string} grain
-   */
-  render(el, metric, series, currency, grain, index) {
-    let chart = this.charts.get(el);
-    if (!chart) {
-      chart = echarts.init(el, null, { renderer: 'canvas' });
-      chart.group = GROUP;
-      this.charts.set(el, chart);
-      this.resizeObserver.observe(el);
-      echarts.connect(GROUP);
+  /** Draws every chart still waiting (before printing). */
+  flush() {
+    for (const [el, option] of [...this.pending]) {
+      this.pending.delete(el);
+      if (el.isConnected) this.draw(el, option);
     }
-    const { type, color } = styleFor(metric, index);
-    const buckets = series.map((b) => b.bucket);
-    const values = series.map((b) => (b[metric.id] === undefined ? null : b[metric.id]));
-    const many = buckets.length > 60;
-    const flat = metric.unit === 'ratio' && values.every((v) => !v);
-    chart.setOption(
-      {
-        animationDuration: 300,
-        textStyle: { fontFamily: FONT },
-        // ECharts 6: 'same' keeps the axis labels inside this rectangle (the old containLabel).
-        grid: { left: 8, right: 12, top: 12, bottom: 4, outerBoundsMode: 'same', outerBoundsContain: 'axisLabel' },
-        tooltip: {
-          trigger: 'axis',
-          axisPointer: { type: type === 'bar' ? 'shadow' : 'line', lineStyle: { color: '#a3acb9' } },
-          backgroundColor: '#ffffff',
-          borderColor: '#e3e8ee',
-          borderWidth: 1,
-          padding: [8, 10],
-          textStyle: { color: '#1a1f36', fontFamily: FONT, fontSize: 12 },
-          extraCssText: 'box-shadow: 0 6px 18px rgba(26,31,54,0.12); border-radius: 8px;',
-          formatter: (params) => tooltipNode(params, metric, currency),
-        },
-        dataZoom: [{ type: 'inside', zoomOnMouseWheel: 'shift', moveOnMouseWheel: false, moveOnMouseMove: true }],
-        xAxis: {
-          type: 'category',
-          data: buckets,
-          boundaryGap: type === 'bar',
-          axisLine: { lineStyle: { color: '#e3e8ee' } },
-          axisTick: { show: false },
-          axisLabel: {
-            color: '#8792a2',
-            fontSize: 11,
-            hideOverlap: true,
-            formatter: (v) => (grain === 'month' ? v : v.slice(5)),
-          },
-        },
-        yAxis: {
-          type: 'value',
-          scale: metric.unit === 'ratio' || metric.id === 'avg_ticket',
-          // A rate that is 0 throughout (no refunds) is drawn against 0–100%, not 0–120%.
-          max: flat ? 1 : undefined,
-          interval: flat ? 0.25 : undefined,
-          splitNumber: 3,
-          // Counts are whole: no 0.5 ticks (shown rounded, they read "0 1 1 2") on small files.
-          minInterval: metric.unit === 'count' ? 1 : undefined,
-          splitLine: { lineStyle: { color: '#f0f2f5' } },
-          axisLabel: { color: '#8792a2', fontSize: 11, formatter: (v) => formatAxis(v, metric.unit) },
-        },
-        series: [
-          {
-            name: metric.name,
-            type,
-            data: values,
-            color,
-            barMaxWidth: 18,
-            barCategoryGap: many ? '20%' : '35%',
-            itemStyle: type === 'bar' ? { borderRadius: [3, 3, 0, 0] } : undefined,
-            showSymbol: !many,
-            symbolSize: 5,
-            smooth: false,
-            connectNulls: false,
-            lineStyle: { width: 2 },
-            areaStyle:
-              type === 'line'
-                ? {
-                    color: new echarts.graphic.LinearGradient(0, 0, 0, 1, [
-                      { offset: 0, color: `${color}33` },
-                      { offset: 1, color: `${color}00` },
-                    ]),
-                  }
-                : undefined,
-          },
-        ],
+  }
+
+  /** Draws the waiting charts one at a time, when the browser has nothing else to do. */
+  drawWhenIdle() {
+    if (this.idle || !this.pending.size) return;
+    const later = window.requestIdleCallback || ((fn) => setTimeout(() => fn({ timeRemaining: () => 8 }), 60));
+    this.idle = later(
+      (deadline) => {
+        this.idle = null;
+        // At least one chart per call (a call that timed out has no time left, yet must progress).
+        let first = true;
+        while (this.pending.size && (first || deadline.timeRemaining() > 4)) {
+          first = false;
+          const [el, option] = this.pending.entries().next().value;
+          this.pending.delete(el);
+          if (el.isConnected) this.draw(el, option);
+        }
+        this.drawWhenIdle();
       },
-      { notMerge: true },
+      { timeout: 2000 },
     );
   }
 
-  /** Dispose charts whose container is gone. */
-  prune(keep) {
-    for (const [el, chart] of this.charts) {
-      if (!keep.has(el)) {
-        this.resizeObserver.unobserve(el);
-        chart.dispose();
-        this.charts.delete(el);
+  begin() {
+    this.kept = new Set();
+  }
+
+  /**
+   * The container of the chart `key` ("main", "mix:channel"…): the same element from one render
+   * to the next, so its ECharts instance is updated (and animates) instead of being rebuilt.
+   */
+  box(key, { className, label, dataset = {} }) {
+    let el = this.boxes.get(key);
+    if (!el) {
+      el = document.createElement('div');
+      this.boxes.set(key, el);
+    }
+    el.className = className;
+    el.setAttribute('role', 'img');
+    el.setAttribute('aria-label', label);
+    for (const k of Object.keys(el.dataset)) if (k !== 'rendered') delete el.dataset[k];
+    Object.assign(el.dataset, dataset);
+    el.style.height = '';
+    el.hidden = false;
+    return el;
+  }
+
+  /** Draws `option` in `el` now, or when it comes into view; nothing when `signature` is unchanged. */
+  render(el, option, signature = null) {
+    this.kept?.add(el);
+    if (signature !== null && this.signatures.get(el) === signature && (this.charts.has(el) || this.pending.has(el))) return;
+    this.signatures.set(el, signature);
+    if (this.io) {
+      this.io.observe(el);
+      if (!this.visible.has(el)) {
+        this.pending.set(el, option);
+        return;
       }
     }
+    this.pending.delete(el);
+    this.draw(el, option);
+  }
+
+  draw(el, option) {
+    let chart = this.charts.get(el);
+    if (!chart) {
+      chart = echarts.init(el, null, { renderer: 'canvas' });
+      this.charts.set(el, chart);
+      this.resizeObserver.observe(el);
+    }
+    chart.setOption(option, { notMerge: true });
+    el.dataset.rendered = 'true';
+    return chart;
+  }
+
+  end() {
+    const kept = this.kept || new Set();
+    this.kept = null;
+    const all = new Set([...this.charts.keys(), ...this.pending.keys(), ...this.boxes.values()]);
+    for (const el of all) if (!kept.has(el)) this.dispose(el);
+    this.drawWhenIdle();
+  }
+
+  dispose(el) {
+    this.io?.unobserve(el);
+    this.pending.delete(el);
+    this.visible.delete(el);
+    this.signatures.delete(el);
+    for (const [key, box] of this.boxes) if (box === el) this.boxes.delete(key);
+    const chart = this.charts.get(el);
+    if (!chart) return;
+    this.resizeObserver.unobserve(el);
+    chart.dispose();
+    this.charts.delete(el);
+    delete el.dataset.rendered;
+  }
+
+  disposeAll() {
+    for (const el of new Set([...this.charts.keys(), ...this.pending.keys(), ...this.boxes.values()])) this.dispose(el);
   }
 }

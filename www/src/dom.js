@@ -36,3 +36,40 @@ export function fill(el, ...children) {
 }
 
 export const $ = (selector, root = document) => root.querySelector(selector);
+
+/**
+ * A data table: `head` is a list of column titles, `rows` a list of rows, each a list of cells
+ * (text, or { text, node, value, col, class, header }: `value` and `col` become data-value and
+ * data-col), `rowData` optional data attributes per row. The
+ * first cell of each row is its header (<th scope="row">).
+ */
+export function dataTable({ caption, head, rows, rowData, className = 'series-table', captionHidden = true }) {
+  const cell = (c, i) => {
+    const spec = c !== null && typeof c === 'object' && !(c instanceof Node) ? c : { text: c };
+    const tag = i === 0 || spec.header ? 'th' : 'td';
+    return h(
+      tag,
+      {
+        scope: tag === 'th' ? 'row' : null,
+        class: spec.class || null,
+        title: spec.title || null,
+        dataset: {
+          ...(spec.col ? { col: spec.col } : {}),
+          ...(spec.value !== undefined ? { value: spec.value === null ? '' : String(spec.value) } : {}),
+        },
+      },
+      spec.node ?? spec.text ?? '',
+    );
+  };
+  return h(
+    'table',
+    { class: className },
+    caption ? h('caption', { class: captionHidden ? 'visually-hidden' : 'table-caption' }, caption) : null,
+    h('thead', {}, h('tr', {}, head.map((t) => h('th', { scope: 'col' }, t)))),
+    h(
+      'tbody',
+      {},
+      rows.map((r, i) => h('tr', { dataset: rowData?.[i] || null }, r.map(cell))),
+    ),
+  );
+}

@@ -1,11 +1,12 @@
 // The page: wires the controls to the worker (client.js) and renders the report of docs/report.md.
 // Nothing here parses user data as HTML: every text goes through textContent (dom.js).
 import { Engine } from './client.js';
-import { renderCharts, renderKpis, renderRates, renderSeriesTable } from './dashboard.js';
+import { closeMetricDialog, dimensionsOf, disposeDialogCharts, openMetricDialog, renderDashboard, renderFilterEditor, renderRates } from './dashboard.js';
 import { $, fill, h } from './dom.js';
 import { isDateOrderWarning, pickTransactions, uniqueNames } from './files.js';
-import { bytes, formatCount, parseRate, plural, tzLabel } from './format.js';
+import { addDays, bytes, daysBetween, formatCount, parseDay, parseRate, plural, tzLabel } from './format.js';
 import { renderDerive, renderFiles, renderQuality, renderStatuses } from './panels.js';
+import { viewById } from './views.js';
 
 const SAMPLE_ROWS = 50000;
 const SAMPLE_SEED = 42;
@@ -24,6 +25,8 @@ const TZ_NAMES = [
   'Asia/Shanghai', 'Asia/Hong_Kong', 'Asia/Singapore', 'Asia/Kolkata', 'Europe/London', 'Europe/Berlin',
   'America/New_York', 'America/Los_Angeles', 'America/Sao_Paulo', 'Australia/Sydney', 'UTC',
 ];
+// The core's default reporting threshold of large transactions (report.params.large_amount).
+const DEFAULT_LARGE_AMOUNT = 50000;
 const SOURCE_LABEL = { header: 'header', content: 'content', user: 'you', derived: 'derived' };
 const SOURCE_TITLE = {
   header: 'Recognised from the column name',
@@ -64,8 +67,53 @@ const el = {
   kpis: $('#kpis'),
   charts: $('#charts'),
   seriesCaption: $('#series-caption'),
+  seriesMetric: $('#series-metric'),
   seriesTable: $('#series-table'),
   tableToggle: $('#table-toggle'),
+  segmentWrap: $('#segment-wrap'),
+  segmentTitle: $('#segment-title'),
+  segmentTable: $('#segment-table'),
+  period: $('#period'),
+  customRange: $('#custom-range'),
+  rangeFrom: $('#range-from'),
+  rangeTo: $('#range-to'),
+  periodCaption: $('#period-caption'),
+  weekStart: $('#week-start'),
+  segment: $('#segment'),
+  filterChips: $('#filter-chips'),
+  addFilter: $('#add-filter'),
+  filterEditor: $('#filter-editor'),
+  filterColumn: $('#filter-column'),
+  filterMode: $('#filter-mode'),
+  filterSearch: $('#filter-search'),
+  filterValues: $('#filter-values'),
+  filterNote: $('#filter-editor-note'),
+  filterApply: $('#filter-apply'),
+  filterCancel: $('#filter-cancel'),
+  views: $('#views'),
+  viewBlurb: $('#view-blurb'),
+  viewPanel: $('#view-panel'),
+  funding: $('#funding'),
+  fundingCaption: $('#funding-caption'),
+  regulators: $('#regulators'),
+  thresholdChecks: $('#threshold-checks'),
+  guardrailCharts: $('#guardrail-charts'),
+  mix: $('#mix'),
+  funnel: $('#funnel'),
+  funnelCaption: $('#funnel-caption'),
+  retention: $('#retention'),
+  retentionCaption: $('#retention-caption'),
+  declines: $('#declines'),
+  declinesCaption: $('#declines-caption'),
+  metricDialog: $('#metric-dialog'),
+  metricDialogKicker: $('#metric-dialog-kicker'),
+  metricDialogTitle: $('#metric-dialog-title'),
+  metricDialogDesc: $('#metric-dialog-desc'),
+  metricDialogFacts: $('#metric-dialog-facts'),
+  metricDialogChart: $('#metric-dialog-chart'),
+  metricDialogEmpty: $('#metric-dialog-empty'),
+  metricDialogTable: $('#metric-dialog-table'),
+  metricDialogClose: $('#metric-dialog-close'),
   mapping: $('#mapping'),
   resetMapping: $('#reset-mapping'),
   derive: $('#derive'),
@@ -98,7 +146,24 @@ const state = {
   rolesRequested: false,
   action: 0, // increases with every user action; stale replies are dropped
   sampleUrls: [],
+  // The dashboard (docs/report.md, "The metrics hierarchy"): what is reported and how it is shown.
+  view: 'all', // stakeholder view: all | consumers | merchants | platform | financial_institutions | regulators
+  period: 'auto', // auto | all | 7 | 30 | 90 | custom; auto = the last 30 days of data spanning over 60 days
+  periodResolved: null, // what `auto` turned into for this dataset
+  custom: { from: '', to: '' }, // the custom period, local dates
+  dataRange: null, // report.data_range of the last report: presets count back from its `to`
+  weekStart: 'monday',
+  filters: [], // [{ column, values, exclude }]
+  segment: null, // a column, or null
+  seriesMetric: 'tpv', // the metric of the time series chart
+  mixMode: {}, // dimension -> counts | volumes
+  retention: { grain: 'week', kind: 'classic' },
+  filterDraft: null, // the filter being edited: { column, values, exclude, search }
+  largeAmount: DEFAULT_LARGE_AMOUNT, // options.large_amount: the reporting threshold of large transactions
 };
+
+/** Long spans open on their last 30 days; shorter ones on all of their data. */
+const AUTO_PERIOD_DAYS = 60;
 
 const engine = new Engine({
   onDeath(message) {
@@ -162,6 +227,20 @@ function rateOptions() {
   return { rates, currency: target };
 }
 
+/** options.range: the preset counted back from the data's last day, or the custom dates. */
+function rangeOption() {
+  const preset = state.period === 'auto' ? state.periodResolved : state.period;
+  if (!preset || preset === 'all') return null;
+  if (preset === 'custom') {
+    const { from, to } = state.custom;
+    return parseDay(from) && parseDay(to) && from <= to ? { from, to } : null;
+  }
+  const to = state.dataRange?.to;
+  const days = Number(preset);
+  if (!parseDay(to) || !(days > 0)) return null;
+  return { from: addDays(to, -(days - 1)), to };
+}
+
 /** The report options: the settings the user changed. */
 function reportOptions() {
   const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
@@ -169,7 +248,31 @@ function reportOptions() {
   if (state.derive.length) options.derive = [...state.derive];
   if (state.decimal) options.decimal = state.decimal;
   if (state.dateOrder) options.date_order = state.dateOrder;
+  if (state.weekStart !== 'monday') options.week_start = state.weekStart;
+  const range = rangeOption();
+  if (range) options.range = range;
+  if (state.filters.length) options.filters = state.filters.map((f) => ({ column: f.column, values: [...f.values], exclude: !!f.exclude }));
+  if (state.segment) options.segment = state.segment;
+  if (state.largeAmount !== DEFAULT_LARGE_AMOUNT) options.large_amount = state.largeAmount;
   return Object.assign(options, rateOptions());
+}
+
+/**
+ * The first report of a dataset says how long it spans: over 60 days, the page reports the last
+ * 30 (true: ask again with that range). The user's own choice is never overridden.
+ */
+function resolvePeriod(report, sent) {
+  if (report.data_range !== undefined) state.dataRange = report.data_range;
+  const dr = state.dataRange;
+  if (state.period === 'auto' && !state.periodResolved) {
+    if (!dr || !parseDay(dr.from) || !parseDay(dr.to)) return false;
+    state.periodResolved = daysBetween(dr.from, dr.to) > AUTO_PERIOD_DAYS ? '30' : 'all';
+    return state.periodResolved !== 'all';
+  }
+  // "Last N days" counts back from the data's last day: when that moved (another time zone or
+  // date order), the report is asked again for the right days.
+  const preset = state.period === 'auto' ? state.periodResolved : state.period;
+  return /^\d+$/.test(preset || '') && !!sent?.range && !!dr?.to && sent.range.to !== dr.to;
 }
 
 /** Back to the automatic view for a new transactions file. The user's time zone stays. */
@@ -185,6 +288,14 @@ function resetForNewData(sample) {
   state.derive = [];
   state.currency = '';
   state.rates = {};
+  // Another dataset: its own period, and no filter or segment on columns it may not have.
+  state.period = 'auto';
+  state.periodResolved = null;
+  state.custom = { from: '', to: '' };
+  state.dataRange = null;
+  state.filters = [];
+  state.segment = null;
+  closeFilterEditor(false);
   state.decimal = '';
   state.dateOrder = '';
   el.decimal.value = '';
@@ -228,12 +339,13 @@ async function ensureLoaded() {
  * time they are suggested (the user can change or undo it); a join the core refuses (its column
  * is gone) is switched off with the reason shown on its file, and the report computed without it.
  */
-async function fetchReport() {
+async function fetchReport(notices = []) {
   await ensureLoaded();
   for (let attempt = 0; ; attempt++) {
     let report;
+    const options = reportOptions();
     try {
-      report = await engine.call('report', { options: reportOptions() });
+      report = await engine.call('report', { options });
     } catch (err) {
       const message = messageOf(err);
       const name = attempt < 8 && [...state.joins.keys()].find((f) => message.startsWith(`cannot join ${f}:`));
@@ -241,6 +353,19 @@ async function fetchReport() {
       if (join?.enabled) {
         join.enabled = false;
         join.error = message;
+        continue;
+      }
+      // A filter or segment on a column that is gone (a join undone, a mapping changed) is
+      // dropped, and the banner says so.
+      const gone = attempt < 8 && /^cannot (filter on|segment by) "(.*)": no such column/.exec(message);
+      if (gone && gone[1] === 'filter on' && state.filters.some((f) => f.column === gone[2])) {
+        state.filters = state.filters.filter((f) => f.column !== gone[2]);
+        notices.push({ title: `The filter on ${gone[2]} was removed`, message });
+        continue;
+      }
+      if (gone && gone[1] === 'segment by' && state.segment === gone[2]) {
+        state.segment = null;
+        notices.push({ title: `The segments by ${gone[2]} were removed`, message });
         continue;
       }
       throw err;
@@ -264,6 +389,7 @@ async function fetchReport() {
     }
     if (adopted && isSample() && !state.sampleJoins) state.sampleJoins = [...(report.suggested_joins || [])];
     if (adopted && attempt < 8) continue;
+    if (resolvePeriod(report, options) && attempt < 8) continue;
     return report;
   }
 }
@@ -309,7 +435,7 @@ async function run(label, task) {
 }
 
 function refresh() {
-  return run(() => 'Could not compute the report', () => fetchReport());
+  return run(() => 'Could not compute the report', (action, notices) => fetchReport(notices));
 }
 
 /** The engine now holds `files`. If the user acted meanwhile, show the new data with their settings. */
@@ -406,7 +532,7 @@ function addFiles(list) {
         if (notices.length === items.length) throw new Error(notices.map((n) => n.message).join('\n'));
         committed(files, action);
       }
-      return fetchReport();
+      return fetchReport(notices);
     },
   );
 }
@@ -447,13 +573,13 @@ function removeFile(name) {
   }
   return run(
     () => `Could not remove ${name}`,
-    async () => {
+    async (action, notices) => {
       await ensureLoaded();
       await engine.call('removeLookup', { name });
       state.files = state.files.filter((f) => f !== target);
       state.joins.delete(name);
       // Joins that took their key from the removed file's columns are switched off by fetchReport.
-      return fetchReport();
+      return fetchReport(notices);
     },
   );
 }
@@ -533,6 +659,36 @@ async function loadRoles() {
 
 // ---- rendering --------------------------------------------------------------------------------
 
+function setView(view) {
+  if (view === state.view) return;
+  state.view = view;
+  // Each view opens its time series on the metric it is about (Banks & issuers: success rate…).
+  state.seriesMetric = viewById(view).primary;
+  if (state.report) render(state.report);
+}
+
+function setLargeAmount(value) {
+  if (value === state.largeAmount) return undefined;
+  state.largeAmount = value;
+  return refresh();
+}
+
+function openMetric(id) {
+  if (state.report) openMetricDialog(el, state.report, id, state);
+}
+
+function removeFilter(column) {
+  state.filters = state.filters.filter((f) => f.column !== column);
+  if (state.filterDraft?.column === column) closeFilterEditor(false);
+  el.addFilter.focus({ preventScroll: true });
+  return refresh();
+}
+
+function editFilter(column) {
+  const f = state.filters.find((x) => x.column === column);
+  openFilterEditor(f ? { column, values: [...f.values], exclude: !!f.exclude, search: '' } : null);
+}
+
 const handlers = {
   useAsTransactions,
   removeFile,
@@ -540,11 +696,17 @@ const handlers = {
   setStatusOverride,
   setDerived,
   setRate,
+  setView,
+  setLargeAmount,
+  openMetric,
+  removeFilter,
+  editFilter,
+  rerender: () => state.report && render(state.report),
 };
 
 // Controls the panels rebuild on every report, by the data attribute that names them: the one
 // that had the focus gets it back, so keyboard users keep their place.
-const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain', 'derive', 'rate'];
+const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain', 'derive', 'rate', 'openMetric', 'view', 'mixMode', 'editFilter', 'weekStart', 'watch', 'openGuardrail', 'largeAmount'];
 
 function focusKey() {
   const node = document.activeElement;
@@ -582,9 +744,8 @@ function renderAll(report) {
   renderDateOrder(report);
   renderFiles(el, report, state, handlers);
   renderRates(el, report, state, handlers);
-  renderKpis(el, report);
-  renderCharts(el, report, state.grain);
-  renderSeriesTable(el, report);
+  renderDashboard(el, report, state, handlers);
+  if (state.filterDraft) renderFilterEditor(el, report, state.filterDraft);
   renderMapping(report);
   renderDerive(el, report, state, handlers);
   renderStatuses(el, report, state, handlers);
@@ -601,7 +762,11 @@ function renderDataset(report) {
     Array.isArray(report.columns) ? `${report.columns.length} columns` : null,
     joined ? `${plural(joined, 'lookup')} joined` : null,
     Array.isArray(report.currencies) && report.currencies.length ? report.currencies.join(', ') : null,
-    report.series?.length ? `${report.series[0].bucket} → ${report.series[report.series.length - 1].bucket}` : null,
+    report.data_range?.from
+      ? `${report.data_range.from} → ${report.data_range.to}`
+      : report.series?.length
+        ? `${report.series[0].bucket} → ${report.series[report.series.length - 1].bucket}`
+        : null,
   ];
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
 }
@@ -783,6 +948,142 @@ function bindFiles() {
   });
 }
 
+// ---- the report bar: period, week start, segment, filters -------------------------------------------
+
+function bindReportBar() {
+  el.period.addEventListener('change', () => {
+    const value = el.period.value;
+    state.period = value;
+    if (value === 'custom') {
+      // Start from the period on screen; the report is asked for once both dates are valid.
+      const shown = state.report?.range || state.dataRange;
+      if (!state.custom.from) state.custom.from = shown?.from || '';
+      if (!state.custom.to) state.custom.to = shown?.to || '';
+      el.customRange.hidden = false;
+      el.rangeFrom.value = state.custom.from;
+      el.rangeTo.value = state.custom.to;
+      el.rangeFrom.focus();
+      if (!rangeOption()) return;
+    }
+    refresh();
+  });
+  const setDate = () => {
+    state.custom = { from: el.rangeFrom.value, to: el.rangeTo.value };
+    const ok = !!rangeOption();
+    el.rangeFrom.setAttribute('aria-invalid', String(!ok));
+    el.rangeTo.setAttribute('aria-invalid', String(!ok));
+    if (ok) refresh();
+  };
+  el.rangeFrom.addEventListener('change', setDate);
+  el.rangeTo.addEventListener('change', setDate);
+
+  el.weekStart.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-week-start]');
+    if (!button || button.dataset.weekStart === state.weekStart) return;
+    state.weekStart = button.dataset.weekStart;
+    for (const b of el.weekStart.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
+    refresh();
+  });
+
+  el.segment.addEventListener('change', () => {
+    state.segment = el.segment.value || null;
+    refresh();
+  });
+
+  el.seriesMetric.addEventListener('change', () => {
+    state.seriesMetric = el.seriesMetric.value;
+    if (state.report) render(state.report);
+  });
+
+  for (const [group, key] of [
+    ['#retention-grain', 'retentionGrain'],
+    ['#retention-kind', 'retentionKind'],
+  ]) {
+    $(group).addEventListener('click', (event) => {
+      const button = event.target.closest('button');
+      if (!button || button.disabled) return;
+      if (key === 'retentionGrain') state.retention.grain = button.dataset.retentionGrain;
+      else state.retention.kind = button.dataset.retentionKind;
+      if (state.report) render(state.report);
+    });
+  }
+
+  // Filters: the editor opens under the button; Apply adds (or replaces) the column's filter.
+  el.addFilter.addEventListener('click', () => {
+    if (state.filterDraft) closeFilterEditor(true);
+    else openFilterEditor(null);
+  });
+  el.filterColumn.addEventListener('change', () => {
+    const column = el.filterColumn.value;
+    const existing = state.filters.find((f) => f.column === column);
+    state.filterDraft = { column, values: existing ? [...existing.values] : [], exclude: !!existing?.exclude, search: el.filterSearch.value };
+    renderFilterEditor(el, state.report, state.filterDraft);
+  });
+  el.filterMode.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-mode]');
+    if (!button || !state.filterDraft) return;
+    state.filterDraft.exclude = button.dataset.mode === 'exclude';
+    for (const b of el.filterMode.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
+  });
+  el.filterSearch.addEventListener('input', () => {
+    if (!state.filterDraft) return;
+    state.filterDraft.search = el.filterSearch.value;
+    renderFilterEditor(el, state.report, state.filterDraft);
+  });
+  el.filterApply.addEventListener('click', () => {
+    const d = state.filterDraft;
+    if (!d || !d.values.length) return;
+    const filter = { column: d.column, values: [...d.values], exclude: d.exclude };
+    const at = state.filters.findIndex((f) => f.column === d.column);
+    if (at >= 0) state.filters[at] = filter;
+    else state.filters.push(filter);
+    closeFilterEditor(true);
+    refresh();
+  });
+  el.filterCancel.addEventListener('click', () => closeFilterEditor(true));
+  el.filterEditor.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      closeFilterEditor(true);
+    }
+  });
+}
+
+function openFilterEditor(draft) {
+  if (!state.report) return;
+  const dims = dimensionsOf(state.report);
+  if (!dims.length && !draft) return;
+  const taken = new Set(state.filters.map((f) => f.column));
+  const column = draft?.column || (dims.find((d) => !taken.has(d.column)) || dims[0]).column;
+  const existing = state.filters.find((f) => f.column === column);
+  state.filterDraft = draft || { column, values: existing ? [...existing.values] : [], exclude: !!existing?.exclude, search: '' };
+  el.filterSearch.value = state.filterDraft.search;
+  el.filterEditor.hidden = false;
+  el.addFilter.setAttribute('aria-expanded', 'true');
+  renderFilterEditor(el, state.report, state.filterDraft);
+  el.filterColumn.focus();
+}
+
+function closeFilterEditor(returnFocus) {
+  state.filterDraft = null;
+  if (!el.filterEditor) return;
+  el.filterEditor.hidden = true;
+  el.addFilter.setAttribute('aria-expanded', 'false');
+  if (returnFocus) el.addFilter.focus({ preventScroll: true });
+}
+
+function bindDialog() {
+  el.metricDialogClose.addEventListener('click', () => closeMetricDialog(el));
+  el.metricDialog.addEventListener('close', () => disposeDialogCharts());
+  // A click on the backdrop (outside the dialog's box) closes it.
+  el.metricDialog.addEventListener('click', (event) => {
+    if (event.target !== el.metricDialog) return;
+    const r = el.metricDialog.getBoundingClientRect();
+    const inside = event.clientX >= r.left && event.clientX <= r.right && event.clientY >= r.top && event.clientY <= r.bottom;
+    if (!inside) closeMetricDialog(el);
+  });
+}
+
 function bindTableToggle() {
   const wrap = el.seriesTable.parentElement;
   el.tableToggle.addEventListener('click', () => {
@@ -818,4 +1119,6 @@ bindOptions();
 bindFiles();
 bindMisc();
 bindTableToggle();
+bindReportBar();
+bindDialog();
 loadSample();
