@@ -254,6 +254,8 @@ export function renderDeclines(el, caption, report, { host, sig }) {
 export function renderFunnel(el, caption, report, { host, sig }) {
   const f = report.funnel;
   const steps = list(f?.steps);
+  const daysSelect = document.querySelector('#funnel-days');
+  if (daysSelect && isNumber(report.params?.funnel_days)) daysSelect.value = String(report.params.funnel_days);
   if (!f || !steps.length) {
     caption.textContent = '';
     fill(
@@ -313,6 +315,9 @@ function cohortLabel(start, grain) {
 
 export function renderRetention(el, caption, report, { state, host, sig }) {
   const r = report.retention;
+  // The basis the core used (it falls back to first payment without a users file).
+  const basisSelect = document.querySelector('#retention-basis');
+  if (basisSelect && r?.basis) basisSelect.value = r.basis;
   const tools = [...document.querySelectorAll('#retention-grain button, #retention-kind button')];
   for (const b of document.querySelectorAll('#retention-grain button')) b.setAttribute('aria-pressed', String(b.dataset.retentionGrain === state.retention.grain));
   for (const b of document.querySelectorAll('#retention-kind button')) b.setAttribute('aria-pressed', String(b.dataset.retentionKind === state.retention.kind));

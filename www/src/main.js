@@ -27,6 +27,8 @@ const TZ_NAMES = [
 ];
 // The core's default reporting threshold of large transactions (report.params.large_amount).
 const DEFAULT_LARGE_AMOUNT = 50000;
+// The core's default conversion window of the funnel, in days (report.params.funnel_days).
+const DEFAULT_FUNNEL_DAYS = 30;
 const SOURCE_LABEL = { header: 'header', content: 'content', user: 'you', derived: 'derived' };
 const SOURCE_TITLE = {
   header: 'Recognised from the column name',
@@ -160,6 +162,8 @@ const state = {
   retention: { grain: 'week', kind: 'classic' },
   filterDraft: null, // the filter being edited: { column, values, exclude, search }
   largeAmount: DEFAULT_LARGE_AMOUNT, // options.large_amount: the reporting threshold of large transactions
+  funnelDays: DEFAULT_FUNNEL_DAYS, // options.funnel_days: the funnel's conversion window
+  cohort: null, // options.cohort: signup | first_payment; null lets the core choose
 };
 
 /** Long spans open on their last 30 days; shorter ones on all of their data. */
@@ -254,6 +258,8 @@ function reportOptions() {
   if (state.filters.length) options.filters = state.filters.map((f) => ({ column: f.column, values: [...f.values], exclude: !!f.exclude }));
   if (state.segment) options.segment = state.segment;
   if (state.largeAmount !== DEFAULT_LARGE_AMOUNT) options.large_amount = state.largeAmount;
+  if (state.funnelDays !== DEFAULT_FUNNEL_DAYS) options.funnel_days = state.funnelDays;
+  if (state.cohort) options.cohort = state.cohort;
   return Object.assign(options, rateOptions());
 }
 
@@ -993,6 +999,15 @@ function bindReportBar() {
   el.seriesMetric.addEventListener('change', () => {
     state.seriesMetric = el.seriesMetric.value;
     if (state.report) render(state.report);
+  });
+
+  $('#funnel-days').addEventListener('change', (event) => {
+    state.funnelDays = Number(event.target.value);
+    refresh();
+  });
+  $('#retention-basis').addEventListener('change', (event) => {
+    state.cohort = event.target.value;
+    refresh();
   });
 
   for (const [group, key] of [
