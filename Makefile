@@ -73,6 +73,7 @@ test-wasm: setup-rust
 
 test-oracle:
 	cargo build
+	python3 tests/oracle/duckdb_oracle.py --selftest
 	python3 tests/oracle/duckdb_oracle.py target/debug/paymetrics target/oracle
 
 test-e2e: setup-test dist
