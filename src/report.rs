@@ -19,15 +19,17 @@ use crate::metrics::{
 pub use crate::options::Options;
 use crate::options::{CohortBasis, DateRange, Filter};
 use crate::quality::Quality;
-use crate::schema::{resolve_mapping, Role, Source, Status};
+use crate::schema::{resolve_mapping, Mapping, Role, Source, Status};
 use crate::time::{
     bucket_label, bucket_start_rfc3339, date_of_day, Grain, Timestamp, WeekStart, Zone,
 };
-use crate::transactions::type_table;
 use crate::transactions::Transactions;
 use crate::transactions::NO_ID;
+use crate::transactions::{type_table, Typed};
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
@@ -210,8 +212,71 @@ fn json_numbers<S: Serializer>(
     serializer.collect_map(values.iter().map(|(id, value)| (id, JsonNumber(*value))))
 }
 
+/// What a report stands on that depends only on the data and the options that read it (mapping,
+/// joins, derived columns, statuses, number and date conventions, currencies, time zone): the
+/// prepared table and its typed columns. Built once and reused while the user only changes the
+/// view (grain, range, filters, segment, thresholds), so that re-aggregating never re-parses.
+pub struct Frame {
+    /// The options the frame was built with, as far as they matter to it (see `data_key`).
+    key: String,
+    /// The transactions with lookups joined and derived columns added; `None` when there is
+    /// nothing to join or derive (the dataset's own table is then used as is).
+    prepared: Option<RawTable>,
+    joins: Vec<JoinOutcome>,
+    derived: Vec<Derived>,
+    mapping: Mapping,
+    typed: Typed,
+    calendar: Calendar,
+    /// The columns offered for filters and segments (counted over every loaded row).
+    dimensions: Vec<Dimension>,
+    /// Each column of the table dictionary-encoded, when first needed (mixes, filters, segments).
+    coded: Vec<OnceCell<Coded>>,
+}
+
+impl Frame {
+    /// True when the frame was built for the data options of `options`.
+    pub fn fits(&self, options: &Options) -> bool {
+        self.key == data_key(options)
+    }
+
+    fn table<'a>(&'a self, dataset: &'a Dataset) -> &'a RawTable {
+        self.prepared.as_ref().unwrap_or(&dataset.transactions)
+    }
+
+    /// Column `column` of the table, dictionary-encoded (once per frame).
+    fn coded(&self, dataset: &Dataset, column: usize) -> &Coded {
+        self.coded[column]
+            .get_or_init(|| Coded::new(self.table(dataset), column, &self.typed.transactions))
+    }
+}
+
+/// The options that decide how the data is read, as text: two option sets with the same key read
+/// the same frame.
+fn data_key(options: &Options) -> String {
+    format!(
+        "{:?}",
+        (
+            &options.tz,
+            &options.mapping,
+            &options.joins,
+            &options.statuses,
+            &options.date_order,
+            &options.decimal,
+            &options.rates,
+            &options.currency,
+            &options.derive,
+        )
+    )
+}
+
 /// Computes the report of a dataset under the user's options.
 pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
+    let frame = build_frame(dataset, options)?;
+    report_from(dataset, &frame, options)
+}
+
+/// Reads the dataset through the data options of `options` (see `Frame`).
+pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
     if let Some((code, rate)) = options
         .rates
         .iter()
@@ -221,25 +286,12 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             "the exchange rate for {code} must be a positive number, not {rate}"
         ))));
     }
-    let params_check = [
-        ("sla_hours", options.sla_hours),
-        ("large_amount", options.large_amount),
-    ];
-    if let Some((name, Some(value))) = params_check
-        .iter()
-        .find(|(_, v)| v.is_some_and(|v| !(v.is_finite() && v >= 0.0)))
-    {
-        return Err(Error::new(ErrorKind::InvalidOption(format!(
-            "{name} must be a number at or above 0, not {value}"
-        ))));
-    }
     let prepared = prepare(dataset, options)?;
     let table: &RawTable = &prepared.table;
     let derived = derived_roles(&prepared.derived, table);
     let mapping = resolve_mapping(table, &options.mapping, &derived)?;
     let typed = type_table(table, &mapping, options);
     let transactions = &typed.transactions;
-
     let zone = match &options.tz {
         Some(text) => Zone::parse(text).ok_or_else(|| {
             Error::new(ErrorKind::InvalidOption(format!(
@@ -253,6 +305,75 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .unwrap_or_else(Zone::utc),
     };
     let calendar = Calendar::new(transactions, zone);
+    let dimensions = dimensions(table, &mapping, transactions);
+    let coded = (0..table.headers.len()).map(|_| OnceCell::new()).collect();
+    let (joins, derived) = (prepared.joins, prepared.derived);
+    let prepared = match prepared.table {
+        Cow::Owned(table) => Some(table),
+        Cow::Borrowed(_) => None,
+    };
+    Ok(Frame {
+        key: data_key(options),
+        prepared,
+        joins,
+        derived,
+        mapping,
+        typed,
+        calendar,
+        dimensions,
+        coded,
+    })
+}
+
+/// The columns offered for filters and segments: every column but ids, times and numbers of a
+/// known role, with few enough distinct values.
+fn dimensions(table: &RawTable, mapping: &Mapping, transactions: &Transactions) -> Vec<Dimension> {
+    let role_of_column = |c: usize| {
+        Role::ALL
+            .into_iter()
+            .find(|&role| mapping.column(role) == Some(c))
+    };
+    (0..table.headers.len())
+        .filter(|&c| {
+            !role_of_column(c).is_some_and(|role| {
+                matches!(
+                    role,
+                    Role::TxnId
+                        | Role::CreatedAt
+                        | Role::UserId
+                        | Role::Amount
+                        | Role::Fee
+                        | Role::LatencyMs
+                        | Role::SettledAt
+                        | Role::DisputedAt
+                )
+            })
+        })
+        .filter_map(|c| dimension(table, c, role_of_column(c).map(Role::id), transactions))
+        .collect()
+}
+
+/// The report of a dataset from its frame, under the view options of `options` (the frame must
+/// fit them: see `Frame::fits`).
+pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Result<Report> {
+    let params_check = [
+        ("sla_hours", options.sla_hours),
+        ("large_amount", options.large_amount),
+    ];
+    if let Some((name, Some(value))) = params_check
+        .iter()
+        .find(|(_, v)| v.is_some_and(|v| !(v.is_finite() && v >= 0.0)))
+    {
+        return Err(Error::new(ErrorKind::InvalidOption(format!(
+            "{name} must be a number at or above 0, not {value}"
+        ))));
+    }
+    let table = frame.table(dataset);
+    let mapping = &frame.mapping;
+    let typed = &frame.typed;
+    let transactions = &typed.transactions;
+    let calendar = &frame.calendar;
+    let zone = calendar.zone;
     let params = Params {
         zone,
         grain: options.grain,
@@ -263,18 +384,20 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     let chosen_range = options.range.as_ref().map(parse_range).transpose()?;
     let range = chosen_range.or(calendar.span);
     let previous_range = chosen_range.map(|(from, to)| (from - (to - from + 1), from - 1));
-    let mask = filter_mask(table, transactions, &options.filters)?;
+    let mask = filter_mask(dataset, frame, &options.filters)?;
     let selection = Selection {
         mask: mask.as_deref(),
         range: chosen_range,
     };
-    let computed = compute(transactions, &calendar, &params, selection, true);
+    let computed = compute(transactions, calendar, &params, selection, true);
+    // The rows of the period after the filters, for the mixes, segments and histograms.
+    let selected = selected_rows(transactions, calendar, selection);
     let previous = previous_range.map(|range| {
         let selection = Selection {
             range: Some(range),
             ..selection
         };
-        compute(transactions, &calendar, &params, selection, false)
+        compute(transactions, calendar, &params, selection, false)
     });
 
     // The selection narrowed to the rows for which `part(row)` holds (one currency, one segment).
@@ -286,7 +409,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             mask: Some(&narrowed),
             ..selection
         };
-        compute(transactions, &calendar, &params, selection, series)
+        compute(transactions, calendar, &params, selection, series)
     };
     let missing = |needs: &[Role]| -> Vec<&'static str> {
         needs
@@ -387,8 +510,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     let segments = match &options.segment {
         Some(name) => {
             let column = column_named(table, name, "segment by")?;
-            let coded = Coded::new(table, column, transactions);
-            let selected = selected_rows(transactions, &calendar, selection);
+            let coded = frame.coded(dataset, column);
             let mut rows_per_code = vec![0u64; coded.values.len()];
             for &row in &selected {
                 rows_per_code[coded.codes[row] as usize] += 1;
@@ -428,33 +550,32 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
     .into_iter()
     .filter_map(|role| {
         let column = mapping.column(role)?;
-        let coded = Coded::new(table, column, transactions);
+        let coded = frame.coded(dataset, column);
         Some(breakdown(
-            role.id(),
-            table.headers[column].clone(),
-            &coded,
+            (role.id(), table.headers[column].clone()),
+            coded,
             transactions,
-            &calendar,
+            calendar,
             &params,
             selection,
+            &selected,
         ))
     })
     .collect();
     let decline_reasons = mapping.column(Role::DeclineReason).map(|column| {
-        let coded = Coded::new(table, column, transactions);
+        let coded = frame.coded(dataset, column);
         decline_reasons(
             table.headers[column].clone(),
-            &coded,
+            coded,
             transactions,
-            &calendar,
-            selection,
+            &selected,
         )
     });
-    let histograms = histograms(transactions, &calendar, selection);
+    let histograms = histograms(transactions, &selected);
     let (funnel, retention, users_warnings) = cohorts(
         dataset,
         transactions,
-        &calendar,
+        calendar,
         mask.as_deref(),
         range,
         options,
@@ -464,24 +585,7 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
             .into_iter()
             .find(|&role| mapping.column(role) == Some(c))
     };
-    let dimensions = (0..table.headers.len())
-        .filter(|&c| {
-            !role_of_column(c).is_some_and(|role| {
-                matches!(
-                    role,
-                    Role::TxnId
-                        | Role::CreatedAt
-                        | Role::UserId
-                        | Role::Amount
-                        | Role::Fee
-                        | Role::LatencyMs
-                        | Role::SettledAt
-                        | Role::DisputedAt
-                )
-            })
-        })
-        .filter_map(|c| dimension(table, c, role_of_column(c).map(Role::id), transactions))
-        .collect();
+    let dimensions = frame.dimensions.clone();
 
     let mut skipped = table.skipped.clone();
     skipped.extend(&typed.skipped);
@@ -571,8 +675,8 @@ pub fn analyze(dataset: &Dataset, options: &Options) -> Result<Report> {
         currency: transactions.money_currency.clone(),
         by_currency,
         quality,
-        joins: prepared.joins.clone(),
-        derived: prepared.derived.clone(),
+        joins: frame.joins.clone(),
+        derived: frame.derived.clone(),
         lookups: dataset
             .lookups
             .iter()
@@ -692,22 +796,24 @@ fn parse_range(range: &DateRange) -> Result<(i64, i64)> {
 }
 
 /// Which transactions pass every filter (`None` when there is none).
-fn filter_mask(
-    table: &RawTable,
-    transactions: &Transactions,
-    filters: &[Filter],
-) -> Result<Option<Vec<bool>>> {
+fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<Option<Vec<bool>>> {
     if filters.is_empty() {
         return Ok(None);
     }
-    let mut mask = vec![true; transactions.len];
+    let table = frame.table(dataset);
+    let mut mask = vec![true; frame.typed.transactions.len];
     for filter in filters {
         let column = column_named(table, &filter.column, "filter on")?;
-        let values: HashSet<&str> = filter.values.iter().map(|v| v.trim()).collect();
-        let cells = &table.columns[column];
-        for (keep, &row) in mask.iter_mut().zip(&transactions.rows) {
-            let listed = values.contains(cells.get(row as usize).trim());
-            *keep &= listed != filter.exclude;
+        let coded = frame.coded(dataset, column);
+        // Whether each distinct value is listed: one lookup per value, not per row.
+        let wanted: HashSet<&str> = filter.values.iter().map(|v| v.trim()).collect();
+        let listed: Vec<bool> = coded
+            .values
+            .iter()
+            .map(|v| wanted.contains(v.as_str()))
+            .collect();
+        for (keep, &code) in mask.iter_mut().zip(&coded.codes) {
+            *keep &= listed[code as usize] != filter.exclude;
         }
     }
     Ok(Some(mask))

@@ -1,8 +1,9 @@
 //! The browser bindings: the only wasm-bindgen surface. Every call converts its arguments, calls
 //! the core, and converts the result; no logic lives here. Errors become JS `Error`s whose message
 //! is the core's readable text.
+use crate::report::{build_frame, report_from, Frame};
 use crate::sample::{generate, SampleOptions, SampleTables};
-use crate::{analyze, read_csv, Dataset, Options, RawTable};
+use crate::{read_csv, Dataset, Options, RawTable};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -18,6 +19,9 @@ fn start() {
 pub struct Workbench {
     dataset: Option<Dataset>,
     sample: Option<SampleTables>,
+    /// The dataset read through the last data options: reused while only the view changes
+    /// (grain, range, filters, segment...), dropped whenever a file is loaded or removed.
+    frame: Option<Frame>,
 }
 
 #[derive(Serialize)]
@@ -65,6 +69,7 @@ impl Workbench {
         let table = read_csv(file, bytes).map_err(|e| JsError::new(&e.to_string()))?;
         let loaded = to_js(&loaded_info(&table))?;
         self.dataset = Some(Dataset::new(table));
+        self.frame = None;
         Ok(loaded)
     }
 
@@ -79,6 +84,7 @@ impl Workbench {
         let table = read_csv(file, bytes).map_err(|e| JsError::new(&e.to_string()))?;
         let loaded = to_js(&loaded_info(&table))?;
         dataset.add_lookup(table);
+        self.frame = None;
         Ok(loaded)
     }
 
@@ -87,6 +93,7 @@ impl Workbench {
     pub fn remove_lookup(&mut self, file: &str) {
         if let Some(dataset) = self.dataset.as_mut() {
             dataset.lookups.retain(|t| t.file != file);
+            self.frame = None;
         }
     }
 
@@ -110,6 +117,7 @@ impl Workbench {
             ..loaded_info(&dataset.transactions)
         })?;
         self.dataset = Some(dataset);
+        self.frame = None;
         self.sample = Some(tables);
         Ok(loaded)
     }
@@ -149,7 +157,7 @@ impl Workbench {
 
     /// The report of the current dataset (see docs/report.md) under `options`
     /// (`{grain, tz, mapping}`, all optional).
-    pub fn report(&self, options: JsValue) -> Result<JsValue, JsError> {
+    pub fn report(&mut self, options: JsValue) -> Result<JsValue, JsError> {
         let dataset = self
             .dataset
             .as_ref()
@@ -165,7 +173,13 @@ impl Workbench {
             serde_json::from_str(&text)
                 .map_err(|e| JsError::new(&format!("invalid options: {e}")))?
         };
-        let report = analyze(dataset, &options).map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&report)
+        let error = |e: crate::Error| JsError::new(&e.to_string());
+        let frame = match self.frame.take() {
+            Some(frame) if frame.fits(&options) => frame,
+            _ => build_frame(dataset, &options).map_err(error)?,
+        };
+        let report = report_from(dataset, &frame, &options);
+        self.frame = Some(frame);
+        to_js(&report.map_err(error)?)
     }
 }

@@ -136,21 +136,20 @@ const MIX_VALUES: usize = 12;
 
 /// The mix of the transactions selected by `selection` over the values of `coded`.
 pub fn breakdown(
-    dimension: &'static str,
-    column: String,
+    (dimension, column): (&'static str, String),
     coded: &Coded,
     transactions: &Transactions,
     calendar: &Calendar,
     params: &Params,
     selection: Selection,
+    rows: &[usize],
 ) -> Breakdown {
     let status = transactions.status.as_deref();
     let amount = transactions.amount.as_deref();
-    let rows = selected_rows(transactions, calendar, selection);
     // Rank values by volume, else by successes, else by attempts.
     let mut weight = vec![0.0; coded.values.len()];
     let mut present = vec![0u64; coded.values.len()];
-    for &row in &rows {
+    for &row in rows {
         present[coded.codes[row] as usize] += 1;
         let success = status.is_some_and(|s| is_successful(s[row]));
         let w = match (amount, status) {
@@ -176,7 +175,7 @@ pub fn breakdown(
     let mut volume = vec![0.0; groups];
     let mut bucket_counts = vec![vec![0u64; groups]; bucket_count];
     let mut bucket_volumes = vec![vec![0.0; groups]; bucket_count];
-    for &row in &rows {
+    for &row in rows {
         let g = group_of[coded.codes[row] as usize] as usize;
         attempts[g] += 1;
         let row_status = status.map(|s| s[row]);
@@ -274,8 +273,7 @@ pub fn decline_reasons(
     column: String,
     coded: &Coded,
     transactions: &Transactions,
-    calendar: &Calendar,
-    selection: Selection,
+    rows: &[usize],
 ) -> DeclineReasons {
     let Some(status) = transactions.status.as_deref() else {
         return DeclineReasons {
@@ -284,7 +282,7 @@ pub fn decline_reasons(
         };
     };
     let mut counts = vec![0u64; coded.values.len()];
-    for row in selected_rows(transactions, calendar, selection) {
+    for &row in rows {
         if status[row] == Status::Failed {
             counts[coded.codes[row] as usize] += 1;
         }
@@ -384,12 +382,7 @@ pub struct Histogram {
 
 /// Ticket sizes (amounts of successful transactions) in 1-2-5 steps, which read well on a
 /// log scale; latencies in equal steps up to the 99th percentile plus one bin for the tail.
-pub fn histograms(
-    transactions: &Transactions,
-    calendar: &Calendar,
-    selection: Selection,
-) -> Vec<Histogram> {
-    let rows = selected_rows(transactions, calendar, selection);
+pub fn histograms(transactions: &Transactions, rows: &[usize]) -> Vec<Histogram> {
     let mut out = Vec::new();
     if let (Some(amount), Some(status)) = (&transactions.amount, &transactions.status) {
         let values: Vec<f64> = rows

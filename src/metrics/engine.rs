@@ -111,6 +111,10 @@ pub struct Calendar {
     /// The latest `created_at` of the data (UTC milliseconds): "now" for unsettled payments.
     pub data_end_millis: Option<i64>,
     pub zone: Zone,
+    /// The rows in order of local day (ties in file order); the identity without times. The
+    /// engine walks them in this order, so each bucket's rows come together and distinct counts
+    /// per bucket need no sorting.
+    pub order: Vec<u32>,
 }
 
 impl Calendar {
@@ -126,11 +130,16 @@ impl Calendar {
             .min()
             .zip(day.iter().max())
             .map(|(&a, &b)| (a, b));
+        let mut order: Vec<u32> = (0..transactions.len as u32).collect();
+        if !day.is_empty() {
+            order.sort_by_key(|&row| day[row as usize]);
+        }
         Calendar {
             data_end_millis: millis.iter().max().copied(),
             day,
             span,
             zone,
+            order,
         }
     }
 
@@ -194,6 +203,11 @@ pub fn is_successful(status: Status) -> bool {
 }
 
 /// Evaluates the tallies of `selection`: over its range, and per bucket when `series` is true.
+///
+/// One walk over the rows in day order (`Calendar::order`) fills every tally: buckets then come
+/// one after another, so distinct payers and merchants per bucket are counted with a "last
+/// bucket seen" per id, and merchants' volumes per bucket with one dense array reset between
+/// buckets. Percentiles select (not sort) within each period's values.
 pub fn compute(
     transactions: &Transactions,
     calendar: &Calendar,
@@ -201,16 +215,9 @@ pub fn compute(
     selection: Selection,
     series: bool,
 ) -> Computed {
-    let rows = transactions.len;
     let has_days = !calendar.day.is_empty();
     // The period: the chosen range, else the data's days.
     let range = selection.range.or(calendar.span);
-    let in_range = |row: usize| -> bool {
-        match (has_days, range) {
-            (true, Some((from, to))) => (from..=to).contains(&calendar.day[row]),
-            _ => true,
-        }
-    };
     let buckets_info = if series && has_days {
         range.and_then(|r| bucket_table(r, params.grain, params.week_start))
     } else {
@@ -222,76 +229,82 @@ pub fn compute(
         let index = usize::try_from(day - first).ok()?;
         table.get(index).map(|&b| b as usize)
     };
+    let in_range = |day: i64| range.is_none_or(|(from, to)| (from..=to).contains(&day));
 
     let status = transactions.status.as_deref();
+    let amount = transactions.amount.as_deref();
+    let users = transactions.user.as_deref();
+    let merchants = transactions.merchant.as_deref();
+    let user_of = |row: usize| users.map(|u| u[row]).filter(|&u| u != NO_ID);
     let successful = |row: usize| status.is_some_and(|s| is_successful(s[row]));
-    let amount = |row: usize| transactions.amount.as_ref().map_or(f64::NAN, |a| a[row]);
-    let user_of = |row: usize| {
-        transactions
-            .user
-            .as_ref()
-            .map(|u| u[row])
-            .filter(|&u| u != NO_ID)
-    };
+    let filtered = |row: usize| selection.passes_filters(row);
 
     // Over the filtered rows of every date, not only the range's: each payer's first successful
-    // day (for new payers) and the (payer, day) of every successful payment (trailing windows
-    // look back across the start of the range).
-    let mut active_days: Vec<(u32, i64)> = Vec::new();
-    let first_day: Option<Vec<i64>> = (has_days && transactions.user.is_some()).then(|| {
-        let mut first = vec![i64::MAX; transactions.user_count];
-        for row in 0..rows {
-            if selection.passes_filters(row) && successful(row) {
+    // day (for new payers) and their active days (trailing windows look back across the start
+    // of the range). In day order, the first day seen is the first.
+    let mut first_day: Option<Vec<i64>> =
+        (has_days && users.is_some()).then(|| vec![i64::MAX; transactions.user_count]);
+    let mut windows = match (has_days, calendar.span, &first_day) {
+        (true, Some(span), Some(_)) => Some(ActiveWindows::new(span, transactions.user_count)),
+        _ => None,
+    };
+    if let (Some(first), Some(windows)) = (first_day.as_mut(), windows.as_mut()) {
+        for &row in &calendar.order {
+            let row = row as usize;
+            if filtered(row) && successful(row) {
                 if let Some(user) = user_of(row) {
-                    let day = &mut first[user as usize];
-                    *day = (*day).min(calendar.day[row]);
-                    active_days.push((user, calendar.day[row]));
+                    let day = calendar.day[row];
+                    let f = &mut first[user as usize];
+                    *f = (*f).min(day);
+                    windows.add(user, day);
                 }
             }
         }
-        first
-    });
+        windows.finish();
+    }
 
     let sla_millis = (params.sla_hours * 3_600_000.0).round() as i64;
     let mut totals = Tally::default();
     let mut buckets = vec![Tally::default(); bucket_count];
-    // Per-period value lists and keys; the last index (`bucket_count`) is the whole period.
+    // Per-period value lists; the last index (`bucket_count`) is the whole period.
     let whole = bucket_count;
     let mut tickets: Vec<Vec<f64>> = vec![Vec::new(); bucket_count + 1];
     let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); bucket_count + 1];
     let mut settlements: Vec<Vec<f64>> = vec![Vec::new(); bucket_count + 1];
-    // (period << 32 | id) of successful payments, for exact distinct counts per period.
-    let mut payer_keys: Vec<u64> = Vec::new();
-    let mut verified_keys: Vec<u64> = Vec::new();
-    let mut merchant_keys: Vec<u64> = Vec::new();
-    let mut merchant_volume: Vec<(u64, f64)> = Vec::new();
-    let key = |period: usize, id: u32| ((period as u64) << 32) | u64::from(id);
+    // Distinct ids: the last bucket each was counted in (buckets come in order), and whether it
+    // was counted in the whole period.
+    let mut payers = Distinct::new(transactions.user_count);
+    let mut verified = Distinct::new(transactions.user_count);
+    let mut merchants_seen = Distinct::new(transactions.merchant_count);
+    let mut merchant_volume = MerchantVolumes::new(transactions.merchant_count);
 
-    for row in 0..rows {
-        if !selection.passes_filters(row) {
+    for &row in &calendar.order {
+        let row = row as usize;
+        if !filtered(row) {
             continue;
         }
         // Dispute activity is dated by the dispute, whatever the transaction's date.
         if let Some(disputed) = transactions.disputed_at.as_ref().and_then(|d| d[row]) {
             let day = calendar.day_of(disputed);
-            if range.is_none_or(|(from, to)| (from..=to).contains(&day)) {
+            if in_range(day) {
                 totals.disputes_opened += 1;
                 if let Some(b) = bucket_of_day(day) {
                     buckets[b].disputes_opened += 1;
                 }
             }
         }
-        if !in_range(row) {
-            continue;
-        }
         let bucket = if has_days {
-            bucket_of_day(calendar.day[row])
+            let day = calendar.day[row];
+            if !in_range(day) {
+                continue;
+            }
+            bucket_of_day(day)
         } else {
             None
         };
         let row_status = status.map(|s| s[row]);
         let success = row_status.is_some_and(is_successful);
-        let value = amount(row);
+        let value = amount.map_or(f64::NAN, |a| a[row]);
         let user = user_of(row);
         let fee = transactions.fee.as_ref().map_or(f64::NAN, |f| f[row]);
         let fraud = transactions.fraud.as_ref().is_some_and(|f| f[row]);
@@ -310,7 +323,6 @@ pub fn compute(
             },
             _ => None,
         };
-        // Whether the payer is new in the period (their first successful day falls in it).
         let first = user.and_then(|u| first_day.as_ref().map(|f| f[u as usize]));
 
         for period in std::iter::once(whole).chain(bucket) {
@@ -399,28 +411,38 @@ pub fn compute(
             periods.clone().for_each(|p| settlements[p].push(hours));
         }
         if let Some(user) = user {
-            let verified = transactions.kyc_verified.as_ref().is_some_and(|k| k[row]);
-            for p in periods.clone() {
-                payer_keys.push(key(p, user));
-                if verified {
-                    verified_keys.push(key(p, user));
+            let (in_whole, in_bucket) = payers.see(user, bucket);
+            totals.active_payers += u64::from(in_whole);
+            if let (Some(b), true) = (bucket, in_bucket) {
+                buckets[b].active_payers += 1;
+            }
+            if transactions.kyc_verified.as_ref().is_some_and(|k| k[row]) {
+                let (in_whole, in_bucket) = verified.see(user, bucket);
+                totals.kyc_verified_payers += u64::from(in_whole);
+                if let (Some(b), true) = (bucket, in_bucket) {
+                    buckets[b].kyc_verified_payers += 1;
                 }
             }
         }
-        if let Some(merchant) = transactions
-            .merchant
-            .as_ref()
-            .map(|m| m[row])
-            .filter(|&m| m != NO_ID)
-        {
-            for p in periods {
-                merchant_keys.push(key(p, merchant));
-                if !value.is_nan() {
-                    merchant_volume.push((key(p, merchant), value));
+        if let Some(merchant) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
+            let (in_whole, in_bucket) = merchants_seen.see(merchant, bucket);
+            totals.active_merchants += u64::from(in_whole);
+            if let (Some(b), true) = (bucket, in_bucket) {
+                buckets[b].active_merchants += 1;
+            }
+            if !value.is_nan() {
+                if let Some((b, top10, hhi)) = merchant_volume.add(merchant, value, bucket) {
+                    buckets[b].top10_merchant_amount = top10;
+                    buckets[b].merchant_hhi = hhi;
                 }
             }
         }
     }
+    if let Some((b, top10, hhi)) = merchant_volume.flush_bucket() {
+        buckets[b].top10_merchant_amount = top10;
+        buckets[b].merchant_hhi = hhi;
+    }
+    (totals.top10_merchant_amount, totals.merchant_hhi) = merchant_volume.whole();
 
     let mut with_tally = |period: usize, f: &mut dyn FnMut(&mut Tally)| {
         if period == whole {
@@ -429,23 +451,6 @@ pub fn compute(
             f(&mut buckets[period])
         }
     };
-
-    for (period, count) in count_distinct(payer_keys) {
-        with_tally(period, &mut |t| t.active_payers = count);
-    }
-    for (period, count) in count_distinct(verified_keys) {
-        with_tally(period, &mut |t| t.kyc_verified_payers = count);
-    }
-    for (period, count) in count_distinct(merchant_keys) {
-        with_tally(period, &mut |t| t.active_merchants = count);
-    }
-    for (period, volumes) in group_sums(merchant_volume) {
-        with_tally(period, &mut |t| {
-            let (top10, hhi) = concentration(&volumes);
-            t.top10_merchant_amount = top10;
-            t.merchant_hhi = hhi;
-        });
-    }
     for (period, mut values) in tickets.into_iter().enumerate() {
         let p50 = percentiles(&mut values, &[0.5]);
         with_tally(period, &mut |t| t.ticket_p50 = p50[0]);
@@ -476,8 +481,9 @@ pub fn compute(
     }
 
     // Trailing windows, as of each period's last day (or the data's last day if earlier).
-    if let (Some((from, to)), Some((data_first, data_last))) = (range, calendar.span) {
-        let windows = ActiveWindows::new(active_days, data_first);
+    if let (Some((from, to)), Some((_, data_last)), Some(windows)) =
+        (range, calendar.span, windows.as_ref())
+    {
         let as_of = |last_day: i64, first_day: i64| {
             let end = last_day.min(data_last);
             (end >= first_day).then(|| windows.at(end))
@@ -505,40 +511,93 @@ pub fn compute(
     }
 }
 
-/// (period << 32 | id) keys -> the number of distinct ids per period.
-fn count_distinct(mut keys: Vec<u64>) -> Vec<(usize, u64)> {
-    keys.sort_unstable();
-    keys.dedup();
-    let mut counts: Vec<(usize, u64)> = Vec::new();
-    for key in keys {
-        let period = (key >> 32) as usize;
-        match counts.last_mut() {
-            Some((p, n)) if *p == period => *n += 1,
-            _ => counts.push((period, 1)),
-        }
-    }
-    counts
+/// Counts distinct ids over the whole period and per bucket, for rows that come bucket by
+/// bucket (in day order).
+struct Distinct {
+    in_whole: Vec<bool>,
+    last_bucket: Vec<u32>,
 }
 
-/// (period << 32 | id, value) -> per period, the sum of value per id.
-fn group_sums(mut pairs: Vec<(u64, f64)>) -> Vec<(usize, Vec<f64>)> {
-    pairs.sort_unstable_by_key(|&(key, _)| key);
-    let mut out: Vec<(usize, Vec<f64>)> = Vec::new();
-    let mut last_key = None;
-    for (key, value) in pairs {
-        let period = (key >> 32) as usize;
-        if out.last().is_none_or(|(p, _)| *p != period) {
-            out.push((period, Vec::new()));
+impl Distinct {
+    fn new(ids: usize) -> Distinct {
+        Distinct {
+            in_whole: vec![false; ids],
+            last_bucket: vec![u32::MAX; ids],
         }
-        let sums = &mut out.last_mut().expect("pushed above").1;
-        if last_key == Some(key) {
-            *sums.last_mut().expect("same key as the last value") += value;
-        } else {
-            sums.push(value);
-        }
-        last_key = Some(key);
     }
-    out
+
+    /// Notes `id` in `bucket`: whether it is new to the whole period, and new to the bucket.
+    fn see(&mut self, id: u32, bucket: Option<usize>) -> (bool, bool) {
+        let id = id as usize;
+        let new_whole = !std::mem::replace(&mut self.in_whole[id], true);
+        let new_bucket = bucket.is_some_and(|b| {
+            let b = b as u32;
+            std::mem::replace(&mut self.last_bucket[id], b) != b
+        });
+        (new_whole, new_bucket)
+    }
+}
+
+/// Merchants' TPV (gross) over the whole period and in the current bucket (dense arrays; the
+/// bucket's is reset when the next bucket starts).
+struct MerchantVolumes {
+    whole: Vec<f64>,
+    bucket: Vec<f64>,
+    /// Merchants with volume in the current bucket, and which bucket that is.
+    touched: Vec<u32>,
+    current: Option<usize>,
+}
+
+impl MerchantVolumes {
+    fn new(merchants: usize) -> MerchantVolumes {
+        MerchantVolumes {
+            whole: vec![0.0; merchants],
+            bucket: vec![0.0; merchants],
+            touched: Vec::new(),
+            current: None,
+        }
+    }
+
+    /// Adds a payment; when it starts a new bucket, returns the finished bucket's concentration.
+    fn add(
+        &mut self,
+        merchant: u32,
+        value: f64,
+        bucket: Option<usize>,
+    ) -> Option<(usize, f64, Option<f64>)> {
+        let m = merchant as usize;
+        self.whole[m] += value;
+        let bucket = bucket?;
+        let finished = if self.current != Some(bucket) {
+            let finished = self.flush_bucket();
+            self.current = Some(bucket);
+            finished
+        } else {
+            None
+        };
+        if self.bucket[m] == 0.0 {
+            self.touched.push(merchant);
+        }
+        self.bucket[m] += value;
+        finished
+    }
+
+    /// The current bucket's (index, top-10 volume, HHI), and a fresh bucket.
+    fn flush_bucket(&mut self) -> Option<(usize, f64, Option<f64>)> {
+        let bucket = self.current.take()?;
+        let mut volumes: Vec<f64> = Vec::with_capacity(self.touched.len());
+        for &m in &self.touched {
+            volumes.push(std::mem::take(&mut self.bucket[m as usize]));
+        }
+        self.touched.clear();
+        let (top10, hhi) = concentration(&volumes);
+        Some((bucket, top10, hhi))
+    }
+
+    fn whole(&self) -> (f64, Option<f64>) {
+        let volumes: Vec<f64> = self.whole.iter().copied().filter(|&v| v != 0.0).collect();
+        concentration(&volumes)
+    }
 }
 
 /// The volume of the 10 largest merchants, and the Herfindahl–Hirschman index of the merchants'
@@ -561,105 +620,111 @@ fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
 }
 
 /// Exact percentiles with linear interpolation between the two nearest ranks (DuckDB's
-/// `quantile_cont`); sorts `values`.
+/// `quantile_cont`). Reorders `values`: each quantile is found by selection, in linear time,
+/// rather than by sorting.
 pub fn percentiles(values: &mut [f64], quantiles: &[f64]) -> Vec<Option<f64>> {
-    values.sort_unstable_by(f64::total_cmp);
     quantiles
         .iter()
-        .map(|&q| quantile_of_sorted(values, q))
+        .map(|&q| {
+            if values.is_empty() {
+                return None;
+            }
+            let position = q * (values.len() - 1) as f64;
+            let lo = position.floor() as usize;
+            let (_, &mut low, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+            let fraction = position - lo as f64;
+            if fraction == 0.0 {
+                return Some(low);
+            }
+            // The next rank up is the smallest value above the selected one.
+            let high = above.iter().copied().min_by(f64::total_cmp).unwrap_or(low);
+            Some(low + fraction * (high - low))
+        })
         .collect()
 }
 
-pub fn quantile_of_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let position = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
-    let (low, high) = (sorted[lo], sorted[hi]);
-    Some(if lo == hi {
-        low
-    } else {
-        low + (position - lo as f64) * (high - low)
-    })
-}
-
-/// Distinct active payers in trailing windows, for any end day: built once from the
-/// (user, day) pairs of successful payments, then each query is a lookup.
+/// Distinct active payers in trailing windows, for any end day. Built from the payments in day
+/// order: a payer active on day d counts in the W-day windows ending on d .. d+W-1, so each
+/// payment adds +1 where its payer's coverage starts anew and -1 after it ends; prefix sums then
+/// give every day's count.
 struct ActiveWindows {
-    /// First day of the arrays below.
+    /// First day of the arrays below: the data's first day.
     origin: i64,
-    daily: Vec<u64>,
-    weekly: Vec<u64>,
-    monthly: Vec<u64>,
-    /// First day of the data: days before it do not count towards the mean daily actives.
-    range_start: i64,
+    daily: Vec<i64>,
+    weekly: Vec<i64>,
+    monthly: Vec<i64>,
+    /// Per payer: the last day counted in `daily`, and the last day their coverage reaches in
+    /// the weekly and monthly windows.
+    last_day: Vec<i64>,
+    week_until: Vec<i64>,
+    month_until: Vec<i64>,
 }
 
 impl ActiveWindows {
-    fn new(mut pairs: Vec<(u32, i64)>, range_start: i64) -> ActiveWindows {
-        pairs.sort_unstable();
-        pairs.dedup();
-        let origin = pairs.iter().map(|p| p.1).min().unwrap_or(range_start);
-        let last = pairs.iter().map(|p| p.1).max().unwrap_or(origin);
-        // A user active on day d counts in the W-day windows ending on d .. d+W-1: add +1 at
-        // the start of each run of covered days and -1 after it, then take prefix sums.
-        let length = (last - origin + 31) as usize;
-        let mut daily = vec![0u64; length];
-        let window = |width: i64| {
-            let mut delta = vec![0i64; length + 1];
-            let mut covered_until: Option<(u32, i64)> = None; // (user, last covered day)
-            for &(user, day) in &pairs {
-                let start = match covered_until {
-                    Some((u, until)) if u == user && until >= day => until + 1,
-                    _ => day,
-                };
-                let end = day + width - 1;
-                if start <= end {
-                    delta[(start - origin) as usize] += 1;
-                    delta[(end - origin + 1) as usize] -= 1;
-                }
-                covered_until = Some((user, end));
-            }
-            let mut running = 0i64;
-            delta[..length]
-                .iter()
-                .map(|d| {
-                    running += d;
-                    running as u64
-                })
-                .collect::<Vec<u64>>()
-        };
-        for &(_, day) in &pairs {
-            daily[(day - origin) as usize] += 1;
-        }
+    fn new(span: (i64, i64), users: usize) -> ActiveWindows {
+        let length = (span.1 - span.0 + 31).max(31) as usize;
         ActiveWindows {
-            origin,
-            weekly: window(7),
-            monthly: window(30),
-            daily,
-            range_start,
+            origin: span.0,
+            daily: vec![0; length],
+            weekly: vec![0; length + 1],
+            monthly: vec![0; length + 1],
+            last_day: vec![i64::MIN; users],
+            week_until: vec![i64::MIN; users],
+            month_until: vec![i64::MIN; users],
         }
     }
 
-    fn count(series: &[u64], origin: i64, day: i64) -> u64 {
+    /// Notes a payment; payments must come in day order.
+    fn add(&mut self, user: u32, day: i64) {
+        let u = user as usize;
+        let index = |day: i64| (day - self.origin) as usize;
+        if self.last_day[u] != day {
+            self.last_day[u] = day;
+            self.daily[index(day)] += 1;
+        }
+        for (width, until, delta) in [
+            (7, &mut self.week_until, &mut self.weekly),
+            (30, &mut self.month_until, &mut self.monthly),
+        ] {
+            let end = day + width - 1;
+            let start = day.max(until[u].saturating_add(1));
+            if start <= end {
+                delta[(start - self.origin) as usize] += 1;
+                delta[(end - self.origin + 1) as usize] -= 1;
+            }
+            until[u] = until[u].max(end);
+        }
+    }
+
+    /// Turns the +1/-1 marks into counts.
+    fn finish(&mut self) {
+        for delta in [&mut self.weekly, &mut self.monthly] {
+            let mut running = 0;
+            for d in delta.iter_mut() {
+                running += *d;
+                *d = running;
+            }
+        }
+    }
+
+    fn count(series: &[i64], origin: i64, day: i64) -> u64 {
         usize::try_from(day - origin)
             .ok()
             .and_then(|i| series.get(i))
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |&n| n.max(0) as u64)
     }
 
     fn at(&self, end: i64) -> ActiveWindow {
-        let first = (end - 29).max(self.range_start);
-        let days = (first..=end)
+        let first = (end - 29).max(self.origin);
+        let total: u64 = (first..=end)
             .map(|d| Self::count(&self.daily, self.origin, d))
-            .collect::<Vec<u64>>();
+            .sum();
+        let days = (end - first + 1).max(1);
         ActiveWindow {
             dau: Self::count(&self.daily, self.origin, end),
             wau: Self::count(&self.weekly, self.origin, end),
             mau: Self::count(&self.monthly, self.origin, end),
-            mean_daily_actives: days.iter().sum::<u64>() as f64 / days.len().max(1) as f64,
+            mean_daily_actives: total as f64 / days as f64,
         }
     }
 }
@@ -682,8 +747,12 @@ mod tests {
 
     #[test]
     fn trailing_windows_count_each_user_once() {
-        // user 0 active on days 10 and 12; user 1 on day 3; user 2 on day 12.
-        let windows = ActiveWindows::new(vec![(0, 10), (0, 12), (1, 3), (2, 12), (0, 12)], 0);
+        // user 0 active on days 10 and 12 (twice); user 1 on day 3; user 2 on day 12.
+        let mut windows = ActiveWindows::new((0, 12), 3);
+        for (user, day) in [(1, 3), (0, 10), (0, 12), (2, 12), (0, 12)] {
+            windows.add(user, day);
+        }
+        windows.finish();
         let at12 = windows.at(12);
         assert_eq!((at12.dau, at12.wau, at12.mau), (2, 2, 3));
         // days 0..=12: actives 1 (day 3) + 1 (day 10) + 2 (day 12) = 4 over 13 days

@@ -250,3 +250,45 @@ fn mixes_and_segments_list_only_values_left_by_the_filters() {
     // By volume: app 7.25 + 10 + 12.5 + 30 = 59.75; pos 5 + 8 = 13.
     assert_eq!(mix, [("app", 6, 4), ("pos", 2, 2)]);
 }
+
+#[test]
+fn a_frame_serves_every_view_without_rereading() {
+    use paymetrics::report::{build_frame, report_from};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hierarchy/small.csv"
+    );
+    let table = read_csv("small.csv", &std::fs::read(path).unwrap()).unwrap();
+    let dataset = Dataset::new(table);
+    let frame = build_frame(&dataset, &Options::default()).unwrap();
+    let views = [
+        Options::default(),
+        Options {
+            grain: Grain::Week,
+            week_start: WeekStart::Sunday,
+            segment: Some("channel".into()),
+            ..Options::default()
+        },
+        Options {
+            filters: vec![Filter {
+                column: "funding_source".into(),
+                values: vec!["card".into()],
+                exclude: true,
+            }],
+            large_amount: Some(100.0),
+            ..Options::default()
+        },
+    ];
+    for view in views {
+        assert!(frame.fits(&view), "view options do not change the frame");
+        let reused = report_from(&dataset, &frame, &view).unwrap();
+        let fresh = analyze(&dataset, &view).unwrap();
+        assert_eq!(reused, fresh);
+    }
+    // Data options do.
+    let other = Options {
+        tz: Some("+00:00".into()),
+        ..Options::default()
+    };
+    assert!(!frame.fits(&other));
+}
