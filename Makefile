@@ -10,7 +10,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM_TARGET := target/wasm32-unknown-unknown/wasm/paymetrics.wasm
 
-.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-e2e lint clean
+.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-e2e lint bench clean
 
 help:
 	@echo "make serve   build the page with the sample loaded and serve it on http://localhost:$(PORT)/"
@@ -87,6 +87,19 @@ screenshot: setup-test dist
 # docs/metrics.md is generated from the metric catalog (a test fails when it is stale).
 docs:
 	cargo run --quiet -- metrics > docs/metrics.md
+
+## ---- benchmark (issue 5): timings are printed and recorded, never asserted ------------------------
+# Paymetrics vs DuckDB-WASM on the core dashboard in one headless Chromium page, plus the tokenise
+# floor (bench/floor: csv-core in wasm); fails if the two engines' numbers differ. Writes
+# bench/results.json. The datasets (~150 MB, git-ignored) are generated once.
+bench: setup-test cli dist
+	@[ -f bench/data/100k/transactions.csv ] || \
+	  target/release/paymetrics gen --rows 100000 --seed 1 --out bench/data/100k
+	@[ -f bench/data/1m/transactions.csv ] || \
+	  target/release/paymetrics gen --rows 1000000 --seed 1 --out bench/data/1m
+	RUSTFLAGS="-C target-feature=+simd128" cargo build --release --locked --target wasm32-unknown-unknown \
+	  --manifest-path bench/floor/Cargo.toml --target-dir target/bench-floor
+	node bench/run.mjs
 
 clean:
 	rm -rf target dist www/pkg node_modules
