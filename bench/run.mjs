@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 import { EXACT, MIX, SERIES, TOTALS } from './page/workload.js';
+import { CHROMIUM_ARGS as E2E_CHROMIUM_ARGS } from '../tests/e2e/helpers.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS || 3));
@@ -30,18 +31,7 @@ const REL_TOL = 1e-6;
 // The e2e tests' flags (tests/e2e/helpers.mjs), plus two for memory figures: one makes
 // performance.measureUserAgentSpecificMemory() answer at once instead of at the next GC, the other
 // lets the page collect garbage before each step (so a step's peak is not its predecessor's).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-blink-features=ForceEagerMeasureMemory',
-  '--js-flags=--expose-gc',
-];
+const CHROMIUM_ARGS = [...E2E_CHROMIUM_ARGS, '--enable-blink-features=ForceEagerMeasureMemory', '--js-flags=--expose-gc'];
 
 const urlPath = (abs) => '/' + relative(ROOT, abs).split(sep).join('/');
 
