@@ -10,6 +10,10 @@ pub enum ErrorKind {
     Empty,
     /// The bytes are not text: a NUL byte or other binary data was found at `byte`.
     NotText { byte: u64 },
+    /// The bytes are text in `encoding` (GB18030), which this build does not decode: it was built
+    /// without the `legacy-encodings` feature, as the wasm build is. The host decodes the bytes
+    /// to UTF-8 (the browser's `TextDecoder`) and reads them with `ingest::read_decoded_csv`.
+    NeedsDecoding { encoding: String },
     /// A header row was found but no data rows follow it.
     HeaderOnly,
     /// The CSV tokenizer gave up (the message comes from the `csv` crate).
@@ -58,6 +62,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotText { byte } => write!(
                 f,
                 "this does not look like a CSV text file (binary data at byte {byte})"
+            ),
+            ErrorKind::NeedsDecoding { encoding } => write!(
+                f,
+                "the file is {encoding} text, which this build cannot decode: decode it to UTF-8 first"
             ),
             ErrorKind::HeaderOnly => write!(f, "the file has a header row but no data rows"),
             ErrorKind::Csv(message) => write!(f, "cannot read as CSV: {message}"),

@@ -119,8 +119,27 @@ impl RawTable {
 /// may follow the data, a trailing delimiter may add an empty column, and cells may be padded
 /// with spaces or tabs. All of that is recognised here, and every line not loaded is accounted
 /// for: data rows in `skipped`, notes and summaries in `lines_skipped`.
+///
+/// Without the `legacy-encodings` feature, a GB18030 file is refused with
+/// [`ErrorKind::NeedsDecoding`]; see [`read_decoded_csv`].
 pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
-    let (text, encoding, mut warnings) = decode(bytes).map_err(|e| e.in_file(file))?;
+    read_text(file, decode(bytes).map_err(|e| e.in_file(file))?)
+}
+
+/// Reads a CSV file that the host has decoded to UTF-8 from `encoding`, after [`read_csv`]
+/// refused it with [`ErrorKind::NeedsDecoding`] (the page's worker decodes GB18030 with the
+/// browser's `TextDecoder`). `encoding` is the name the data-quality panel shows.
+pub fn read_decoded_csv(file: &str, utf8: &[u8], encoding: &str) -> Result<RawTable> {
+    let utf8 = utf8.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(utf8);
+    read_text(file, decode_utf8(utf8, encoding))
+}
+
+fn read_text(file: &str, decoded: Decoded<'_>) -> Result<RawTable> {
+    let Decoded {
+        text,
+        encoding,
+        mut warnings,
+    } = decoded;
     if text.trim().is_empty() {
         return Err(Error::new(ErrorKind::Empty).in_file(file));
     }
@@ -287,34 +306,144 @@ fn csv_error(file: &str, error: csv::Error) -> Error {
     e
 }
 
-/// Turns the bytes into text. UTF-8 (with or without BOM) and UTF-16 with BOM are recognised;
-/// other bytes that are not valid UTF-8 are tried as GB18030, the superset of the GBK encoding
-/// that Chinese wallet exports use.
-fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static str, Vec<String>)> {
-    let mut warnings = Vec::new();
-    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
-        if had_errors {
-            warnings.push(format!(
-                "some bytes are not valid {} and were replaced by �",
-                encoding.name()
-            ));
+/// Text decoded from a file's bytes, with the name of the encoding it was in.
+struct Decoded<'a> {
+    text: Cow<'a, str>,
+    encoding: &'a str,
+    warnings: Vec<String>,
+}
+
+impl<'a> Decoded<'a> {
+    fn new(text: Cow<'a, str>, encoding: &'a str) -> Self {
+        Decoded {
+            text,
+            encoding,
+            warnings: Vec::new(),
         }
-        return Ok((text, encoding.name(), warnings));
+    }
+
+    /// Notes that some bytes could not be decoded and were replaced by U+FFFD.
+    fn replaced(mut self, had_errors: bool) -> Self {
+        if had_errors {
+            let warning = format!(
+                "some bytes are not valid {} and were replaced by �",
+                self.encoding
+            );
+            self.warnings.push(warning);
+        }
+        self
+    }
+}
+
+/// Turns the bytes into text. UTF-8 (with or without BOM) and UTF-16 with BOM are recognised;
+/// other bytes that are not valid UTF-8 but are well-formed GB18030, the superset of the GBK
+/// encoding that Chinese wallet exports use, are read as GB18030.
+///
+/// UTF-8 and UTF-16 are decoded here. GB18030 needs tables of ~24,000 characters: they come from
+/// `encoding_rs` with the `legacy-encodings` feature (the CLI, native tests). Without it (the
+/// wasm build: the browser has those tables already), the file is recognised all the same and
+/// refused with [`ErrorKind::NeedsDecoding`]: the host decodes the bytes (`TextDecoder`) and
+/// hands the UTF-8 text to [`read_decoded_csv`].
+fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return Ok(decode_utf8(rest, "UTF-8"));
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return Ok(decode_utf16(rest, "UTF-16LE", u16::from_le_bytes));
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return Ok(decode_utf16(rest, "UTF-16BE", u16::from_be_bytes));
     }
     if let Some(byte) = find_binary(bytes) {
         return Err(Error::new(ErrorKind::NotText { byte }));
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok((Cow::Borrowed(text), "UTF-8", warnings));
+        return Ok(Decoded::new(Cow::Borrowed(text), "UTF-8"));
     }
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-    if !had_errors {
-        return Ok((text, "GB18030", warnings));
+    if is_gb18030(bytes) {
+        return decode_gb18030(bytes);
     }
+    let mut decoded = decode_utf8(bytes, "UTF-8");
+    decoded.warnings =
+        vec!["the file is not valid UTF-8; unreadable bytes were replaced by �".into()];
+    Ok(decoded)
+}
+
+/// UTF-8 text, with invalid bytes replaced.
+fn decode_utf8<'a>(bytes: &'a [u8], encoding: &'a str) -> Decoded<'a> {
     let text = String::from_utf8_lossy(bytes);
-    warnings.push("the file is not valid UTF-8; unreadable bytes were replaced by �".to_string());
-    Ok((Cow::Owned(text.into_owned()), "UTF-8", warnings))
+    let had_errors = matches!(text, Cow::Owned(_));
+    Decoded::new(text, encoding).replaced(had_errors)
+}
+
+/// UTF-16 in the given byte order; unpaired surrogates and an odd last byte become U+FFFD.
+fn decode_utf16<'a>(bytes: &[u8], encoding: &'a str, unit: fn([u8; 2]) -> u16) -> Decoded<'a> {
+    let pairs = bytes.chunks_exact(2);
+    let odd_byte = !pairs.remainder().is_empty();
+    let mut had_errors = odd_byte;
+    let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
+    for c in char::decode_utf16(pairs.map(|pair| unit([pair[0], pair[1]]))) {
+        text.push(c.unwrap_or_else(|_| {
+            had_errors = true;
+            char::REPLACEMENT_CHARACTER
+        }));
+    }
+    if odd_byte {
+        text.push(char::REPLACEMENT_CHARACTER);
+    }
+    Decoded::new(Cow::Owned(text), encoding).replaced(had_errors)
+}
+
+#[cfg(feature = "legacy-encodings")]
+fn decode_gb18030(bytes: &[u8]) -> Result<Decoded<'_>> {
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    Ok(Decoded::new(text, "GB18030").replaced(had_errors))
+}
+
+#[cfg(not(feature = "legacy-encodings"))]
+fn decode_gb18030(_: &[u8]) -> Result<Decoded<'_>> {
+    Err(Error::new(ErrorKind::NeedsDecoding {
+        encoding: "GB18030".into(),
+    }))
+}
+
+/// Whether the bytes are well-formed GB18030 as the WHATWG Encoding Standard decodes it (the
+/// browser's `TextDecoder('gb18030')`, and `encoding_rs`): ASCII, 0x80 (€), two bytes (lead
+/// 0x81-0xFE, trail 0x40-0x7E or 0x80-0xFE: every such pair is mapped) or four bytes (0x81-0xFE,
+/// 0x30-0x39, 0x81-0xFE, 0x30-0x39) whose pointer falls in a mapped range. Bytes that pass decode
+/// without a single replacement character, so this needs no tables.
+fn is_gb18030(bytes: &[u8]) -> bool {
+    let lead = 0x81..=0xFE;
+    let digit = 0x30..=0x39;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b <= 0x80 {
+            i += 1;
+            continue;
+        }
+        if !lead.contains(&b) {
+            return false;
+        }
+        match bytes.get(i + 1) {
+            Some(&t) if (0x40..=0x7E).contains(&t) || (0x80..=0xFE).contains(&t) => i += 2,
+            Some(&t) if digit.contains(&t) => match (bytes.get(i + 2), bytes.get(i + 3)) {
+                (Some(&c), Some(&d)) if lead.contains(&c) && digit.contains(&d) => {
+                    let pointer = (u32::from(b) - 0x81) * 12600
+                        + (u32::from(t) - 0x30) * 1260
+                        + (u32::from(c) - 0x81) * 10
+                        + (u32::from(d) - 0x30);
+                    if (pointer > 39419 && pointer < 189_000) || pointer > 1_237_575 {
+                        return false;
+                    }
+                    i += 4;
+                }
+                _ => return false,
+            },
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// A NUL byte, or many control characters, in the first kilobytes means a binary file (an image,
@@ -574,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    fn decodes_utf16_and_gb18030() {
+    fn decodes_utf16() {
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
             .chain("a,b\n1,2\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
@@ -582,6 +711,7 @@ mod tests {
         let table = read_csv("u.csv", &utf16).unwrap();
         assert_eq!(table.dialect.encoding, "UTF-16LE");
         assert_eq!(table.columns[1].get(0), "2");
+        assert!(table.warnings.is_empty());
         let utf16be: Vec<u8> = [0xFE, 0xFF]
             .into_iter()
             .chain(
@@ -594,10 +724,132 @@ mod tests {
         assert_eq!(table.dialect.encoding, "UTF-16BE");
         assert_eq!(table.headers, vec!["金额", "状态"]);
 
-        let (gbk, _, _) = encoding_rs::GBK.encode("金额,状态\n1,交易成功\n");
-        let table = read_csv("g.csv", &gbk).unwrap();
+        // An unpaired surrogate and an odd last byte are replaced and reported.
+        let mut broken = utf16.clone();
+        broken.extend([0x00, 0xD8, b'3', 0x00, b',', 0x00, b'4', 0x00, b'\n']);
+        let decoded = decode(&broken).unwrap();
+        assert_eq!(decoded.text, "a,b\n1,2\n\u{FFFD}3,4\u{FFFD}");
+        assert_eq!(
+            decoded.warnings,
+            vec!["some bytes are not valid UTF-16LE and were replaced by �"]
+        );
+    }
+
+    /// "金额,状态\n1,交易成功\n" in GBK, as Alipay exports it.
+    const GBK: &[u8] = b"\xBD\xF0\xB6\xEE,\xD7\xB4\xCC\xAC\n1,\xBD\xBB\xD2\xD7\xB3\xC9\xB9\xA6\n";
+
+    #[cfg(feature = "legacy-encodings")]
+    #[test]
+    fn decodes_gb18030() {
+        assert_eq!(encoding_rs::GBK.encode("金额,状态\n1,交易成功\n").0, GBK);
+        let table = read_csv("g.csv", GBK).unwrap();
         assert_eq!(table.dialect.encoding, "GB18030");
         assert_eq!(table.headers, vec!["金额", "状态"]);
         assert_eq!(table.columns[1].get(0), "交易成功");
+    }
+
+    #[cfg(not(feature = "legacy-encodings"))]
+    #[test]
+    fn gb18030_is_recognised_and_left_to_the_host() {
+        let error = read_csv("g.csv", GBK).unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::NeedsDecoding {
+                encoding: "GB18030".into()
+            }
+        );
+        assert_eq!(error.file.as_deref(), Some("g.csv"));
+    }
+
+    #[test]
+    fn text_decoded_by_the_host_keeps_its_encoding_name() {
+        let table = read_decoded_csv("g.csv", "金额,状态\n1,交易成功\n".as_bytes(), "GB18030");
+        let table = table.unwrap();
+        assert_eq!(table.dialect.encoding, "GB18030");
+        assert_eq!(table.columns[1].get(0), "交易成功");
+        assert!(table.warnings.is_empty());
+        // TextEncoder never writes a BOM, but a BOM is not a header character either.
+        let table = read_decoded_csv("g.csv", b"\xEF\xBB\xBFa,b\n1,2\n", "GB18030").unwrap();
+        assert_eq!(table.headers, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn bytes_that_are_neither_utf8_nor_gb18030_are_read_as_utf8_with_replacements() {
+        // 0xFF is never part of GB18030.
+        let table = read_csv("x.csv", b"a,b\n1,\xFF\n").unwrap();
+        assert_eq!(table.dialect.encoding, "UTF-8");
+        assert_eq!(table.columns[1].get(0), "\u{FFFD}");
+        assert_eq!(table.warnings.len(), 1);
+    }
+
+    /// Byte strings that stress GB18030's structure: mostly lead, trail and digit bytes.
+    #[cfg(feature = "legacy-encodings")]
+    fn random_gb_like(seed: &mut u64, len: usize) -> Vec<u8> {
+        const BYTES: &[u8] = b"\x81\x82\x84\x85\x8F\x90\x95\xA1\xE3\xE4\xFD\xFE\xFF\x80\x7F\x40\x7E\x30\x32\x35\x39a,\n";
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                BYTES[(*seed % BYTES.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    /// The table-free check of the wasm build accepts exactly what encoding_rs (and the
+    /// browser's TextDecoder, same standard) decodes without a replacement.
+    #[cfg(feature = "legacy-encodings")]
+    #[test]
+    fn the_gb18030_check_agrees_with_encoding_rs() {
+        let clean = |bytes: &[u8]| !encoding_rs::GB18030.decode_without_bom_handling(bytes).1;
+        for lead in 0..=255u8 {
+            for trail in 0..=255u8 {
+                let pair = [lead, trail];
+                assert_eq!(is_gb18030(&pair), clean(&pair), "{pair:02X?}");
+            }
+        }
+        for first in [0x81u8, 0x84, 0x85, 0x8F, 0x90, 0xE3, 0xE4, 0xFD, 0xFE] {
+            for second in 0x2F..=0x3A {
+                for third in [0x80u8, 0x81, 0x99, 0xFE, 0xFF] {
+                    for fourth in 0x2F..=0x3A {
+                        let quad = [first, second, third, fourth];
+                        assert_eq!(is_gb18030(&quad), clean(&quad), "{quad:02X?}");
+                    }
+                }
+            }
+        }
+        let mut seed = 0x9E37_79B9_7F4A_7C15;
+        for len in 0..2000 {
+            let bytes = random_gb_like(&mut seed, len % 13);
+            assert_eq!(is_gb18030(&bytes), clean(&bytes), "{bytes:02X?}");
+        }
+    }
+
+    /// UTF-16 is decoded without encoding_rs, with the same result.
+    #[cfg(feature = "legacy-encodings")]
+    #[test]
+    fn utf16_decoding_agrees_with_encoding_rs() {
+        let mut seed = 0x2545_F491_4F6C_DD1D;
+        for len in 0..2000 {
+            let mut bytes = random_gb_like(&mut seed, len % 17);
+            for (i, b) in bytes.iter_mut().enumerate() {
+                if i % 4 == 1 && *b > 0xF0 {
+                    *b = 0xD8 | (*b & 7); // surrogates, paired or not
+                }
+            }
+            for (ours, theirs) in [
+                (
+                    decode_utf16(&bytes, "UTF-16LE", u16::from_le_bytes),
+                    encoding_rs::UTF_16LE.decode_without_bom_handling(&bytes),
+                ),
+                (
+                    decode_utf16(&bytes, "UTF-16BE", u16::from_be_bytes),
+                    encoding_rs::UTF_16BE.decode_without_bom_handling(&bytes),
+                ),
+            ] {
+                assert_eq!(ours.text, theirs.0, "{bytes:02X?}");
+                assert_eq!(ours.warnings.is_empty(), !theirs.1, "{bytes:02X?}");
+            }
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The browser bindings: the only wasm-bindgen surface. Every call converts its arguments, calls
 //! the core, and converts the result; no logic lives here. Errors become JS `Error`s whose message
 //! is the core's readable text.
+use crate::ingest::read_decoded_csv;
 use crate::report::{build_frame, report_from, Frame};
 use crate::sample::{generate, SampleOptions, SampleTables};
-use crate::{read_csv, Dataset, Options, RawTable};
+use crate::{read_csv, Dataset, ErrorKind, Options, RawTable};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -56,6 +57,49 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// The core's error as a JS `Error` whose message is its readable text. A file the core
+/// recognises but leaves to the host to decode (GB18030: this build has no legacy-encoding tables,
+/// the browser has them) is an `Error` named `NeedsDecoding` whose `encoding` property is the label
+/// for `TextDecoder`; the worker decodes the bytes and calls `loadDecodedCsv` / `loadDecodedLookup`.
+fn core_error(error: crate::Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    if let ErrorKind::NeedsDecoding { encoding } = &error.kind {
+        js.set_name("NeedsDecoding");
+        // Cannot fail: a fresh Error is an ordinary extensible object.
+        let _ = js_sys::Reflect::set(&js, &"encoding".into(), &encoding.as_str().into());
+    }
+    js.into()
+}
+
+/// Reads a file's bytes; with `encoding`, they are the UTF-8 text the host decoded from it.
+fn read_file(file: &str, bytes: &[u8], encoding: Option<&str>) -> Result<RawTable, JsValue> {
+    match encoding {
+        None => read_csv(file, bytes),
+        Some(encoding) => read_decoded_csv(file, bytes, encoding),
+    }
+    .map_err(core_error)
+}
+
+impl Workbench {
+    fn load(&mut self, table: RawTable) -> Result<JsValue, JsValue> {
+        let loaded = to_js(&loaded_info(&table))?;
+        self.dataset = Some(Dataset::new(table));
+        self.frame = None;
+        Ok(loaded)
+    }
+
+    fn add_lookup(&mut self, table: RawTable) -> Result<JsValue, JsValue> {
+        let dataset = self
+            .dataset
+            .as_mut()
+            .ok_or_else(|| JsError::new("load a transactions file before a lookup file"))?;
+        let loaded = to_js(&loaded_info(&table))?;
+        dataset.add_lookup(table);
+        self.frame = None;
+        Ok(loaded)
+    }
+}
+
 #[wasm_bindgen]
 impl Workbench {
     #[wasm_bindgen(constructor)]
@@ -64,28 +108,40 @@ impl Workbench {
     }
 
     /// Reads a transactions CSV file's bytes and makes it the current dataset (without lookups).
+    /// A GB18030 file throws an `Error` named `NeedsDecoding` (see `core_error`).
     #[wasm_bindgen(js_name = loadCsv)]
-    pub fn load_csv(&mut self, file: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
-        let table = read_csv(file, bytes).map_err(|e| JsError::new(&e.to_string()))?;
-        let loaded = to_js(&loaded_info(&table))?;
-        self.dataset = Some(Dataset::new(table));
-        self.frame = None;
-        Ok(loaded)
+    pub fn load_csv(&mut self, file: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        self.load(read_file(file, bytes, None)?)
+    }
+
+    /// `loadCsv` for a file the host decoded to UTF-8 from `encoding` after `NeedsDecoding`.
+    #[wasm_bindgen(js_name = loadDecodedCsv)]
+    pub fn load_decoded_csv(
+        &mut self,
+        file: &str,
+        utf8: &[u8],
+        encoding: &str,
+    ) -> Result<JsValue, JsValue> {
+        self.load(read_file(file, utf8, Some(encoding))?)
     }
 
     /// Reads a lookup file (users, merchants, orders...) and adds it to the current dataset;
     /// a lookup of the same name is replaced. Join it with the report options' `joins`.
+    /// A GB18030 file throws an `Error` named `NeedsDecoding` (see `core_error`).
     #[wasm_bindgen(js_name = loadLookup)]
-    pub fn load_lookup(&mut self, file: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
-        let dataset = self
-            .dataset
-            .as_mut()
-            .ok_or_else(|| JsError::new("load a transactions file before a lookup file"))?;
-        let table = read_csv(file, bytes).map_err(|e| JsError::new(&e.to_string()))?;
-        let loaded = to_js(&loaded_info(&table))?;
-        dataset.add_lookup(table);
-        self.frame = None;
-        Ok(loaded)
+    pub fn load_lookup(&mut self, file: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        self.add_lookup(read_file(file, bytes, None)?)
+    }
+
+    /// `loadLookup` for a file the host decoded to UTF-8 from `encoding` after `NeedsDecoding`.
+    #[wasm_bindgen(js_name = loadDecodedLookup)]
+    pub fn load_decoded_lookup(
+        &mut self,
+        file: &str,
+        utf8: &[u8],
+        encoding: &str,
+    ) -> Result<JsValue, JsValue> {
+        self.add_lookup(read_file(file, utf8, Some(encoding))?)
     }
 
     /// Removes a lookup file from the current dataset.

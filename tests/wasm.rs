@@ -47,7 +47,6 @@ fn options_cross_as_plain_objects() {
 fn errors_become_js_errors_with_readable_text() {
     let mut workbench = Workbench::new();
     let error = workbench.load_csv("empty.csv", b"").unwrap_err();
-    let error: JsValue = error.into();
     let message = get(&error, "message").as_string().unwrap();
     assert_eq!(message, "empty.csv: the file is empty");
 
@@ -134,4 +133,43 @@ fn ranges_filters_and_segments_cross_the_boundary() {
     let bad = js_sys::JSON::parse(r#"{"segment":"chanel"}"#).unwrap();
     let message = format!("{:?}", workbench.report(bad).unwrap_err());
     assert!(message.contains("chanel"), "{message}");
+}
+
+/// The wasm build has no GB18030 tables: the core recognises the file and asks the host to
+/// decode it, as the worker does with the browser's TextDecoder (here: Node's).
+#[wasm_bindgen_test]
+fn a_gb18030_file_is_decoded_by_the_host_and_keeps_its_encoding_name() {
+    let gbk: &[u8] = include_bytes!("data/wallets/alipay-gbk.csv");
+    let mut workbench = Workbench::new();
+    let error = workbench.load_csv("alipay-gbk.csv", gbk).unwrap_err();
+    assert_eq!(
+        get(&error, "name").as_string().as_deref(),
+        Some("NeedsDecoding")
+    );
+    let encoding = get(&error, "encoding").as_string().unwrap();
+    assert_eq!(encoding, "GB18030");
+
+    let decoder_class = get(&js_sys::global(), "TextDecoder");
+    let decoder = js_sys::Reflect::construct(
+        &decoder_class.into(),
+        &js_sys::Array::of1(&JsValue::from_str(&encoding)),
+    )
+    .unwrap();
+    let decode: js_sys::Function = get(&decoder, "decode").into();
+    let text = decode
+        .call1(&decoder, &js_sys::Uint8Array::from(gbk))
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let loaded = workbench
+        .load_decoded_csv("alipay-gbk.csv", text.as_bytes(), &encoding)
+        .unwrap();
+    assert_eq!(get(&loaded, "rows_read").as_f64(), Some(5.0));
+    let report = workbench.report(JsValue::UNDEFINED).unwrap();
+    let quality = get(&report, "quality");
+    assert_eq!(
+        get(&quality, "encoding").as_string().as_deref(),
+        Some("GB18030")
+    );
+    assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
 }

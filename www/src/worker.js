@@ -34,10 +34,16 @@ const methods = {
   roles: async () => (await engine()).roles(),
   loadSample: async ({ rows, seed }) => loadSample(await engine(), rows, seed),
   // `buffer` is an ArrayBuffer transferred (not copied) from the page.
-  loadCsv: async ({ name, buffer }) => (await engine()).loadCsv(name, new Uint8Array(buffer)),
+  loadCsv: async ({ name, buffer }) => {
+    const wb = await engine();
+    return readFile(buffer, (b) => wb.loadCsv(name, b), (b, enc) => wb.loadDecodedCsv(name, b, enc));
+  },
   // A lookup file (users, merchants, orders…) added to the current dataset, replacing one of the
   // same name; joined through the report options' `joins`.
-  loadLookup: async ({ name, buffer }) => (await engine()).loadLookup(name, new Uint8Array(buffer)),
+  loadLookup: async ({ name, buffer }) => {
+    const wb = await engine();
+    return readFile(buffer, (b) => wb.loadLookup(name, b), (b, enc) => wb.loadDecodedLookup(name, b, enc));
+  },
   removeLookup: async ({ name }) => {
     (await engine()).removeLookup(name);
     return { ok: true };
@@ -51,6 +57,21 @@ const methods = {
     return out;
   },
 };
+
+// The core decodes UTF-8 and UTF-16 itself but carries no GB18030 (GBK) tables: they would add
+// ~125 KB gzip to every page load, and the browser has them. For such a file it throws an Error
+// named NeedsDecoding whose `encoding` is the TextDecoder label; the text goes back as UTF-8 with
+// that name, which the data-quality panel shows (src/ingest.rs, docs/size.md).
+function readFile(buffer, load, loadDecoded) {
+  const bytes = new Uint8Array(buffer);
+  try {
+    return load(bytes);
+  } catch (err) {
+    if (err?.name !== 'NeedsDecoding') throw err;
+    const utf8 = new TextEncoder().encode(new TextDecoder(err.encoding).decode(bytes));
+    return loadDecoded(utf8, err.encoding);
+  }
+}
 
 // The sample is generated once per (rows, seed); "Load sample" again, "Start over" and a restarted
 // engine read its three CSVs back, about four times faster than generating them anew. The names
