@@ -390,14 +390,15 @@ pub fn histograms(transactions: &Transactions, rows: &[usize]) -> Vec<Histogram>
             .filter(|&&r| is_successful(status[r]) && amount[r] > 0.0)
             .map(|&r| amount[r])
             .collect();
-        out.push(Histogram {
+        let mut histogram = Histogram {
             id: "ticket",
             title: "Ticket size",
             unit: "currency",
             edges: one_two_five_edges(&values),
             counts: Vec::new(),
-        });
-        fill(out.last_mut().expect("pushed"), &values);
+        };
+        fill(&mut histogram, &values);
+        out.push(histogram);
     }
     if let Some(latency) = &transactions.latency_ms {
         let mut values: Vec<f64> = rows
