@@ -216,7 +216,10 @@ function pageWeight(duckDist) {
   const files = readdirSync(assets)
     .filter((f) => /\.(wasm|js|css)$/.test(f))
     .map((f) => gzip(join(assets, f)));
-  const sum = (re) => files.filter((f) => re.test(f.file)).reduce((s, f) => s + f.gzip, 0);
+  // The chart module and ECharts are fetched only when a chart is needed (docs/size.md): they are
+  // not part of the first load, which is what the issue-5 target is about.
+  const later = (f) => /[\\/]e?charts-[^/\\]+\.js$/.test(f.file);
+  const sum = (re) => files.filter((f) => re.test(f.file) && !later(f)).reduce((s, f) => s + f.gzip, 0);
   const duck = ['duckdb-eh.wasm', 'duckdb-browser-eh.worker.js', 'duckdb-browser.mjs'].map((f) => gzip(join(duckDist, f)));
   return {
     gzip_level: 9,
@@ -224,7 +227,8 @@ function pageWeight(duckDist) {
     wasm_gzip: sum(/\.wasm$/),
     js_gzip: sum(/\.js$/),
     css_gzip: sum(/\.css$/),
-    total_gzip: files.reduce((s, f) => s + f.gzip, 0),
+    total_gzip: files.filter((f) => !later(f)).reduce((s, f) => s + f.gzip, 0),
+    charts_later_gzip: files.filter(later).reduce((s, f) => s + f.gzip, 0),
     duckdb_wasm_eh: { files: duck, total_gzip: duck.reduce((s, f) => s + f.gzip, 0) },
   };
 }
@@ -459,7 +463,8 @@ async function main() {
   const w = results.page_weight;
   if (w) {
     console.log(
-      `\nPage weight (dist/assets, gzip -9): wasm ${kb(w.wasm_gzip)} + js ${kb(w.js_gzip)} + css ${kb(w.css_gzip)} = ${kb(w.total_gzip)}` +
+      `\nFirst load (dist/assets, gzip -9): wasm ${kb(w.wasm_gzip)} + js ${kb(w.js_gzip)} + css ${kb(w.css_gzip)} = ${kb(w.total_gzip)}` +
+        `; charts when needed: ${kb(w.charts_later_gzip)}` +
         `  (DuckDB-WASM eh: wasm + worker + API = ${kb(w.duckdb_wasm_eh.total_gzip)}, before apache-arrow)`,
     );
   }
@@ -476,7 +481,7 @@ async function main() {
       const re = big.paymetrics.reagg_ms;
       console.log(`  1M rows, re-aggregation < 100 ms: ${ms(re)}${verdict(re == null ? null : re < 100)}`);
     }
-    if (w) console.log(`  page weight (wasm + js + css, gzip) < 400 kB: ${kb(w.total_gzip)}${verdict(w.total_gzip < 400 * 1000)}`);
+    if (w) console.log(`  first load (wasm + js + css, gzip) < 400 kB: ${kb(w.total_gzip)}${verdict(w.total_gzip < 400 * 1000)}`);
   }
   console.log(`\nwrote ${relative(ROOT, OUT)}`);
   if (failures.length) {

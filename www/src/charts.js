@@ -2,12 +2,16 @@
 // lines (time series, mixes, histograms), a funnel and a heatmap, threshold lines (markLine).
 // Tooltips are built as DOM nodes (not HTML strings) so they work under a strict
 // Content-Security-Policy without 'unsafe-inline' styles and never parse text as markup.
-// The functions below turn report values into ECharts options; ChartHost owns the instances.
+// The functions below turn report values into ECharts options, and `init` makes an instance.
+// This module and ECharts are not part of the first load: chart-host.js imports it (a separate
+// chunk, ~195 KB gzip) when the first chart comes near the viewport or a card's detail is opened;
+// docs/size.md has the figures.
 import * as echarts from 'echarts/core';
 import { BarChart, FunnelChart, HeatmapChart, LineChart } from 'echarts/charts';
 import { GridComponent, LegendPlainComponent, MarkLineComponent, TooltipComponent, VisualMapPiecewiseComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 import { bucketAxis, bucketLabel, formatAxis, formatCount, formatPercent, formatShort, formatValue, isNumber } from './format.js';
+import { colorFor } from './palette.js';
 
 echarts.use([
   LineChart,
@@ -27,12 +31,6 @@ const AXIS = '#8792a2';
 const GRID_LINE = '#f0f2f5';
 const PRIMARY = '#635bff';
 const THRESHOLD = '#b45309';
-
-// Categorical colours (segments, mix values), distinguishable and in a fixed order; "(other)" and
-// "(empty)" are grey so they never look like a real value.
-const PALETTE = ['#635bff', '#0a9396', '#f59e0b', '#e11d48', '#0ea5e9', '#16a34a', '#7c3aed', '#db2777', '#ca8a04', '#0891b2', '#65a30d', '#9333ea'];
-const GREY = '#a3acb9';
-export const colorFor = (value, i) => (value === '(other)' || value === '(empty)' || value === '' ? GREY : PALETTE[i % PALETTE.length]);
 
 // Per metric: chart type and colour of its time series. Volumes are bars, rates are lines.
 const STYLE = {
@@ -547,154 +545,5 @@ export function histogramOption({ hist, currency }) {
 
 // ---- instances ------------------------------------------------------------------------------------------
 
-/**
- * Keeps one ECharts instance per container and updates it in place. A render pass is
- * begin() … box() / render() … end(): the charts not rendered in the pass are disposed.
- * With `lazy`, the charts near the viewport are drawn first and the others one by one while the
- * browser is idle (the page has some twenty charts; a report should not wait for the ones below
- * the fold), all of them before printing; a chart whose `signature` (the report and the settings
- * it was drawn from) has not changed is not drawn again.
- */
-export class ChartHost {
-  constructor({ lazy = false } = {}) {
-    this.charts = new Map(); // container -> ECharts instance
-    this.boxes = new Map(); // key -> container, reused from one report to the next
-    this.pending = new Map(); // container -> option waiting to come into view
-    this.signatures = new Map(); // container -> signature of what it shows (or waits to show)
-    this.visible = new Set();
-    this.kept = null;
-    this.resizeObserver = new ResizeObserver((entries) => {
-      // No animation on resize: a full-page capture, a window resize, a panel opening.
-      for (const entry of entries) this.charts.get(entry.target)?.resize({ animation: { duration: 0 } });
-    });
-    this.io =
-      lazy && typeof IntersectionObserver === 'function'
-        ? new IntersectionObserver(
-            (entries) => {
-              for (const entry of entries) {
-                if (!entry.isIntersecting) {
-                  this.visible.delete(entry.target);
-                  continue;
-                }
-                this.visible.add(entry.target);
-                const option = this.pending.get(entry.target);
-                if (option) {
-                  this.pending.delete(entry.target);
-                  this.draw(entry.target, option);
-                }
-              }
-            },
-            { rootMargin: '400px 0px' },
-          )
-        : null;
-    this.idle = null;
-    if (this.io) window.addEventListener('beforeprint', () => this.flush());
-  }
-
-  /** Draws every chart still waiting (before printing). */
-  flush() {
-    for (const [el, option] of [...this.pending]) {
-      this.pending.delete(el);
-      if (el.isConnected) this.draw(el, option);
-    }
-  }
-
-  /** Draws the waiting charts one at a time, when the browser has nothing else to do. */
-  drawWhenIdle() {
-    if (this.idle || !this.pending.size) return;
-    const later = window.requestIdleCallback || ((fn) => setTimeout(() => fn({ timeRemaining: () => 8 }), 60));
-    this.idle = later(
-      (deadline) => {
-        this.idle = null;
-        // At least one chart per call (a call that timed out has no time left, yet must progress).
-        let first = true;
-        while (this.pending.size && (first || deadline.timeRemaining() > 4)) {
-          first = false;
-          const [el, option] = this.pending.entries().next().value;
-          this.pending.delete(el);
-          if (el.isConnected) this.draw(el, option);
-        }
-        this.drawWhenIdle();
-      },
-      { timeout: 2000 },
-    );
-  }
-
-  begin() {
-    this.kept = new Set();
-  }
-
-  /**
-   * The container of the chart `key` ("main", "mix:channel"…): the same element from one render
-   * to the next, so its ECharts instance is updated (and animates) instead of being rebuilt.
-   */
-  box(key, { className, label, dataset = {} }) {
-    let el = this.boxes.get(key);
-    if (!el) {
-      el = document.createElement('div');
-      this.boxes.set(key, el);
-    }
-    el.className = className;
-    el.setAttribute('role', 'img');
-    el.setAttribute('aria-label', label);
-    for (const k of Object.keys(el.dataset)) if (k !== 'rendered') delete el.dataset[k];
-    Object.assign(el.dataset, dataset);
-    el.style.height = '';
-    el.hidden = false;
-    return el;
-  }
-
-  /** Draws `option` in `el` now, or when it comes into view; nothing when `signature` is unchanged. */
-  render(el, option, signature = null) {
-    this.kept?.add(el);
-    if (signature !== null && this.signatures.get(el) === signature && (this.charts.has(el) || this.pending.has(el))) return;
-    this.signatures.set(el, signature);
-    if (this.io) {
-      this.io.observe(el);
-      if (!this.visible.has(el)) {
-        this.pending.set(el, option);
-        return;
-      }
-    }
-    this.pending.delete(el);
-    this.draw(el, option);
-  }
-
-  draw(el, option) {
-    let chart = this.charts.get(el);
-    if (!chart) {
-      chart = echarts.init(el, null, { renderer: 'canvas' });
-      this.charts.set(el, chart);
-      this.resizeObserver.observe(el);
-    }
-    chart.setOption(option, { notMerge: true });
-    el.dataset.rendered = 'true';
-    return chart;
-  }
-
-  end() {
-    const kept = this.kept || new Set();
-    this.kept = null;
-    const all = new Set([...this.charts.keys(), ...this.pending.keys(), ...this.boxes.values()]);
-    for (const el of all) if (!kept.has(el)) this.dispose(el);
-    this.drawWhenIdle();
-  }
-
-  dispose(el) {
-    this.io?.unobserve(el);
-    this.pending.delete(el);
-    this.visible.delete(el);
-    this.signatures.delete(el);
-    for (const [key, box] of this.boxes) if (box === el) this.boxes.delete(key);
-    const chart = this.charts.get(el);
-    if (!chart) return;
-    this.resizeObserver.unobserve(el);
-    chart.dispose();
-    this.charts.delete(el);
-    delete el.dataset.rendered;
-  }
-
-  disposeAll() {
-    for (const el of new Set([...this.charts.keys(), ...this.pending.keys(), ...this.boxes.values()])) this.dispose(el);
-  }
-}
+/** A canvas ECharts instance in `el` (ChartHost owns the instances). */
+export const init = (el) => echarts.init(el, null, { renderer: 'canvas' });

@@ -3,11 +3,12 @@
 // the insights (mixes, funnel, retention, distributions), plus the exchange rates and the full
 // time series of one metric in a dialog. Rendered from the report of docs/report.md; every text
 // goes through textContent (dom.js).
-import { ChartHost, colorFor, seriesOption } from './charts.js';
+import { ChartHost } from './chart-host.js';
 import { $, dataTable, fill, h } from './dom.js';
 import { bucketLabel, daysBetween, formatCount, formatRange, formatShort, formatValue, isNumber, metricDelta, parseRate, tzLabel } from './format.js';
 import { renderDeclines, renderFunding, renderFunnel, renderHistogram, renderMix, renderRegulators, renderRetention, thresholdStatus } from './insights.js';
 import { capital, metricValueText, missingReason, perCurrency, renderTiers } from './kpis.js';
+import { colorFor } from './palette.js';
 import { DIMENSION_TITLES, GOOD_WORDS, STAKEHOLDER_WORDS, TIERS, VIEWS, hasValue, inView, isGuarded, viewById } from './views.js';
 
 const host = new ChartHost({ lazy: true });
@@ -304,11 +305,8 @@ function renderSeries(el, report, state, view) {
   } else {
     card.append(chartEl);
     fill(el.charts, card);
-    host.render(
-      chartEl,
-      seriesOption({ metric: m, buckets: bucketsOf(report), lines: linesOf(report, m), grain, currency: report.currency, thresholds: list(m.thresholds) }),
-      `${reportId(report)}|${m.id}`,
-    );
+    const args = { metric: m, buckets: bucketsOf(report), lines: linesOf(report, m), grain, currency: report.currency, thresholds: list(m.thresholds) };
+    host.render(chartEl, (charts) => charts.seriesOption(args), `${reportId(report)}|${m.id}`);
   }
   renderSegmentTable(el, report);
 }
@@ -440,11 +438,8 @@ function renderGuardrails(el, report, state, view, handlers) {
       : null,
   );
   for (const c of cards) {
-    host.render(
-      c.chartEl,
-      seriesOption({ metric: c.m, buckets: series.map((b) => b.bucket), lines: linesOf({ ...report, segments: null }, c.m), grain, currency: report.currency, thresholds: list(c.m.thresholds) }),
-      String(reportId(report)),
-    );
+    const args = { metric: c.m, buckets: series.map((b) => b.bucket), lines: linesOf({ ...report, segments: null }, c.m), grain, currency: report.currency, thresholds: list(c.m.thresholds) };
+    host.render(c.chartEl, (charts) => charts.seriesOption(args), String(reportId(report)));
   }
 }
 
@@ -533,7 +528,8 @@ export function openMetricDialog(el, report, id, state) {
   el.metricDialogTable = table;
   if (!dialog.open) dialog.showModal();
   dialogHost.begin();
-  if (!empty) dialogHost.render(el.metricDialogChart, seriesOption({ metric: m, buckets, lines, grain, currency: report.currency, thresholds: list(m.thresholds) }));
+  const args = { metric: m, buckets, lines, grain, currency: report.currency, thresholds: list(m.thresholds) };
+  if (!empty) dialogHost.render(el.metricDialogChart, (charts) => charts.seriesOption(args));
   dialogHost.end();
 }
 

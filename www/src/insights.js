@@ -2,10 +2,10 @@
 // source, the regulators' watch list, decline reasons, the activation funnel, cohort retention
 // and the distributions of ticket size and latency. Each chart has its numbers as text next to it
 // (a table or a summary), for screen readers, for copying, and for the tests.
-import { byValueOption, colorFor, funnelOption, heatmapOption, histogramOption, mixOption, rankedBarsOption } from './charts.js';
 import { dataTable, fill, h } from './dom.js';
 import { formatCount, formatPercent, formatRange, formatValue, isNumber, metricDelta, parseDay } from './format.js';
 import { capital, missingReason } from './kpis.js';
+import { colorFor } from './palette.js';
 import { DIMENSION_TITLES, hasValue } from './views.js';
 
 const list = (v) => (Array.isArray(v) ? v : []);
@@ -102,7 +102,7 @@ export function renderMix(el, report, { view, state, host, sig, onChange }) {
     return { card, chart: overTime ? chart : null, b, mode };
   });
   fill(el, cards.map((c) => c.card));
-  for (const c of cards) if (c.chart) host.render(c.chart, mixOption({ breakdown: c.b, mode: c.mode, grain: report.grain, currency: report.currency }), `${sig}|${c.mode}`);
+  for (const c of cards) if (c.chart) host.render(c.chart, (charts) => charts.mixOption({ breakdown: c.b, mode: c.mode, grain: report.grain, currency: report.currency }), `${sig}|${c.mode}`);
 }
 
 /** Banks and issuers: success rate and volume by funding source. */
@@ -125,7 +125,7 @@ export function renderFunding(el, caption, report, { host, sig }) {
     chart,
     h('details', { class: 'chart-table' }, h('summary', {}, 'Data table'), h('div', { class: 'table-scroll' }, breakdownTable(b, report.currency))),
   );
-  host.render(chart, byValueOption({ breakdown: b, currency: report.currency }), sig);
+  host.render(chart, (charts) => charts.byValueOption({ breakdown: b, currency: report.currency }), sig);
 }
 
 // ---- regulators -------------------------------------------------------------------------------------------
@@ -246,7 +246,7 @@ export function renderDeclines(el, caption, report, { host, sig }) {
       }),
     ),
   );
-  host.render(chart, rankedBarsOption({ items }), sig);
+  host.render(chart, (charts) => charts.rankedBarsOption({ items }), sig);
 }
 
 // ---- funnel ----------------------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ export function renderFunnel(el, caption, report, { host, sig }) {
       className: 'series-table compact-table funnel-table',
     }),
   );
-  host.render(chart, funnelOption({ steps }), sig);
+  host.render(chart, (charts) => charts.funnelOption({ steps }), sig);
 }
 
 // ---- retention ----------------------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ export function renderRetention(el, caption, report, { state, host, sig }) {
       ),
     ),
   );
-  host.render(chart, heatmapOption({ rows, periods, periodNoun: noun }), `${sig}|${grain}|${kind}`);
+  host.render(chart, (charts) => charts.heatmapOption({ rows, periods, periodNoun: noun }), `${sig}|${grain}|${kind}`);
 }
 
 // ---- histograms -----------------------------------------------------------------------------------------------
@@ -446,5 +446,5 @@ export function renderHistogram(el, caption, report, id, { host, sig }) {
       }),
     ),
   );
-  host.render(chart, histogramOption({ hist, currency: report.currency }), sig);
+  host.render(chart, (charts) => charts.histogramOption({ hist, currency: report.currency }), sig);
 }
