@@ -3,13 +3,14 @@
 //! derived columns added.
 use crate::error::{Error, ErrorKind, Result};
 use crate::expr::{compile_definition, parse_definition, Row};
-use crate::ingest::{RawTable, TextColumn};
+use crate::ingest::{ColumnBuilder, RawTable};
 use crate::join::{join, suggest, JoinOutcome, JoinSpec};
 use crate::number::{column_decimal, parse_number, Decimal};
 use crate::options::Options;
 use crate::schema::{auto_map, resolve_mapping, Role};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -195,7 +196,7 @@ fn apply_definition(
             Ok(compiled) => compiled,
             Err(error) => return failed(Some(parsed.name.clone()), error.to_string()),
         };
-        let mut cells = TextColumn::default();
+        let mut cells = ColumnBuilder::default();
         for row in 0..table.row_count() {
             let cells_of_row = AliasedRow {
                 table,
@@ -204,20 +205,24 @@ fn apply_definition(
                 targets: &targets,
             };
             let value = compiled.eval(&cells_of_row);
-            if let Err(error) = cells.push(&value.to_cell()) {
+            // Trimmed like every cell read from a file, so a value reads the same wherever it came from.
+            if let Err(error) = cells.push(value.to_cell().trim()) {
                 return failed(Some(parsed.name.clone()), error.to_string());
             }
         }
         // Naming a column rewrites it; naming a role that is not a column adds a column named
         // after the role (which then plays it), keeping the role's original column as it was.
-        (cells, compiled.replaces().filter(|&index| index < own))
+        (
+            cells.finish(),
+            compiled.replaces().filter(|&index| index < own),
+        )
     };
     let empty = cells.iter().filter(|cell| cell.is_empty()).count() as u64;
     match replaces {
-        Some(index) => table.columns[index] = cells,
+        Some(index) => table.columns[index] = Arc::new(cells),
         None => {
             table.headers.push(parsed.name.clone());
-            table.columns.push(cells);
+            table.columns.push(Arc::new(cells));
         }
     }
     Derived {

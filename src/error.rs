@@ -22,6 +22,9 @@ pub enum ErrorKind {
     InvalidOption(String),
     /// A mapping names a column that the file does not have.
     UnknownColumn { role: String, column: String },
+    /// The file needs more memory than the host allows (the page's limit, below what would
+    /// crash the tab); `rows` were read when the limit was reached.
+    TooLarge { limit_bytes: u64, rows: u64 },
 }
 
 /// An error with the place it refers to. `Display` gives one readable line, e.g.
@@ -70,6 +73,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::HeaderOnly => write!(f, "the file has a header row but no data rows"),
             ErrorKind::Csv(message) => write!(f, "cannot read as CSV: {message}"),
             ErrorKind::InvalidOption(message) => write!(f, "{message}"),
+            ErrorKind::TooLarge { limit_bytes, rows } => write!(
+                f,
+                "the file is too large to load in the browser: after {rows} rows it needs more than {} MiB, the page's limit. The command-line tool reads files of any size: `paymetrics report FILE`",
+                limit_bytes >> 20
+            ),
             ErrorKind::UnknownColumn { role, column } => {
                 write!(
                     f,

@@ -9,6 +9,7 @@ use crate::ingest::{RawTable, TextColumn};
 use crate::schema::normalise_header;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Which lookup file to join, and on which columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +78,8 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
         )))
     })?;
 
-    let mut row_of_key: HashMap<&str, usize> = HashMap::with_capacity(lookup.row_count());
+    let mut row_of_key: HashMap<&str, usize, foldhash::fast::FixedState> =
+        HashMap::with_capacity_and_hasher(lookup.row_count(), Default::default());
     let mut duplicate_keys = 0;
     for (row, key) in lookup.columns[key_index].iter().enumerate() {
         if key.is_empty() {
@@ -96,15 +98,17 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
     let mut unmatched = 0;
     let mut empty_keys = 0;
     let mut unmatched_examples = Vec::new();
-    let match_of_row: Vec<Option<usize>> = table.columns[on_index]
-        .iter()
+    let keys = &table.columns[on_index];
+    let found_of_row = keys.map_cells(0..table.row_count(), |key| row_of_key.get(key).copied());
+    let match_of_row: Vec<Option<usize>> = found_of_row
+        .into_iter()
         .enumerate()
-        .map(|(row, key)| {
+        .map(|(row, found)| {
+            let key = keys.get(row);
             if key.is_empty() {
                 empty_keys += 1;
                 return None;
             }
-            let found = row_of_key.get(key).copied();
             if found.is_some() {
                 matched += 1;
             } else {
@@ -123,11 +127,21 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
         if index == key_index {
             continue;
         }
-        let source = &lookup.columns[index];
-        let cells = match_of_row
+        // Dictionary-encoded: each row points at the lookup value, which is stored once.
+        let (source_codes, mut values) =
+            lookup.columns[index].encode(0..lookup.row_count(), false, u32::MAX);
+        let empty = match values.iter().position(|value| value.is_empty()) {
+            Some(code) => code as u32,
+            None => {
+                values.push("");
+                (values.len() - 1) as u32
+            }
+        };
+        let codes = match_of_row
             .iter()
-            .map(|found| found.map_or("", |row| source.get(row)));
-        let column = TextColumn::from_cells(cells)?;
+            .map(|found| found.map_or(empty, |row| source_codes[row]))
+            .collect();
+        let column = TextColumn::from_codes(codes, &values);
         // Keep the lookup's own name where it is free: mapping by header synonyms then works on
         // joined columns (orders.customer_id -> user_id) exactly as on the transactions' own.
         let mut joined_name = name.clone();
@@ -135,7 +149,7 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
             joined_name = format!("{stem}.{name}");
         }
         table.headers.push(joined_name.clone());
-        table.columns.push(column);
+        table.columns.push(Arc::new(column));
         columns.push(joined_name);
     }
 

@@ -7,7 +7,7 @@ use paymetrics::options::{
 };
 use paymetrics::schema::Status;
 use paymetrics::time::{DateOrder, WeekStart};
-use paymetrics::{analyze, read_csv, render_text, Dataset, Grain, Options};
+use paymetrics::{analyze, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -100,6 +100,9 @@ enum Command {
         /// Print the report as JSON (the shape in docs/report.md)
         #[arg(long)]
         json: bool,
+        /// Do not print reading progress and speed on standard error
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Print the metric catalog as Markdown (the source of docs/metrics.md)
     Metrics,
@@ -218,6 +221,7 @@ fn main() -> ExitCode {
             funnel_days,
             cohort,
             json,
+            quiet,
         } => {
             let options = Options {
                 grain,
@@ -239,7 +243,7 @@ fn main() -> ExitCode {
                 cohort,
                 ..Options::default()
             };
-            report(&file, &joins, options, json)
+            report(&file, &joins, options, json, quiet)
         }
         Command::Gen { rows, seed, out } => generate(rows, seed, &out),
         Command::Metrics => write_stdout(&paymetrics::metrics::catalog_markdown()),
@@ -253,13 +257,65 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_table(path: &Path) -> Result<paymetrics::RawTable, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    read_csv(&path.display().to_string(), &bytes).map_err(|e| e.to_string())
+/// How much of a file is read at a time: the file is streamed, never held whole in memory.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Reads a CSV file (`-`: standard input) chunk by chunk. Unless `quiet`, shows progress on a
+/// terminal while a big file loads, then the size, rows and speed on standard error.
+fn read_table(path: &Path, quiet: bool) -> Result<paymetrics::RawTable, String> {
+    use std::io::{IsTerminal, Read};
+    let name = path.display().to_string();
+    let mut input: Box<dyn Read> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?)
+    };
+    let started = std::time::Instant::now();
+    let live = !quiet && std::io::stderr().is_terminal();
+    let mut shown = started;
+    let mut stream = paymetrics::ingest::CsvStream::new(&name);
+    let mut chunk = vec![0; CHUNK_BYTES];
+    loop {
+        let read = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("{name}: {e}")),
+        };
+        stream.push(&chunk[..read]).map_err(|e| e.to_string())?;
+        if live && shown.elapsed().as_millis() >= 250 {
+            shown = std::time::Instant::now();
+            let progress = stream.progress();
+            eprint!(
+                "\rreading {name}: {:.0} MB, {} rows…",
+                progress.bytes as f64 / 1e6,
+                progress.rows
+            );
+        }
+    }
+    let bytes = stream.progress().bytes;
+    let table = stream.finish().map_err(|e| e.to_string())?;
+    if !quiet {
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}read {name}: {:.1} MB, {} rows in {seconds:.2} s ({:.0} MB/s)",
+            if live { "\r" } else { "" },
+            bytes as f64 / 1e6,
+            table.rows_read,
+            bytes as f64 / 1e6 / seconds.max(1e-9),
+        );
+    }
+    Ok(table)
 }
 
-fn report(path: &Path, joins: &[String], mut options: Options, json: bool) -> Result<(), String> {
-    let mut dataset = Dataset::new(read_table(path)?);
+fn report(
+    path: &Path,
+    joins: &[String],
+    mut options: Options,
+    json: bool,
+    quiet: bool,
+) -> Result<(), String> {
+    let mut dataset = Dataset::new(read_table(path, quiet)?);
     for join in joins {
         // FILE:COLUMN[=KEY], or FILE alone for the suggested key. A Windows path's drive
         // letter (C:\...) is not a column: only a ':' after the file's extension counts.
@@ -267,7 +323,7 @@ fn report(path: &Path, joins: &[String], mut options: Options, json: bool) -> Re
         let file = spec
             .as_ref()
             .map_or(join.as_str(), |spec| spec.file.as_str());
-        let lookup = read_table(Path::new(file))?;
+        let lookup = read_table(Path::new(file), quiet)?;
         let spec = match spec {
             Some(spec) => spec,
             None => paymetrics::join::suggest(&dataset.transactions, &lookup, file).ok_or_else(

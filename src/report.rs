@@ -6,11 +6,11 @@ use crate::dataset::{derived_roles, prepare, Dataset, Derived};
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::breakdown::{
-    breakdown, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
-    DeclineReasons, Dimension, Histogram,
+    breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
+    DeclineReasons, Dimension, Histogram, UNLISTED,
 };
-use crate::metrics::engine::is_successful;
-use crate::metrics::funnel::{find_users_table, funnel_of, read_signups, Funnel, PaymentsByUser};
+use crate::metrics::engine::{Payers, Rows};
+use crate::metrics::funnel::{find_users_table, funnel_of, read_signups, Funnel, Signup};
 use crate::metrics::retention::{retention_of, Retention};
 use crate::metrics::{
     compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
@@ -24,7 +24,6 @@ use crate::time::{
     bucket_label, bucket_start_rfc3339, date_of_day, Grain, Timestamp, WeekStart, Zone,
 };
 use crate::transactions::Transactions;
-use crate::transactions::NO_ID;
 use crate::transactions::{type_table, Typed};
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
@@ -216,6 +215,9 @@ fn json_numbers<S: Serializer>(
 /// joins, derived columns, statuses, number and date conventions, currencies, time zone): the
 /// prepared table and its typed columns. Built once and reused while the user only changes the
 /// view (grain, range, filters, segment, thresholds), so that re-aggregating never re-parses.
+///
+/// A frame belongs to the dataset it was built from, lookups included: the caches below read
+/// them (the page's worker drops the frame whenever a file is loaded or removed).
 pub struct Frame {
     /// The options the frame was built with, as far as they matter to it (see `data_key`).
     key: String,
@@ -231,6 +233,24 @@ pub struct Frame {
     dimensions: Vec<Dimension>,
     /// Each column of the table dictionary-encoded, when first needed (mixes, filters, segments).
     coded: Vec<OnceCell<Coded>>,
+    /// How dates like 03/04/2025 are read (the users file's signups are read like the data).
+    date_order: Option<crate::time::DateOrder>,
+    /// The payers of the unfiltered rows (`Payers`), the first time a report without filters
+    /// needs them: the walk that groups the payments by payer then happens once per frame.
+    payers: OnceCell<Option<Payers>>,
+    /// The users file's signups, read the first time the funnel or retention needs them (parsing
+    /// its times is the costliest part of those two).
+    signups: OnceCell<Option<Signups>>,
+    /// Joins the user could make (they depend on the files and the joins made, not the view).
+    suggested_joins: OnceCell<Vec<JoinSpec>>,
+}
+
+/// The signups of a users file, with what reading them found.
+struct Signups {
+    signups: Vec<Signup>,
+    /// Whether the file has a funding column (the funnel's `funded` step).
+    funded: bool,
+    warnings: Vec<String>,
 }
 
 impl Frame {
@@ -247,6 +267,47 @@ impl Frame {
     fn coded(&self, dataset: &Dataset, column: usize) -> &Coded {
         self.coded[column]
             .get_or_init(|| Coded::new(self.table(dataset), column, &self.typed.transactions))
+    }
+
+    /// The payers of every loaded row (no filter).
+    fn payers(&self) -> Option<&Payers> {
+        self.payers
+            .get_or_init(|| {
+                Payers::new(
+                    &self.typed.transactions,
+                    &self.calendar,
+                    &self.calendar.order,
+                )
+            })
+            .as_ref()
+    }
+
+    /// The signups of the first lookup that is a users file, if any.
+    fn signups(&self, dataset: &Dataset) -> Option<&Signups> {
+        self.signups
+            .get_or_init(|| {
+                let columns = find_users_table(&dataset.lookups)?;
+                let transactions = &self.typed.transactions;
+                let index: HashMap<&str, u32> = transactions
+                    .user_ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (id.as_str(), i as u32))
+                    .collect();
+                let (signups, warnings) = read_signups(
+                    &dataset.lookups[columns.table],
+                    &columns,
+                    &index,
+                    self.calendar.zone,
+                    self.date_order,
+                );
+                Some(Signups {
+                    signups,
+                    funded: columns.funding.is_some(),
+                    warnings,
+                })
+            })
+            .as_ref()
     }
 }
 
@@ -322,6 +383,10 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
         calendar,
         dimensions,
         coded,
+        date_order: options.date_order,
+        payers: OnceCell::new(),
+        signups: OnceCell::new(),
+        suggested_joins: OnceCell::new(),
     })
 }
 
@@ -389,27 +454,72 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         mask: mask.as_deref(),
         range: chosen_range,
     };
-    let computed = compute(transactions, calendar, &params, selection, true);
-    // The rows of the period after the filters, for the mixes, segments and histograms.
+    let in_mask = |row: usize| mask.as_ref().is_none_or(|m| m[row]);
+    // The rows the filters keep, on every date, in day order; without filters, the frame's
+    // order and payers serve as they are.
+    let (filtered, own_payers) = match &mask {
+        None => (Cow::Borrowed(&calendar.order[..]), None),
+        Some(mask) => {
+            let order: Vec<u32> = calendar
+                .order
+                .iter()
+                .copied()
+                .filter(|&row| mask[row as usize])
+                .collect();
+            let payers = Payers::new(transactions, calendar, &order);
+            (Cow::Owned(order), payers)
+        }
+    };
+    let payers = match &mask {
+        None => frame.payers(),
+        Some(_) => own_payers.as_ref(),
+    };
+    let rows = Rows {
+        order: &filtered,
+        contains: &in_mask,
+    };
+    let computed = compute(
+        transactions,
+        calendar,
+        &params,
+        rows,
+        payers,
+        chosen_range,
+        true,
+    );
+    // The rows of the period after the filters, for the mixes and histograms.
     let selected = selected_rows(transactions, calendar, selection);
     let previous = previous_range.map(|range| {
-        let selection = Selection {
-            range: Some(range),
-            ..selection
-        };
-        compute(transactions, calendar, &params, selection, false)
+        compute(
+            transactions,
+            calendar,
+            &params,
+            rows,
+            payers,
+            Some(range),
+            false,
+        )
     });
 
-    // The selection narrowed to the rows for which `part(row)` holds (one currency, one segment).
-    let compute_within = |part: &dyn Fn(usize) -> bool, series: bool| {
-        let narrowed: Vec<bool> = (0..transactions.len)
-            .map(|row| part(row) && mask.as_ref().is_none_or(|m| m[row]))
-            .collect();
-        let selection = Selection {
-            mask: Some(&narrowed),
-            ..selection
+    // The filtered rows narrowed to those of `order` (in day order), whose rows are those for
+    // which `part(row)` holds (one currency, one segment): computed as if `part` were one more
+    // filter, with payers of their own.
+    let compute_within = |order: &[u32], part: &dyn Fn(usize) -> bool, series: bool| {
+        let contains = |row: usize| part(row) && in_mask(row);
+        let payers = Payers::new(transactions, calendar, order);
+        let rows = Rows {
+            order,
+            contains: &contains,
         };
-        compute(transactions, calendar, &params, selection, series)
+        compute(
+            transactions,
+            calendar,
+            &params,
+            rows,
+            payers.as_ref(),
+            chosen_range,
+            series,
+        )
     };
     let missing = |needs: &[Role]| -> Vec<&'static str> {
         needs
@@ -479,7 +589,13 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             .enumerate()
             .map(|(index, code)| {
                 let index = index as u16;
-                let part = compute_within(&|row| row_currency[row] == index, false);
+                let in_currency = |row: usize| row_currency[row] == index;
+                let order: Vec<u32> = filtered
+                    .iter()
+                    .copied()
+                    .filter(|&row| in_currency(row as usize))
+                    .collect();
+                let part = compute_within(&order, &in_currency, false);
                 CurrencyTotals {
                     currency: code.clone(),
                     totals: CATALOG
@@ -517,11 +633,22 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             }
             let weight: Vec<f64> = rows_per_code.iter().map(|&n| n as f64).collect();
             let (group_of, labels) = coded.top(&weight, &rows_per_code, SEGMENT_VALUES);
+            // Each segment's rows in one pass over the filtered rows, rather than a pass per
+            // segment: a segment's computation then walks only its own rows.
+            let mut segment_rows: Vec<Vec<u32>> = vec![Vec::new(); labels.len()];
+            for &row in filtered.iter() {
+                let group = group_of[coded.codes[row as usize] as usize];
+                if group != UNLISTED {
+                    segment_rows[group as usize].push(row);
+                }
+            }
             let values = labels
                 .into_iter()
+                .zip(&segment_rows)
                 .enumerate()
-                .map(|(group, value)| {
+                .map(|(group, (value, order))| {
                     let part = compute_within(
+                        order,
                         &|row| group_of[coded.codes[row] as usize] as usize == group,
                         true,
                     );
@@ -540,7 +667,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         }
         None => None,
     };
-    let breakdowns = [
+    let mixes = [
         Role::Channel,
         Role::FundingSource,
         Role::Type,
@@ -551,17 +678,10 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     .filter_map(|role| {
         let column = mapping.column(role)?;
         let coded = frame.coded(dataset, column);
-        Some(breakdown(
-            (role.id(), table.headers[column].clone()),
-            coded,
-            transactions,
-            calendar,
-            &params,
-            selection,
-            &selected,
-        ))
+        Some((role.id(), table.headers[column].clone(), coded))
     })
     .collect();
+    let breakdowns = breakdowns(mixes, transactions, calendar, &params, selection, &selected);
     let decline_reasons = mapping.column(Role::DeclineReason).map(|column| {
         let coded = frame.coded(dataset, column);
         decline_reasons(
@@ -571,15 +691,10 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             &selected,
         )
     });
-    let histograms = histograms(transactions, &selected);
-    let (funnel, retention, users_warnings) = cohorts(
-        dataset,
-        transactions,
-        calendar,
-        mask.as_deref(),
-        range,
-        options,
-    );
+    // The engine's period is the same rows as `selected`: its latency p99 and maximum serve.
+    let latency_tail = computed.totals.latency_p99.zip(computed.totals.latency_max);
+    let histograms = histograms(transactions, &selected, latency_tail);
+    let (funnel, retention, users_warnings) = cohorts(dataset, frame, payers, range, options);
     let role_of_column = |c: usize| {
         Role::ALL
             .into_iter()
@@ -685,57 +800,41 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 columns: t.headers.clone(),
             })
             .collect(),
-        suggested_joins: dataset.suggested_joins(&options.joins),
+        suggested_joins: frame
+            .suggested_joins
+            .get_or_init(|| dataset.suggested_joins(&options.joins))
+            .clone(),
     })
 }
 
 /// The activation funnel and cohort retention: they follow payers across every date (after the
-/// column filters), and read signups from a users file when one is loaded.
+/// column filters: `payers` are those of the filtered rows), and read signups from a users file
+/// when one is loaded.
 fn cohorts(
     dataset: &Dataset,
-    transactions: &Transactions,
-    calendar: &Calendar,
-    mask: Option<&[bool]>,
+    frame: &Frame,
+    payers: Option<&Payers>,
     range: Option<(i64, i64)>,
     options: &Options,
 ) -> (Option<Funnel>, Option<Retention>, Vec<String>) {
-    let (Some(users), Some(status), Some((first_day, last_day)), Some(range)) = (
-        transactions.user.as_deref(),
+    let transactions = &frame.typed.transactions;
+    let (Some(payers), Some(_), Some((first_day, last_day)), Some(range)) = (
+        payers,
         transactions.status.as_deref(),
-        calendar.span,
+        frame.calendar.span,
         range,
     ) else {
         return (None, None, Vec::new());
     };
-    let payments: Vec<(u32, i64)> = (0..transactions.len)
-        .filter(|&row| mask.is_none_or(|m| m[row]))
-        .filter(|&row| users[row] != NO_ID && is_successful(status[row]))
-        .map(|row| (users[row], calendar.day[row]))
-        .collect();
-    let mut warnings = Vec::new();
-    let signups = find_users_table(&dataset.lookups).map(|columns| {
-        let index: HashMap<&str, u32> = transactions
-            .user_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i as u32))
-            .collect();
-        let (signups, read_warnings) = read_signups(
-            &dataset.lookups[columns.table],
-            &columns,
-            &index,
-            calendar.zone,
-            options.date_order,
-        );
-        warnings.extend(read_warnings);
-        (signups, columns.funding.is_some())
-    });
+    let signups = frame.signups(dataset);
+    let mut warnings = signups.map(|s| s.warnings.clone()).unwrap_or_default();
+    let signup_list = signups.map(|s| s.signups.as_slice());
     // Grouped by payer once, for both.
-    let by_user = PaymentsByUser::new(&payments);
+    let by_user = &payers.by_user;
     let funnel = funnel_of(
-        &by_user,
-        signups.as_ref().map(|(s, _)| s.as_slice()),
-        signups.as_ref().is_some_and(|(_, funded)| *funded),
+        by_user,
+        signup_list,
+        signups.is_some_and(|s| s.funded),
         options.funnel_days(),
         last_day,
         range,
@@ -748,10 +847,10 @@ fn cohorts(
     }
     let retention_signups = match options.cohort {
         Some(CohortBasis::FirstPayment) => None,
-        _ => signups.as_ref().map(|(s, _)| s.as_slice()),
+        _ => signup_list,
     };
     let retention = retention_of(
-        &by_user,
+        by_user,
         retention_signups,
         options.week_start,
         first_day,

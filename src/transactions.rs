@@ -75,11 +75,12 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let mut parser = column_parser(table, Role::CreatedAt, c, options, &mut warnings);
         let cells = &table.columns[c];
         let label = role_label(table, Role::CreatedAt, c);
+        let times = cells.map_cells(0..rows, |text| parser.parse(text));
         (0..rows)
             .map(|row| {
-                let text = cells.get(row);
-                let parsed = parser.parse(text);
+                let parsed = times[row];
                 if parsed.is_none() {
+                    let text = cells.get(row);
                     keep[row] = false;
                     let (reason, detail) = if text.is_empty() {
                         (SkipReason::TimeMissing, format!("{label} is empty"))
@@ -114,19 +115,20 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         }
         let cells = &table.columns[c];
         let label = role_label(table, Role::Amount, c);
+        let numbers = cells.map_cells(0..rows, |text| match parse_number(text, decimal) {
+            Some(number) if !number.percent => Some(number),
+            _ => None,
+        });
         amount_currency.reserve(rows);
         (0..rows)
             .map(|row| {
-                let text = cells.get(row);
-                let number = match parse_number(text, decimal) {
-                    Some(number) if !number.percent => Some(number),
-                    _ => None,
-                };
+                let number = numbers[row];
                 amount_currency.push(number.and_then(|n| n.currency));
                 match number {
                     Some(number) => number.value,
-                    None if text.is_empty() => f64::NAN,
+                    None if cells.get(row).is_empty() => f64::NAN,
                     None => {
+                        let text = cells.get(row);
                         if keep[row] {
                             keep[row] = false;
                             skipped.add(
@@ -148,21 +150,20 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let c = mapping.column(role)?;
         let (decimal, _) = decimal_of(c);
         let mut unreadable = UnreadableValues::default();
+        let cells = &table.columns[c];
+        // Missing (empty) is NaN; unreadable is `None`, noted below.
+        let numbers = cells.map_cells(0..rows, |text| match text.is_empty() {
+            true => Some(f64::NAN),
+            false => parse_number(text, decimal).map(|number| number.value),
+        });
         let values = (0..rows)
             .map(|row| {
-                let text = table.columns[c].get(row);
-                if text.is_empty() {
-                    return f64::NAN;
-                }
-                match parse_number(text, decimal) {
-                    Some(number) => number.value,
-                    None => {
-                        if keep[row] {
-                            unreadable.note(table.lines[row], table.column_number(c), text);
-                        }
-                        f64::NAN
+                numbers[row].unwrap_or_else(|| {
+                    if keep[row] {
+                        unreadable.note(table.lines[row], table.column_number(c), cells.get(row));
                     }
-                }
+                    f64::NAN
+                })
             })
             .collect::<Vec<_>>();
         warnings.extend(unreadable.warning(role.id(), "a number"));
@@ -174,17 +175,20 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let c = mapping.column(role)?;
         let mut parser = column_parser(table, role, c, options, &mut warnings);
         let mut unreadable = UnreadableValues::default();
+        let cells = &table.columns[c];
+        // Missing (empty) is `Some(None)`; unreadable is `None`, noted below.
+        let times = cells.map_cells(0..rows, |text| match text.is_empty() {
+            true => Some(None),
+            false => parser.parse(text).map(Some),
+        });
         let values = (0..rows)
             .map(|row| {
-                let text = table.columns[c].get(row);
-                if text.is_empty() {
-                    return None;
-                }
-                let parsed = parser.parse(text);
-                if parsed.is_none() && keep[row] {
-                    unreadable.note(table.lines[row], table.column_number(c), text);
-                }
-                parsed
+                times[row].unwrap_or_else(|| {
+                    if keep[row] {
+                        unreadable.note(table.lines[row], table.column_number(c), cells.get(row));
+                    }
+                    None
+                })
             })
             .collect::<Vec<_>>();
         warnings.extend(unreadable.warning(role.id(), "a date/time"));
@@ -202,12 +206,14 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
     let kept_rows: Vec<usize> = (0..rows).filter(|&row| keep[row]).collect();
     let fraud = mapping.column(Role::Fraud).map(|c| {
         let mut unreadable = UnreadableValues::default();
+        let cells = &table.columns[c];
+        let parsed = cells.map_cells(kept_rows.iter().copied(), parse_flag);
         let flags = kept_rows
             .iter()
-            .map(|&row| {
-                let text = table.columns[c].get(row);
-                parse_flag(text).unwrap_or_else(|| {
-                    unreadable.note(table.lines[row], table.column_number(c), text);
+            .zip(parsed)
+            .map(|(&row, flag)| {
+                flag.unwrap_or_else(|| {
+                    unreadable.note(table.lines[row], table.column_number(c), cells.get(row));
                     false
                 })
             })
@@ -215,12 +221,9 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         warnings.extend(unreadable.warning(Role::Fraud.id(), "yes or no (read as no)"));
         flags
     });
-    let kyc_verified = mapping.column(Role::Kyc).map(|c| {
-        kept_rows
-            .iter()
-            .map(|&row| kyc_verified(table.columns[c].get(row)))
-            .collect::<Vec<_>>()
-    });
+    let kyc_verified = mapping
+        .column(Role::Kyc)
+        .map(|c| table.columns[c].map_cells(kept_rows.iter().copied(), kyc_verified));
     let (merchant, merchant_count) = match mapping.column(Role::MerchantId) {
         Some(c) => {
             let (ids, names) = dictionary_encode(table, c, &kept_rows);
@@ -247,13 +250,18 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
     let mut codes: Vec<String> = Vec::new();
     let mut code_index: HashMap<String, u16> = HashMap::new();
     let currency_column = mapping.column(Role::Currency);
+    let named: Vec<Option<String>> = match currency_column {
+        Some(c) => table.columns[c].map_cells(kept_rows.iter().copied(), |text| {
+            (!text.is_empty()).then(|| text.to_uppercase())
+        }),
+        None => vec![None; kept_rows.len()],
+    };
     let currency: Vec<u16> = kept_rows
         .iter()
-        .map(|&row| {
-            let code = match currency_column {
-                Some(c) if !table.columns[c].get(row).is_empty() => {
-                    table.columns[c].get(row).to_uppercase()
-                }
+        .zip(named)
+        .map(|(&row, named)| {
+            let code = match named {
+                Some(code) => code,
                 _ => match amount_currency.get(row).copied().flatten() {
                     Some(sign) => sign.to_string(),
                     None => return NO_CURRENCY,
@@ -389,6 +397,9 @@ fn role_label(table: &RawTable, role: Role, column: usize) -> String {
 }
 
 fn compact<T>(values: Vec<T>, keep: &[bool]) -> Vec<T> {
+    if keep.iter().all(|&kept| kept) {
+        return values;
+    }
     values
         .into_iter()
         .zip(keep)
@@ -403,27 +414,26 @@ fn read_statuses(
     rows: &[usize],
     overrides: &BTreeMap<String, Status>,
 ) -> (Vec<Status>, Vec<(String, Status, u64)>) {
-    let mut seen: HashMap<&str, (Status, u64)> = HashMap::new();
-    let statuses = rows
+    let (codes, raw) = table.columns[column].encode(rows.iter().copied(), false, NO_ID);
+    let normal: Vec<Status> = raw
         .iter()
-        .map(|&row| {
-            let raw = table.columns[column].get(row);
-            let entry = seen.entry(raw).or_insert_with(|| {
-                (
-                    overrides
-                        .get(raw)
-                        .copied()
-                        .unwrap_or_else(|| normalise_status(raw)),
-                    0,
-                )
-            });
-            entry.1 += 1;
-            entry.0
+        .map(|&raw| {
+            overrides
+                .get(raw)
+                .copied()
+                .unwrap_or_else(|| normalise_status(raw))
         })
         .collect();
-    let mut values: Vec<(String, Status, u64)> = seen
-        .into_iter()
-        .map(|(raw, (status, count))| (raw.to_string(), status, count))
+    let mut counts = vec![0u64; raw.len()];
+    let statuses = codes
+        .iter()
+        .map(|&code| {
+            counts[code as usize] += 1;
+            normal[code as usize]
+        })
+        .collect();
+    let mut values: Vec<(String, Status, u64)> = (0..raw.len())
+        .map(|code| (raw[code].to_string(), normal[code], counts[code]))
         .collect();
     values.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     (statuses, values)
@@ -432,22 +442,8 @@ fn read_statuses(
 /// Replaces each non-empty id by a small integer, so that distinct counts are exact and cheap;
 /// also gives the id of each integer.
 fn dictionary_encode(table: &RawTable, column: usize, rows: &[usize]) -> (Vec<u32>, Vec<String>) {
-    let mut ids: HashMap<&str, u32> = HashMap::new();
-    let mut names: Vec<String> = Vec::new();
-    let encoded = rows
-        .iter()
-        .map(|&row| {
-            let value = table.columns[column].get(row);
-            if value.is_empty() {
-                return NO_ID;
-            }
-            *ids.entry(value).or_insert_with(|| {
-                names.push(value.to_string());
-                (names.len() - 1) as u32
-            })
-        })
-        .collect();
-    (encoded, names)
+    let (codes, ids) = table.columns[column].encode(rows.iter().copied(), true, NO_ID);
+    (codes, ids.into_iter().map(str::to_string).collect())
 }
 
 /// Reads a yes/no cell: 1/0, true/false, yes/no, y/n, t/f, 是/否; empty is no. `None` when

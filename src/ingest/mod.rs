@@ -2,71 +2,31 @@
 //!
 //! This stage decides only the file's shape (encoding, delimiter, header); what a column *means*
 //! is decided later by `schema`, so that the user can change a mapping without re-reading the file.
+//!
+//! A file is read as a stream ([`CsvStream`]): the host hands it over in chunks of any size (the
+//! page's worker reads a `File` slice by slice; the CLI reads a file or stdin), so it never has to
+//! be in memory whole, and progress can be shown while it loads.
+mod column;
+mod decode;
+
+pub use column::{ColumnBuilder, Strings, TextColumn};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::quality::{SkipLog, SkipReason};
+use decode::Decoder;
 use serde::Serialize;
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The delimiters we recognise, in order of preference when two fit equally well.
 const CANDIDATE_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
-/// How much of the file the dialect sniffer looks at.
+/// How much of the file the dialect sniffer looks at, and how much the stream gathers before it
+/// decides the encoding and the dialect.
 const SNIFF_BYTES: usize = 64 * 1024;
 /// How many records the dialect sniffer compares.
 const SNIFF_RECORDS: usize = 50;
-
-/// One column of text cells, stored as one string plus cell end offsets: two allocations per
-/// column instead of one per cell, which matters at millions of rows.
-#[derive(Debug, Clone, Default)]
-pub struct TextColumn {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl TextColumn {
-    /// A column holding `cells`, in order.
-    pub fn from_cells<'a>(cells: impl IntoIterator<Item = &'a str>) -> Result<TextColumn> {
-        let mut column = TextColumn::default();
-        for cell in cells {
-            column.push(cell)?;
-        }
-        Ok(column)
-    }
-
-    pub fn push(&mut self, cell: &str) -> Result<()> {
-        self.text.push_str(cell);
-        let end = u32::try_from(self.text.len()).map_err(|_| {
-            Error::new(ErrorKind::InvalidOption(
-                "a column holds more than 4 GiB of text; use the command-line tool on a split file"
-                    .into(),
-            ))
-        })?;
-        self.ends.push(end);
-        Ok(())
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The cell of row `row` (trimmed at load time).
-    pub fn get(&self, row: usize) -> &str {
-        let start = if row == 0 {
-            0
-        } else {
-            self.ends[row - 1] as usize
-        };
-        &self.text[start..self.ends[row] as usize]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(move |row| self.get(row))
-    }
-}
+/// How often (in data rows) the stream compares its memory with the limit.
+const MEMORY_CHECK_ROWS: u64 = 1 << 14;
 
 /// How the file was read: shown to the user in the data-quality panel.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -83,11 +43,12 @@ pub struct RawTable {
     pub file: String,
     pub dialect: Dialect,
     pub headers: Vec<String>,
-    pub columns: Vec<TextColumn>,
+    /// Shared, so that a table with joined or derived columns added is a cheap copy of this one.
+    pub columns: Vec<Arc<TextColumn>>,
     /// How many of `columns` come from the file itself; the rest were added (joined, derived).
     pub file_columns: usize,
     /// 1-based file line where each kept row starts (for messages about its cells).
-    pub lines: Vec<u64>,
+    pub lines: Arc<[u64]>,
     /// Data records found after the header, kept or not.
     pub rows_read: u64,
     /// Data records this stage could not keep, by reason.
@@ -111,6 +72,11 @@ impl RawTable {
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.headers.iter().position(|header| header == name)
     }
+
+    /// Bytes the table holds on the heap (cells, dictionaries, line numbers).
+    pub fn heap_bytes(&self) -> usize {
+        self.columns.iter().map(|c| c.heap_bytes()).sum::<usize>() + self.lines.len() * 8
+    }
 }
 
 /// Reads a CSV file's bytes. `file` is the name used in messages.
@@ -123,341 +89,556 @@ impl RawTable {
 /// Without the `legacy-encodings` feature, a GB18030 file is refused with
 /// [`ErrorKind::NeedsDecoding`]; see [`read_decoded_csv`].
 pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
-    read_text(file, decode(bytes).map_err(|e| e.in_file(file))?)
+    let mut stream = CsvStream::new(file);
+    stream.push(bytes)?;
+    stream.finish()
 }
 
 /// Reads a CSV file that the host has decoded to UTF-8 from `encoding`, after [`read_csv`]
 /// refused it with [`ErrorKind::NeedsDecoding`] (the page's worker decodes GB18030 with the
 /// browser's `TextDecoder`). `encoding` is the name the data-quality panel shows.
 pub fn read_decoded_csv(file: &str, utf8: &[u8], encoding: &str) -> Result<RawTable> {
-    let utf8 = utf8.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(utf8);
-    read_text(file, decode_utf8(utf8, encoding))
+    let mut stream = CsvStream::decoded(file, encoding);
+    stream.push(utf8)?;
+    stream.finish()
 }
 
-fn read_text(file: &str, decoded: Decoded<'_>) -> Result<RawTable> {
-    let Decoded {
-        text,
-        encoding,
-        mut warnings,
-    } = decoded;
-    if text.trim().is_empty() {
-        return Err(Error::new(ErrorKind::Empty).in_file(file));
-    }
-    let shape = sniff(&text);
-    let delimiter = shape.delimiter;
+/// See [`CsvStream::with_memory_limit`].
+#[derive(Debug, Clone, Copy)]
+struct MemoryLimit {
+    bytes: u64,
+    per_row: u64,
+}
 
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        // We check field counts ourselves so that one bad row is reported, not fatal.
-        .flexible(true)
-        .from_reader(text.as_bytes());
+/// How far a stream has got, for a progress bar.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Progress {
+    /// Bytes pushed so far.
+    pub bytes: u64,
+    /// Data records read so far (kept or skipped).
+    pub rows: u64,
+    /// Bytes the table holds so far.
+    pub memory_bytes: u64,
+}
 
-    let mut record = csv::StringRecord::new();
-    let mut lines_skipped = SkipLog::default();
-    let mut header_line = 0;
-    for index in 0..=shape.header_record {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return Err(Error::new(ErrorKind::Empty).in_file(file)),
-            Err(e) => return Err(csv_error(file, e)),
+/// Reads a CSV file pushed in chunks of any size: [`CsvStream::push`] each chunk in order, then
+/// [`CsvStream::finish`]. The result is the same as [`read_csv`] on the whole file, however the
+/// file is cut.
+///
+/// The first 64 KiB are gathered before anything is read, to decide the encoding, the delimiter
+/// and the header row from them. After that, each chunk is tokenised (csv-core) straight into
+/// the columns; nothing of the file is kept but the cells.
+pub struct CsvStream {
+    file: String,
+    /// The encoding name when the host has decoded the bytes to UTF-8 already.
+    host_encoding: Option<String>,
+    memory_limit: Option<MemoryLimit>,
+    bytes: u64,
+    stage: Stage,
+}
+
+enum Stage {
+    /// The first bytes, gathered until there are enough to sniff.
+    Head(Vec<u8>),
+    Body(Box<Body>),
+    /// An error was returned: the stream reads no more.
+    Failed,
+}
+
+impl CsvStream {
+    pub fn new(file: &str) -> CsvStream {
+        CsvStream {
+            file: file.to_string(),
+            host_encoding: None,
+            memory_limit: None,
+            bytes: 0,
+            stage: Stage::Head(Vec::new()),
         }
-        if index == shape.header_record {
-            header_line = start_line(text.as_bytes(), record.position());
+    }
+
+    /// A stream of UTF-8 text that the host decoded from `encoding` (see [`read_decoded_csv`]).
+    pub fn decoded(file: &str, encoding: &str) -> CsvStream {
+        CsvStream {
+            host_encoding: Some(encoding.to_string()),
+            ..CsvStream::new(file)
         }
     }
-    // Every line above the header is a note, blank ones included.
-    for line in 1..header_line {
-        lines_skipped.add(
-            SkipReason::Preamble,
-            file,
-            line,
-            None,
-            "notes before the header row".to_string(),
-        );
-    }
-    let mut headers = unique_headers(&record);
-    let width = headers.len();
-    // Unnamed columns at the end of the header usually come from a trailing delimiter; rows may
-    // then omit them, and they are dropped below if they hold nothing.
-    let unnamed_tail = record
-        .iter()
-        .rev()
-        .take_while(|n| n.trim().is_empty())
-        .count();
-    let mut columns = vec![TextColumn::default(); width];
-    let mut lines = Vec::new();
-    let mut skipped = SkipLog::default();
-    let mut rows_read = 0u64;
-    // Rows that do not fit the header are held back: if no good row follows them, they are the
-    // file's closing summary lines, not bad data rows.
-    let mut misfits: Vec<(u64, String)> = Vec::new();
 
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                // csv only fails here on invalid UTF-8, which decoding has ruled out; still,
-                // report it as a skipped row rather than losing the rest of the file.
-                rows_read += 1;
-                let line = start_line(text.as_bytes(), e.position());
-                skipped.add(SkipReason::Unreadable, file, line, None, e.to_string());
-                continue;
+    /// Stops with [`ErrorKind::TooLarge`] once the table, plus `per_row` bytes for each row read,
+    /// would take more than `bytes`: the page sets this so that a file too big for the browser
+    /// gets a message, not a crashed tab. `per_row` reserves the room of what is built from the
+    /// table afterwards (typed columns, the calendar, a report).
+    pub fn with_memory_limit(mut self, bytes: u64, per_row: u64) -> CsvStream {
+        self.memory_limit = Some(MemoryLimit { bytes, per_row });
+        self
+    }
+
+    pub fn progress(&self) -> Progress {
+        let (rows, memory_bytes) = match &self.stage {
+            Stage::Body(body) => (body.rows_read, body.heap_bytes() as u64),
+            Stage::Head(head) => (0, head.capacity() as u64),
+            Stage::Failed => (0, 0),
+        };
+        Progress {
+            bytes: self.bytes,
+            rows,
+            memory_bytes,
+        }
+    }
+
+    /// Reads the next chunk of the file.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        self.bytes += chunk.len() as u64;
+        let result = match &mut self.stage {
+            Stage::Head(head) => {
+                // Only the head is gathered; the rest of the chunk is read in place.
+                let wanted = SNIFF_BYTES.saturating_sub(head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..wanted]);
+                if head.len() < SNIFF_BYTES {
+                    return Ok(());
+                }
+                let head = std::mem::take(head);
+                let limit = self.memory_limit;
+                self.start(&head, false)
+                    .and_then(|()| match &mut self.stage {
+                        Stage::Body(body) => body.feed(&chunk[wanted..], false, limit),
+                        _ => Ok(()),
+                    })
             }
-        }
-        let line = start_line(text.as_bytes(), record.position());
-        let filled = record.iter().filter(|cell| !cell.trim().is_empty()).count();
-        let fits = (record.len() <= width && record.len() + unnamed_tail >= width)
-            || (record.len() > width && record.iter().skip(width).all(|c| c.trim().is_empty()));
-        if !fits || (filled <= 1 && width > 2) {
-            let detail = if fits {
-                "only one cell is filled".to_string()
-            } else {
-                format!("expected {width} fields, found {}", record.len())
-            };
-            misfits.push((line, detail));
-            continue;
-        }
-        for (line, detail) in misfits.drain(..) {
-            rows_read += 1;
-            skipped.add(SkipReason::WrongFieldCount, file, line, None, detail);
-        }
-        rows_read += 1;
-        if filled == 0 {
-            skipped.add(
-                SkipReason::EmptyRow,
-                file,
-                line,
-                None,
-                "every cell is empty".into(),
-            );
-            continue;
-        }
-        for (index, column) in columns.iter_mut().enumerate() {
-            // Trimming here, not with csv's Trim::All, which allocates a new record per row.
-            let cell = record.get(index).unwrap_or("").trim();
-            column.push(cell).map_err(|e| e.in_file(file))?;
-        }
-        lines.push(line);
-    }
-    while headers.len() > 1
-        && columns.len() + unnamed_tail > width
-        && columns.last().is_some_and(|c| c.iter().all(str::is_empty))
-    {
-        headers.pop();
-        columns.pop();
-    }
-    for (line, _) in misfits {
-        lines_skipped.add(
-            SkipReason::Footer,
-            file,
-            line,
-            None,
-            "summary line after the data".to_string(),
-        );
+            Stage::Body(body) => body.feed(chunk, false, self.memory_limit),
+            Stage::Failed => return Err(self.failed()),
+        };
+        self.fail_on(result)
     }
 
-    if rows_read == 0 {
-        return Err(Error::new(ErrorKind::HeaderOnly).in_file(file));
+    /// Reads what is left and returns the table.
+    pub fn finish(mut self) -> Result<RawTable> {
+        if let Stage::Head(head) = &mut self.stage {
+            let head = std::mem::take(head);
+            let started = self.start(&head, true);
+            self.fail_on(started)?;
+        }
+        let limit = self.memory_limit;
+        match std::mem::replace(&mut self.stage, Stage::Failed) {
+            Stage::Body(mut body) => {
+                body.feed(&[], true, limit).map_err(|e| self.place(e))?;
+                body.into_table().map_err(|e| self.place(e))
+            }
+            _ => Err(self.failed()),
+        }
     }
-    if width == 1 {
-        warnings.push(
-            "only one column was found: no delimiter (, ; tab |) separates the header".to_string(),
-        );
+
+    /// Decides the encoding and the dialect from the first bytes, then reads them.
+    fn start(&mut self, head: &[u8], complete: bool) -> Result<()> {
+        let mut detected = match &self.host_encoding {
+            Some(_) => decode::Detected {
+                decoder: Decoder::Utf8,
+                encoding: "UTF-8",
+                skip: if head.starts_with(b"\xEF\xBB\xBF") {
+                    3
+                } else {
+                    0
+                },
+                warning: None,
+            },
+            None => decode::detect(head, complete)?,
+        };
+        let encoding = self
+            .host_encoding
+            .clone()
+            .unwrap_or_else(|| detected.encoding.to_string());
+        let head = &head[detected.skip..];
+        let mut buffer = Vec::new();
+        let (text, replaced) = detected.decoder.decode(head, complete, &mut buffer);
+        let sample = String::from_utf8_lossy(text);
+        if complete && sample.trim().is_empty() {
+            return Err(Error::new(ErrorKind::Empty));
+        }
+        // Sniff whole lines only: the head may end inside one.
+        let sample = match sample.rfind('\n') {
+            Some(newline) if !complete => &sample[..newline],
+            _ => &sample[..],
+        };
+        let shape = sniff(sample);
+        let mut body = Body::new(self.file.clone(), encoding, shape, detected.decoder);
+        body.warnings.extend(detected.warning.take());
+        body.replaced |= replaced;
+        body.read(text, complete, self.memory_limit)?;
+        self.stage = Stage::Body(Box::new(body));
+        Ok(())
     }
-    Ok(RawTable {
-        file: file.to_string(),
-        dialect: Dialect {
-            encoding: encoding.to_string(),
-            delimiter: delimiter_name(delimiter).to_string(),
-            header_line,
-        },
-        file_columns: headers.len(),
-        headers,
-        columns,
-        lines,
-        rows_read,
-        skipped,
-        lines_skipped,
-        warnings,
-    })
+
+    fn fail_on(&mut self, result: Result<()>) -> Result<()> {
+        result.map_err(|e| {
+            self.stage = Stage::Failed;
+            self.place(e)
+        })
+    }
+
+    fn place(&self, error: Error) -> Error {
+        match error.file {
+            Some(_) => error,
+            None => error.in_file(&self.file),
+        }
+    }
+
+    fn failed(&self) -> Error {
+        self.place(Error::new(ErrorKind::InvalidOption(
+            "the file could not be read; load it again".into(),
+        )))
+    }
 }
 
-/// The 1-based line on which a record starts. csv reports where it began reading the record,
-/// which lies before the line break of a CRLF or before blank lines it skipped: step over those.
-fn start_line(text: &[u8], position: Option<&csv::Position>) -> u64 {
-    let Some(position) = position else {
-        return 0;
-    };
-    let start = (position.byte() as usize).min(text.len());
-    let breaks = text[start..]
-        .iter()
-        .take_while(|&&b| b == b'\n' || b == b'\r')
-        .filter(|&&b| b == b'\n')
-        .count();
-    position.line() + breaks as u64
-}
-
-fn csv_error(file: &str, error: csv::Error) -> Error {
-    let line = error.position().map(|p| p.line());
-    let mut e = Error::new(ErrorKind::Csv(error.to_string())).in_file(file);
-    e.line = line;
-    e
-}
-
-/// Text decoded from a file's bytes, with the name of the encoding it was in.
-struct Decoded<'a> {
-    text: Cow<'a, str>,
-    encoding: &'a str,
+/// The reading state of a stream once its dialect is known.
+struct Body {
+    file: String,
+    encoding: String,
+    delimiter: u8,
+    decoder: Decoder,
+    /// Bytes decoded from the current chunk (when the file is not UTF-8).
+    decoded: Vec<u8>,
+    /// Bytes were replaced by U+FFFD while decoding or validating.
+    replaced: bool,
+    /// The end of the file has been read.
+    ended: bool,
+    reader: csv_core::Reader,
+    /// The record being read: its field bytes, and each field's end in them.
+    record: Vec<u8>,
+    /// Each field's trimmed (start, end) in the record's text, reused from record to record.
+    spans: Vec<(usize, usize)>,
+    ends: Vec<usize>,
+    record_len: usize,
+    ends_len: usize,
+    /// The 1-based line of the next byte, and the line the current record started on.
+    line: u64,
+    record_line: Option<u64>,
+    /// Records before the header row still to pass over.
+    records_before_header: usize,
+    header: Option<Header>,
+    columns: Vec<ColumnBuilder>,
+    lines: Vec<u64>,
+    rows_read: u64,
+    skipped: SkipLog,
+    lines_skipped: SkipLog,
+    /// Rows that do not fit the header are held back: if no good row follows them, they are the
+    /// file's closing summary lines, not bad data rows.
+    misfits: Vec<(u64, String)>,
     warnings: Vec<String>,
 }
 
-impl<'a> Decoded<'a> {
-    fn new(text: Cow<'a, str>, encoding: &'a str) -> Self {
-        Decoded {
-            text,
+struct Header {
+    names: Vec<String>,
+    line: u64,
+    /// Unnamed columns at the end of the header usually come from a trailing delimiter; rows
+    /// may then omit them, and they are dropped at the end if they hold nothing.
+    unnamed_tail: usize,
+    blank: bool,
+}
+
+impl Body {
+    fn new(file: String, encoding: String, shape: Shape, decoder: Decoder) -> Body {
+        Body {
+            file,
             encoding,
+            delimiter: shape.delimiter,
+            decoder,
+            decoded: Vec::new(),
+            replaced: false,
+            ended: false,
+            reader: csv_core::ReaderBuilder::new()
+                .delimiter(shape.delimiter)
+                .build(),
+            record: vec![0; 4096],
+            spans: Vec::new(),
+            ends: vec![0; 64],
+            record_len: 0,
+            ends_len: 0,
+            line: 1,
+            record_line: None,
+            records_before_header: shape.header_record,
+            header: None,
+            columns: Vec::new(),
+            lines: Vec::new(),
+            rows_read: 0,
+            skipped: SkipLog::default(),
+            lines_skipped: SkipLog::default(),
+            misfits: Vec::new(),
             warnings: Vec::new(),
         }
     }
 
-    /// Notes that some bytes could not be decoded and were replaced by U+FFFD.
-    fn replaced(mut self, had_errors: bool) -> Self {
-        if had_errors {
-            let warning = format!(
+    fn heap_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .map(ColumnBuilder::heap_bytes)
+            .sum::<usize>()
+            + self.lines.capacity() * 8
+    }
+
+    /// Decodes a chunk of the file and reads it.
+    fn feed(&mut self, chunk: &[u8], last: bool, limit: Option<MemoryLimit>) -> Result<()> {
+        if self.ended {
+            return Ok(());
+        }
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let (text, replaced) = self.decoder.decode(chunk, last, &mut decoded);
+        self.replaced |= replaced;
+        let result = self.read(text, last, limit);
+        self.decoded = decoded;
+        result
+    }
+
+    /// Tokenises UTF-8 `text` (`last`: the end of the file follows) into records.
+    fn read(&mut self, mut text: &[u8], last: bool, limit: Option<MemoryLimit>) -> Result<()> {
+        // csv-core takes empty input for the end of the file: a chunk that decoded to nothing
+        // (half a character) must not reach it.
+        if self.ended || (text.is_empty() && !last) {
+            return Ok(());
+        }
+        self.ended = last;
+        loop {
+            let (result, read, written, ends) = self.reader.read_record(
+                text,
+                &mut self.record[self.record_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            self.count_lines(&text[..read]);
+            text = &text[read..];
+            self.record_len += written;
+            self.ends_len += ends;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {
+                    if !last {
+                        return Ok(());
+                    }
+                }
+                csv_core::ReadRecordResult::OutputFull => {
+                    let len = self.record.len() * 2;
+                    self.record.resize(len, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len() * 2;
+                    self.ends.resize(len, 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    let line = self.record_line.take().unwrap_or(self.line);
+                    self.take_record(line)?;
+                    self.record_len = 0;
+                    self.ends_len = 0;
+                    if text.is_empty() && !last {
+                        return Ok(());
+                    }
+                    if let Some(limit) = limit {
+                        let needed = self.heap_bytes() as u64 + self.rows_read * limit.per_row;
+                        if self.rows_read % MEMORY_CHECK_ROWS == 0 && needed > limit.bytes {
+                            return Err(Error::new(ErrorKind::TooLarge {
+                                limit_bytes: limit.bytes,
+                                rows: self.rows_read,
+                            }));
+                        }
+                    }
+                }
+                csv_core::ReadRecordResult::End => return Ok(()),
+            }
+        }
+    }
+
+    /// Advances the line count over bytes the tokenizer consumed, and notes the line on which a
+    /// record starts: the first byte after the line breaks of blank lines, which csv-core passes
+    /// over.
+    fn count_lines(&mut self, consumed: &[u8]) {
+        let mut rest = consumed;
+        if self.record_line.is_none() {
+            let breaks = rest
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            self.line += rest[..breaks].iter().filter(|&&b| b == b'\n').count() as u64;
+            rest = &rest[breaks..];
+            if !rest.is_empty() {
+                self.record_line = Some(self.line);
+            }
+        }
+        self.line += memchr::memchr_iter(b'\n', rest).count() as u64;
+    }
+
+    /// Stores the record just read, or accounts for it.
+    fn take_record(&mut self, line: u64) -> Result<()> {
+        // Moved out for the while, so that the cells can borrow it as the columns take them.
+        let record = std::mem::take(&mut self.record);
+        let ends = std::mem::take(&mut self.ends);
+        let bytes = &record[..self.record_len];
+        // Each record is checked to be UTF-8 (the file's bytes, or the decoder's output); a
+        // field that is not has its bad bytes replaced, and the user is told.
+        let mut spans = std::mem::take(&mut self.spans);
+        spans.clear();
+        let lossy: String;
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let mut start = 0;
+                for &end in &ends[..self.ends_len] {
+                    spans.push(trimmed_span(text, start, end));
+                    start = end;
+                }
+                text
+            }
+            Err(_) => {
+                self.replaced = true;
+                let mut owned = String::with_capacity(bytes.len() + 8);
+                let mut start = 0;
+                for &end in &ends[..self.ends_len] {
+                    let from = owned.len();
+                    owned.push_str(&String::from_utf8_lossy(&bytes[start..end]));
+                    spans.push(trimmed_span(&owned, from, owned.len()));
+                    start = end;
+                }
+                lossy = owned;
+                &lossy
+            }
+        };
+        let result = self.store_record(text, &spans, line);
+        self.spans = spans;
+        self.record = record;
+        self.ends = ends;
+        result
+    }
+
+    fn store_record(&mut self, text: &str, spans: &[(usize, usize)], line: u64) -> Result<()> {
+        let cell = |index: usize| {
+            spans
+                .get(index)
+                .map_or("", |&(start, end)| &text[start..end])
+        };
+        let fields = spans.len();
+        let Some(header) = &self.header else {
+            if self.records_before_header > 0 {
+                self.records_before_header -= 1;
+                return Ok(());
+            }
+            // Every line above the header is a note, blank ones included.
+            for note in 1..line {
+                self.lines_skipped.add(
+                    SkipReason::Preamble,
+                    &self.file,
+                    note,
+                    None,
+                    "notes before the header row".to_string(),
+                );
+            }
+            let names = unique_headers((0..fields).map(cell));
+            let unnamed_tail = spans.iter().rev().take_while(|(a, b)| a == b).count();
+            self.columns = names.iter().map(|_| ColumnBuilder::default()).collect();
+            self.header = Some(Header {
+                blank: unnamed_tail == fields,
+                names,
+                line,
+                unnamed_tail,
+            });
+            return Ok(());
+        };
+        let width = header.names.len();
+        let filled = spans.iter().filter(|(start, end)| start < end).count();
+        let fits = (fields <= width && fields + header.unnamed_tail >= width)
+            || (fields > width && spans[width..].iter().all(|(start, end)| start == end));
+        if !fits || (filled <= 1 && width > 2) {
+            let detail = if fits {
+                "only one cell is filled".to_string()
+            } else {
+                format!("expected {width} fields, found {fields}")
+            };
+            self.misfits.push((line, detail));
+            return Ok(());
+        }
+        for (line, detail) in self.misfits.drain(..) {
+            self.rows_read += 1;
+            self.skipped
+                .add(SkipReason::WrongFieldCount, &self.file, line, None, detail);
+        }
+        self.rows_read += 1;
+        if filled == 0 {
+            self.skipped.add(
+                SkipReason::EmptyRow,
+                &self.file,
+                line,
+                None,
+                "every cell is empty".into(),
+            );
+            return Ok(());
+        }
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            column.push(cell(index))?;
+        }
+        self.lines.push(line);
+        Ok(())
+    }
+
+    fn into_table(self) -> Result<RawTable> {
+        let Some(header) = self.header else {
+            return Err(Error::new(ErrorKind::Empty));
+        };
+        let mut lines_skipped = self.lines_skipped;
+        for (line, _) in self.misfits {
+            lines_skipped.add(
+                SkipReason::Footer,
+                &self.file,
+                line,
+                None,
+                "summary line after the data".to_string(),
+            );
+        }
+        if self.rows_read == 0 {
+            let kind = match header.blank {
+                true => ErrorKind::Empty,
+                false => ErrorKind::HeaderOnly,
+            };
+            return Err(Error::new(kind));
+        }
+        let width = header.names.len();
+        let mut headers = header.names;
+        let mut columns: Vec<TextColumn> = self
+            .columns
+            .into_iter()
+            .map(ColumnBuilder::finish)
+            .collect();
+        while headers.len() > 1
+            && columns.len() + header.unnamed_tail > width
+            && columns.last().is_some_and(|c| c.iter().all(str::is_empty))
+        {
+            headers.pop();
+            columns.pop();
+        }
+        let mut warnings = self.warnings;
+        if self.replaced && warnings.is_empty() {
+            warnings.push(format!(
                 "some bytes are not valid {} and were replaced by �",
                 self.encoding
+            ));
+        }
+        if width == 1 {
+            warnings.push(
+                "only one column was found: no delimiter (, ; tab |) separates the header"
+                    .to_string(),
             );
-            self.warnings.push(warning);
         }
-        self
-    }
-}
-
-/// Turns the bytes into text. UTF-8 (with or without BOM) and UTF-16 with BOM are recognised;
-/// other bytes that are not valid UTF-8 but are well-formed GB18030, the superset of the GBK
-/// encoding that Chinese wallet exports use, are read as GB18030.
-///
-/// UTF-8 and UTF-16 are decoded here. GB18030 needs tables of ~24,000 characters: they come from
-/// `encoding_rs` with the `legacy-encodings` feature (the CLI, native tests). Without it (the
-/// wasm build: the browser has those tables already), the file is recognised all the same and
-/// refused with [`ErrorKind::NeedsDecoding`]: the host decodes the bytes (`TextDecoder`) and
-/// hands the UTF-8 text to [`read_decoded_csv`].
-fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return Ok(decode_utf8(rest, "UTF-8"));
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
-        return Ok(decode_utf16(rest, "UTF-16LE", u16::from_le_bytes));
-    }
-    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
-        return Ok(decode_utf16(rest, "UTF-16BE", u16::from_be_bytes));
-    }
-    if let Some(byte) = find_binary(bytes) {
-        return Err(Error::new(ErrorKind::NotText { byte }));
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(Decoded::new(Cow::Borrowed(text), "UTF-8"));
-    }
-    if is_gb18030(bytes) {
-        return decode_gb18030(bytes);
-    }
-    let mut decoded = decode_utf8(bytes, "UTF-8");
-    decoded.warnings =
-        vec!["the file is not valid UTF-8; unreadable bytes were replaced by �".into()];
-    Ok(decoded)
-}
-
-/// UTF-8 text, with invalid bytes replaced.
-fn decode_utf8<'a>(bytes: &'a [u8], encoding: &'a str) -> Decoded<'a> {
-    let text = String::from_utf8_lossy(bytes);
-    let had_errors = matches!(text, Cow::Owned(_));
-    Decoded::new(text, encoding).replaced(had_errors)
-}
-
-/// UTF-16 in the given byte order; unpaired surrogates and an odd last byte become U+FFFD.
-fn decode_utf16<'a>(bytes: &[u8], encoding: &'a str, unit: fn([u8; 2]) -> u16) -> Decoded<'a> {
-    let pairs = bytes.chunks_exact(2);
-    let odd_byte = !pairs.remainder().is_empty();
-    let mut had_errors = odd_byte;
-    let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
-    for c in char::decode_utf16(pairs.map(|pair| unit([pair[0], pair[1]]))) {
-        text.push(c.unwrap_or_else(|_| {
-            had_errors = true;
-            char::REPLACEMENT_CHARACTER
-        }));
-    }
-    if odd_byte {
-        text.push(char::REPLACEMENT_CHARACTER);
-    }
-    Decoded::new(Cow::Owned(text), encoding).replaced(had_errors)
-}
-
-#[cfg(feature = "legacy-encodings")]
-fn decode_gb18030(bytes: &[u8]) -> Result<Decoded<'_>> {
-    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-    Ok(Decoded::new(text, "GB18030").replaced(had_errors))
-}
-
-#[cfg(not(feature = "legacy-encodings"))]
-fn decode_gb18030(_: &[u8]) -> Result<Decoded<'_>> {
-    Err(Error::new(ErrorKind::NeedsDecoding {
-        encoding: "GB18030".into(),
-    }))
-}
-
-/// Whether the bytes are well-formed GB18030 as the WHATWG Encoding Standard decodes it (the
-/// browser's `TextDecoder('gb18030')`, and `encoding_rs`): ASCII, 0x80 (€), two bytes (lead
-/// 0x81-0xFE, trail 0x40-0x7E or 0x80-0xFE: every such pair is mapped) or four bytes (0x81-0xFE,
-/// 0x30-0x39, 0x81-0xFE, 0x30-0x39) whose pointer falls in a mapped range. Bytes that pass decode
-/// without a single replacement character, so this needs no tables.
-fn is_gb18030(bytes: &[u8]) -> bool {
-    let lead = 0x81..=0xFE;
-    let digit = 0x30..=0x39;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b <= 0x80 {
-            i += 1;
-            continue;
-        }
-        if !lead.contains(&b) {
-            return false;
-        }
-        match bytes.get(i + 1) {
-            Some(&t) if (0x40..=0x7E).contains(&t) || (0x80..=0xFE).contains(&t) => i += 2,
-            Some(&t) if digit.contains(&t) => match (bytes.get(i + 2), bytes.get(i + 3)) {
-                (Some(&c), Some(&d)) if lead.contains(&c) && digit.contains(&d) => {
-                    let pointer = (u32::from(b) - 0x81) * 12600
-                        + (u32::from(t) - 0x30) * 1260
-                        + (u32::from(c) - 0x81) * 10
-                        + (u32::from(d) - 0x30);
-                    if (pointer > 39419 && pointer < 189_000) || pointer > 1_237_575 {
-                        return false;
-                    }
-                    i += 4;
-                }
-                _ => return false,
+        let columns = columns.into_iter().map(Arc::new).collect();
+        let lines = self.lines.into();
+        Ok(RawTable {
+            dialect: Dialect {
+                encoding: self.encoding,
+                delimiter: delimiter_name(self.delimiter).to_string(),
+                header_line: header.line,
             },
-            _ => return false,
-        }
+            file: self.file,
+            file_columns: headers.len(),
+            headers,
+            columns,
+            lines,
+            rows_read: self.rows_read,
+            skipped: self.skipped,
+            lines_skipped,
+            warnings,
+        })
     }
-    true
-}
-
-/// A NUL byte, or many control characters, in the first kilobytes means a binary file (an image,
-/// a zip, a spreadsheet saved as .xlsx) rather than text.
-fn find_binary(bytes: &[u8]) -> Option<u64> {
-    let head = &bytes[..bytes.len().min(8192)];
-    if let Some(position) = head.iter().position(|&b| b == 0) {
-        return Some(position as u64);
-    }
-    let control = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-        .count();
-    (control * 20 > head.len().max(1)).then_some(0)
 }
 
 /// What the first kilobytes of a file say about its layout.
@@ -559,6 +740,19 @@ fn find_header(records: &[csv::StringRecord]) -> usize {
         .unwrap_or(0)
 }
 
+/// The (start, end) of `text[start..end]` with white space trimmed. Most cells start and end
+/// with a visible ASCII character: those skip the Unicode-aware trim.
+fn trimmed_span(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let cell = &text[start..end];
+    let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if visible(cell.as_bytes().first()) && visible(cell.as_bytes().last()) {
+        return (start, end);
+    }
+    let trimmed = cell.trim_start();
+    let from = start + (cell.len() - trimmed.len());
+    (from, from + trimmed.trim_end().len())
+}
+
 fn delimiter_name(delimiter: u8) -> &'static str {
     match delimiter {
         b',' => ",",
@@ -571,9 +765,9 @@ fn delimiter_name(delimiter: u8) -> &'static str {
 
 /// Header names as the user will see them in the mapping: blank names become `column_N`, and a
 /// repeated name gets a `_2`, `_3` suffix so that every column can be picked unambiguously.
-fn unique_headers(record: &csv::StringRecord) -> Vec<String> {
-    let mut headers: Vec<String> = Vec::with_capacity(record.len());
-    for (index, name) in record.iter().enumerate() {
+fn unique_headers<'a>(record: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut headers: Vec<String> = Vec::new();
+    for (index, name) in record.enumerate() {
         let name = name.trim();
         let base = if name.is_empty() {
             format!("column_{}", index + 1)
@@ -621,7 +815,7 @@ mod tests {
         let table = read_csv("t.csv", csv.as_bytes()).unwrap();
         assert_eq!(table.headers, vec!["time", "amount", "status", "note"]);
         assert_eq!(table.dialect.header_line, 5);
-        assert_eq!(table.lines, vec![6, 7]);
+        assert_eq!(*table.lines, [6, 7]);
         assert_eq!(table.rows_read, 2);
         let groups = table.lines_skipped.groups();
         assert_eq!(groups[0].reason, "notes before the header");
@@ -659,10 +853,10 @@ mod tests {
         let table = read_csv("t.csv", b"\xEF\xBB\xBFid,name\r\n1,\"x, y\"\r\n2,z\r\n").unwrap();
         assert_eq!(table.headers, vec!["id", "name"]);
         assert_eq!(table.columns[1].get(0), "x, y");
-        assert_eq!(table.lines, vec![2, 3]);
+        assert_eq!(*table.lines, [2, 3]);
         let table = read_csv("t.csv", b"\n\nid\n1\n\n\n2\n").unwrap();
         assert_eq!(table.dialect.header_line, 3);
-        assert_eq!(table.lines, vec![4, 7]);
+        assert_eq!(*table.lines, [4, 7]);
         assert_eq!(table.dialect.encoding, "UTF-8");
     }
 
@@ -727,10 +921,11 @@ mod tests {
         // An unpaired surrogate and an odd last byte are replaced and reported.
         let mut broken = utf16.clone();
         broken.extend([0x00, 0xD8, b'3', 0x00, b',', 0x00, b'4', 0x00, b'\n']);
-        let decoded = decode(&broken).unwrap();
-        assert_eq!(decoded.text, "a,b\n1,2\n\u{FFFD}3,4\u{FFFD}");
+        let table = read_csv("u.csv", &broken).unwrap();
+        assert_eq!(table.columns[0].get(1), "\u{FFFD}3");
+        assert_eq!(table.columns[1].get(1), "4\u{FFFD}");
         assert_eq!(
-            decoded.warnings,
+            table.warnings,
             vec!["some bytes are not valid UTF-16LE and were replaced by �"]
         );
     }
@@ -782,74 +977,115 @@ mod tests {
         assert_eq!(table.warnings.len(), 1);
     }
 
-    /// Byte strings that stress GB18030's structure: mostly lead, trail and digit bytes.
-    #[cfg(feature = "legacy-encodings")]
-    fn random_gb_like(seed: &mut u64, len: usize) -> Vec<u8> {
-        const BYTES: &[u8] = b"\x81\x82\x84\x85\x8F\x90\x95\xA1\xE3\xE4\xFD\xFE\xFF\x80\x7F\x40\x7E\x30\x32\x35\x39a,\n";
-        (0..len)
-            .map(|_| {
-                *seed ^= *seed << 13;
-                *seed ^= *seed >> 7;
-                *seed ^= *seed << 17;
-                BYTES[(*seed % BYTES.len() as u64) as usize]
-            })
-            .collect()
+    /// Reads `bytes` pushed in chunks of `chunk` bytes.
+    fn read_in_chunks(bytes: &[u8], chunk: usize) -> Result<RawTable> {
+        let mut stream = CsvStream::new("t.csv");
+        for piece in bytes.chunks(chunk) {
+            stream.push(piece)?;
+        }
+        stream.finish()
     }
 
-    /// The table-free check of the wasm build accepts exactly what encoding_rs (and the
-    /// browser's TextDecoder, same standard) decodes without a replacement.
-    #[cfg(feature = "legacy-encodings")]
-    #[test]
-    fn the_gb18030_check_agrees_with_encoding_rs() {
-        let clean = |bytes: &[u8]| !encoding_rs::GB18030.decode_without_bom_handling(bytes).1;
-        for lead in 0..=255u8 {
-            for trail in 0..=255u8 {
-                let pair = [lead, trail];
-                assert_eq!(is_gb18030(&pair), clean(&pair), "{pair:02X?}");
-            }
-        }
-        for first in [0x81u8, 0x84, 0x85, 0x8F, 0x90, 0xE3, 0xE4, 0xFD, 0xFE] {
-            for second in 0x2F..=0x3A {
-                for third in [0x80u8, 0x81, 0x99, 0xFE, 0xFF] {
-                    for fourth in 0x2F..=0x3A {
-                        let quad = [first, second, third, fourth];
-                        assert_eq!(is_gb18030(&quad), clean(&quad), "{quad:02X?}");
-                    }
-                }
-            }
-        }
-        let mut seed = 0x9E37_79B9_7F4A_7C15;
-        for len in 0..2000 {
-            let bytes = random_gb_like(&mut seed, len % 13);
-            assert_eq!(is_gb18030(&bytes), clean(&bytes), "{bytes:02X?}");
+    fn assert_same_table(a: &RawTable, b: &RawTable, what: &str) {
+        assert_eq!(a.headers, b.headers, "{what}");
+        assert_eq!(a.dialect, b.dialect, "{what}");
+        assert_eq!(a.lines, b.lines, "{what}");
+        assert_eq!(a.rows_read, b.rows_read, "{what}");
+        assert_eq!(a.skipped, b.skipped, "{what}");
+        assert_eq!(a.lines_skipped, b.lines_skipped, "{what}");
+        assert_eq!(a.warnings, b.warnings, "{what}");
+        for (x, y) in a.columns.iter().zip(&b.columns) {
+            assert!(x.iter().eq(y.iter()), "{what}");
         }
     }
 
-    /// UTF-16 is decoded without encoding_rs, with the same result.
-    #[cfg(feature = "legacy-encodings")]
-    #[test]
-    fn utf16_decoding_agrees_with_encoding_rs() {
-        let mut seed = 0x2545_F491_4F6C_DD1D;
-        for len in 0..2000 {
-            let mut bytes = random_gb_like(&mut seed, len % 17);
-            for (i, b) in bytes.iter_mut().enumerate() {
-                if i % 4 == 1 && *b > 0xF0 {
-                    *b = 0xD8 | (*b & 7); // surrogates, paired or not
-                }
-            }
-            for (ours, theirs) in [
-                (
-                    decode_utf16(&bytes, "UTF-16LE", u16::from_le_bytes),
-                    encoding_rs::UTF_16LE.decode_without_bom_handling(&bytes),
-                ),
-                (
-                    decode_utf16(&bytes, "UTF-16BE", u16::from_be_bytes),
-                    encoding_rs::UTF_16BE.decode_without_bom_handling(&bytes),
-                ),
-            ] {
-                assert_eq!(ours.text, theirs.0, "{bytes:02X?}");
-                assert_eq!(ours.warnings.is_empty(), !theirs.1, "{bytes:02X?}");
+    /// A file grown past the 64 KiB head by repeating its middle lines, so that streaming
+    /// really cuts it into chunks; notes at the top and summaries at the bottom stay in place.
+    fn grown(bytes: &[u8]) -> Vec<u8> {
+        let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+        let top = lines.len().min(12).min(lines.len() / 2 + 1);
+        let bottom = lines.len().saturating_sub(3).max(top);
+        let mut out: Vec<u8> = lines[..top].concat();
+        let middle = lines[top..bottom].concat();
+        while !middle.is_empty() && out.len() < 3 * SNIFF_BYTES {
+            out.extend_from_slice(&middle);
+        }
+        out.extend(lines[bottom..].concat());
+        out
+    }
+
+    fn fixtures(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                fixtures(&path, found);
+            } else if path.extension().is_some_and(|e| e == "csv" || e == "tsv") {
+                found.push(path);
             }
         }
+    }
+
+    /// However a file is cut into chunks, the stream reads the same table (or the same error)
+    /// as from the whole file at once: every fixture, grown past the head, and files with
+    /// quoted line breaks, CRLF and UTF-16 whose characters straddle chunk boundaries.
+    #[test]
+    fn any_chunking_reads_the_same_table() {
+        let mut paths = Vec::new();
+        fixtures(std::path::Path::new("tests/data"), &mut paths);
+        assert!(paths.len() > 20, "fixtures are found");
+        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(&path).unwrap();
+            inputs.push((path.display().to_string(), grown(&bytes)));
+            inputs.push((format!("{} as is", path.display()), bytes));
+        }
+        let tricky =
+            "id,note,amount\r\n1,\"two\r\nlines, and \"\"quotes\"\"\",1.5\r\n\r\n2,金额,2\r\n";
+        inputs.push(("quoted line breaks".into(), grown(tricky.as_bytes())));
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(
+                String::from_utf8(grown("a,名称\n1,交易成功 🙂\n".as_bytes()))
+                    .unwrap()
+                    .encode_utf16()
+                    .flat_map(|u| u.to_le_bytes()),
+            )
+            .collect();
+        inputs.push(("UTF-16LE".into(), utf16));
+        for (name, bytes) in &inputs {
+            let whole = read_csv("t.csv", bytes);
+            for chunk in [1, 3, 4096, 65_537] {
+                let what = format!("{name} in chunks of {chunk}");
+                match (&whole, read_in_chunks(bytes, chunk)) {
+                    (Ok(a), Ok(b)) => assert_same_table(a, &b, &what),
+                    (Err(a), Err(b)) => assert_eq!(a, &b, "{what}"),
+                    (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_memory_limit_stops_the_stream_with_a_message_pointing_to_the_cli() {
+        let mut csv = String::from("id,amount\n");
+        for i in 0..100_000 {
+            csv.push_str(&format!("T{i},{i}.5\n"));
+        }
+        let mut stream = CsvStream::new("big.csv").with_memory_limit(1 << 20, 0);
+        let mut reserving = CsvStream::new("big.csv").with_memory_limit(4 << 20, 64);
+        let reserved = reserving.push(csv.as_bytes()).unwrap_err();
+        assert!(matches!(reserved.kind, ErrorKind::TooLarge { rows, .. } if rows < 100_000));
+        let error = stream.push(csv.as_bytes()).unwrap_err();
+        assert!(matches!(error.kind, ErrorKind::TooLarge { .. }), "{error}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with("big.csv: the file is too large"),
+            "{message}"
+        );
+        assert!(message.contains("paymetrics report"), "{message}");
+        assert!(
+            stream.push(b"more").is_err(),
+            "a failed stream reads no more"
+        );
     }
 }

@@ -6,7 +6,6 @@ use crate::ingest::RawTable;
 use crate::schema::Status;
 use crate::transactions::Transactions;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// The definitions, for people: printed in docs/metrics.md under "Mixes and distributions".
 pub const DEFINITION: &str = r#"Over the rows left by the filters and the date range:
@@ -44,21 +43,13 @@ pub struct Coded {
 
 impl Coded {
     pub fn new(table: &RawTable, column: usize, transactions: &Transactions) -> Coded {
-        let mut index: HashMap<&str, u32> = HashMap::new();
-        let mut values: Vec<String> = Vec::new();
-        let cells = &table.columns[column];
-        let codes = transactions
-            .rows
-            .iter()
-            .map(|&row| {
-                let text = cells.get(row as usize).trim();
-                *index.entry(text).or_insert_with(|| {
-                    values.push(text.to_string());
-                    (values.len() - 1) as u32
-                })
-            })
-            .collect();
-        Coded { codes, values }
+        // Cells are trimmed when read, and joined or derived cells are built from trimmed ones.
+        let rows = transactions.rows.iter().map(|&row| row as usize);
+        let (codes, values) = table.columns[column].encode(rows, false, UNLISTED);
+        Coded {
+            codes,
+            values: values.into_iter().map(str::to_string).collect(),
+        }
     }
 
     /// Groups the values: the `keep` largest by `weight` each on its own (largest first), the
@@ -134,6 +125,233 @@ pub struct Breakdown {
 /// How many values a mix lists before grouping the rest as "(other)".
 const MIX_VALUES: usize = 12;
 
+/// The mixes of the transactions selected by `selection`, one per `(dimension, column, coded)`:
+/// the same as `breakdown` for each, from one walk over `rows` for all of them.
+///
+/// The walk sums by value (code), not by group: the groups are known only once the values'
+/// weights are, at the end. A listed group is one value, so its sums are that value's, added in
+/// the same order. "(other)" gathers several values, and summing their sums would round
+/// differently from summing its rows: a mix with an "(other)" group is walked again by
+/// `breakdown` (so are mixes whose per-bucket array would be too large).
+pub fn breakdowns(
+    dimensions: Vec<(&'static str, String, &Coded)>,
+    transactions: &Transactions,
+    calendar: &Calendar,
+    params: &Params,
+    selection: Selection,
+    rows: &[usize],
+) -> Vec<Breakdown> {
+    /// One value's sums. A row touches one of these and one `Cell` per mix: side by side, they
+    /// cost a few loads per row rather than one per sum.
+    #[derive(Clone, Copy, Default)]
+    struct ValueSums {
+        present: u64,
+        weight: f64,
+        successes: u64,
+        failures: u64,
+        volume: f64,
+    }
+    /// Successful transactions and their volume, of one value in one bucket.
+    #[derive(Clone, Copy, Default)]
+    struct Cell {
+        count: u64,
+        volume: f64,
+    }
+    /// A mix's sums per value; `cells` are per bucket and value (`bucket * values + code`).
+    struct Sums<'a> {
+        /// The mix's place in `dimensions`.
+        index: usize,
+        dimension: &'static str,
+        column: String,
+        coded: &'a Coded,
+        values: Vec<ValueSums>,
+        cells: Vec<Cell>,
+    }
+    let status = transactions.status.as_deref();
+    let amount = transactions.amount.as_deref();
+    let range = selection.range.or(calendar.span);
+    let buckets = if calendar.day.is_empty() {
+        None
+    } else {
+        range.and_then(|r| bucket_table(r, params.grain, params.week_start))
+    };
+    let bucket_count = buckets.as_ref().map_or(0, |b| b.0.len());
+    let (mut sums, mut walk_again): (Vec<Sums>, Vec<Sums>) = dimensions
+        .into_iter()
+        .enumerate()
+        .map(|(index, (dimension, column, coded))| Sums {
+            index,
+            dimension,
+            column,
+            coded,
+            values: vec![ValueSums::default(); coded.values.len()],
+            cells: Vec::new(),
+        })
+        .partition(|s| s.coded.values.len().saturating_mul(bucket_count) <= MAX_BUCKET_CELLS);
+    for s in &mut sums {
+        s.cells = vec![Cell::default(); s.coded.values.len() * bucket_count];
+    }
+    if !sums.is_empty() {
+        for &row in rows {
+            let row_status = status.map(|s| s[row]);
+            let success = row_status.is_some_and(is_successful);
+            let value = amount.map_or(f64::NAN, |a| a[row]);
+            // Rank values by volume, else by successes, else by attempts (as `breakdown`).
+            let w = match (amount, status) {
+                (Some(_), Some(_)) if success && !value.is_nan() => value,
+                (Some(_), Some(_)) => 0.0,
+                (None, Some(_)) => f64::from(u8::from(success)),
+                _ => 1.0,
+            };
+            let failed = u64::from(row_status == Some(Status::Failed));
+            let bucket = match &buckets {
+                Some((_, first, table)) if success => usize::try_from(calendar.day[row] - first)
+                    .ok()
+                    .and_then(|i| table.get(i))
+                    .map(|&b| b as usize),
+                _ => None,
+            };
+            for s in sums.iter_mut() {
+                let code = s.coded.codes[row] as usize;
+                let v = &mut s.values[code];
+                v.present += 1;
+                v.weight += w;
+                v.failures += failed;
+                if !success {
+                    continue;
+                }
+                v.successes += 1;
+                if !value.is_nan() {
+                    v.volume += value;
+                }
+                if let Some(b) = bucket {
+                    let cell = &mut s.cells[b * s.values.len() + code];
+                    cell.count += 1;
+                    if !value.is_nan() {
+                        cell.volume += value;
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for s in sums {
+        let weight: Vec<f64> = s.values.iter().map(|v| v.weight).collect();
+        let present: Vec<u64> = s.values.iter().map(|v| v.present).collect();
+        let (group_of, labels) = s.coded.top(&weight, &present, MIX_VALUES);
+        // The one value of each group, unless a group has several ("(other)").
+        let mut code_of = vec![usize::MAX; labels.len()];
+        let mut single = true;
+        for (code, &group) in group_of.iter().enumerate() {
+            if group != UNLISTED {
+                let slot = &mut code_of[group as usize];
+                single &= *slot == usize::MAX;
+                *slot = code;
+            }
+        }
+        if !single {
+            walk_again.push(s);
+            continue;
+        }
+        let n = s.values.len();
+        let series = buckets
+            .as_ref()
+            .map(|(starts, _, _)| {
+                starts
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &start)| MixPoint {
+                        bucket: crate::time::bucket_label(start, params.grain),
+                        counts: code_of.iter().map(|&c| s.cells[b * n + c].count).collect(),
+                        volumes: code_of.iter().map(|&c| s.cells[b * n + c].volume).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let of_groups = |sum: fn(&ValueSums) -> u64| -> Vec<u64> {
+            code_of.iter().map(|&c| sum(&s.values[c])).collect()
+        };
+        let tallies = Tallies {
+            attempts: of_groups(|v| v.present),
+            successes: of_groups(|v| v.successes),
+            failures: of_groups(|v| v.failures),
+            volume: code_of.iter().map(|&c| s.values[c].volume).collect(),
+        };
+        out.push((
+            s.index,
+            mix(
+                (s.dimension, s.column),
+                amount.is_some(),
+                labels,
+                tallies,
+                series,
+            ),
+        ));
+    }
+    for s in walk_again {
+        out.push((
+            s.index,
+            breakdown(
+                (s.dimension, s.column),
+                s.coded,
+                transactions,
+                calendar,
+                params,
+                selection,
+                rows,
+            ),
+        ));
+    }
+    out.sort_by_key(|(index, _)| *index);
+    out.into_iter().map(|(_, mix)| mix).collect()
+}
+
+/// Per-bucket cells (buckets x values) beyond which `breakdowns` leaves a mix to `breakdown`,
+/// whose per-bucket arrays are per group: a column of thousands of values over a long daily range.
+const MAX_BUCKET_CELLS: usize = 1 << 22;
+
+/// A mix's sums per group.
+struct Tallies {
+    attempts: Vec<u64>,
+    successes: Vec<u64>,
+    failures: Vec<u64>,
+    volume: Vec<f64>,
+}
+
+/// The mix from its groups' labels and sums.
+fn mix(
+    (dimension, column): (&'static str, String),
+    has_amount: bool,
+    labels: Vec<String>,
+    t: Tallies,
+    series: Vec<MixPoint>,
+) -> Breakdown {
+    let all_successes: u64 = t.successes.iter().sum();
+    let all_volume: f64 = t.volume.iter().sum();
+    let share = |part: f64, whole: f64| (whole > 0.0).then(|| part / whole);
+    Breakdown {
+        dimension,
+        column,
+        values: labels
+            .into_iter()
+            .enumerate()
+            .map(|(g, value)| MixValue {
+                value,
+                attempts: t.attempts[g],
+                successes: t.successes[g],
+                volume: t.volume[g],
+                success_rate: share(
+                    t.successes[g] as f64,
+                    (t.successes[g] + t.failures[g]) as f64,
+                ),
+                count_share: share(t.successes[g] as f64, all_successes as f64),
+                volume_share: has_amount.then(|| share(t.volume[g], all_volume)).flatten(),
+            })
+            .collect(),
+        series,
+    }
+}
+
 /// The mix of the transactions selected by `selection` over the values of `coded`.
 pub fn breakdown(
     (dimension, column): (&'static str, String),
@@ -202,37 +420,32 @@ pub fn breakdown(
             }
         }
     }
-    let all_successes: u64 = successes.iter().sum();
-    let all_volume: f64 = volume.iter().sum();
-    let share = |part: f64, whole: f64| (whole > 0.0).then(|| part / whole);
-    Breakdown {
-        dimension,
-        column,
-        values: (0..groups)
-            .map(|g| MixValue {
-                value: labels[g].clone(),
-                attempts: attempts[g],
-                successes: successes[g],
-                volume: volume[g],
-                success_rate: share(successes[g] as f64, (successes[g] + failures[g]) as f64),
-                count_share: share(successes[g] as f64, all_successes as f64),
-                volume_share: amount.and_then(|_| share(volume[g], all_volume)),
-            })
-            .collect(),
-        series: buckets
-            .map(|(starts, _, _)| {
-                starts
-                    .iter()
-                    .zip(bucket_counts.into_iter().zip(bucket_volumes))
-                    .map(|(&start, (counts, volumes))| MixPoint {
-                        bucket: crate::time::bucket_label(start, params.grain),
-                        counts,
-                        volumes,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
+    let series = buckets
+        .map(|(starts, _, _)| {
+            starts
+                .iter()
+                .zip(bucket_counts.into_iter().zip(bucket_volumes))
+                .map(|(&start, (counts, volumes))| MixPoint {
+                    bucket: crate::time::bucket_label(start, params.grain),
+                    counts,
+                    volumes,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tallies = Tallies {
+        attempts,
+        successes,
+        failures,
+        volume,
+    };
+    mix(
+        (dimension, column),
+        amount.is_some(),
+        labels,
+        tallies,
+        series,
+    )
 }
 
 /// The rows of the selection: filters passed and created in the range.
@@ -335,19 +548,8 @@ pub fn dimension(
     role: Option<&'static str>,
     transactions: &Transactions,
 ) -> Option<Dimension> {
-    let cells = &table.columns[column];
-    let mut counts: HashMap<&str, u64> = HashMap::new();
-    for &row in &transactions.rows {
-        let text = cells.get(row as usize).trim();
-        if let Some(n) = counts.get_mut(text) {
-            *n += 1;
-        } else {
-            if counts.len() == MAX_DIMENSION_DISTINCT {
-                return None;
-            }
-            counts.insert(text, 1);
-        }
-    }
+    let rows = transactions.rows.iter().map(|&row| row as usize);
+    let counts = table.columns[column].value_counts(rows, MAX_DIMENSION_DISTINCT)?;
     if counts.is_empty() {
         return None;
     }
@@ -382,14 +584,21 @@ pub struct Histogram {
 
 /// Ticket sizes (amounts of successful transactions) in 1-2-5 steps, which read well on a
 /// log scale; latencies in equal steps up to the 99th percentile plus one bin for the tail.
-pub fn histograms(transactions: &Transactions, rows: &[usize]) -> Vec<Histogram> {
+/// `latency_tail` is the 99th percentile and the largest of the rows' latencies when the caller
+/// has them (the engine selects them over the same rows), so that they are not selected again.
+pub fn histograms(
+    transactions: &Transactions,
+    rows: &[usize],
+    latency_tail: Option<(f64, f64)>,
+) -> Vec<Histogram> {
     let mut out = Vec::new();
     if let (Some(amount), Some(status)) = (&transactions.amount, &transactions.status) {
-        let values: Vec<f64> = rows
-            .iter()
-            .filter(|&&r| is_successful(status[r]) && amount[r] > 0.0)
-            .map(|&r| amount[r])
-            .collect();
+        let mut values: Vec<f64> = Vec::with_capacity(rows.len());
+        values.extend(
+            rows.iter()
+                .filter(|&&r| is_successful(status[r]) && amount[r] > 0.0)
+                .map(|&r| amount[r]),
+        );
         let mut histogram = Histogram {
             id: "ticket",
             title: "Ticket size",
@@ -401,12 +610,16 @@ pub fn histograms(transactions: &Transactions, rows: &[usize]) -> Vec<Histogram>
         out.push(histogram);
     }
     if let Some(latency) = &transactions.latency_ms {
-        let mut values: Vec<f64> = rows
-            .iter()
-            .map(|&r| latency[r])
-            .filter(|v| !v.is_nan())
-            .collect();
-        let edges = linear_edges(&mut values);
+        let mut values: Vec<f64> = Vec::with_capacity(rows.len());
+        values.extend(rows.iter().map(|&r| latency[r]).filter(|v| !v.is_nan()));
+        let edges = match latency_tail {
+            // `linear_edges` starts at the smaller of 0 and whichever value its selection leaves
+            // first: 0 when no value is negative, whichever that is.
+            Some((p99, max)) if !values.iter().any(|v| v.is_sign_negative()) => {
+                edges_up_to(0.0, p99, max)
+            }
+            _ => linear_edges(&mut values),
+        };
         let mut histogram = Histogram {
             id: "latency",
             title: "Latency",
@@ -449,6 +662,11 @@ fn linear_edges(values: &mut [f64]) -> Vec<f64> {
         return Vec::new();
     };
     let low = values.first().copied().unwrap_or(0.0).min(0.0);
+    edges_up_to(low, p99, max)
+}
+
+/// Equal steps of a round width from `low` past `p99`, then one bin up to `max`.
+fn edges_up_to(low: f64, p99: f64, max: f64) -> Vec<f64> {
     let raw = ((p99 - low) / 20.0).max(f64::MIN_POSITIVE);
     let magnitude = 10f64.powf(raw.log10().floor());
     let width = [1.0, 2.0, 2.5, 5.0, 10.0]
@@ -475,12 +693,12 @@ fn fill(histogram: &mut Histogram, values: &[f64]) {
     let bins = edges.len().saturating_sub(1);
     let mut counts = vec![0u64; bins];
     if bins > 0 {
+        let upper = &edges[1..];
         for &v in values {
-            // The bin whose lower edge is the last one <= v; the top edge belongs to the last bin.
-            let i = edges
-                .partition_point(|&e| e <= v)
-                .saturating_sub(1)
-                .min(bins - 1);
+            // The bin whose lower edge is the last one <= v (the first bin below the first edge);
+            // the top edge belongs to the last bin. Edges are few and ascending: counting the
+            // upper edges at or below v finds it without a branch per edge.
+            let i = upper.iter().filter(|&&e| e <= v).count().min(bins - 1);
             counts[i] += 1;
         }
     }

@@ -5,6 +5,7 @@
 //! What is exact: counts and sums; distinct counts (ids are dictionary-encoded integers, sorted
 //! and de-duplicated, never estimated); percentiles (the values of each period are sorted and
 //! interpolated linearly, like DuckDB's `quantile_cont`).
+use super::funnel::PaymentsByUser;
 use crate::schema::Status;
 use crate::time::{bucket_start, local_day, next_bucket, Grain, WeekStart, Zone};
 use crate::transactions::{Transactions, NO_ID};
@@ -57,6 +58,8 @@ pub struct Tally {
     pub latency_p50: Option<f64>,
     pub latency_p95: Option<f64>,
     pub latency_p99: Option<f64>,
+    /// The largest latency (the latency histogram's last edge).
+    pub latency_max: Option<f64>,
     pub settlement_p50_h: Option<f64>,
     pub settlement_p95_h: Option<f64>,
     /// TPV (gross) of the 10 merchants with the most of it, and the HHI of merchants' shares
@@ -101,8 +104,8 @@ pub struct Params {
     pub large_amount: f64,
 }
 
-/// Facts about the rows that do not depend on the selection: each row's local day and the
-/// data's first and last days, computed once per report.
+/// Facts about the rows that do not depend on the view: each row's local day and times, the
+/// data's first and last days, and the rows in day order. Computed once per frame.
 pub struct Calendar {
     /// Local day of each transaction; empty without a time column.
     pub day: Vec<i64>,
@@ -113,9 +116,21 @@ pub struct Calendar {
     pub zone: Zone,
     /// The rows in order of local day (ties in file order); the identity without times. The
     /// engine walks them in this order, so each bucket's rows come together and distinct counts
-    /// per bucket need no sorting.
+    /// per bucket need no sorting; a range of days is a contiguous run of them.
     pub order: Vec<u32>,
+    /// Each row's `created_at` in UTC milliseconds; empty without a time column.
+    pub millis: Vec<i64>,
+    /// Each row's `settled_at` minus its `created_at`, in milliseconds ([`NOT_SETTLED`] when the
+    /// payment has not settled); empty unless both columns are mapped. Read in every report (the
+    /// SLA and settlement time), so converted once here rather than per report.
+    pub settle_delta: Vec<i64>,
+    /// The rows that have a dispute date, with the dispute's local day. Disputes are few, and
+    /// counted by that date whatever the row's own: a short list beats a check on every row.
+    pub disputes: Vec<(i64, u32)>,
 }
+
+/// Marks a payment without `settled_at` in [`Calendar::settle_delta`].
+pub const NOT_SETTLED: i64 = i64::MIN;
 
 impl Calendar {
     pub fn new(transactions: &Transactions, zone: Zone) -> Calendar {
@@ -130,16 +145,37 @@ impl Calendar {
             .min()
             .zip(day.iter().max())
             .map(|(&a, &b)| (a, b));
-        let mut order: Vec<u32> = (0..transactions.len as u32).collect();
-        if !day.is_empty() {
-            order.sort_by_key(|&row| day[row as usize]);
-        }
+        let order = day_order(&day, span, transactions.len);
+        let settle_delta = match (&transactions.settled_at, millis.is_empty()) {
+            (Some(settled), false) => settled
+                .iter()
+                .zip(&millis)
+                .map(|(at, &created)| at.map_or(NOT_SETTLED, |at| at.utc_millis(zone) - created))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let disputes = transactions
+            .disputed_at
+            .as_ref()
+            .map(|disputed| {
+                disputed
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(row, at)| {
+                        at.map(|at| (local_day(at.utc_millis(zone), zone), row as u32))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Calendar {
             data_end_millis: millis.iter().max().copied(),
             day,
             span,
             zone,
             order,
+            millis,
+            settle_delta,
+            disputes,
         }
     }
 
@@ -147,6 +183,41 @@ impl Calendar {
     pub fn day_of(&self, time: crate::time::Timestamp) -> i64 {
         local_day(time.utc_millis(self.zone), self.zone)
     }
+
+    /// The run of `rows` (a subsequence of `order`) whose day is in `range`, both included.
+    fn within<'a>(&self, rows: &'a [u32], (from, to): (i64, i64)) -> &'a [u32] {
+        let start = rows.partition_point(|&r| self.day[r as usize] < from);
+        let end = rows.partition_point(|&r| self.day[r as usize] <= to);
+        &rows[start..end.max(start)]
+    }
+}
+
+/// The rows sorted by day, ties in row order (a stable sort). Days span few distinct values, so
+/// a counting sort does it in linear time; a span far wider than the rows (a stray date decades
+/// away) falls back to a comparison sort.
+fn day_order(day: &[i64], span: Option<(i64, i64)>, rows: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let Some((first, last)) = span else {
+        return order;
+    };
+    let days = (last - first + 1) as usize;
+    if days > 4 * rows + 1024 {
+        order.sort_by_key(|&row| day[row as usize]);
+        return order;
+    }
+    let mut starts = vec![0u32; days + 1];
+    for &d in day {
+        starts[(d - first) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    for (row, &d) in day.iter().enumerate() {
+        let slot = &mut starts[(d - first) as usize];
+        order[*slot as usize] = row as u32;
+        *slot += 1;
+    }
+    order
 }
 
 /// Which rows to count: `mask` (the column filters; `None` keeps every row) and the period
@@ -157,10 +228,15 @@ pub struct Selection<'a> {
     pub range: Option<(i64, i64)>,
 }
 
-impl Selection<'_> {
-    fn passes_filters(&self, row: usize) -> bool {
-        self.mask.is_none_or(|m| m[row])
-    }
+/// The rows one computation covers, on every date: the filters applied (and for a segment, its
+/// value). The period is chosen apart (see `compute`).
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    /// The rows in day order: `Calendar::order` less the rows left out.
+    pub order: &'a [u32],
+    /// Whether a row is one of them. Read only for the rows with a dispute (few), which count
+    /// by the dispute's date.
+    pub contains: &'a dyn Fn(usize) -> bool,
 }
 
 /// Days of data beyond which a series is refused: a stray epoch-zero date must not make us
@@ -202,22 +278,182 @@ pub fn is_successful(status: Status) -> bool {
     )
 }
 
-/// Evaluates the tallies of `selection`: over its range, and per bucket when `series` is true.
+/// The payments (successful transactions with a user id) of a set of rows, on every date,
+/// grouped by payer: what new payers, the trailing windows (DAU / WAU / MAU), the funnel and
+/// retention stand on. It depends on the rows only, not on the period or grain, so one serves
+/// the period and the previous one, and the frame keeps the one of the unfiltered rows.
+pub struct Payers {
+    /// Each payer's payment days, earliest first.
+    pub(crate) by_user: PaymentsByUser,
+    /// Each user's first payment day; `i64::MAX` for a user without one.
+    first_day: Vec<i64>,
+    windows: Option<ActiveWindows>,
+}
+
+impl Payers {
+    /// The payers of `rows` (in day order); `None` without times or user ids.
+    pub fn new(transactions: &Transactions, calendar: &Calendar, rows: &[u32]) -> Option<Payers> {
+        let users = transactions.user.as_deref()?;
+        if calendar.day.is_empty() {
+            return None;
+        }
+        let status = transactions.status.as_deref();
+        let payments = || {
+            rows.iter().filter_map(move |&row| {
+                let row = row as usize;
+                let user = users[row];
+                (user != NO_ID && status.is_some_and(|s| is_successful(s[row])))
+                    .then(|| (user, calendar.day[row]))
+            })
+        };
+        let by_user = PaymentsByUser::from_day_order(transactions.user_count, payments);
+        let first_day = (0..by_user.users() as u32)
+            .map(|user| by_user.days(user).first().copied().unwrap_or(i64::MAX))
+            .collect();
+        let windows = calendar.span.map(|span| ActiveWindows::of(span, &by_user));
+        Some(Payers {
+            by_user,
+            first_day,
+            windows,
+        })
+    }
+}
+
+/// What one row adds to a tally.
+struct RowFacts {
+    status: Option<Status>,
+    success: bool,
+    value: f64,
+    fee: f64,
+    fraud: bool,
+    /// How the payment stands against the settlement SLA: `Some(breached)` when judged.
+    sla: Option<bool>,
+    has_user: bool,
+    /// The payer's first payment day, for new and returning payers' volume.
+    first: Option<i64>,
+}
+
+impl Tally {
+    /// Adds a row's counts and sums; `period_start` is the period's first day (for new payers).
+    #[inline(always)]
+    fn add(&mut self, row: &RowFacts, period_start: i64, large_amount: f64) {
+        self.attempts += 1;
+        let value = row.value;
+        match row.status {
+            Some(Status::Failed) => {
+                self.failures += 1;
+                if !value.is_nan() {
+                    self.failure_amount += value;
+                }
+            }
+            Some(Status::Refunded) => {
+                self.refunds += 1;
+                if !value.is_nan() {
+                    self.refund_amount += value;
+                }
+            }
+            Some(Status::Disputed) => self.disputes += 1,
+            _ => {}
+        }
+        if !row.success {
+            return;
+        }
+        self.successes += 1;
+        if !value.is_nan() {
+            self.successes_with_amount += 1;
+            self.success_amount += value;
+            if value >= large_amount {
+                self.large += 1;
+            }
+            if row.fraud {
+                self.fraud_amount += value;
+            }
+        }
+        if row.fraud {
+            self.frauds += 1;
+        }
+        if !row.fee.is_nan() {
+            self.revenue += row.fee;
+        }
+        if let Some(breached) = row.sla {
+            self.sla_judged += 1;
+            self.sla_breaches += u64::from(breached);
+        }
+        if row.has_user {
+            self.payer_successes += 1;
+        }
+        if let (Some(first), false) = (row.first, value.is_nan()) {
+            if first >= period_start {
+                self.new_payer_amount += value;
+            } else {
+                self.returning_payer_amount += value;
+            }
+        }
+    }
+}
+
+/// The values of one percentile metric over a period, in walk order: the values of each bucket
+/// come together (rows are walked in day order), so each bucket's values are a run of the
+/// period's, and one list serves both.
+struct Values {
+    /// The values as `order_key`s.
+    all: Vec<u64>,
+    /// How many values each bucket holds.
+    per_bucket: Vec<usize>,
+}
+
+impl Values {
+    fn new(capacity: usize, buckets: usize) -> Values {
+        Values {
+            all: Vec::with_capacity(capacity),
+            per_bucket: vec![0; buckets],
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, value: f64, bucket: Option<usize>) {
+        self.all.push(order_key(value));
+        if let Some(b) = bucket {
+            self.per_bucket[b] += 1;
+        }
+    }
+
+    /// The quantiles of each bucket (`Some(b)`) and of the whole period (`None`). Each bucket's
+    /// run is reordered in place by selection, and the period's after them: selection only
+    /// moves values, so the period's order statistics are the same.
+    fn quantiles(mut self, quantiles: &[f64], mut out: impl FnMut(Option<usize>, &[Option<f64>])) {
+        let bucketed: usize = self.per_bucket.iter().sum();
+        debug_assert!(bucketed == 0 || bucketed == self.all.len());
+        let mut start = 0;
+        for (b, &n) in self.per_bucket.iter().enumerate() {
+            let p = key_percentiles(&mut self.all[start..start + n], quantiles);
+            out(Some(b), &p);
+            start += n;
+        }
+        let p = key_percentiles(&mut self.all, quantiles);
+        out(None, &p);
+    }
+}
+
+/// Evaluates the tallies of `rows` over `range` (`None`: the data's days), and per bucket when
+/// `series` is true. `payers` are the payers of the same rows (`Payers::new`), when there are.
 ///
-/// One walk over the rows in day order (`Calendar::order`) fills every tally: buckets then come
-/// one after another, so distinct payers and merchants per bucket are counted with a "last
-/// bucket seen" per id, and merchants' volumes per bucket with one dense array reset between
-/// buckets. Percentiles select (not sort) within each period's values.
+/// One walk over the period's rows in day order (a run of `rows.order`) fills every tally:
+/// buckets then come one after another, so distinct payers and merchants per bucket are counted
+/// with a "last bucket seen" per id, and merchants' volumes per bucket with one dense array reset
+/// between buckets. Percentiles select (not sort) within each period's values.
 pub fn compute(
     transactions: &Transactions,
     calendar: &Calendar,
     params: &Params,
-    selection: Selection,
+    rows: Rows,
+    payers: Option<&Payers>,
+    range: Option<(i64, i64)>,
     series: bool,
 ) -> Computed {
     let has_days = !calendar.day.is_empty();
     // The period: the chosen range, else the data's days.
-    let range = selection.range.or(calendar.span);
+    let range = range.or(calendar.span);
     let buckets_info = if series && has_days {
         range.and_then(|r| bucket_table(r, params.grain, params.week_start))
     } else {
@@ -230,210 +466,146 @@ pub fn compute(
         table.get(index).map(|&b| b as usize)
     };
     let in_range = |day: i64| range.is_none_or(|(from, to)| (from..=to).contains(&day));
+    // Without times every row is in the period.
+    let walk = match range {
+        Some(range) if has_days => calendar.within(rows.order, range),
+        _ => rows.order,
+    };
 
     let status = transactions.status.as_deref();
     let amount = transactions.amount.as_deref();
     let users = transactions.user.as_deref();
     let merchants = transactions.merchant.as_deref();
-    let user_of = |row: usize| users.map(|u| u[row]).filter(|&u| u != NO_ID);
-    let successful = |row: usize| status.is_some_and(|s| is_successful(s[row]));
-    let filtered = |row: usize| selection.passes_filters(row);
-
-    // Over the filtered rows of every date, not only the range's: each payer's first successful
-    // day (for new payers) and their active days (trailing windows look back across the start
-    // of the range). In day order, the first day seen is the first.
-    let mut first_day: Option<Vec<i64>> =
-        (has_days && users.is_some()).then(|| vec![i64::MAX; transactions.user_count]);
-    let mut windows = match (has_days, calendar.span, &first_day) {
-        (true, Some(span), Some(_)) => Some(ActiveWindows::new(span, transactions.user_count)),
-        _ => None,
+    let fees = transactions.fee.as_deref();
+    let frauds = transactions.fraud.as_deref();
+    let latency = transactions.latency_ms.as_deref();
+    let kyc = transactions.kyc_verified.as_deref();
+    let settle = (!calendar.settle_delta.is_empty()).then_some(&calendar.settle_delta[..]);
+    // Each user's first payment day (`i64::MAX` when none, or without payers) and what the
+    // distinct counts mark, side by side.
+    let has_first = payers.is_some();
+    let mut user_state: Vec<UserState> = match payers {
+        Some(p) => p.first_day.iter().map(|&d| UserState::new(d)).collect(),
+        None => vec![UserState::new(i64::MAX); transactions.user_count],
     };
-    if let (Some(first), Some(windows)) = (first_day.as_mut(), windows.as_mut()) {
-        for &row in &calendar.order {
-            let row = row as usize;
-            if filtered(row) && successful(row) {
-                if let Some(user) = user_of(row) {
-                    let day = calendar.day[row];
-                    let f = &mut first[user as usize];
-                    *f = (*f).min(day);
-                    windows.add(user, day);
-                }
+    user_state.resize(transactions.user_count, UserState::new(i64::MAX));
+
+    let mut totals = Tally::default();
+    let mut buckets = vec![Tally::default(); bucket_count];
+
+    // Dispute activity is dated by the dispute, whatever the transaction's date.
+    for &(day, row) in &calendar.disputes {
+        if in_range(day) && (rows.contains)(row as usize) {
+            totals.disputes_opened += 1;
+            if let Some(b) = bucket_of_day(day) {
+                buckets[b].disputes_opened += 1;
             }
         }
-        windows.finish();
     }
 
     let sla_millis = (params.sla_hours * 3_600_000.0).round() as i64;
-    let mut totals = Tally::default();
-    let mut buckets = vec![Tally::default(); bucket_count];
-    // Per-period value lists; the last index (`bucket_count`) is the whole period.
-    let whole = bucket_count;
-    let mut tickets: Vec<Vec<f64>> = vec![Vec::new(); bucket_count + 1];
-    let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); bucket_count + 1];
-    let mut settlements: Vec<Vec<f64>> = vec![Vec::new(); bucket_count + 1];
+    let whole_start = range.map_or(i64::MIN, |r| r.0);
+    let bucket_starts: &[i64] = buckets_info.as_ref().map_or(&[], |(s, _, _)| s);
+    let mut tickets = Values::new(walk.len(), bucket_count);
+    let mut latencies = Values::new(if latency.is_some() { walk.len() } else { 0 }, bucket_count);
+    let mut settlements = Values::new(if settle.is_some() { walk.len() } else { 0 }, bucket_count);
     // Distinct ids: the last bucket each was counted in (buckets come in order), and whether it
-    // was counted in the whole period.
-    let mut payers = Distinct::new(transactions.user_count);
-    let mut verified = Distinct::new(transactions.user_count);
+    // was counted in the whole period (for payers, in `user_state`).
     let mut merchants_seen = Distinct::new(transactions.merchant_count);
     let mut merchant_volume = MerchantVolumes::new(transactions.merchant_count);
 
-    for &row in &calendar.order {
-        let row = row as usize;
-        if !filtered(row) {
-            continue;
-        }
-        // Dispute activity is dated by the dispute, whatever the transaction's date.
-        if let Some(disputed) = transactions.disputed_at.as_ref().and_then(|d| d[row]) {
-            let day = calendar.day_of(disputed);
-            if in_range(day) {
-                totals.disputes_opened += 1;
-                if let Some(b) = bucket_of_day(day) {
-                    buckets[b].disputes_opened += 1;
-                }
+    // The walk in runs of one bucket each: rows are in day order, so each bucket's rows come
+    // together, and its bounds are found by binary search rather than per row. Without buckets,
+    // one run of every row.
+    let mut runs: Vec<(Option<usize>, &[u32])> = Vec::with_capacity(bucket_count.max(1));
+    match &buckets_info {
+        Some((starts, _, _)) => {
+            let mut rest = walk;
+            for b in 0..starts.len() {
+                let next = starts.get(b + 1).copied().unwrap_or(i64::MAX);
+                let (run, tail) =
+                    rest.split_at(rest.partition_point(|&r| calendar.day[r as usize] < next));
+                runs.push((Some(b), run));
+                rest = tail;
             }
         }
-        let bucket = if has_days {
-            let day = calendar.day[row];
-            if !in_range(day) {
-                continue;
-            }
-            bucket_of_day(day)
-        } else {
-            None
-        };
-        let row_status = status.map(|s| s[row]);
-        let success = row_status.is_some_and(is_successful);
-        let value = amount.map_or(f64::NAN, |a| a[row]);
-        let user = user_of(row);
-        let fee = transactions.fee.as_ref().map_or(f64::NAN, |f| f[row]);
-        let fraud = transactions.fraud.as_ref().is_some_and(|f| f[row]);
-        let created_millis = transactions
-            .created_at
-            .as_ref()
-            .map(|t| t[row].utc_millis(calendar.zone));
-        // How this payment stands against the settlement SLA: Some(breached) when judged.
-        let sla = match (success, created_millis, transactions.settled_at.as_ref()) {
-            (true, Some(created), Some(settled)) => match settled[row] {
-                Some(at) => Some(at.utc_millis(calendar.zone) - created > sla_millis),
-                None => calendar
-                    .data_end_millis
-                    .filter(|end| end - created > sla_millis)
-                    .map(|_| true),
-            },
-            _ => None,
-        };
-        let first = user.and_then(|u| first_day.as_ref().map(|f| f[u as usize]));
-
-        for period in std::iter::once(whole).chain(bucket) {
-            let tally = if period == whole {
-                &mut totals
-            } else {
-                &mut buckets[period]
+        None => runs.push((None, walk)),
+    }
+    for &(bucket, run) in &runs {
+        for &row in run {
+            let row = row as usize;
+            let row_status = status.map(|s| s[row]);
+            let success = row_status.is_some_and(is_successful);
+            let value = amount.map_or(f64::NAN, |a| a[row]);
+            let user = users.map(|u| u[row]).filter(|&u| u != NO_ID);
+            let mut state = match user {
+                Some(user) if success => Some(&mut user_state[user as usize]),
+                _ => None,
             };
-            tally.attempts += 1;
-            match row_status {
-                Some(Status::Failed) => {
-                    tally.failures += 1;
-                    if !value.is_nan() {
-                        tally.failure_amount += value;
-                    }
+            let sla = match (success, settle) {
+                (true, Some(settle)) => match settle[row] {
+                    NOT_SETTLED => calendar
+                        .data_end_millis
+                        .filter(|end| end - calendar.millis[row] > sla_millis)
+                        .map(|_| true),
+                    delta => Some(delta > sla_millis),
+                },
+                _ => None,
+            };
+            let facts = RowFacts {
+                status: row_status,
+                success,
+                value,
+                fee: fees.map_or(f64::NAN, |f| f[row]),
+                fraud: frauds.is_some_and(|f| f[row]),
+                sla,
+                has_user: user.is_some(),
+                first: state.as_ref().filter(|_| has_first).map(|s| s.first_day),
+            };
+            totals.add(&facts, whole_start, params.large_amount);
+            if let Some(b) = bucket {
+                buckets[b].add(&facts, bucket_starts[b], params.large_amount);
+            }
+
+            if let Some(latency) = latency.map(|l| l[row]) {
+                if !latency.is_nan() {
+                    latencies.push(latency, bucket);
                 }
-                Some(Status::Refunded) => {
-                    tally.refunds += 1;
-                    if !value.is_nan() {
-                        tally.refund_amount += value;
-                    }
-                }
-                Some(Status::Disputed) => tally.disputes += 1,
-                _ => {}
             }
             if !success {
                 continue;
             }
-            tally.successes += 1;
             if !value.is_nan() {
-                tally.successes_with_amount += 1;
-                tally.success_amount += value;
-                if value >= params.large_amount {
-                    tally.large += 1;
-                }
-                if fraud {
-                    tally.fraud_amount += value;
-                }
+                tickets.push(value, bucket);
             }
-            if fraud {
-                tally.frauds += 1;
+            if let Some(delta) = settle.map(|s| s[row]).filter(|&d| d != NOT_SETTLED) {
+                settlements.push(delta as f64 / 3_600_000.0, bucket);
             }
-            if !fee.is_nan() {
-                tally.revenue += fee;
-            }
-            if let Some(breached) = sla {
-                tally.sla_judged += 1;
-                tally.sla_breaches += u64::from(breached);
-            }
-            if user.is_some() {
-                tally.payer_successes += 1;
-            }
-            if let (Some(first), false) = (first, value.is_nan()) {
-                let period_start = if period == whole {
-                    range.map_or(i64::MIN, |r| r.0)
-                } else {
-                    buckets_info
-                        .as_ref()
-                        .map_or(i64::MIN, |(s, _, _)| s[period])
-                };
-                if first >= period_start {
-                    tally.new_payer_amount += value;
-                } else {
-                    tally.returning_payer_amount += value;
-                }
-            }
-        }
-
-        let periods = std::iter::once(whole).chain(bucket);
-        if let Some(latency) = transactions.latency_ms.as_ref().map(|l| l[row]) {
-            if !latency.is_nan() {
-                periods.clone().for_each(|p| latencies[p].push(latency));
-            }
-        }
-        if !success {
-            continue;
-        }
-        if !value.is_nan() {
-            periods.clone().for_each(|p| tickets[p].push(value));
-        }
-        if let (Some(created), Some(Some(settled))) = (
-            created_millis,
-            transactions.settled_at.as_ref().map(|s| s[row]),
-        ) {
-            let hours = (settled.utc_millis(calendar.zone) - created) as f64 / 3_600_000.0;
-            periods.clone().for_each(|p| settlements[p].push(hours));
-        }
-        if let Some(user) = user {
-            let (in_whole, in_bucket) = payers.see(user, bucket);
-            totals.active_payers += u64::from(in_whole);
-            if let (Some(b), true) = (bucket, in_bucket) {
-                buckets[b].active_payers += 1;
-            }
-            if transactions.kyc_verified.as_ref().is_some_and(|k| k[row]) {
-                let (in_whole, in_bucket) = verified.see(user, bucket);
-                totals.kyc_verified_payers += u64::from(in_whole);
+            if let Some(state) = state.as_mut() {
+                let (in_whole, in_bucket) = see(&mut state.payer, bucket);
+                totals.active_payers += u64::from(in_whole);
                 if let (Some(b), true) = (bucket, in_bucket) {
-                    buckets[b].kyc_verified_payers += 1;
+                    buckets[b].active_payers += 1;
+                }
+                if kyc.is_some_and(|k| k[row]) {
+                    let (in_whole, in_bucket) = see(&mut state.verified, bucket);
+                    totals.kyc_verified_payers += u64::from(in_whole);
+                    if let (Some(b), true) = (bucket, in_bucket) {
+                        buckets[b].kyc_verified_payers += 1;
+                    }
                 }
             }
-        }
-        if let Some(merchant) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
-            let (in_whole, in_bucket) = merchants_seen.see(merchant, bucket);
-            totals.active_merchants += u64::from(in_whole);
-            if let (Some(b), true) = (bucket, in_bucket) {
-                buckets[b].active_merchants += 1;
-            }
-            if !value.is_nan() {
-                if let Some((b, top10, hhi)) = merchant_volume.add(merchant, value, bucket) {
-                    buckets[b].top10_merchant_amount = top10;
-                    buckets[b].merchant_hhi = hhi;
+            if let Some(merchant) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
+                let (in_whole, in_bucket) = merchants_seen.see(merchant, bucket);
+                totals.active_merchants += u64::from(in_whole);
+                if let (Some(b), true) = (bucket, in_bucket) {
+                    buckets[b].active_merchants += 1;
+                }
+                if !value.is_nan() {
+                    if let Some((b, top10, hhi)) = merchant_volume.add(merchant, value, bucket) {
+                        buckets[b].top10_merchant_amount = top10;
+                        buckets[b].merchant_hhi = hhi;
+                    }
                 }
             }
         }
@@ -444,33 +616,32 @@ pub fn compute(
     }
     (totals.top10_merchant_amount, totals.merchant_hhi) = merchant_volume.whole();
 
-    let mut with_tally = |period: usize, f: &mut dyn FnMut(&mut Tally)| {
-        if period == whole {
-            f(&mut totals)
-        } else {
-            f(&mut buckets[period])
+    fn tally<'a>(
+        totals: &'a mut Tally,
+        buckets: &'a mut [Tally],
+        p: Option<usize>,
+    ) -> &'a mut Tally {
+        match p {
+            Some(b) => &mut buckets[b],
+            None => totals,
         }
-    };
-    for (period, mut values) in tickets.into_iter().enumerate() {
-        let p50 = percentiles(&mut values, &[0.5]);
-        with_tally(period, &mut |t| t.ticket_p50 = p50[0]);
     }
-    for (period, mut values) in latencies.into_iter().enumerate() {
-        let p = percentiles(&mut values, &[0.5, 0.95, 0.99]);
-        with_tally(period, &mut |t| {
-            (t.latency_p50, t.latency_p95, t.latency_p99) = (p[0], p[1], p[2]);
-        });
-    }
-    for (period, mut values) in settlements.into_iter().enumerate() {
-        let p = percentiles(&mut values, &[0.5, 0.95]);
-        with_tally(period, &mut |t| {
-            (t.settlement_p50_h, t.settlement_p95_h) = (p[0], p[1]);
-        });
-    }
+    tickets.quantiles(&[0.5], |period, p| {
+        tally(&mut totals, &mut buckets, period).ticket_p50 = p[0];
+    });
+    latencies.quantiles(&[0.5, 0.95, 0.99, 1.0], |period, p| {
+        let t = tally(&mut totals, &mut buckets, period);
+        (t.latency_p50, t.latency_p95, t.latency_p99) = (p[0], p[1], p[2]);
+        t.latency_max = p[3];
+    });
+    settlements.quantiles(&[0.5, 0.95], |period, p| {
+        let t = tally(&mut totals, &mut buckets, period);
+        (t.settlement_p50_h, t.settlement_p95_h) = (p[0], p[1]);
+    });
 
     // New payers: each payer counts in the period holding their first successful day.
-    if let (Some(first_day), Some((from, to))) = (&first_day, range) {
-        for &day in first_day.iter().filter(|&&d| d != i64::MAX) {
+    if let (Some(payers), Some((from, to))) = (payers, range) {
+        for &day in payers.first_day.iter().filter(|&&d| d != i64::MAX) {
             if (from..=to).contains(&day) {
                 totals.new_payers += 1;
                 if let Some(b) = bucket_of_day(day) {
@@ -481,9 +652,11 @@ pub fn compute(
     }
 
     // Trailing windows, as of each period's last day (or the data's last day if earlier).
-    if let (Some((from, to)), Some((_, data_last)), Some(windows)) =
-        (range, calendar.span, windows.as_ref())
-    {
+    if let (Some((from, to)), Some((_, data_last)), Some(windows)) = (
+        range,
+        calendar.span,
+        payers.and_then(|p| p.windows.as_ref()),
+    ) {
         let as_of = |last_day: i64, first_day: i64| {
             let end = last_day.min(data_last);
             (end >= first_day).then(|| windows.at(end))
@@ -509,6 +682,51 @@ pub fn compute(
             })
             .unwrap_or_default(),
     }
+}
+
+/// What the walk reads and marks per user, together so that a payment costs one cache miss
+/// rather than one per array (users are many: their arrays do not stay in cache).
+#[derive(Clone, Copy)]
+struct UserState {
+    /// The first payment day, for new and returning payers (`i64::MAX`: none).
+    first_day: i64,
+    /// Counted as an active payer, and as a verified payer (see `see`).
+    payer: Seen,
+    verified: Seen,
+}
+
+impl UserState {
+    fn new(first_day: i64) -> UserState {
+        UserState {
+            first_day,
+            payer: Seen::NEVER,
+            verified: Seen::NEVER,
+        }
+    }
+}
+
+/// Whether an id was counted in the whole period, and the last bucket it was counted in.
+#[derive(Clone, Copy)]
+struct Seen {
+    whole: bool,
+    bucket: u32,
+}
+
+impl Seen {
+    const NEVER: Seen = Seen {
+        whole: false,
+        bucket: u32::MAX,
+    };
+}
+
+/// Notes an id in `bucket` (ids come bucket by bucket): whether it is new to the whole period,
+/// and new to the bucket.
+#[inline(always)]
+fn see(seen: &mut Seen, bucket: Option<usize>) -> (bool, bool) {
+    let new_whole = !std::mem::replace(&mut seen.whole, true);
+    let new_bucket =
+        bucket.is_some_and(|b| std::mem::replace(&mut seen.bucket, b as u32) != b as u32);
+    (new_whole, new_bucket)
 }
 
 /// Counts distinct ids over the whole period and per bucket, for rows that come bucket by
@@ -623,6 +841,41 @@ fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
 /// `quantile_cont`). Reorders `values`: each quantile is found by selection, in linear time,
 /// rather than by sorting.
 pub fn percentiles(values: &mut [f64], quantiles: &[f64]) -> Vec<Option<f64>> {
+    quantiles_by(values, quantiles, f64::total_cmp, |v| v)
+}
+
+/// `percentiles` over values held as `order_key`s.
+fn key_percentiles(keys: &mut [u64], quantiles: &[f64]) -> Vec<Option<f64>> {
+    quantiles_by(keys, quantiles, u64::cmp, from_order_key)
+}
+
+/// `f64::total_cmp`'s order as an unsigned integer's: selection compares integers much faster
+/// than it calls `total_cmp`, and the values it finds are the same.
+fn order_key(value: f64) -> u64 {
+    let bits = value.to_bits() as i64;
+    // As `total_cmp`: negative numbers' other bits flipped, so that the order is an i64's ...
+    let ordered = bits ^ ((((bits >> 63) as u64) >> 1) as i64);
+    // ... and the sign bit flipped, so that it is a u64's.
+    (ordered as u64) ^ (1 << 63)
+}
+
+fn from_order_key(key: u64) -> f64 {
+    let ordered = (key ^ (1 << 63)) as i64;
+    // The flip keeps the sign bit, so the same flip undoes it.
+    let bits = ordered ^ ((((ordered >> 63) as u64) >> 1) as i64);
+    f64::from_bits(bits as u64)
+}
+
+/// The quantiles of `values` in the order `cmp`, read as numbers by `number`. Once a rank is
+/// selected, every larger rank lies above it, so a higher quantile selects among those only.
+fn quantiles_by<T: Copy>(
+    values: &mut [T],
+    quantiles: &[f64],
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Copy,
+    number: impl Fn(T) -> f64,
+) -> Vec<Option<f64>> {
+    // Values below `floor` are all at or below the rank selected last.
+    let mut floor = 0;
     quantiles
         .iter()
         .map(|&q| {
@@ -631,13 +884,16 @@ pub fn percentiles(values: &mut [f64], quantiles: &[f64]) -> Vec<Option<f64>> {
             }
             let position = q * (values.len() - 1) as f64;
             let lo = position.floor() as usize;
-            let (_, &mut low, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+            let start = if lo >= floor { floor } else { 0 };
+            let (_, &mut low, above) = values[start..].select_nth_unstable_by(lo - start, cmp);
+            floor = lo + 1;
+            let low = number(low);
             let fraction = position - lo as f64;
             if fraction == 0.0 {
                 return Some(low);
             }
             // The next rank up is the smallest value above the selected one.
-            let high = above.iter().copied().min_by(f64::total_cmp).unwrap_or(low);
+            let high = above.iter().copied().min_by(cmp).map_or(low, &number);
             Some(low + fraction * (high - low))
         })
         .collect()
@@ -653,46 +909,50 @@ struct ActiveWindows {
     daily: Vec<i64>,
     weekly: Vec<i64>,
     monthly: Vec<i64>,
-    /// Per payer: the last day counted in `daily`, and the last day their coverage reaches in
-    /// the weekly and monthly windows.
-    last_day: Vec<i64>,
-    week_until: Vec<i64>,
-    month_until: Vec<i64>,
 }
 
 impl ActiveWindows {
-    fn new(span: (i64, i64), users: usize) -> ActiveWindows {
+    /// The windows of every payer's payment days (`span`: the data's first and last days).
+    fn of(span: (i64, i64), by_user: &PaymentsByUser) -> ActiveWindows {
         let length = (span.1 - span.0 + 31).max(31) as usize;
-        ActiveWindows {
+        let mut windows = ActiveWindows {
             origin: span.0,
             daily: vec![0; length],
             weekly: vec![0; length + 1],
             monthly: vec![0; length + 1],
-            last_day: vec![i64::MIN; users],
-            week_until: vec![i64::MIN; users],
-            month_until: vec![i64::MIN; users],
+        };
+        for days in by_user.payers() {
+            windows.add(days);
         }
+        windows.finish();
+        windows
     }
 
-    /// Notes a payment; payments must come in day order.
-    fn add(&mut self, user: u32, day: i64) {
-        let u = user as usize;
-        let index = |day: i64| (day - self.origin) as usize;
-        if self.last_day[u] != day {
-            self.last_day[u] = day;
-            self.daily[index(day)] += 1;
-        }
-        for (width, until, delta) in [
-            (7, &mut self.week_until, &mut self.weekly),
-            (30, &mut self.month_until, &mut self.monthly),
-        ] {
-            let end = day + width - 1;
-            let start = day.max(until[u].saturating_add(1));
-            if start <= end {
-                delta[(start - self.origin) as usize] += 1;
-                delta[(end - self.origin + 1) as usize] -= 1;
+    /// Notes one payer's payment days, earliest first. The marks only add up, so payers can
+    /// come in any order: each is walked alone, with its state in locals.
+    fn add(&mut self, days: &[i64]) {
+        let origin = self.origin;
+        // The last day counted in `daily`, and the last day the coverage reaches in the weekly
+        // and monthly windows.
+        let mut last_day = i64::MIN;
+        let mut until = [i64::MIN; 2];
+        for &day in days {
+            if last_day != day {
+                last_day = day;
+                self.daily[(day - origin) as usize] += 1;
             }
-            until[u] = until[u].max(end);
+            for (until, (width, delta)) in until
+                .iter_mut()
+                .zip([(7, &mut self.weekly), (30, &mut self.monthly)])
+            {
+                let end = day + width - 1;
+                let start = day.max(until.saturating_add(1));
+                if start <= end {
+                    delta[(start - origin) as usize] += 1;
+                    delta[(end - origin + 1) as usize] -= 1;
+                }
+                *until = (*until).max(end);
+            }
         }
     }
 
@@ -743,16 +1003,33 @@ mod tests {
             assert!((got.unwrap() - want).abs() < 1e-12, "{got:?} vs {want}");
         }
         assert_eq!(percentiles(&mut [], &[0.5]), vec![None]);
+        // The same through order keys, and the keys keep `total_cmp`'s order.
+        let mut keys: Vec<u64> = [4.0, 1.0, 3.0, 2.0].map(order_key).to_vec();
+        assert_eq!(key_percentiles(&mut keys, &[0.5, 0.95, 0.0, 1.0]), got);
+        let mut numbers = [
+            -f64::INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            3.0,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for pair in numbers.windows(2) {
+            assert!(order_key(pair[0]) < order_key(pair[1]), "{pair:?}");
+        }
+        numbers.iter_mut().for_each(|n| *n = -*n);
+        for n in numbers {
+            assert_eq!(from_order_key(order_key(n)).to_bits(), n.to_bits());
+        }
     }
 
     #[test]
     fn trailing_windows_count_each_user_once() {
         // user 0 active on days 10 and 12 (twice); user 1 on day 3; user 2 on day 12.
-        let mut windows = ActiveWindows::new((0, 12), 3);
-        for (user, day) in [(1, 3), (0, 10), (0, 12), (2, 12), (0, 12)] {
-            windows.add(user, day);
-        }
-        windows.finish();
+        let by_user = PaymentsByUser::new(&[(1, 3), (0, 10), (0, 12), (2, 12), (0, 12)]);
+        let windows = ActiveWindows::of((0, 12), &by_user);
         let at12 = windows.at(12);
         assert_eq!((at12.dau, at12.wau, at12.mau), (2, 2, 3));
         // days 0..=12: actives 1 (day 3) + 1 (day 10) + 2 (day 12) = 4 over 13 days

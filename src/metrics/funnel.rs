@@ -308,6 +308,38 @@ impl PaymentsByUser {
         PaymentsByUser { starts, days }
     }
 
+    /// The same index from payments that come in day order (as the engine walks them), for
+    /// `users` user indices: each user's days then arrive sorted, so no sort is needed. `payments`
+    /// is walked twice (count, then fill) rather than collected.
+    pub(crate) fn from_day_order<I>(users: usize, payments: impl Fn() -> I) -> PaymentsByUser
+    where
+        I: Iterator<Item = (u32, i64)>,
+    {
+        let mut starts = vec![0usize; users + 1];
+        for (user, _) in payments() {
+            starts[user as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut days = vec![0i64; starts[users]];
+        for (user, day) in payments() {
+            let slot = &mut next[user as usize];
+            days[*slot] = day;
+            *slot += 1;
+        }
+        debug_assert!(starts
+            .windows(2)
+            .all(|pair| days[pair[0]..pair[1]].is_sorted()));
+        PaymentsByUser { starts, days }
+    }
+
+    /// How many user indices the index covers (users beyond have no payment).
+    pub(crate) fn users(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
     /// The user's payment days, earliest first (empty for [`NO_ID`] or a user who never paid).
     pub(crate) fn days(&self, user: u32) -> &[i64] {
         let u = user as usize;

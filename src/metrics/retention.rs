@@ -3,8 +3,7 @@
 //! The definition is [`DEFINITION`], also printed in docs/metrics.md.
 use crate::metrics::funnel::{PaymentsByUser, Signup};
 use crate::options::CohortBasis;
-use crate::time::{bucket_label, bucket_start, date_of_day, Grain, WeekStart};
-use chrono::Datelike;
+use crate::time::{bucket_label, bucket_start, Grain, WeekStart};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -140,10 +139,7 @@ impl Periods {
             // Week starts are 7 days apart and share one remainder mod 7, so floor division by 7
             // numbers them consecutively.
             Periods::Week(week_start) => bucket_start(day, Grain::Week, week_start).div_euclid(7),
-            Periods::Month => {
-                let date = date_of_day(day);
-                i64::from(date.year()) * 12 + i64::from(date.month0())
-            }
+            Periods::Month => month_number(day),
         }
     }
 
@@ -156,6 +152,26 @@ impl Periods {
         };
         bucket_label(bucket_start(day, grain, week_start), grain)
     }
+}
+
+/// `year * 12 + month0` of a local day: the civil-from-days arithmetic of H. Hinnant's
+/// `chrono`-compatible date algorithms. Read for every payment of every payer (twice per
+/// report), where going through a `NaiveDate` was the costliest step of retention.
+fn month_number(day: i64) -> i64 {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    // Months counted from March, so that the leap day is the last of the year.
+    let march_month = (5 * day_of_year + 2) / 153;
+    let (year, month0) = if march_month < 10 {
+        (year_of_era + era * 400, march_month + 2)
+    } else {
+        (year_of_era + era * 400 + 1, march_month - 10)
+    };
+    year * 12 + month0
 }
 
 /// What is counted for one cohort while its members are walked.
@@ -181,9 +197,22 @@ fn table(
     let end = periods.of(last_day + 1);
     let lowest = periods.of(first_day).max(periods.of(range.0));
     let highest = periods.of(range.1);
+    // Every payment day is a day of the data: their periods are looked up rather than computed
+    // (once per payment, this was the costliest step). Signups may fall outside.
+    let known: Vec<i64> = if last_day - first_day < 1_000_000 {
+        (first_day..=last_day).map(|day| periods.of(day)).collect()
+    } else {
+        Vec::new()
+    };
+    let period_of = |day: i64| {
+        usize::try_from(day - first_day)
+            .ok()
+            .and_then(|i| known.get(i).copied())
+            .unwrap_or_else(|| periods.of(day))
+    };
     let listed: Vec<(i64, i64, &[i64])> = members
         .iter()
-        .map(|&(day, days)| (periods.of(day), day, days))
+        .map(|&(day, days)| (period_of(day), day, days))
         .filter(|&(cohort, _, _)| lowest <= cohort && cohort <= highest)
         .collect();
     let Some(oldest) = listed.iter().map(|m| m.0).min() else {
@@ -203,7 +232,7 @@ fn table(
         let mut previous = None;
         let mut last = None;
         for &paid in days {
-            let period = periods.of(paid);
+            let period = period_of(paid);
             // Days are sorted, so periods come in order: each is counted once per member.
             if period < cohort || previous == Some(period) {
                 continue;
@@ -266,12 +295,24 @@ fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::date_of_day;
     use crate::transactions::NO_ID;
+    use chrono::Datelike;
 
     /// Day numbers of 2025 dates: `d(7, 1)` is 2025-07-01 (a Tuesday).
     fn d(month: u32, day: u32) -> i64 {
         let date = chrono::NaiveDate::from_ymd_opt(2025, month, day).expect("valid test date");
         (date - date_of_day(0)).num_days()
+    }
+
+    #[test]
+    fn month_numbers_match_chrono() {
+        // From 1600 to 2400: leap centuries, and days before 1970.
+        for day in -135_000..157_000 {
+            let date = date_of_day(day);
+            let want = i64::from(date.year()) * 12 + i64::from(date.month0());
+            assert_eq!(month_number(day), want, "day {day} ({date})");
+        }
     }
 
     fn shares(values: &[f64]) -> Vec<Option<f64>> {
