@@ -173,3 +173,204 @@ fn a_gb18030_file_is_decoded_by_the_host_and_keeps_its_encoding_name() {
     );
     assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
 }
+
+// ---- streaming uploads (the worker's loadFile: a File read slice by slice) -----------------------
+
+use paymetrics::wasm::CsvUpload;
+
+/// The error a call threw, as (name, message).
+fn error_parts(error: &JsValue) -> (String, String) {
+    (
+        get(error, "name").as_string().unwrap_or_default(),
+        get(error, "message").as_string().unwrap_or_default(),
+    )
+}
+
+#[wasm_bindgen_test]
+fn a_file_pushed_in_chunks_loads_like_the_whole_file() {
+    let mut workbench = Workbench::new();
+    let mut upload = CsvUpload::new("basic.csv", None, None, None);
+    let mut rows = 0.0;
+    for chunk in BASIC.chunks(7) {
+        let progress = upload.push(chunk).unwrap();
+        let now = get(&progress, "rows").as_f64().unwrap();
+        assert!(now >= rows, "rows only grow");
+        rows = now;
+    }
+    let progress = upload.progress().unwrap();
+    assert_eq!(
+        get(&progress, "bytes").as_f64(),
+        Some(BASIC.len() as f64),
+        "every byte counted"
+    );
+    assert!(get(&progress, "memory_bytes").as_f64().unwrap() > 0.0);
+    let loaded = workbench.finish_csv(upload).unwrap();
+    assert_eq!(get(&loaded, "rows_read").as_f64(), Some(12.0));
+    assert!(workbench.heap_bytes() > 0.0);
+    let report = workbench.report(JsValue::UNDEFINED).unwrap();
+    assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(201.5));
+
+    // A lookup the same way, joined as in lookups_join_across_the_boundary.
+    let mut workbench = Workbench::new();
+    let payments: &[u8] = include_bytes!("data/olist/payments.csv");
+    let orders: &[u8] = include_bytes!("data/olist/orders.csv");
+    let mut upload = CsvUpload::new("payments.csv", None, Some(64.0 * 1024.0 * 1024.0), None);
+    upload.push(payments).unwrap();
+    workbench.finish_csv(upload).unwrap();
+    let mut upload = CsvUpload::new("orders.csv", None, None, None);
+    for chunk in orders.chunks(100) {
+        upload.push(chunk).unwrap();
+    }
+    let loaded = workbench.finish_lookup(upload).unwrap();
+    assert_eq!(
+        get(&loaded, "file").as_string().as_deref(),
+        Some("orders.csv")
+    );
+    let options =
+        js_sys::JSON::parse(r#"{"joins":[{"file":"orders.csv","on":"order_id"}]}"#).unwrap();
+    let report = workbench.report(options).unwrap();
+    assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(220.0));
+}
+
+/// The browser's TextDecoder (here Node's) for `label`, decoding in streaming mode as the worker
+/// does: a character cut between two chunks comes out whole with the next one.
+struct HostDecoder {
+    decoder: JsValue,
+    decode: js_sys::Function,
+    stream: JsValue,
+}
+
+impl HostDecoder {
+    fn new(label: &str) -> HostDecoder {
+        let class = get(&js_sys::global(), "TextDecoder");
+        let decoder = js_sys::Reflect::construct(
+            &class.into(),
+            &js_sys::Array::of1(&JsValue::from_str(label)),
+        )
+        .unwrap();
+        let stream = js_sys::Object::new();
+        js_sys::Reflect::set(&stream, &"stream".into(), &JsValue::TRUE).unwrap();
+        HostDecoder {
+            decode: get(&decoder, "decode").into(),
+            decoder,
+            stream: stream.into(),
+        }
+    }
+
+    /// The UTF-8 text of the next chunk (`None`: the end of the file).
+    fn decode(&self, chunk: Option<&[u8]>) -> String {
+        match chunk {
+            Some(bytes) => self.decode.call2(
+                &self.decoder,
+                &js_sys::Uint8Array::from(bytes),
+                &self.stream,
+            ),
+            None => self.decode.call0(&self.decoder),
+        }
+        .unwrap()
+        .as_string()
+        .unwrap()
+    }
+}
+
+/// The Alipay bill (GB18030) with its 5 rows repeated `times` times.
+fn alipay_repeated(times: usize) -> Vec<u8> {
+    let gbk: &[u8] = include_bytes!("data/wallets/alipay-gbk.csv");
+    // The header is line 25: the rows start after the 25th line break.
+    let start = gbk
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(24)
+        .unwrap()
+        .0
+        + 1;
+    let mut bytes = gbk[..start].to_vec();
+    for _ in 0..times {
+        bytes.extend_from_slice(&gbk[start..]);
+    }
+    bytes
+}
+
+/// The worker's path for a GB18030 file: the upload refuses it (from `push` once it has the
+/// 64 KiB it sniffs, or from `finishCsv` for a shorter file), and the file is read again from its
+/// first byte through the host's streaming decoder into an upload of decoded text.
+#[wasm_bindgen_test]
+fn a_gb18030_upload_is_read_again_through_the_hosts_decoder() {
+    for (times, rows) in [(1, 5.0), (400, 2000.0)] {
+        let gbk = alipay_repeated(times);
+        let mut workbench = Workbench::new();
+        let mut upload = CsvUpload::new("alipay.csv", None, None, None);
+        let mut refused = None;
+        for chunk in gbk.chunks(4096) {
+            if let Err(error) = upload.push(chunk) {
+                refused = Some(error);
+                break;
+            }
+        }
+        let error = match refused {
+            Some(error) => {
+                assert!(
+                    times > 1,
+                    "a short file is refused at the end, not while read"
+                );
+                error
+            }
+            None => workbench.finish_csv(upload).unwrap_err(),
+        };
+        let (name, _) = error_parts(&error);
+        assert_eq!(name, "NeedsDecoding");
+        let encoding = get(&error, "encoding").as_string().unwrap();
+        assert_eq!(encoding, "GB18030");
+
+        // Again, decoded: chunks of 1,000 bytes cut two-byte characters in half.
+        let decoder = HostDecoder::new(&encoding);
+        let mut upload = CsvUpload::new("alipay.csv", Some(encoding.clone()), None, None);
+        for chunk in gbk.chunks(1000) {
+            upload.push(decoder.decode(Some(chunk)).as_bytes()).unwrap();
+        }
+        upload.push(decoder.decode(None).as_bytes()).unwrap();
+        let loaded = workbench.finish_csv(upload).unwrap();
+        assert_eq!(get(&loaded, "rows_read").as_f64(), Some(rows));
+        let report = workbench.report(JsValue::UNDEFINED).unwrap();
+        let quality = get(&report, "quality");
+        assert_eq!(
+            get(&quality, "encoding").as_string().as_deref(),
+            Some("GB18030")
+        );
+        assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
+        // tests/expected.md, "wallets/": the five rows' TPV is 222,377.58.
+        let tpv = get(&get(&report, "totals"), "tpv").as_f64().unwrap();
+        assert!(
+            (tpv - 222_377.58 * times as f64).abs() < 1e-6 * tpv,
+            "{times}: {tpv}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn an_upload_past_its_memory_limit_says_so_and_points_to_the_cli() {
+    let mut csv = String::from("txn_id,created_at,amount,status\n");
+    for i in 0..100_000 {
+        csv.push_str(&format!("T{i},2025-07-01T10:00:00+08:00,{i}.50,success\n"));
+    }
+    let mut workbench = Workbench::new();
+    workbench.load_csv("basic.csv", BASIC).unwrap();
+    let mut upload = CsvUpload::new("big.csv", None, Some(1024.0 * 1024.0), None);
+    let error = csv
+        .as_bytes()
+        .chunks(1 << 20)
+        .find_map(|chunk| upload.push(chunk).err())
+        .expect("the limit stops the upload");
+    let (name, message) = error_parts(&error);
+    assert_eq!(name, "TooLarge");
+    assert!(
+        message.starts_with("big.csv: the file is too large to load in the browser"),
+        "{message}"
+    );
+    assert!(message.contains("paymetrics report"), "{message}");
+    // The upload reads no more, and the dataset loaded before is still there.
+    assert!(upload.push(b"T0,2025-07-01,1,success\n").is_err());
+    let report = workbench.report(JsValue::UNDEFINED).unwrap();
+    assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(201.5));
+}

@@ -3,16 +3,26 @@
 //   const engine = new Engine({ onDeath });
 //   const info = await engine.call('loadCsv', { name, buffer }, [buffer]);   // buffer is transferred
 //
+//   const abort = new AbortController();
+//   const info = await engine.call('loadFile', { file, name, role }, [], {
+//     onProgress: (p) => show(p.bytes, p.total, p.rows),   // about ten times a second
+//     signal: abort.signal,                                 // abort.abort() cancels the load
+//   });
+//
+// A cancelled call rejects with an EngineError whose `kind` is 'Cancelled', once the worker has
+// stopped reading (so the next call finds it idle).
 // Every call rejects with an Error whose message is readable text. When the worker dies (a script
 // error, or the wasm instance trapped), pending calls reject, `onDeath(message)` is called, and
 // the next call starts a fresh worker.
 
 export class EngineError extends Error {
-  constructor(message, { fatal = false, name = 'Error' } = {}) {
+  constructor(message, { fatal = false, name = 'Error', released = false } = {}) {
     super(message);
     this.name = 'EngineError';
     this.kind = name;
     this.fatal = fatal;
+    // The engine let go of its dataset for this call, which then failed: load the files again.
+    this.released = released;
   }
 }
 
@@ -45,30 +55,59 @@ export class Engine {
     return this.worker !== null;
   }
 
-  call(method, params = {}, transfer = []) {
+  /**
+   * Calls `method` in the worker. `onProgress(progress)` hears the progress messages the method
+   * sends (loadFile does); aborting `signal` asks the worker to cancel the call.
+   */
+  call(method, params = {}, transfer = [], { onProgress = null, signal = null } = {}) {
     const worker = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, method, generation: this.generation });
+      let cleanup = () => {};
+      const settle = (fn) => (value) => {
+        cleanup();
+        fn(value);
+      };
+      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress, method, generation: this.generation });
+      if (signal) {
+        // The worker answers a cancel by rejecting the call (or it had finished already).
+        const cancel = () => {
+          if (this.pending.has(id) && this.worker === worker) worker.postMessage({ method: 'cancel', params: { id } });
+        };
+        if (signal.aborted) cancel();
+        else {
+          signal.addEventListener('abort', cancel, { once: true });
+          cleanup = () => signal.removeEventListener('abort', cancel);
+        }
+      }
       try {
         worker.postMessage({ id, method, params }, transfer);
       } catch (err) {
         this.pending.delete(id);
+        cleanup();
         reject(new EngineError(`Could not send ${method} to the metrics engine: ${err.message}`));
       }
     });
   }
 
   #reply(message) {
-    const { id, ok, result, error } = message || {};
+    const { id, ok, result, error, progress } = message || {};
     const entry = this.pending.get(id);
     if (!entry) return;
+    if (progress !== undefined) {
+      try {
+        entry.onProgress?.(progress);
+      } catch (err) {
+        console.error(err);
+      }
+      return;
+    }
     this.pending.delete(id);
     if (ok) {
       entry.resolve(result);
       return;
     }
-    const err = new EngineError(error?.message || `${entry.method} failed`, { fatal: !!error?.fatal, name: error?.name });
+    const err = new EngineError(error?.message || `${entry.method} failed`, { fatal: !!error?.fatal, name: error?.name, released: !!error?.released });
     entry.reject(err);
     // The wasm instance trapped: its memory can no longer be trusted. Start over on the next call.
     if (err.fatal) this.#stop(entry.generation, 'The metrics engine was restarted after a crash.');

@@ -8,24 +8,17 @@ export const DELIMITERS = { ',': 'comma (,)', ';': 'semicolon (;)', '|': 'pipe (
 // Names that say "this is the transactions file": payments.csv, alipay_bill.csv, 微信支付账单.csv…
 const TRANSACTIONS_NAME = /transaction|payment|txn|bill|交易|账单|流水/i;
 
-/** Line breaks in a file's bytes: a cheap stand-in for its row count (UTF-8, GBK and UTF-16 alike). */
-export function countLines(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let n = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 10) n++;
-  return n;
-}
-
 /**
- * Index of the transactions file among files dropped together ([{ name, buffer }]): a file whose
- * name says so, else the longest; ties go to the first. Reading each file as transactions to
- * compare their mappings would cost a full parse per file; the name and the length are free.
+ * Index of the transactions file among files dropped together ([{ name, size }], or { name, file }
+ * with a File): a file whose name says so, else the largest; ties go to the first. Reading each
+ * file as transactions to compare their mappings would cost a full parse per file, and reading
+ * them at all would hold them in memory whole; the name and the size are free.
  */
 export function pickTransactions(items) {
   let best = 0;
   let bestScore = null;
   items.forEach((item, i) => {
-    const score = [TRANSACTIONS_NAME.test(item.name) ? 1 : 0, countLines(item.buffer)];
+    const score = [TRANSACTIONS_NAME.test(item.name) ? 1 : 0, item.size ?? item.file?.size ?? 0];
     if (bestScore === null || score[0] > bestScore[0] || (score[0] === bestScore[0] && score[1] > bestScore[1])) {
       best = i;
       bestScore = score;

@@ -40,6 +40,11 @@ const SOURCE_TITLE = {
 const el = {
   app: $('#app'),
   progress: $('#progress'),
+  load: $('#load'),
+  loadTitle: $('#load-title'),
+  loadBar: $('#load-bar'),
+  loadDetail: $('#load-detail'),
+  loadCancel: $('#load-cancel'),
   banner: $('#error-banner'),
   errorTitle: $('#error-title'),
   errorMessage: $('#error-message'),
@@ -166,6 +171,16 @@ const state = {
   cohort: null, // options.cohort: signup | first_payment; null lets the core choose
 };
 
+/**
+ * Test seam (README, "Page hooks"): `?memory-limit=BYTES` lowers the engine's memory limit for a
+ * loaded file (the worker never lets it raise it), so that a test can see the "too large" message
+ * without a file of a gigabyte.
+ */
+const MEMORY_LIMIT = (() => {
+  const value = Number(new URLSearchParams(window.location.search).get('memory-limit') || NaN);
+  return Number.isFinite(value) && value >= 0 ? value : null;
+})();
+
 /** Long spans open on their last 30 days; shorter ones on all of their data. */
 const AUTO_PERIOD_DAYS = 60;
 
@@ -189,14 +204,85 @@ function setStatus(status) {
   el.dropzone.classList.toggle('is-busy', status === 'loading');
 }
 
-function showError(title, message) {
+function showError(title, message, { info = false } = {}) {
   el.errorTitle.textContent = title;
   el.errorMessage.textContent = message;
+  el.banner.classList.toggle('is-info', info);
   el.banner.hidden = false;
 }
 
+// ---- a file being read: progress bar, time left, Cancel -------------------------------------------
+
+// The loads of the current action: one Cancel stops them all (a drop of several files is one load).
+let loadAbort = null;
+
+/** The panel for `title` ("Reading payments.csv…"), empty. */
+function showLoad(title) {
+  el.load.hidden = false;
+  el.loadTitle.textContent = title;
+  el.loadBar.value = 0;
+  el.loadBar.removeAttribute('aria-valuetext');
+  el.loadDetail.textContent = '';
+  el.loadCancel.hidden = false;
+  el.loadCancel.disabled = false;
+  for (const key of ['bytes', 'total', 'rows', 'phase']) delete el.load.dataset[key];
+}
+
+function hideLoad() {
+  el.load.hidden = true;
+}
+
+/** "about 12 s left", "about 3 min left"; null until the rate is known well enough to say. */
+function timeLeft(p) {
+  if (!(p.bytes > 0) || !(p.elapsed_ms >= 300) || p.bytes >= p.total) return null;
+  const seconds = ((p.total - p.bytes) * p.elapsed_ms) / p.bytes / 1000;
+  if (seconds < 1) return 'less than a second left';
+  if (seconds < 90) return `about ${Math.round(seconds)} s left`;
+  return `about ${Math.round(seconds / 60)} min left`;
+}
+
+/** One progress message of the worker's loadFile (see worker.js, readInChunks). */
+function showProgress(p) {
+  const percent = p.total > 0 ? Math.min(100, (100 * p.bytes) / p.total) : 100;
+  el.loadBar.value = Math.round(percent * 10) / 10;
+  const left = p.phase === 'finishing' ? 'finishing the table…' : timeLeft(p) || 'estimating the time left…';
+  const rows = `${formatCount(p.rows)} ${p.rows === 1 ? 'row' : 'rows'}`;
+  const parts = [`${bytes(p.bytes)} of ${bytes(p.total)}`, rows, left];
+  // Read a second time through the browser's decoder (GB18030): the bytes start over.
+  if (p.encoding) parts.unshift(`decoding ${p.encoding}`);
+  el.loadDetail.textContent = parts.join(' · ');
+  el.loadBar.setAttribute('aria-valuetext', `${Math.floor(percent)}% · ${rows} · ${left}`);
+  Object.assign(el.load.dataset, { bytes: String(p.bytes), total: String(p.total), rows: String(p.rows), phase: p.phase });
+}
+
+/**
+ * Reads `file` (a File) into the engine as `role` ('transactions' or 'lookup'), in chunks, with
+ * the progress panel; the result is what the core says it loaded ({ file, rows_read, columns }).
+ * Cancel rejects it with an EngineError of kind 'Cancelled'.
+ */
+async function loadFile(name, file, role, { step = '' } = {}) {
+  if (!loadAbort || loadAbort.signal.aborted) loadAbort = new AbortController();
+  const { signal } = loadAbort;
+  showLoad(`Reading ${name}${step}…`);
+  const info = await engine.call('loadFile', { file, name, role, memoryLimit: MEMORY_LIMIT }, [], { signal, onProgress: showProgress });
+  // What is left (the report) cannot be cancelled: the button goes until the next file.
+  el.loadTitle.textContent = `Read ${name}${step}: computing the metrics…`;
+  el.loadCancel.hidden = true;
+  return info;
+}
+
+function cancelLoad() {
+  if (!loadAbort) return;
+  loadAbort.abort();
+  el.loadCancel.disabled = true;
+  el.loadTitle.textContent = 'Cancelling…';
+}
+
+const isCancelled = (err) => err?.kind === 'Cancelled';
+
 function clearError() {
   el.banner.hidden = true;
+  el.banner.classList.remove('is-info');
   el.errorTitle.textContent = '';
   el.errorMessage.textContent = '';
 }
@@ -315,10 +401,6 @@ function resetForNewData(sample) {
 
 // ---- the engine's dataset -------------------------------------------------------------------------
 
-async function send(method, name, buffer) {
-  return engine.call(method, { name, buffer }, [buffer]);
-}
-
 /** Loads `files` (transactions first, then lookups) into the engine, replacing its dataset. */
 async function loadIntoEngine(files) {
   const tx = files.find((f) => f.role === 'transactions');
@@ -329,8 +411,16 @@ async function loadIntoEngine(files) {
     }
     return;
   }
-  await send('loadCsv', tx.name, await tx.file.arrayBuffer());
-  for (const f of files) if (f.role === 'lookup') await send('loadLookup', f.name, await f.file.arrayBuffer());
+  const steps = files.length > 1 ? (i) => ` (${i + 1} of ${files.length})` : () => '';
+  try {
+    await loadFile(tx.name, tx.file, 'transactions', { step: steps(0) });
+  } catch (err) {
+    // The engine let go of the dataset it held to make room, and the new one did not load.
+    if (err.released) state.loadedIn = -1;
+    throw err;
+  }
+  let i = 1;
+  for (const f of files) if (f.role === 'lookup') await loadFile(f.name, f.file, 'lookup', { step: steps(i++) });
 }
 
 /** Make sure the worker holds the current dataset (a crashed engine is restarted empty). */
@@ -428,6 +518,16 @@ async function run(label, task) {
     return true;
   } catch (err) {
     if (action !== state.action) return null;
+    if (isCancelled(err)) {
+      // Back to what was on screen; the engine still holds it, or loads it again at the next
+      // change (ensureLoaded) when it had to let go of it.
+      if (state.report) render(state.report);
+      showError('Loading cancelled', `${messageOf(err)} The data shown is the data from before.`, { info: true });
+      setStatus(state.report ? 'ready' : 'error');
+      // The Cancel button is going away with the panel: keyboard users go back to the drop zone.
+      if (el.load.contains(document.activeElement) || document.activeElement === document.body) el.dropzone.focus({ preventScroll: true });
+      return false;
+    }
     console.error(err);
     showError(label(err), messageOf(err));
     setStatus('error');
@@ -435,8 +535,12 @@ async function run(label, task) {
     if (state.report) render(state.report);
     return false;
   } finally {
-    // Test hook: counts finished actions, so a test can wait for "the one I started".
-    if (action === state.action) el.app.dataset.settled = String(++settled);
+    if (action === state.action) {
+      hideLoad();
+      loadAbort = null;
+      // Test hook: counts finished actions, so a test can wait for "the one I started".
+      el.app.dataset.settled = String(++settled);
+    }
   }
 }
 
@@ -488,10 +592,12 @@ function addFiles(list) {
     el.datasetMeta.textContent = bytes(picked.reduce((s, p) => s + p.file.size, 0));
   }
   const what = picked.length === 1 ? picked[0].name : `${picked.length} files`;
+  // The files are read by the worker, slice by slice: the page never holds their bytes.
+  const items = picked;
+  const steps = items.length > 1 ? (i) => ` (${i + 1} of ${items.length})` : () => '';
   return run(
-    () => `Could not read ${what}`,
+    (err) => (err?.kind === 'TooLarge' ? 'Too large for the browser' : `Could not read ${what}`),
     async (action, notices) => {
-      const items = await Promise.all(picked.map(async (p) => ({ ...p, buffer: await p.file.arrayBuffer() })));
       const replacesTransactions = !fresh && items.find((it) => it.name === current.name);
       if (fresh || replacesTransactions) {
         let tx;
@@ -504,17 +610,23 @@ function addFiles(list) {
           const others = items.filter((it) => it !== tx);
           files = [tx, ...lookupFiles().filter((f) => !others.some((it) => it.name === f.name)), ...others];
         }
-        // A file that cannot be read leaves the engine's dataset as it was. Once it is read, the
-        // engine no longer holds `state.files`: should anything below fail, they are reloaded.
-        await send('loadCsv', tx.name, tx.buffer);
+        // A file that cannot be read leaves the engine's dataset as it was (unless the engine
+        // had to let go of it to make room: `released`). Once it is read, the engine no longer
+        // holds `state.files`: should anything below fail or be cancelled, they are reloaded.
+        try {
+          await loadFile(tx.name, tx.file, 'transactions', { step: steps(0) });
+        } catch (err) {
+          if (err.released) state.loadedIn = -1;
+          throw err;
+        }
         state.loadedIn = -1;
         const kept = [{ name: tx.name, role: 'transactions', file: tx.file, sample: false }];
-        for (const f of files.slice(1)) {
+        for (const [i, f] of files.slice(1).entries()) {
           try {
-            await send('loadLookup', f.name, f.buffer ?? (await f.file.arrayBuffer()));
+            await loadFile(f.name, f.file, 'lookup', { step: steps(i + 1) });
             kept.push({ name: f.name, role: 'lookup', file: f.file, sample: false });
           } catch (err) {
-            if (err.fatal) throw err;
+            if (err.fatal || isCancelled(err)) throw err;
             notices.push({ title: `Could not read ${f.name}`, message: messageOf(err) });
           }
         }
@@ -522,11 +634,15 @@ function addFiles(list) {
       } else {
         const files = [...state.files];
         await ensureLoaded();
-        for (const it of items) {
+        let added = false;
+        for (const [i, it] of items.entries()) {
           try {
-            await send('loadLookup', it.name, it.buffer);
+            await loadFile(it.name, it.file, 'lookup', { step: steps(i) });
+            added = true;
           } catch (err) {
-            if (err.fatal || items.length === 1) throw err;
+            // Lookups read before a cancel are in the engine but not in `files`: reload the set.
+            if (isCancelled(err) && added) state.loadedIn = -1;
+            if (err.fatal || isCancelled(err) || items.length === 1) throw err;
             notices.push({ title: `Could not read ${it.name}`, message: messageOf(err) });
             continue;
           }
@@ -1111,6 +1227,7 @@ function bindTableToggle() {
 
 function bindMisc() {
   el.errorClose.addEventListener('click', () => clearError());
+  el.loadCancel.addEventListener('click', () => cancelLoad());
   el.loadSample.addEventListener('click', () => loadSample());
   el.startOver.addEventListener('click', () => loadSample());
   el.resetMapping.addEventListener('click', () => {

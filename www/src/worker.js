@@ -4,18 +4,27 @@
 //
 // Protocol (see client.js):
 //   request  { id, method, params }
+//   progress { id, progress }            (zero or more, before the reply; loadFile sends them:
+//                                         { phase: reading|finishing, bytes, total, rows,
+//                                           table_bytes, wasm_bytes, elapsed_ms, push_ms, encoding })
 //   reply    { id, ok: true, result }
-//          | { id, ok: false, error: { name, message, fatal } }
+//          | { id, ok: false, error: { name, message, fatal, released } }
+//   cancel   { method: 'cancel', params: { id } }   (no reply: the call it names rejects with
+//                                                    an error named Cancelled)
 // `fatal` is true when the wasm instance itself trapped: its state can no longer be trusted and the
-// page should start a fresh worker.
-import init, { Workbench } from '../pkg/paymetrics.js';
+// page should start a fresh worker. `released` is true when the engine let go of its dataset to
+// make room for a file that then did not load: the page loads its files again.
+import init, { CsvUpload, Workbench } from '../pkg/paymetrics.js';
 
 let workbench = null;
 let ready = null;
+// The wasm instance's memory: its size is reported with the progress of a load.
+let memory = null;
 
 function engine() {
   if (!ready) {
-    ready = init().then(() => {
+    ready = init().then((exports) => {
+      memory = exports.memory;
       workbench = new Workbench();
       return workbench;
     });
@@ -32,17 +41,31 @@ const methods = {
     return { ok: true };
   },
   roles: async () => (await engine()).roles(),
-  loadSample: async ({ rows, seed }) => loadSample(await engine(), rows, seed),
+  loadSample: async ({ rows, seed }) => {
+    const info = loadSample(await engine(), rows, seed);
+    transactionRows = info?.rows_read ?? 0;
+    return info;
+  },
   // `buffer` is an ArrayBuffer transferred (not copied) from the page.
   loadCsv: async ({ name, buffer }) => {
     const wb = await engine();
-    return readFile(buffer, (b) => wb.loadCsv(name, b), (b, enc) => wb.loadDecodedCsv(name, b, enc));
+    const info = readFile(buffer, (b) => wb.loadCsv(name, b), (b, enc) => wb.loadDecodedCsv(name, b, enc));
+    transactionRows = info?.rows_read ?? 0;
+    return info;
   },
   // A lookup file (users, merchants, orders…) added to the current dataset, replacing one of the
   // same name; joined through the report options' `joins`.
   loadLookup: async ({ name, buffer }) => {
     const wb = await engine();
     return readFile(buffer, (b) => wb.loadLookup(name, b), (b, enc) => wb.loadDecodedLookup(name, b, enc));
+  },
+  // A File or Blob (structured-cloned from the page: a handle, not a copy) read slice by slice
+  // into the core; see readFile below. `role` is transactions or lookup.
+  loadFile: async (params, call) => loadFile(await engine(), params, call),
+  // The wasm memory's size now (it never shrinks: the largest it has been), for tests.
+  memory: async () => {
+    await engine();
+    return { wasm_bytes: memory.buffer.byteLength, heap_bytes: workbench.heapBytes() };
   },
   removeLookup: async ({ name }) => {
     (await engine()).removeLookup(name);
@@ -61,7 +84,7 @@ const methods = {
 // The core decodes UTF-8 and UTF-16 itself but carries no GB18030 (GBK) tables: they would add
 // ~125 KB gzip to every page load, and the browser has them. For such a file it throws an Error
 // named NeedsDecoding whose `encoding` is the TextDecoder label; the text goes back as UTF-8 with
-// that name, which the data-quality panel shows (src/ingest.rs, docs/size.md).
+// that name, which the data-quality panel shows (src/ingest, docs/size.md).
 function readFile(buffer, load, loadDecoded) {
   const bytes = new Uint8Array(buffer);
   try {
@@ -70,6 +93,175 @@ function readFile(buffer, load, loadDecoded) {
     if (err?.name !== 'NeedsDecoding') throw err;
     const utf8 = new TextEncoder().encode(new TextDecoder(err.encoding).decode(bytes));
     return loadDecoded(utf8, err.encoding);
+  }
+}
+
+// ---- loading a File in chunks (issue 5: a 1 GB CSV in bounded memory) ---------------------------
+//
+// Only the current slice of the file is ever in JS memory; the core keeps the table it reads
+// (src/ingest, CsvStream). Between two slices the loop awaits the next one, so a `cancel` message
+// gets through, and the page hears the progress about ten times a second.
+
+// 4 MiB slices: a push is ~45 ms of the core's time at the bench's 1.5 s per 137 MB (~150 ms on
+// a busy 2-core machine), so a cancel is seen within that, while the per-slice costs (a read, a
+// message, a copy into wasm) stay small next to it.
+const CHUNK_BYTES = 4 << 20;
+const PROGRESS_MS = 100;
+const MiB = 1 << 20;
+// The memory budget (issue 5: wasm memory under 1 GiB with the report computed). The core counts
+// the bytes its table holds (capacity included) as it reads; the frame and the report built from a
+// table afterwards (report::build_frame: typed columns, calendar, day order; then the report's
+// coded columns and percentiles) take about FRAME_BYTES_PER_ROW more per row, whatever the width
+// of the file. Measured on `paymetrics gen` files in Chromium (wasm memory after the first
+// report): 1M rows, a 140 MiB table: 321 MiB; 2.25M rows, a table of 550 MiB while read (327 MiB
+// once finished): 839 MiB, i.e. ~40 MiB at start + table + 110-130 bytes a row. So a file loads
+// while its table + 128 bytes a row stay under BUDGET, which leaves ~100 MiB of the GiB for other
+// views (segments, funnel, retention) and allocator slack.
+const BUDGET = 880 * MiB;
+const FRAME_BYTES_PER_ROW = 128;
+// A joined lookup column is a 4-byte code per transaction: room for 8 of them.
+const JOIN_BYTES_PER_ROW = 32;
+// A transactions file replaces the dataset. While it is read the old one is still held, so that a
+// cancelled or failed load leaves the page as it was; but two large tables at once would not fit
+// in the budget, and wasm memory never shrinks. Past this size the old dataset is let go first.
+const KEEP_OLD_BELOW = 64 * MiB;
+
+// Rows of the dataset's transactions table: the frame to come is built from them.
+let transactionRows = 0;
+
+class Cancelled extends Error {
+  constructor(name) {
+    super(`Loading ${name} was cancelled.`);
+    this.name = 'Cancelled';
+  }
+}
+
+// The calls that can be cancelled, by request id; and cancels that came before their call started
+// (it was queued behind another).
+const cancellable = new Map();
+const cancelledEarly = new Set();
+
+async function loadFile(wb, { file, name, role = 'transactions', memoryLimit }, call) {
+  if (!(file instanceof Blob)) throw new Error('loadFile needs a File or Blob');
+  if (role !== 'transactions' && role !== 'lookup') throw new Error(`unknown file role: ${String(role)}`);
+  name = name || file.name || 'file.csv';
+  const token = { cancelled: cancelledEarly.delete(call.id) };
+  cancellable.set(call.id, token);
+  let released = false;
+  try {
+    let held = wb.heapBytes();
+    if (role === 'transactions' && held > KEEP_OLD_BELOW) {
+      wb = freshWorkbench();
+      held = 0;
+      released = true;
+    }
+    // A transactions file's table and frame come on top of the dataset it replaces (held until
+    // it is read). A lookup comes on top of the dataset and its frame; a join shares the
+    // transactions' columns (dataset::prepare) and adds a 4-byte code per row for each joined
+    // column, counted as JOIN_BYTES_PER_ROW.
+    const reserved = role === 'transactions' ? held : held + transactionRows * (FRAME_BYTES_PER_ROW + JOIN_BYTES_PER_ROW);
+    let limit = Math.max(0, BUDGET - reserved);
+    // `memoryLimit` (the page's test seam, ?memory-limit= in the URL) can only lower the limit.
+    if (Number.isFinite(memoryLimit) && memoryLimit >= 0) limit = Math.min(limit, memoryLimit);
+    const budget = { limit, perRow: role === 'transactions' ? FRAME_BYTES_PER_ROW : 0 };
+    // No room at all: said before reading (the core would notice only after 16,384 rows).
+    if (limit <= 0) throw tooLarge(name, role, 0, 0);
+    let info;
+    try {
+      info = await readInChunks(wb, file, name, role, null, budget, token, call);
+    } catch (err) {
+      if (err?.name !== 'NeedsDecoding') throw err;
+      info = await readInChunks(wb, file, name, role, err.encoding, budget, token, call);
+    }
+    if (role === 'transactions') transactionRows = info?.rows_read ?? 0;
+    return info;
+  } catch (err) {
+    if (released && err && typeof err === 'object') err.released = true;
+    throw err;
+  } finally {
+    cancellable.delete(call.id);
+  }
+}
+
+/** Drops the dataset (and the frame and the sample tables) with the Workbench that held them. */
+function freshWorkbench() {
+  workbench.free();
+  workbench = new Workbench();
+  ready = Promise.resolve(workbench);
+  sampleKey = null;
+  sampleCache = null;
+  transactionRows = 0;
+  return workbench;
+}
+
+/**
+ * The core's TooLarge error (src/error.rs), for the limit the worker checks itself. A lookup may
+ * be small and still not fit: it is the dataset it joins that takes the room, and it says so.
+ */
+function tooLarge(name, role, limit, rows) {
+  const message =
+    role === 'lookup'
+      ? `${name}: there is not enough memory left in the browser to add this file to the ${transactionRows.toLocaleString('en-US')} transactions loaded (the page keeps its memory under 1 GiB). The command-line tool joins files of any size: \`paymetrics report FILE --join ${name}\``
+      : `${name}: the file is too large to load in the browser: after ${rows} rows it needs more than ${Math.floor(limit / MiB)} MiB, the page's limit. The command-line tool reads files of any size: \`paymetrics report FILE\``;
+  const err = new Error(message);
+  err.name = 'TooLarge';
+  return err;
+}
+
+/**
+ * One pass over the file. With `encoding` (after NeedsDecoding) each slice is decoded by the
+ * browser's TextDecoder in streaming mode, so a character cut between two slices is kept whole,
+ * and pushed as UTF-8.
+ */
+async function readInChunks(wb, file, name, role, encoding, budget, token, call) {
+  const total = file.size;
+  // The core stops at the limit, counting the table and the frame's share per row.
+  const upload = new CsvUpload(name, encoding, budget.limit, budget.perRow);
+  let owned = true; // finishCsv / finishLookup take the upload over, even when they throw
+  const decoder = encoding ? new TextDecoder(encoding) : null;
+  const encoder = decoder ? new TextEncoder() : null;
+  const started = performance.now();
+  let lastPost = -Infinity;
+  let progress = { bytes: 0, rows: 0, memory_bytes: 0 };
+  let pushMs = 0;
+  const post = (read, phase) => {
+    lastPost = performance.now();
+    call.progress({
+      phase,
+      bytes: read,
+      total,
+      rows: progress.rows,
+      table_bytes: progress.memory_bytes,
+      wasm_bytes: memory.buffer.byteLength,
+      elapsed_ms: lastPost - started,
+      push_ms: pushMs,
+      encoding,
+    });
+  };
+  try {
+    post(0, 'reading');
+    for (let at = 0; at < total; ) {
+      if (token.cancelled) throw new Cancelled(name);
+      const end = Math.min(total, at + CHUNK_BYTES);
+      const buffer = await file.slice(at, end).arrayBuffer();
+      if (token.cancelled) throw new Cancelled(name);
+      let bytes = new Uint8Array(buffer);
+      if (decoder) bytes = encoder.encode(decoder.decode(bytes, { stream: true }));
+      const t = performance.now();
+      progress = upload.push(bytes);
+      pushMs += performance.now() - t;
+      at = end;
+      if (performance.now() - lastPost >= PROGRESS_MS) post(at, 'reading');
+    }
+    if (decoder) {
+      const tail = decoder.decode();
+      if (tail) progress = upload.push(encoder.encode(tail));
+    }
+    post(total, 'finishing');
+    owned = false;
+    return role === 'lookup' ? wb.finishLookup(upload) : wb.finishCsv(upload);
+  } finally {
+    if (owned) upload.free();
   }
 }
 
@@ -101,8 +293,16 @@ function describe(err) {
   if (err instanceof Error) {
     const fatal = err instanceof WebAssembly.RuntimeError || /unreachable|RuntimeError/.test(String(err.name));
     let message = err.message || String(err);
-    if (fatal) message = `The metrics engine crashed (${err.name}: ${message}). It has been restarted.`;
-    return { name: err.name, message, fatal };
+    if (fatal) {
+      message = `The metrics engine crashed (${err.name}: ${message}). It has been restarted.`;
+      // A trap after the memory grew large is most likely an allocation that failed: say what to
+      // do about it rather than leave a bare "unreachable".
+      const size = memory?.buffer.byteLength ?? 0;
+      if (size >= 1024 * MiB) {
+        message += ` It had used ${Math.round(size / MiB)} MiB of memory, more than a browser tab can be relied on for: for data this large, use the command-line tool (\`paymetrics report FILE\`).`;
+      }
+    }
+    return { name: err.name, message, fatal, released: !!err.released };
   }
   // wasm-bindgen may throw plain strings or JsValues.
   let message;
@@ -111,19 +311,27 @@ function describe(err) {
   } catch {
     message = String(err);
   }
-  return { name: 'Error', message: message || 'Unknown error', fatal: false };
+  return { name: 'Error', message: message || 'Unknown error', fatal: false, released: false };
 }
 
-// Messages are handled strictly one after another, in arrival order.
+// Messages are handled strictly one after another, in arrival order; except `cancel`, which must
+// reach a load while it runs, and so is handled at once.
 let queue = Promise.resolve();
 
 self.onmessage = (event) => {
   const { id, method, params } = event.data || {};
+  if (method === 'cancel') {
+    const token = cancellable.get(params?.id);
+    if (token) token.cancelled = true;
+    else cancelledEarly.add(params?.id);
+    return;
+  }
+  const call = { id, progress: (progress) => self.postMessage({ id, progress }) };
   queue = queue.then(async () => {
     try {
       const fn = Object.prototype.hasOwnProperty.call(methods, method) ? methods[method] : null;
       if (!fn) throw new Error(`Unknown worker method: ${String(method)}`);
-      const result = await fn(params || {});
+      const result = await fn(params || {}, call);
       self.postMessage({ id, ok: true, result });
     } catch (err) {
       const error = describe(err);

@@ -1,0 +1,234 @@
+// End-to-end: files read in chunks by the worker (issue 5). A progress bar with bytes, rows and
+// the time left; Cancel mid-way, which leaves the data as it was; a file past the memory limit
+// gets a message that points to the command-line tool; a GB18030 file larger than the 64 KiB the
+// core sniffs is read a second time through the browser's decoder.
+//
+// The test files are generated into the system's temporary directory (the big one is ~120 MB) and
+// removed at the end. The too-large case uses the page's test seam `?memory-limit=BYTES` (README,
+// "Page hooks"), which lowers the memory a table may take, instead of a file of a gigabyte.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DATA, assertClose, fileNames, kpiValues, settle, startPage, text, waitForStatus } from './helpers.mjs';
+
+const HEADER = 'txn_id,created_at,user_id,amount,status,note\n';
+const NOTE = 'padding to make the rows about a hundred bytes long';
+
+/**
+ * A transactions CSV of `rows` successful payments of 1.00 each, over 20 days of July 2025 (so the
+ * page shows all of it), from 1,000 payers: TPV = txn_count = rows.
+ */
+function writeCsv(path, rows) {
+  const parts = [HEADER];
+  let block = '';
+  for (let i = 0; i < rows; i++) {
+    const day = String(1 + (i % 20)).padStart(2, '0');
+    block += `T${i},2025-07-${day}T10:00:00+08:00,U${i % 1000},1.00,success,${NOTE}\n`;
+    if (block.length > 1 << 20) {
+      parts.push(block);
+      block = '';
+    }
+  }
+  parts.push(block);
+  writeFileSync(path, parts.join(''));
+  return statSync(path).size;
+}
+
+/**
+ * Records what the load panel shows (its data-* numbers, text and bar) at every change, in the
+ * page, from now on. With `cancel`, clicks Cancel from inside the page (no round trip to the test
+ * to delay it) as soon as the time left is estimated, or half the file is read.
+ */
+function recordLoad(page, { cancel = false } = {}) {
+  return page.evaluate((cancel) => {
+    const panel = document.getElementById('load');
+    const bar = document.getElementById('load-bar');
+    const log = [];
+    window.__loadLog = log;
+    const condition = (p) => / left$/.test(p.detail) || p.bytes > p.total / 2;
+    let cancelled = false;
+    new MutationObserver(() => {
+      const d = panel.dataset;
+      if (d.bytes === undefined || panel.hidden) return;
+      const p = {
+        bytes: Number(d.bytes),
+        total: Number(d.total),
+        rows: Number(d.rows),
+        phase: d.phase,
+        visible: !panel.hidden,
+        detail: document.getElementById('load-detail').textContent,
+        value: bar.value,
+        valuetext: bar.getAttribute('aria-valuetext'),
+      };
+      const last = log[log.length - 1];
+      if (!last || last.bytes !== p.bytes || last.phase !== p.phase || last.detail !== p.detail) log.push(p);
+      if (cancel && !cancelled && condition(p)) {
+        cancelled = true;
+        p.cancelledHere = true;
+        document.getElementById('load-cancel').click();
+      }
+    }).observe(panel, { attributes: true, subtree: true, childList: true, characterData: true });
+  }, cancel);
+}
+
+/** As the page writes sizes (format.js, bytes). */
+const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+const loadLog = (page) => page.evaluate(() => window.__loadLog);
+
+describe('Loading files in chunks', { timeout: 300000 }, () => {
+  let dir;
+  let small; // ~6 MB: two chunks
+  let smallSize;
+  let big; // ~120 MB: long enough to cancel
+  let session;
+  let page;
+  let log;
+  let sample; // the sample's KPIs, as first shown
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paymetrics-e2e-'));
+    small = join(dir, 'payments-60k.csv');
+    smallSize = writeCsv(small, 60000);
+    big = join(dir, 'payments-big.csv');
+    writeCsv(big, 1200000);
+    session = await startPage();
+    ({ page, log } = session);
+    await waitForStatus(page, 'ready', 45000);
+    sample = await kpiValues(page);
+  });
+
+  after(async () => {
+    await session?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the progress bar shows the bytes and rows read, then the file is loaded', async () => {
+    assert.equal(await page.isVisible('#load'), false, 'no load panel before a load');
+    await recordLoad(page);
+    await settle(page, () => page.setInputFiles('#file-input', small));
+    const seen = await loadLog(page);
+    assert.ok(seen.length >= 2, `progress was shown: ${JSON.stringify(seen)}`);
+    assert.ok(seen.every((p) => p.visible && p.total === smallSize), 'visible, with the file size as total');
+    assert.equal(seen[0].bytes, 0);
+    const last = seen[seen.length - 1];
+    assert.equal(last.bytes, smallSize, 'every byte read');
+    assert.equal(last.rows, 60000, 'every row counted');
+    assert.equal(last.value, 100);
+    assert.equal(last.detail, `${mb(smallSize)} of ${mb(smallSize)} · 60,000 rows · finishing the table…`);
+    assert.match(last.valuetext, /^100% · 60,000 rows · /);
+    // Bytes and rows only grow; the bar follows the bytes.
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(seen[i].bytes >= seen[i - 1].bytes && seen[i].rows >= seen[i - 1].rows, 'monotonic');
+      assertClose(seen[i].value, Math.round((1000 * seen[i].bytes) / seen[i].total) / 10, 'bar value');
+    }
+    // The bar is an accessible progressbar named by the panel's title.
+    assert.equal(await page.$eval('#load-bar', (b) => b.tagName), 'PROGRESS');
+    assert.equal(await page.getAttribute('#load-bar', 'aria-labelledby'), 'load-title');
+
+    assert.equal(await page.isVisible('#load'), false, 'the panel goes once the file is loaded');
+    assert.deepEqual(await fileNames(page), ['payments-60k.csv']);
+    const kpis = await kpiValues(page);
+    assertClose(kpis.txn_count, 60000, 'txn_count');
+    assertClose(kpis.tpv, 60000, 'tpv');
+    assertClose(kpis.active_payers, 1000, 'active_payers');
+  });
+
+  test('Cancel stops a load mid-way; the data shown before stays, and the page works', async () => {
+    await settle(page, () => page.click('#start-over'));
+    assert.deepEqual(await kpiValues(page), sample, 'the sample again');
+    await recordLoad(page, { cancel: true });
+    await settle(page, () => page.setInputFiles('#file-input', big));
+    const seen = await loadLog(page);
+    const at = seen.find((p) => p.cancelledHere);
+    assert.ok(at, `Cancel was clicked: ${JSON.stringify(seen.slice(-3))}`);
+    assert.ok(at.bytes < at.total, 'mid-way');
+    assert.ok(seen.every((p) => p.phase !== 'finishing'), 'the file was not read to its end');
+    assert.ok(seen.some((p) => /(about \d+ (s|min)|less than a second) left$/.test(p.detail)), `the time left was shown: ${JSON.stringify(seen.map((p) => p.detail))}`);
+
+    assert.equal(await page.isVisible('#load'), false);
+    assert.equal(await page.getAttribute('#app', 'data-status'), 'ready');
+    assert.match(await text(page, '#error-banner'), /^Loading cancelled Loading payments-big\.csv was cancelled\. The data shown is the data from before\./);
+    assert.ok(await page.$eval('#error-banner', (b) => b.classList.contains('is-info')), 'a notice, not an error');
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.deepEqual(await kpiValues(page), sample, 'the KPIs as before');
+    // The engine still holds the sample: a new report of it gives the same numbers.
+    await settle(page, () => page.click('#grain [data-grain="week"]'));
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+    assert.deepEqual(await kpiValues(page), sample, 'recomputed, the same');
+    // And another file loads after it.
+    await settle(page, () => page.setInputFiles('#file-input', small));
+    assertClose((await kpiValues(page)).txn_count, 60000, 'the next file');
+  });
+
+  test('a GB18030 file larger than the sniffed head is decoded by the browser as it is read', async () => {
+    // The Alipay bill (tests/data/wallets/alipay-gbk.csv: 24 lines of notes, a header and 5 rows)
+    // with its rows repeated 400 times: ~0.6 MB, so the core asks for decoding while reading,
+    // not at the end, and the worker reads the file again through TextDecoder.
+    const bytes = readFileSync(join(DATA, 'wallets/alipay-gbk.csv'));
+    let start = 0;
+    for (let line = 0; line < 25; line++) start = bytes.indexOf(0x0a, start) + 1;
+    const rows = bytes.subarray(start);
+    const file = join(dir, 'alipay-gbk-big.csv');
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, start), ...Array(400).fill(rows)]));
+    await settle(page, () => page.click('#start-over'));
+    await settle(page, () => page.setInputFiles('#file-input', file));
+    assert.equal(await text(page, '#quality [data-fact="encoding"]'), 'GB18030');
+    assert.equal(await text(page, '#quality [data-fact="header-line"]'), '25');
+    const q = (k) => page.$eval(`#quality [data-quality="${k}"] .qstat-value`, (e) => e.textContent.trim());
+    assert.equal(await q('read'), '2,000');
+    assert.equal(await text(page, '[data-role-summary="amount"]'), 'amount ← 金额');
+    // Rows of January and February 2023: the page shows all of them.
+    const kpis = await kpiValues(page);
+    assertClose(kpis.txn_count, 2000, 'txn_count');
+    // tests/expected.md, "wallets/": the five rows' TPV is 222,377.58.
+    assertClose(kpis.tpv, 400 * 222377.58, 'tpv');
+  });
+
+  test('no request leaves the machine, no CSP violation, no uncaught error', async () => {
+    assert.deepEqual(log.offsite, []);
+    assert.deepEqual(log.csp, []);
+    assert.deepEqual(log.pageErrors, []);
+  });
+});
+
+describe('A file too large for the browser', { timeout: 120000 }, () => {
+  let dir;
+  let file;
+  let session;
+  let page;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paymetrics-e2e-'));
+    file = join(dir, 'payments-60k.csv');
+    writeCsv(file, 60000);
+    session = await startPage();
+    page = session.page;
+    await waitForStatus(page, 'ready', 45000);
+    // The test seam: tables may take 2 MiB at most (the 60,000 rows need ~8).
+    await page.goto(new URL('?memory-limit=2097152', page.url()).href);
+    await waitForStatus(page, 'ready', 45000);
+  });
+
+  after(async () => {
+    await session?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('gets a message that points to the command-line tool, and the data before stays', async () => {
+    const before = await kpiValues(page);
+    await settle(page, () => page.setInputFiles('#file-input', file), { expect: 'error' });
+    assert.equal(await text(page, '#error-title'), 'Too large for the browser');
+    const message = await text(page, '#error-message');
+    assert.match(message, /^payments-60k\.csv: the file is too large to load in the browser: after [\d,]+ rows it needs more than 2 MiB, the page's limit\./);
+    assert.match(message, /command-line tool .*`paymetrics report FILE`/);
+    assert.equal(await page.isVisible('#load'), false);
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.deepEqual(await kpiValues(page), before);
+    // The page still works on the data it had.
+    await settle(page, () => page.click('#grain [data-grain="month"]'));
+    assert.equal((await kpiValues(page)).txn_count, before.txn_count);
+  });
+});
