@@ -165,13 +165,7 @@ fn a_gb18030_file_is_decoded_by_the_host_and_keeps_its_encoding_name() {
         .load_decoded_csv("alipay-gbk.csv", text.as_bytes(), &encoding)
         .unwrap();
     assert_eq!(get(&loaded, "rows_read").as_f64(), Some(5.0));
-    let report = workbench.report(JsValue::UNDEFINED).unwrap();
-    let quality = get(&report, "quality");
-    assert_eq!(
-        get(&quality, "encoding").as_string().as_deref(),
-        Some("GB18030")
-    );
-    assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
+    assert_read_as_the_gbk_alipay_export(&mut workbench);
 }
 
 // ---- streaming uploads (the worker's loadFile: a File read slice by slice) -----------------------
@@ -332,13 +326,7 @@ fn a_gb18030_upload_is_read_again_through_the_hosts_decoder() {
         upload.push(decoder.decode(None).as_bytes()).unwrap();
         let loaded = workbench.finish_csv(upload).unwrap();
         assert_eq!(get(&loaded, "rows_read").as_f64(), Some(rows));
-        let report = workbench.report(JsValue::UNDEFINED).unwrap();
-        let quality = get(&report, "quality");
-        assert_eq!(
-            get(&quality, "encoding").as_string().as_deref(),
-            Some("GB18030")
-        );
-        assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
+        let report = assert_read_as_the_gbk_alipay_export(&mut workbench);
         // tests/expected.md, "wallets/": the five rows' TPV is 222,377.58.
         let tpv = get(&get(&report, "totals"), "tpv").as_f64().unwrap();
         assert!(
@@ -373,4 +361,17 @@ fn an_upload_past_its_memory_limit_says_so_and_points_to_the_cli() {
     assert!(upload.push(b"T0,2025-07-01,1,success\n").is_err());
     let report = workbench.report(JsValue::UNDEFINED).unwrap();
     assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(201.5));
+}
+
+/// The report of the GBK Alipay fixture says how the file was read: GB18030, header on line 25.
+/// Returns the report.
+fn assert_read_as_the_gbk_alipay_export(workbench: &mut Workbench) -> JsValue {
+    let report = workbench.report(JsValue::UNDEFINED).unwrap();
+    let quality = get(&report, "quality");
+    assert_eq!(
+        get(&quality, "encoding").as_string().as_deref(),
+        Some("GB18030")
+    );
+    assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
+    report
 }

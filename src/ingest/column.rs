@@ -102,6 +102,15 @@ enum Cells {
     Plain(Strings),
 }
 
+impl Cells {
+    fn len(&self) -> usize {
+        match self {
+            Cells::Coded { codes, .. } => codes.len(),
+            Cells::Plain(strings) => strings.len(),
+        }
+    }
+}
+
 /// One column of (trimmed) text cells.
 #[derive(Debug, Clone)]
 pub struct TextColumn {
@@ -136,10 +145,7 @@ impl TextColumn {
     }
 
     pub fn len(&self) -> usize {
-        match &self.cells {
-            Cells::Coded { codes, .. } => codes.len(),
-            Cells::Plain(strings) => strings.len(),
-        }
+        self.cells.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -356,10 +362,7 @@ impl ColumnBuilder {
 
     /// Rows pushed so far.
     pub fn len(&self) -> usize {
-        match &self.cells {
-            Cells::Coded { codes, .. } => codes.len(),
-            Cells::Plain(strings) => strings.len(),
-        }
+        self.cells.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -122,6 +122,20 @@ pub struct Breakdown {
     pub series: Vec<MixPoint>,
 }
 
+/// The time buckets of the selected range (the data's span when no range is chosen); `None`
+/// when there are no dated rows.
+fn selection_buckets(
+    calendar: &Calendar,
+    selection: &Selection<'_>,
+    params: &Params,
+) -> Option<(Vec<i64>, i64, Vec<u32>)> {
+    if calendar.day.is_empty() {
+        return None;
+    }
+    let range = selection.range.or(calendar.span)?;
+    bucket_table(range, params.grain, params.week_start)
+}
+
 /// How many values a mix lists before grouping the rest as "(other)".
 const MIX_VALUES: usize = 12;
 
@@ -169,12 +183,7 @@ pub fn breakdowns(
     }
     let status = transactions.status.as_deref();
     let amount = transactions.amount.as_deref();
-    let range = selection.range.or(calendar.span);
-    let buckets = if calendar.day.is_empty() {
-        None
-    } else {
-        range.and_then(|r| bucket_table(r, params.grain, params.week_start))
-    };
+    let buckets = selection_buckets(calendar, &selection, params);
     let bucket_count = buckets.as_ref().map_or(0, |b| b.0.len());
     let (mut sums, mut walk_again): (Vec<Sums>, Vec<Sums>) = dimensions
         .into_iter()
@@ -379,12 +388,7 @@ pub fn breakdown(
         weight[coded.codes[row] as usize] += w;
     }
     let (group_of, labels) = coded.top(&weight, &present, MIX_VALUES);
-    let range = selection.range.or(calendar.span);
-    let buckets = if calendar.day.is_empty() {
-        None
-    } else {
-        range.and_then(|r| bucket_table(r, params.grain, params.week_start))
-    };
+    let buckets = selection_buckets(calendar, &selection, params);
     let bucket_count = buckets.as_ref().map_or(0, |b| b.0.len());
     let groups = labels.len();
     let mut attempts = vec![0u64; groups];
