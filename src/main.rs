@@ -265,15 +265,19 @@ const CHUNK_BYTES: usize = 1 << 20;
 fn read_table(path: &Path, quiet: bool) -> Result<paymetrics::RawTable, String> {
     use std::io::{IsTerminal, Read};
     let name = path.display().to_string();
+    let mut stream = paymetrics::ingest::CsvStream::new(&name);
     let mut input: Box<dyn Read> = if name == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?)
+        let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
+        if let Ok(metadata) = file.metadata() {
+            stream.expect_bytes(metadata.len());
+        }
+        Box::new(file)
     };
     let started = std::time::Instant::now();
     let live = !quiet && std::io::stderr().is_terminal();
     let mut shown = started;
-    let mut stream = paymetrics::ingest::CsvStream::new(&name);
     let mut chunk = vec![0; CHUNK_BYTES];
     loop {
         let read = match input.read(&mut chunk) {

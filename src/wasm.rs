@@ -129,6 +129,13 @@ impl CsvUpload {
         Ok(to_js(&self.stream.progress())?)
     }
 
+    /// Tells the upload the file's size (`File.size`), so that it sizes its columns once for
+    /// the whole file and a file too large for the memory limit is refused early.
+    #[wasm_bindgen(js_name = expectBytes)]
+    pub fn expect_bytes(&mut self, total: f64) {
+        self.stream.expect_bytes(total as u64);
+    }
+
     /// The progress so far, as `push` returns it.
     pub fn progress(&self) -> Result<JsValue, JsError> {
         to_js(&self.stream.progress())

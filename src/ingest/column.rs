@@ -360,6 +360,19 @@ impl ColumnBuilder {
         Ok(())
     }
 
+    /// Makes room for `rows` rows in all, as many bytes a row as so far for plain text.
+    pub fn reserve_rows(&mut self, rows: usize) {
+        let more = rows.saturating_sub(self.len());
+        match &mut self.cells {
+            Cells::Coded { codes, .. } => codes.reserve(more),
+            Cells::Plain(strings) => {
+                let per_row = strings.text.len() / strings.len().max(1);
+                strings.ends.reserve(more);
+                strings.text.reserve(per_row.saturating_mul(more));
+            }
+        }
+    }
+
     /// Rows pushed so far.
     pub fn len(&self) -> usize {
         self.cells.len()

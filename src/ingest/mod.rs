@@ -103,6 +103,16 @@ pub fn read_decoded_csv(file: &str, utf8: &[u8], encoding: &str) -> Result<RawTa
     stream.finish()
 }
 
+/// Bytes of a file pushed so far, and its size when known (see [`CsvStream::expect_bytes`]);
+/// bytes of text (after decoding) given to the tokenizer, and consumed by it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sizes {
+    pushed: u64,
+    expected: Option<u64>,
+    text: u64,
+    consumed: u64,
+}
+
 /// See [`CsvStream::with_memory_limit`].
 #[derive(Debug, Clone, Copy)]
 struct MemoryLimit {
@@ -133,6 +143,8 @@ pub struct CsvStream {
     /// The encoding name when the host has decoded the bytes to UTF-8 already.
     host_encoding: Option<String>,
     memory_limit: Option<MemoryLimit>,
+    /// The file's size, when the host knows it (see `expect_bytes`).
+    expected_bytes: Option<u64>,
     bytes: u64,
     stage: Stage,
 }
@@ -151,6 +163,7 @@ impl CsvStream {
             file: file.to_string(),
             host_encoding: None,
             memory_limit: None,
+            expected_bytes: None,
             bytes: 0,
             stage: Stage::Head(Vec::new()),
         }
@@ -171,6 +184,15 @@ impl CsvStream {
     pub fn with_memory_limit(mut self, bytes: u64, per_row: u64) -> CsvStream {
         self.memory_limit = Some(MemoryLimit { bytes, per_row });
         self
+    }
+
+    /// Tells the stream the file's size in bytes. After the first rows it then sizes the
+    /// columns for the whole file at once, as estimated from the bytes per row so far: no
+    /// memory is lost to growth by doubling (up to half of it, and copies on each growth), and a
+    /// memory limit refuses a file that will not fit after its first 16,384 rows rather than
+    /// part way through it.
+    pub fn expect_bytes(&mut self, total: u64) {
+        self.expected_bytes = Some(total);
     }
 
     pub fn progress(&self) -> Progress {
@@ -199,13 +221,20 @@ impl CsvStream {
                 }
                 let head = std::mem::take(head);
                 let limit = self.memory_limit;
+                let (pushed, expected) = (self.bytes, self.expected_bytes);
                 self.start(&head, false)
                     .and_then(|()| match &mut self.stage {
-                        Stage::Body(body) => body.feed(&chunk[wanted..], false, limit),
+                        Stage::Body(body) => {
+                            (body.sizes.pushed, body.sizes.expected) = (pushed, expected);
+                            body.feed(&chunk[wanted..], false, limit)
+                        }
                         _ => Ok(()),
                     })
             }
-            Stage::Body(body) => body.feed(chunk, false, self.memory_limit),
+            Stage::Body(body) => {
+                (body.sizes.pushed, body.sizes.expected) = (self.bytes, self.expected_bytes);
+                body.feed(chunk, false, self.memory_limit)
+            }
             Stage::Failed => return Err(self.failed()),
         };
         self.fail_on(result)
@@ -314,6 +343,10 @@ struct Body {
     record_line: Option<u64>,
     /// Records before the header row still to pass over.
     records_before_header: usize,
+    /// Bytes of the file pushed so far and its size, for `expected_rows`.
+    sizes: Sizes,
+    /// The rows the file is estimated to hold, once the columns have been sized for them.
+    expected_rows: Option<u64>,
     header: Option<Header>,
     columns: Vec<ColumnBuilder>,
     lines: Vec<u64>,
@@ -356,6 +389,8 @@ impl Body {
             line: 1,
             record_line: None,
             records_before_header: shape.header_record,
+            sizes: Sizes::default(),
+            expected_rows: None,
             header: None,
             columns: Vec::new(),
             lines: Vec::new(),
@@ -396,6 +431,7 @@ impl Body {
             return Ok(());
         }
         self.ended = last;
+        self.sizes.text += text.len() as u64;
         loop {
             let (result, read, written, ends) = self.reader.read_record(
                 text,
@@ -403,6 +439,7 @@ impl Body {
                 &mut self.ends[self.ends_len..],
             );
             self.count_lines(&text[..read]);
+            self.sizes.consumed += read as u64;
             text = &text[read..];
             self.record_len += written;
             self.ends_len += ends;
@@ -425,22 +462,67 @@ impl Body {
                     self.take_record(line)?;
                     self.record_len = 0;
                     self.ends_len = 0;
+                    if self.rows_read % MEMORY_CHECK_ROWS == 0 && self.rows_read > 0 {
+                        self.check_memory(limit)?;
+                    }
                     if text.is_empty() && !last {
                         return Ok(());
-                    }
-                    if let Some(limit) = limit {
-                        let needed = self.heap_bytes() as u64 + self.rows_read * limit.per_row;
-                        if self.rows_read % MEMORY_CHECK_ROWS == 0 && needed > limit.bytes {
-                            return Err(Error::new(ErrorKind::TooLarge {
-                                limit_bytes: limit.bytes,
-                                rows: self.rows_read,
-                            }));
-                        }
                     }
                 }
                 csv_core::ReadRecordResult::End => return Ok(()),
             }
         }
+    }
+
+    /// Sizes the columns for the whole file the first time (when its size is known), then
+    /// compares the memory they take, plus the limit's reserve per row, with the limit.
+    fn check_memory(&mut self, limit: Option<MemoryLimit>) -> Result<()> {
+        if let (None, Some(total)) = (self.expected_rows, self.sizes.expected) {
+            let Sizes {
+                pushed,
+                text,
+                consumed,
+                ..
+            } = self.sizes;
+            if pushed > 0 && text > 0 && consumed > 0 {
+                // The file bytes behind the text consumed so far (decoding may change sizes).
+                let consumed_bytes = consumed as f64 * pushed as f64 / text as f64;
+                let estimate = self.rows_read as f64 * total as f64 / consumed_bytes;
+                // 5% over the estimate, so that a file a little denser than its start still
+                // fits without a final doubling.
+                let rows = (estimate * 1.05).ceil() as u64;
+                // Refused before anything is reserved: memory once taken is not given back
+                // (a wasm memory never shrinks).
+                if let Some(limit) = limit {
+                    let scale = rows as f64 / self.rows_read.max(1) as f64;
+                    let projected =
+                        self.heap_bytes() as f64 * scale + (rows * limit.per_row) as f64;
+                    if projected > limit.bytes as f64 {
+                        return Err(Error::new(ErrorKind::TooLarge {
+                            limit_bytes: limit.bytes,
+                            rows: self.rows_read,
+                        }));
+                    }
+                }
+                let kept = usize::try_from(rows).unwrap_or(usize::MAX);
+                self.columns
+                    .iter_mut()
+                    .for_each(|column| column.reserve_rows(kept));
+                self.lines.reserve(kept.saturating_sub(self.lines.len()));
+                self.expected_rows = Some(rows);
+            }
+        }
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let rows = self.rows_read.max(self.expected_rows.unwrap_or(0));
+        if self.heap_bytes() as u64 + rows * limit.per_row > limit.bytes {
+            return Err(Error::new(ErrorKind::TooLarge {
+                limit_bytes: limit.bytes,
+                rows: self.rows_read,
+            }));
+        }
+        Ok(())
     }
 
     /// Advances the line count over bytes the tokenizer consumed, and notes the line on which a
@@ -1086,6 +1168,51 @@ mod tests {
         assert!(
             stream.push(b"more").is_err(),
             "a failed stream reads no more"
+        );
+    }
+
+    fn payments(rows: usize) -> String {
+        let mut csv = String::from("id,amount,status\n");
+        for i in 0..rows {
+            csv.push_str(&format!("T{i:07},{}.25,success\n", i % 5000));
+        }
+        csv
+    }
+
+    /// With the file's size known, the columns are sized once for the whole file: the same
+    /// table, without the slack of growth by doubling.
+    #[test]
+    fn a_known_size_sizes_the_columns_once() {
+        let csv = payments(100_000);
+        let mut sized = CsvStream::new("t.csv");
+        sized.expect_bytes(csv.len() as u64);
+        for chunk in csv.as_bytes().chunks(65_536) {
+            sized.push(chunk).unwrap();
+        }
+        let while_reading = sized.progress().memory_bytes;
+        let table = sized.finish().unwrap();
+        assert_same_table(&table, &read_csv("t.csv", csv.as_bytes()).unwrap(), "sized");
+        let needed = table.heap_bytes() as u64;
+        assert!(
+            while_reading <= needed + needed / 10,
+            "{while_reading} bytes while reading for {needed} in the table"
+        );
+    }
+
+    /// A file that will not fit is refused after its first 16,384 rows, from the size it will
+    /// take, not part way through.
+    #[test]
+    fn a_known_size_refuses_a_file_too_large_at_the_first_check() {
+        let csv = payments(100_000);
+        let mut stream = CsvStream::new("big.csv").with_memory_limit(1 << 20, 0);
+        stream.expect_bytes(csv.len() as u64);
+        let error = stream.push(csv.as_bytes()).unwrap_err();
+        assert_eq!(
+            error.kind,
+            ErrorKind::TooLarge {
+                limit_bytes: 1 << 20,
+                rows: MEMORY_CHECK_ROWS
+            }
         );
     }
 }

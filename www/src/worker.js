@@ -217,6 +217,7 @@ async function readInChunks(wb, file, name, role, encoding, budget, token, call)
   const total = file.size;
   // The core stops at the limit, counting the table and the frame's share per row.
   const upload = new CsvUpload(name, encoding, budget.limit, budget.perRow);
+  upload.expectBytes(total);
   let owned = true; // finishCsv / finishLookup take the upload over, even when they throw
   const decoder = encoding ? new TextDecoder(encoding) : null;
   const encoder = decoder ? new TextEncoder() : null;
