@@ -44,20 +44,12 @@ impl Strings {
         self.ends.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
     pub fn get(&self, index: usize) -> &str {
         let start = match index {
             0 => 0,
             _ => self.ends[index - 1] as usize,
         };
         &self.text[start..self.ends[index] as usize]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(move |index| self.get(index))
     }
 
     fn heap_bytes(&self) -> usize {
@@ -75,15 +67,12 @@ impl Dictionary {
         self.0.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub fn get(&self, code: usize) -> &str {
         &self.0[code]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         self.0.iter().map(|value| &**value)
     }
 
@@ -165,9 +154,10 @@ impl TextColumn {
     }
 
     /// The dictionary of a dictionary-encoded column: each row's code and the distinct values
-    /// (in order of first appearance). `None` for a plain column. Later stages use it to do a
-    /// distinct value's work once.
-    pub fn dictionary(&self) -> Option<(&[u32], &Dictionary)> {
+    /// (in order of first appearance); `None` for a plain column. For tests of the storage
+    /// choice: later stages go through `map_cells`, `encode` and `value_counts`.
+    #[cfg(test)]
+    fn dictionary(&self) -> Option<(&[u32], &Dictionary)> {
         match &self.cells {
             Cells::Coded { codes, values } => Some((codes, values)),
             Cells::Plain(_) => None,
@@ -320,11 +310,9 @@ impl Default for ColumnBuilder {
 
 impl ColumnBuilder {
     pub fn push(&mut self, cell: &str) -> Result<()> {
-        let Cells::Coded { codes, values } = &mut self.cells else {
-            let Cells::Plain(strings) = &mut self.cells else {
-                unreachable!("the other variant was matched above")
-            };
-            return strings.push(cell);
+        let (codes, values) = match &mut self.cells {
+            Cells::Coded { codes, values } => (codes, values),
+            Cells::Plain(strings) => return strings.push(cell),
         };
         // Sorted exports repeat a value row after row (one currency, one status): compare with
         // the previous row's value before hashing.

@@ -9,7 +9,7 @@
 mod column;
 mod decode;
 
-pub use column::{ColumnBuilder, Strings, TextColumn};
+pub use column::{ColumnBuilder, TextColumn};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::quality::{SkipLog, SkipReason};

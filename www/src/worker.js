@@ -164,8 +164,10 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit }, 
     // `memoryLimit` (the page's test seam, ?memory-limit= in the URL) can only lower the limit.
     if (Number.isFinite(memoryLimit) && memoryLimit >= 0) limit = Math.min(limit, memoryLimit);
     const budget = { limit, perRow: role === 'transactions' ? FRAME_BYTES_PER_ROW : 0 };
-    // No room at all: said before reading (the core would notice only after 16,384 rows).
-    if (limit <= 0) throw tooLarge(name, role, 0, 0);
+    // No room left for a lookup (the transactions it joins take it): said before reading. A
+    // transactions file always has room to start (an old dataset past KEEP_OLD_BELOW is let go);
+    // the core's own check refuses it, with its message, if it will not fit.
+    if (limit <= 0 && role === 'lookup') throw lookupTooLarge(name);
     let info;
     try {
       info = await readInChunks(wb, file, name, role, null, budget, token, call);
@@ -195,15 +197,13 @@ function freshWorkbench() {
 }
 
 /**
- * The core's TooLarge error (src/error.rs), for the limit the worker checks itself. A lookup may
+ * A lookup that does not fit, named like the core's TooLarge error (src/error.rs). A lookup may
  * be small and still not fit: it is the dataset it joins that takes the room, and it says so.
  */
-function tooLarge(name, role, limit, rows) {
-  const message =
-    role === 'lookup'
-      ? `${name}: there is not enough memory left in the browser to add this file to the ${transactionRows.toLocaleString('en-US')} transactions loaded (the page keeps its memory under 1 GiB). The command-line tool joins files of any size: \`paymetrics report FILE --join ${name}\``
-      : `${name}: the file is too large to load in the browser: after ${rows} rows it needs more than ${Math.floor(limit / MiB)} MiB, the page's limit. The command-line tool reads files of any size: \`paymetrics report FILE\``;
-  const err = new Error(message);
+function lookupTooLarge(name) {
+  const err = new Error(
+    `${name}: there is not enough memory left in the browser to add this file to the ${transactionRows.toLocaleString('en-US')} transactions loaded (the page keeps its memory under 1 GiB). The command-line tool joins files of any size: \`paymetrics report FILE --join ${name}\``,
+  );
   err.name = 'TooLarge';
   return err;
 }
