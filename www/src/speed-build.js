@@ -2,7 +2,8 @@
 // many bytes or more. Shared by the worker and the benchmark (bench/page/paymetrics-worker.js), so
 // that the bench measures the build a user gets for its file.
 //
-// The speed build reads and reports ~40% faster than the size build, i.e. ~1.5 s less on the
-// bench's 137 MB file, ~0.2 s less at 16 MiB; fetching and compiling it (~390 KB gzip) takes
-// 50-100 ms from a local server, ~0.3 s at 10 Mbit/s. Measurements: docs/size.md.
+// Warm, the speed build reads and reports 1.5-3.5 s faster than the size build on the bench's
+// 137 MB file, so ~0.2-0.4 s at 16 MiB (less on its first file: its code starts cold); fetching
+// and compiling it (~396 KB gzip) took 30-100 ms from a local server, ~0.3 s more at 10 Mbit/s.
+// Measurements: docs/size.md, "The speed build".
 export const SPEED_BUILD_FROM = 16 * 2 ** 20;
