@@ -51,15 +51,25 @@ WASM_OPT := -Oz --one-caller-inline-max-function-size=0 --skip-pass=memory-packi
   --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals
 
+# The speed build (profile wasm-fast, opt-level 2) goes to www/pkg-fast with its own glue: the
+# worker fetches it only when a large file is loaded, so it is not part of the first load. No
+# wasm-opt: its -O2, -O3 or -Oz made it no faster in Chromium and ~5 KB larger under gzip (and
+# cost CI half a minute). Measurements: docs/size.md, "The speed build".
+WASM_FAST_TARGET := target/wasm32-unknown-unknown/wasm-fast/paymetrics.wasm
+
 # --no-default-features: no CLI, and no legacy-encoding tables (the worker decodes GB18030 with
-# the browser's TextDecoder when the core asks it to; see src/ingest.rs).
+# the browser's TextDecoder when the core asks it to; see src/ingest.rs). The two profiles have
+# their own directories under target/, so each stays cached.
+WASM_CARGO := CHRONO_TZ_TIMEZONE_FILTER='$(TZ_FILTER)' RUSTFLAGS="-C target-feature=+simd128" \
+  cargo build --lib --target wasm32-unknown-unknown --no-default-features
+WASM_BINDGEN := wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section
+
 wasm: setup
-	CHRONO_TZ_TIMEZONE_FILTER='$(TZ_FILTER)' \
-	RUSTFLAGS="-C target-feature=+simd128" cargo build --lib --target wasm32-unknown-unknown \
-	  --no-default-features --profile wasm
-	wasm-bindgen $(WASM_TARGET) --target web --out-dir www/pkg --no-typescript \
-	  --remove-name-section --remove-producers-section
+	$(WASM_CARGO) --profile wasm
+	$(WASM_BINDGEN) $(WASM_TARGET) --out-dir www/pkg
 	wasm-opt $(WASM_OPT) www/pkg/paymetrics_bg.wasm -o www/pkg/paymetrics_bg.wasm
+	$(WASM_CARGO) --profile wasm-fast
+	$(WASM_BINDGEN) $(WASM_FAST_TARGET) --out-dir www/pkg-fast --out-name paymetrics_fast
 
 dist: wasm
 	vite build
@@ -112,4 +122,4 @@ bench: setup-test cli dist
 	node bench/run.mjs
 
 clean:
-	rm -rf target dist www/pkg node_modules
+	rm -rf target dist www/pkg www/pkg-fast node_modules

@@ -4,7 +4,7 @@
 // wasm), memory and page weight. The numbers of both engines are compared: a mismatch fails the
 // bench. Prints a table and writes bench/results.json. Timings are never asserted.
 //
-// Needs (the Makefile's `bench` target makes them): dist/ and www/pkg (make dist), the floor's
+// Needs (the Makefile's `bench` target makes them): dist/, www/pkg and www/pkg-fast (make dist), the floor's
 // wasm (bench/floor), bench/data/{100k,1m}/transactions.csv (paymetrics gen), node_modules.
 //
 // Environment: BENCH_RUNS (default 3; the median is reported), BENCH_DATASETS (default
@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 import { EXACT, MIX, SERIES, TOTALS } from './page/workload.js';
+import { SPEED_BUILD_FROM } from '../www/src/speed-build.js';
 import { CHROMIUM_ARGS as E2E_CHROMIUM_ARGS } from '../tests/e2e/helpers.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -216,9 +217,12 @@ function pageWeight(duckDist) {
   const files = readdirSync(assets)
     .filter((f) => /\.(wasm|js|css)$/.test(f))
     .map((f) => gzip(join(assets, f)));
-  // The chart module and ECharts are fetched only when a chart is needed (docs/size.md): they are
-  // not part of the first load, which is what the issue-5 target is about.
-  const later = (f) => /[\\/]e?charts-[^/\\]+\.js$/.test(f.file);
+  // The chart module and ECharts are fetched only when a chart is needed, the speed build of the
+  // core only for a large file (docs/size.md): they are not part of the first load, which is what
+  // the issue-5 target is about.
+  const charts = (f) => /[\\/]e?charts-[^/\\]+\.js$/.test(f.file);
+  const speedBuild = (f) => /[\\/]paymetrics_fast[-_][^/\\]+\.(js|wasm)$/.test(f.file);
+  const later = (f) => charts(f) || speedBuild(f);
   const sum = (re) => files.filter((f) => re.test(f.file) && !later(f)).reduce((s, f) => s + f.gzip, 0);
   const duck = ['duckdb-eh.wasm', 'duckdb-browser-eh.worker.js', 'duckdb-browser.mjs'].map((f) => gzip(join(duckDist, f)));
   return {
@@ -228,7 +232,8 @@ function pageWeight(duckDist) {
     js_gzip: sum(/\.js$/),
     css_gzip: sum(/\.css$/),
     total_gzip: files.filter((f) => !later(f)).reduce((s, f) => s + f.gzip, 0),
-    charts_later_gzip: files.filter(later).reduce((s, f) => s + f.gzip, 0),
+    charts_later_gzip: files.filter(charts).reduce((s, f) => s + f.gzip, 0),
+    speed_build_later_gzip: files.filter(speedBuild).reduce((s, f) => s + f.gzip, 0),
     duckdb_wasm_eh: { files: duck, total_gzip: duck.reduce((s, f) => s + f.gzip, 0) },
   };
 }
@@ -258,11 +263,12 @@ function source() {
       return null;
     }
   };
-  const wasm = join(ROOT, 'www/pkg/paymetrics_bg.wasm');
+  const hash = (file) => (existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16) : null);
   return {
     commit: git('rev-parse', 'HEAD')?.trim() ?? null,
     uncommitted_changes: (git('status', '--porcelain', '--untracked-files=no') || '').split('\n').filter(Boolean).map((l) => l.slice(3)),
-    wasm_sha256: existsSync(wasm) ? createHash('sha256').update(readFileSync(wasm)).digest('hex').slice(0, 16) : null,
+    wasm_sha256: hash(join(ROOT, 'www/pkg/paymetrics_bg.wasm')),
+    speed_build_wasm_sha256: hash(join(ROOT, 'www/pkg-fast/paymetrics_fast_bg.wasm')),
   };
 }
 
@@ -271,6 +277,7 @@ function source() {
 async function main() {
   need('dist/index.html', 'run make dist');
   need('www/pkg/paymetrics.js', 'run make wasm');
+  need('www/pkg-fast/paymetrics_fast.js', 'run make wasm');
   need(FLOOR_WASM, 'build bench/floor (make bench does)');
   for (const d of DATASETS) need(`bench/data/${d}/transactions.csv`, 'run make bench (paymetrics gen)');
 
@@ -280,7 +287,7 @@ async function main() {
     `<script type="importmap">${JSON.stringify({ imports: map.imports })}</script>`,
   );
   const server = await serve(ROOT, {
-    allowed: ['/bench/page/', '/bench/data/', '/www/pkg/', `/${FLOOR_WASM.slice(0, FLOOR_WASM.lastIndexOf('/') + 1)}`, ...map.dirs],
+    allowed: ['/bench/page/', '/bench/data/', '/www/pkg/', '/www/pkg-fast/', '/www/src/speed-build.js', `/${FLOOR_WASM.slice(0, FLOOR_WASM.lastIndexOf('/') + 1)}`, ...map.dirs],
     pages: { '/bench/page/index.html': html },
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -307,7 +314,14 @@ async function main() {
       loadavg_end: null,
     },
     engines: {
-      paymetrics: { wasm: 'www/pkg/paymetrics_bg.wasm', options: 'grain day, whole file, tz from the data' },
+      paymetrics: {
+        wasm:
+          'www/pkg/paymetrics_bg.wasm (the size build) at start; for a file of speed_build_from bytes or more, ' +
+          'www/pkg-fast/paymetrics_fast_bg.wasm (the speed build), as on the page: fetched and compiled in ' +
+          "the first run on such a file (in its wall_ms; speed_build_ms apart), then kept. Each dataset's `build` says which ran.",
+        speed_build_from: SPEED_BUILD_FROM,
+        options: 'grain day, whole file, tz from the data',
+      },
       duckdb: { npm: `@duckdb/duckdb-wasm@${map.duckdbVersion}`, version: null, bundle: null },
       floor: { what: 'bytes copied into wasm memory and tokenised by csv-core 0.1.13 (bench/floor)' },
     },
@@ -388,6 +402,8 @@ async function main() {
       const dk = summarise(runs.duckdb, ['wall_ms', 'load_ms', 'register_ms', 'report_ms', 'reagg_ms'], [...mem, 'duckdb_memory_bytes'], inits.duckdb);
       const floor = summarise(runs.floor, ['wall_ms', 'copy_ms', 'tokenise_ms'], [...mem, 'wasm_memory_bytes'], inits.floor);
       const last = runs.paymetrics.at(-1);
+      pm.build = last.build;
+      pm.speed_build_ms = runs.paymetrics.map((r) => r.speed_build_ms).find((t) => t != null) ?? null;
       results.datasets[name] = {
         file,
         bytes: loaded.bytes,
@@ -440,6 +456,7 @@ async function main() {
     line('  (JS newline count, other floor)', (d) => ms(d.js_newline_pass.wall_ms));
     line('Paymetrics: bytes -> numbers', (d) => ms(d.paymetrics.wall_ms));
     line('  loadCsv | report', (d) => `${ms(d.paymetrics.load_ms)} | ${ms(d.paymetrics.report_ms)}`);
+    line('  build (+ fetch and compile)', (d) => `${d.paymetrics.build}${d.paymetrics.speed_build_ms != null ? ` (+ ${ms(d.paymetrics.speed_build_ms)} in run 1)` : ''}`);
     line('DuckDB-WASM: bytes -> numbers', (d) => ms(d.duckdb.wall_ms));
     line('  register | read_csv | queries', (d) => `${ms(d.duckdb.register_ms)} | ${ms(d.duckdb.load_ms - d.duckdb.register_ms)} | ${ms(d.duckdb.report_ms)}`);
     line('ratio DuckDB / Paymetrics', (d) => x(d.ratio_duckdb_to_paymetrics));
@@ -464,7 +481,7 @@ async function main() {
   if (w) {
     console.log(
       `\nFirst load (dist/assets, gzip -9): wasm ${kb(w.wasm_gzip)} + js ${kb(w.js_gzip)} + css ${kb(w.css_gzip)} = ${kb(w.total_gzip)}` +
-        `; charts when needed: ${kb(w.charts_later_gzip)}` +
+        `; charts when needed: ${kb(w.charts_later_gzip)}; speed build for large files: ${kb(w.speed_build_later_gzip)}` +
         `  (DuckDB-WASM eh: wasm + worker + API = ${kb(w.duckdb_wasm_eh.total_gzip)}, before apache-arrow)`,
     );
   }

@@ -126,6 +126,8 @@ const paymetricsEngine = {
     const t2 = performance.now();
     const out = {
       wall_ms: t1 - t0,
+      build: r.build,
+      speed_build_ms: r.speed_build_ms,
       load_ms: r.load_ms,
       report_ms: r.report_ms,
       reagg_ms: t2 - t1,

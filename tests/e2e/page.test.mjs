@@ -265,10 +265,12 @@ describe('Paymetrics page', { timeout: 120000 }, () => {
 
 // Issue 5: the first load (what the page fetches before any chart is needed) stays under 400 KB
 // gzip, because the chart module and ECharts (~200 KB gzip) are imported only when a chart comes
-// near the viewport or a card's detail is opened. A size budget, not a timing: the bytes are the
-// `gzip -9` sizes of the dist/ files the browser asked for (docs/size.md measures the same way).
+// near the viewport or a card's detail is opened, and the core's speed build only when a large
+// file is loaded. A size budget, not a timing: the bytes are the `gzip -9` sizes of the dist/
+// files the browser asked for (docs/size.md measures the same way).
 const FIRST_LOAD_BUDGET = 400000;
 const CHART_CHUNK = /\/assets\/e?charts-[^/]+\.js$/;
+const SPEED_BUILD = /\/assets\/paymetrics_fast[-_][^/]*\.(js|wasm)$/;
 
 /** The same-origin files `requests` fetched, as dist/ paths, once each. */
 function fetchedFiles(requests, base) {
@@ -303,6 +305,8 @@ describe('First load: the charts wait until they are needed', { timeout: 120000 
 
     const first = fetchedFiles(log.requests, session.server.url);
     assert.deepEqual(first.filter((f) => CHART_CHUNK.test(`/${f}`)), [], 'chart chunks fetched before any chart is needed');
+    // The speed build (www/pkg-fast) is fetched only for a large file (tests/e2e/speed.test.mjs).
+    assert.deepEqual(first.filter((f) => SPEED_BUILD.test(`/${f}`)), [], 'the speed build fetched on a fresh visit');
     assert.deepEqual(await page.$$eval('canvas', (els) => els.length), 0, 'no canvas on the first screen');
     for (const ext of ['.wasm', '.js', '.css']) assert.ok(first.some((f) => f.endsWith(ext)), `a ${ext} file in the first load: ${first}`);
     // Every file fetched counts (index.html and the icon too, beyond the issue's wasm + JS + CSS).

@@ -14,8 +14,15 @@
 // `fatal` is true when the wasm instance itself trapped: its state can no longer be trusted and the
 // page should start a fresh worker. `released` is true when the engine let go of its dataset to
 // make room for a file that then did not load: the page loads its files again.
-import init, { CsvUpload, Workbench } from '../pkg/paymetrics.js';
+//
+// Two builds of the core: the size build (www/pkg, part of the first load) starts the engine; the
+// speed build (www/pkg-fast, ~390 KB gzip) is fetched only when a large transactions file is
+// loaded, and from then on every call goes to it (see switchToSpeedBuild).
+import initSizeBuild, * as sizeBuild from '../pkg/paymetrics.js';
+import { SPEED_BUILD_FROM } from './speed-build.js';
 
+// The build in use: its Workbench and CsvUpload classes.
+let build = sizeBuild;
 let workbench = null;
 let ready = null;
 // The wasm instance's memory: its size is reported with the progress of a load.
@@ -23,9 +30,9 @@ let memory = null;
 
 function engine() {
   if (!ready) {
-    ready = init().then((exports) => {
+    ready = initSizeBuild().then((exports) => {
       memory = exports.memory;
-      workbench = new Workbench();
+      workbench = new build.Workbench();
       return workbench;
     });
   }
@@ -63,9 +70,16 @@ const methods = {
   // into the core; see readFile below. `role` is transactions or lookup.
   loadFile: async (params, call) => loadFile(await engine(), params, call),
   // The wasm memory's size now (it never shrinks: the largest it has been), for tests.
+  // `build`: size or speed, the build in use; `retired_wasm_bytes`: the size build's memory once
+  // the speed build took over (it is never given back).
   memory: async () => {
     await engine();
-    return { wasm_bytes: memory.buffer.byteLength, heap_bytes: workbench.heapBytes() };
+    return {
+      wasm_bytes: memory.buffer.byteLength,
+      heap_bytes: workbench.heapBytes(),
+      build: speedBuild === 'in use' ? 'speed' : 'size',
+      retired_wasm_bytes: retiredBytes,
+    };
   },
   removeLookup: async ({ name }) => {
     (await engine()).removeLookup(name);
@@ -141,7 +155,7 @@ class Cancelled extends Error {
 const cancellable = new Map();
 const cancelledEarly = new Set();
 
-async function loadFile(wb, { file, name, role = 'transactions', memoryLimit }, call) {
+async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, speedBuildFrom }, call) {
   if (!(file instanceof Blob)) throw new Error('loadFile needs a File or Blob');
   if (role !== 'transactions' && role !== 'lookup') throw new Error(`unknown file role: ${String(role)}`);
   name = name || file.name || 'file.csv';
@@ -149,6 +163,13 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit }, 
   cancellable.set(call.id, token);
   let released = false;
   try {
+    if (role === 'transactions' && file.size >= speedBuildThreshold(speedBuildFrom)) {
+      const switched = await switchToSpeedBuild();
+      if (switched) {
+        wb = workbench;
+        released = switched.released;
+      }
+    }
     let held = wb.heapBytes();
     if (role === 'transactions' && held > KEEP_OLD_BELOW) {
       wb = freshWorkbench();
@@ -160,7 +181,7 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit }, 
     // transactions' columns (dataset::prepare) and adds a 4-byte code per row for each joined
     // column, counted as JOIN_BYTES_PER_ROW.
     const reserved = role === 'transactions' ? held : held + transactionRows * (FRAME_BYTES_PER_ROW + JOIN_BYTES_PER_ROW);
-    let limit = Math.max(0, BUDGET - reserved);
+    let limit = Math.max(0, BUDGET - reserved - retiredBeyondStart());
     // `memoryLimit` (the page's test seam, ?memory-limit= in the URL) can only lower the limit.
     if (Number.isFinite(memoryLimit) && memoryLimit >= 0) limit = Math.min(limit, memoryLimit);
     const budget = { limit, perRow: role === 'transactions' ? FRAME_BYTES_PER_ROW : 0 };
@@ -188,12 +209,75 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit }, 
 /** Drops the dataset (and the frame and the sample tables) with the Workbench that held them. */
 function freshWorkbench() {
   workbench.free();
-  workbench = new Workbench();
+  workbench = new build.Workbench();
   ready = Promise.resolve(workbench);
   sampleKey = null;
   sampleCache = null;
   transactionRows = 0;
   return workbench;
+}
+
+// ---- the speed build (docs/size.md, "The speed build") --------------------------------------------
+// A transactions file of SPEED_BUILD_FROM bytes or more (speed-build.js: why that size) is read by
+// the speed build. A lookup file is not: it joins the dataset the build in use holds.
+
+// The engine at start: BUDGET leaves ~40 MiB for it (the size build with the sample and its report
+// takes ~26 MiB).
+const START_BYTES = 40 * MiB;
+
+let speedBuild = 'not loaded'; // -> 'in use' | 'unavailable'
+// The size build's wasm memory once the speed build took over: a wasm memory is never given back,
+// so it still counts against the budget (past what BUDGET leaves for the engine's start).
+let retiredBytes = 0;
+
+const retiredBeyondStart = () => Math.max(0, retiredBytes - START_BYTES);
+
+/** The threshold, lowered by the page's test seam (?speed-build-from= in the URL), never raised. */
+function speedBuildThreshold(lowered) {
+  return Number.isFinite(lowered) && lowered >= 0 ? Math.min(SPEED_BUILD_FROM, lowered) : SPEED_BUILD_FROM;
+}
+
+/**
+ * Moves the engine to the speed build, for good: a new Workbench in the speed build's instance
+ * takes the place of the size build's, which is freed. Returns null when nothing changed (the
+ * speed build is in use already, or could not be loaded: the size build carries on), else
+ * { released }: whether a dataset was let go.
+ *
+ * It happens at the start of a transactions file, before any byte is read. Such a file replaces
+ * the dataset, and the page loads its lookups again after it, so nothing the size build holds is
+ * needed once the file is read. Only a cancelled or failed load would need the old dataset, and
+ * that is the case the page handles already when the engine lets go of a dataset to make room
+ * (KEEP_OLD_BELOW): the error says `released`, and the page loads its files again, now into the
+ * speed build, at the next change. The other way, reading into the speed build while the size
+ * build keeps the old dataset until the new one is read, would leave two engines in use after a
+ * cancel and tie every later call to the question of which one holds what. The sample's state
+ * (sampleKey, sampleCache) belongs to the freed Workbench: the sample is generated again if needed.
+ */
+async function switchToSpeedBuild() {
+  if (speedBuild !== 'not loaded') return null;
+  let fast;
+  let exports;
+  try {
+    fast = await import('../pkg-fast/paymetrics_fast.js');
+    exports = await fast.default();
+  } catch (err) {
+    // Offline, say: the size build reads the file, only slower. Not tried again in this worker.
+    speedBuild = 'unavailable';
+    console.warn('The speed build could not be loaded; the size build reads the file.', err);
+    return null;
+  }
+  const released = workbench.heapBytes() > 0;
+  workbench.free();
+  retiredBytes = memory.buffer.byteLength;
+  build = fast;
+  memory = exports.memory;
+  workbench = new build.Workbench();
+  ready = Promise.resolve(workbench);
+  sampleKey = null;
+  sampleCache = null;
+  transactionRows = 0;
+  speedBuild = 'in use';
+  return { released };
 }
 
 /**
@@ -216,7 +300,7 @@ function lookupTooLarge(name) {
 async function readInChunks(wb, file, name, role, encoding, budget, token, call) {
   const total = file.size;
   // The core stops at the limit, counting the table and the frame's share per row.
-  const upload = new CsvUpload(name, encoding, budget.limit, budget.perRow);
+  const upload = new build.CsvUpload(name, encoding, budget.limit, budget.perRow);
   upload.expectBytes(total);
   let owned = true; // finishCsv / finishLookup take the upload over, even when they throw
   const decoder = encoding ? new TextDecoder(encoding) : null;

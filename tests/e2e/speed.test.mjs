@@ -1,0 +1,184 @@
+// End-to-end: the speed build (www/pkg-fast, docs/size.md "The speed build"). The page starts on
+// the size build; the worker fetches the speed build when a transactions file of 16 MiB or more is
+// loaded, and keeps it. The page's test seam `?speed-build-from=BYTES` (README, "Page hooks")
+// lowers that size, so that small files show the switch: the numbers are those of the size build,
+// Cancel and "too large" behave as before, and a speed build that cannot be fetched leaves the
+// size build at work.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileNames, kpiValues, openPage, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
+
+const SPEED_BUILD = /\/assets\/paymetrics_fast[-_][^/]*\.(js|wasm)$/;
+const speedRequests = (log) => log.requests.filter((u) => SPEED_BUILD.test(u));
+
+/** Every number the dashboard shows in its KPI cards and its series table. */
+async function numbers(page) {
+  return { kpis: await kpiValues(page), series: await seriesRows(page) };
+}
+
+/** A page on `url` with the threshold lowered to `from` bytes (and other parameters). */
+async function reopen(browser, base, query) {
+  const opened = await openPage(browser, new URL(`?${query}`, base).href);
+  await waitForStatus(opened.page, 'ready', 45000);
+  return opened;
+}
+
+const HEADER = 'txn_id,created_at,user_id,amount,status,note\n';
+
+/** `rows` payments of 1.00, ~100 bytes each, over 20 days of July 2025 (as load.test.mjs). */
+function writeCsv(path, rows) {
+  const parts = [HEADER];
+  let block = '';
+  for (let i = 0; i < rows; i++) {
+    const day = String(1 + (i % 20)).padStart(2, '0');
+    block += `T${i},2025-07-${day}T10:00:00+08:00,U${i % 1000},1.00,success,padding to make the rows about a hundred bytes long\n`;
+    if (block.length > 1 << 20) {
+      parts.push(block);
+      block = '';
+    }
+  }
+  parts.push(block);
+  writeFileSync(path, parts.join(''));
+}
+
+describe('The speed build', { timeout: 300000 }, () => {
+  let dir;
+  let sampleCsv; // the sample's transactions table, as a file of the user's (~50,000 rows)
+  let big; // ~40 MB: long enough to cancel
+  let session;
+  let sizeBuild; // what the size build shows for sampleCsv
+  let sample; // the sample's KPIs, as first shown
+  const opened = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paymetrics-e2e-'));
+    session = await startPage();
+    await waitForStatus(session.page, 'ready', 45000);
+    sample = await kpiValues(session.page);
+    // The sample's transactions CSV, from the page's download link: every column the dashboard uses.
+    await session.page.waitForFunction(() => document.querySelector('#dl-transactions')?.href.startsWith('blob:'));
+    const [download] = await Promise.all([session.page.waitForEvent('download'), session.page.click('#dl-transactions')]);
+    sampleCsv = join(dir, 'payments.csv');
+    await download.saveAs(sampleCsv);
+    big = join(dir, 'payments-big.csv');
+    writeCsv(big, 400000);
+  });
+
+  after(async () => {
+    for (const o of opened) await o.context.close().catch(() => {});
+    await session?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a fresh visit and a file under the threshold use the size build only', async () => {
+    const { page, log } = session;
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.deepEqual(await fileNames(page), ['payments.csv']);
+    sizeBuild = await numbers(page);
+    assert.ok(sizeBuild.kpis.txn_count > 10000, `the file's rows are counted: ${sizeBuild.kpis.txn_count}`);
+    assert.ok(sizeBuild.series.length > 10, 'a series of days');
+    assert.deepEqual(speedRequests(log), [], 'the speed build was not fetched');
+  });
+
+  test('past the threshold the worker switches to the speed build, with the same numbers', async () => {
+    const o = await reopen(session.browser, session.server.url, 'speed-build-from=0');
+    opened.push(o);
+    const { page, log } = o;
+    assert.deepEqual(speedRequests(log), [], 'not fetched before a file is loaded');
+    assert.deepEqual(await kpiValues(page), sample, 'the sample, from the size build');
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    const fetched = speedRequests(log);
+    assert.ok(fetched.some((u) => u.endsWith('.wasm')) && fetched.some((u) => u.endsWith('.js')), `the speed build's glue and wasm were fetched: ${fetched}`);
+    assert.deepEqual(await fileNames(page), ['payments.csv']);
+    assert.deepEqual(await numbers(page), sizeBuild, 'the numbers of the size build');
+    // Another grain and back: reports from the speed build's dataset.
+    await settle(page, () => page.click('#grain [data-grain="week"]'));
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+    assert.deepEqual(await numbers(page), sizeBuild, 'recomputed, the same');
+    // Start over: the sample, now generated by the speed build; fetched once only.
+    await settle(page, () => page.click('#start-over'));
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.deepEqual(await kpiValues(page), sample, 'the sample again');
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.deepEqual(await numbers(page), sizeBuild, 'the file again');
+    assert.equal(speedRequests(log).length, fetched.length, 'the speed build is fetched once');
+    assert.deepEqual(log.pageErrors, []);
+    assert.deepEqual(log.offsite, []);
+    assert.deepEqual(log.csp, []);
+  });
+
+  test('Cancel during the first load on the speed build leaves the data shown before', async () => {
+    const o = await reopen(session.browser, session.server.url, 'speed-build-from=0');
+    opened.push(o);
+    const { page, log } = o;
+    // Cancel once a tenth of the file is read, from inside the page (no round trip to delay it).
+    await page.evaluate(() => {
+      const panel = document.getElementById('load');
+      new MutationObserver((_, observer) => {
+        const d = panel.dataset;
+        if (Number(d.bytes) > Number(d.total) / 10) {
+          observer.disconnect();
+          window.__cancelledAt = Number(d.bytes);
+          document.getElementById('load-cancel').click();
+        }
+      }).observe(panel, { attributes: true, subtree: true });
+    });
+    await settle(page, () => page.setInputFiles('#file-input', big));
+    assert.ok(speedRequests(log).some((u) => u.endsWith('.wasm')), 'the speed build was fetched');
+    assert.ok(await page.evaluate(() => window.__cancelledAt), 'Cancel was clicked');
+    assert.match(await text(page, '#error-banner'), /^Loading cancelled Loading payments-big\.csv was cancelled\. The data shown is the data from before\./);
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.deepEqual(await kpiValues(page), sample, 'the KPIs as before');
+    // The size build's dataset was let go with it: the page loads the sample again, into the
+    // speed build, at the next change; the numbers are the same.
+    await settle(page, () => page.click('#grain [data-grain="week"]'));
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+    assert.deepEqual(await kpiValues(page), sample, 'recomputed, the same');
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.deepEqual(await numbers(page), sizeBuild, 'and a file loads after it');
+    assert.deepEqual(log.pageErrors, []);
+  });
+
+  test('a file too large for the browser gets its message on the speed build, and the data before stays', async () => {
+    // Tables may take 2 MiB at most (the sample file needs more).
+    const o = await reopen(session.browser, session.server.url, 'speed-build-from=0&memory-limit=2097152');
+    opened.push(o);
+    const { page, log } = o;
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv), { expect: 'error' });
+    assert.ok(speedRequests(log).some((u) => u.endsWith('.wasm')), 'the speed build was fetched');
+    assert.equal(await text(page, '#error-title'), 'Too large for the browser');
+    assert.match(await text(page, '#error-message'), /^payments\.csv: the file is too large to load in the browser: after [\d,]+ rows it needs more than 2 MiB, the page's limit\./);
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.deepEqual(await kpiValues(page), sample);
+    await settle(page, () => page.click('#grain [data-grain="month"]'));
+    assert.equal((await kpiValues(page)).txn_count, sample.txn_count, 'the sample, loaded again into the speed build');
+    assert.deepEqual(log.pageErrors, []);
+  });
+
+  test('when the speed build cannot be fetched, the size build reads the file', async () => {
+    const context = await session.browser.newContext();
+    opened.push({ context });
+    const blocked = [];
+    await context.route(SPEED_BUILD, (route) => {
+      blocked.push(route.request().url());
+      return route.abort('internetdisconnected');
+    });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    await page.goto(new URL('?speed-build-from=0', session.server.url).href);
+    await waitForStatus(page, 'ready', 45000);
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.ok(blocked.length > 0, 'the speed build was asked for');
+    assert.deepEqual(await numbers(page), sizeBuild, 'the numbers, from the size build');
+    // Not asked for again: the size build carries on.
+    await settle(page, () => page.click('#start-over'));
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.deepEqual(await numbers(page), sizeBuild);
+    assert.equal(blocked.length, 1, `asked for once: ${blocked}`);
+    assert.deepEqual(errors, []);
+  });
+});
