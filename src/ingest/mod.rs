@@ -90,6 +90,8 @@ impl RawTable {
 /// [`ErrorKind::NeedsDecoding`]; see [`read_decoded_csv`].
 pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
     let mut stream = CsvStream::new(file);
+    // The whole file is here: its columns are sized once, without growth by doubling.
+    stream.expect_bytes(bytes.len() as u64);
     stream.push(bytes)?;
     stream.finish()
 }
@@ -99,6 +101,7 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
 /// browser's `TextDecoder`). `encoding` is the name the data-quality panel shows.
 pub fn read_decoded_csv(file: &str, utf8: &[u8], encoding: &str) -> Result<RawTable> {
     let mut stream = CsvStream::decoded(file, encoding);
+    stream.expect_bytes(utf8.len() as u64);
     stream.push(utf8)?;
     stream.finish()
 }
