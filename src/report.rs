@@ -10,7 +10,9 @@ use crate::metrics::breakdown::{
     DeclineReasons, Dimension, Histogram, UNLISTED,
 };
 use crate::metrics::engine::{Payers, Rows};
-use crate::metrics::funnel::{find_users_table, funnel_of, read_signups, Funnel, Signup};
+use crate::metrics::funnel::{
+    find_users_table, funnel_of, read_signups, Funnel, Signup, UserIndex,
+};
 use crate::metrics::retention::{retention_of, Retention};
 use crate::metrics::{
     compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
@@ -29,7 +31,7 @@ use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -288,7 +290,7 @@ impl Frame {
             .get_or_init(|| {
                 let columns = find_users_table(&dataset.lookups)?;
                 let transactions = &self.typed.transactions;
-                let index: HashMap<&str, u32> = transactions
+                let index: UserIndex = transactions
                     .user_ids
                     .iter()
                     .enumerate()
@@ -918,14 +920,30 @@ fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<O
     Ok(Some(mask))
 }
 
-/// The UTC offset written most often in the data, if any time carries one.
+/// The UTC offset written most often in the data, if any time carries one. A file holds few
+/// distinct offsets, mostly in runs: each time is compared with the last offset seen, and the
+/// offsets (sorted) are searched only when it changes, with no hashing per row.
 fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
-    let mut counts: HashMap<i32, u64> = HashMap::new();
+    let mut counts: Vec<(i32, u64)> = Vec::new();
+    let mut last = usize::MAX;
     for t in times {
-        if let Timestamp::WithOffset { offset_seconds, .. } = t {
-            *counts.entry(*offset_seconds).or_insert(0) += 1;
+        if let Timestamp::WithOffset { offset_seconds, .. } = *t {
+            if counts
+                .get(last)
+                .is_none_or(|&(offset, _)| offset != offset_seconds)
+            {
+                last = match counts.binary_search_by_key(&offset_seconds, |&(offset, _)| offset) {
+                    Ok(index) => index,
+                    Err(index) => {
+                        counts.insert(index, (offset_seconds, 0));
+                        index
+                    }
+                };
+            }
+            counts[last].1 += 1;
         }
     }
+    // Of two offsets as common and as far from UTC (+01:00 and -01:00), the positive one.
     let (offset, _) = counts
         .into_iter()
         .max_by_key(|&(offset, count)| (count, -offset.abs()))?;
