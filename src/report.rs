@@ -10,7 +10,9 @@ use crate::metrics::breakdown::{
     DeclineReasons, Dimension, Histogram, UNLISTED,
 };
 use crate::metrics::engine::{Payers, Rows};
-use crate::metrics::funnel::{find_users_table, funnel_of, read_signups, Funnel, Signup};
+use crate::metrics::funnel::{
+    find_users_table, funnel_of, read_signups, Funnel, Signup, UserIndex,
+};
 use crate::metrics::retention::{retention_of, Retention};
 use crate::metrics::{
     compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
@@ -28,9 +30,10 @@ use crate::transactions::{type_table, Typed};
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
-use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MetricValue {
@@ -238,11 +241,23 @@ pub struct Frame {
     /// The payers of the unfiltered rows (`Payers`), the first time a report without filters
     /// needs them: the walk that groups the payments by payer then happens once per frame.
     payers: OnceCell<Option<Payers>>,
+    /// The rows and payers of the last filters used (`Filtered`): a view that changes only the
+    /// grain, range, segment or thresholds under the same filters reuses them.
+    filtered: RefCell<Option<Rc<Filtered>>>,
     /// The users file's signups, read the first time the funnel or retention needs them (parsing
     /// its times is the costliest part of those two).
     signups: OnceCell<Option<Signups>>,
     /// Joins the user could make (they depend on the files and the joins made, not the view).
     suggested_joins: OnceCell<Vec<JoinSpec>>,
+}
+
+/// What a set of column filters selects, on every date: which rows pass, those rows in day order,
+/// and their payers. It depends on the filters only, not on the period or grain.
+struct Filtered {
+    filters: Vec<Filter>,
+    mask: Vec<bool>,
+    order: Vec<u32>,
+    payers: Option<Payers>,
 }
 
 /// The signups of a users file, with what reading them found.
@@ -282,13 +297,40 @@ impl Frame {
             .as_ref()
     }
 
+    /// The rows and payers that `filters` (not empty) select: those of the last call when the
+    /// filters are the same, else computed and kept in their place.
+    fn filtered(&self, dataset: &Dataset, filters: &[Filter]) -> Result<Rc<Filtered>> {
+        if let Some(last) = self.filtered.borrow().as_ref() {
+            if last.filters == filters {
+                return Ok(Rc::clone(last));
+            }
+        }
+        let mask = filter_mask(dataset, self, filters)?;
+        let order: Vec<u32> = self
+            .calendar
+            .order
+            .iter()
+            .copied()
+            .filter(|&row| mask[row as usize])
+            .collect();
+        let payers = Payers::new(&self.typed.transactions, &self.calendar, &order);
+        let filtered = Rc::new(Filtered {
+            filters: filters.to_vec(),
+            mask,
+            order,
+            payers,
+        });
+        *self.filtered.borrow_mut() = Some(Rc::clone(&filtered));
+        Ok(filtered)
+    }
+
     /// The signups of the first lookup that is a users file, if any.
     fn signups(&self, dataset: &Dataset) -> Option<&Signups> {
         self.signups
             .get_or_init(|| {
                 let columns = find_users_table(&dataset.lookups)?;
                 let transactions = &self.typed.transactions;
-                let index: HashMap<&str, u32> = transactions
+                let index: UserIndex = transactions
                     .user_ids
                     .iter()
                     .enumerate()
@@ -385,6 +427,7 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
         coded,
         date_order: options.date_order,
         payers: OnceCell::new(),
+        filtered: RefCell::new(None),
         signups: OnceCell::new(),
         suggested_joins: OnceCell::new(),
     })
@@ -449,33 +492,24 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     let chosen_range = options.range.as_ref().map(parse_range).transpose()?;
     let range = chosen_range.or(calendar.span);
     let previous_range = chosen_range.map(|(from, to)| (from - (to - from + 1), from - 1));
-    let mask = filter_mask(dataset, frame, &options.filters)?;
+    // The rows the filters keep, on every date, in day order, and their payers; without
+    // filters, the frame's order and payers serve as they are.
+    let filtered_rows = match options.filters.is_empty() {
+        true => None,
+        false => Some(frame.filtered(dataset, &options.filters)?),
+    };
+    let mask = filtered_rows.as_ref().map(|f| &f.mask[..]);
     let selection = Selection {
-        mask: mask.as_deref(),
+        mask,
         range: chosen_range,
     };
-    let in_mask = |row: usize| mask.as_ref().is_none_or(|m| m[row]);
-    // The rows the filters keep, on every date, in day order; without filters, the frame's
-    // order and payers serve as they are.
-    let (filtered, own_payers) = match &mask {
-        None => (Cow::Borrowed(&calendar.order[..]), None),
-        Some(mask) => {
-            let order: Vec<u32> = calendar
-                .order
-                .iter()
-                .copied()
-                .filter(|&row| mask[row as usize])
-                .collect();
-            let payers = Payers::new(transactions, calendar, &order);
-            (Cow::Owned(order), payers)
-        }
-    };
-    let payers = match &mask {
-        None => frame.payers(),
-        Some(_) => own_payers.as_ref(),
+    let in_mask = |row: usize| mask.is_none_or(|m| m[row]);
+    let (filtered, payers) = match &filtered_rows {
+        None => (&calendar.order[..], frame.payers()),
+        Some(f) => (&f.order[..], f.payers.as_ref()),
     };
     let rows = Rows {
-        order: &filtered,
+        order: filtered,
         contains: &in_mask,
     };
     let computed = compute(
@@ -894,11 +928,8 @@ fn parse_range(range: &DateRange) -> Result<(i64, i64)> {
     Ok((from, to))
 }
 
-/// Which transactions pass every filter (`None` when there is none).
-fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<Option<Vec<bool>>> {
-    if filters.is_empty() {
-        return Ok(None);
-    }
+/// Which transactions pass every filter.
+fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<Vec<bool>> {
     let table = frame.table(dataset);
     let mut mask = vec![true; frame.typed.transactions.len];
     for filter in filters {
@@ -915,17 +946,33 @@ fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<O
             *keep &= listed[code as usize] != filter.exclude;
         }
     }
-    Ok(Some(mask))
+    Ok(mask)
 }
 
-/// The UTC offset written most often in the data, if any time carries one.
+/// The UTC offset written most often in the data, if any time carries one. A file holds few
+/// distinct offsets, mostly in runs: each time is compared with the last offset seen, and the
+/// offsets (sorted) are searched only when it changes, with no hashing per row.
 fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
-    let mut counts: HashMap<i32, u64> = HashMap::new();
+    let mut counts: Vec<(i32, u64)> = Vec::new();
+    let mut last = usize::MAX;
     for t in times {
-        if let Timestamp::WithOffset { offset_seconds, .. } = t {
-            *counts.entry(*offset_seconds).or_insert(0) += 1;
+        if let Timestamp::WithOffset { offset_seconds, .. } = *t {
+            if counts
+                .get(last)
+                .is_none_or(|&(offset, _)| offset != offset_seconds)
+            {
+                last = match counts.binary_search_by_key(&offset_seconds, |&(offset, _)| offset) {
+                    Ok(index) => index,
+                    Err(index) => {
+                        counts.insert(index, (offset_seconds, 0));
+                        index
+                    }
+                };
+            }
+            counts[last].1 += 1;
         }
     }
+    // Of two offsets as common and as far from UTC (+01:00 and -01:00), the positive one.
     let (offset, _) = counts
         .into_iter()
         .max_by_key(|&(offset, count)| (count, -offset.abs()))?;

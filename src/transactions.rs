@@ -247,33 +247,45 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         None => (None, Vec::new()),
     };
     // The currency of each row: its currency column, else the sign in its amount (¥28.16).
+    // Codes are found once per distinct cell and per distinct sign, not once per row (a row
+    // then costs an array look-up, with no string built or hashed).
     let mut codes: Vec<String> = Vec::new();
     let mut code_index: HashMap<String, u16> = HashMap::new();
-    let currency_column = mapping.column(Role::Currency);
-    let named: Vec<Option<String>> = match currency_column {
-        Some(c) => table.columns[c].map_cells(kept_rows.iter().copied(), |text| {
-            (!text.is_empty()).then(|| text.to_uppercase())
-        }),
-        None => vec![None; kept_rows.len()],
+    let mut index_of = |code: String| -> u16 {
+        *code_index.entry(code).or_insert_with_key(|code| {
+            codes.push(code.clone());
+            (codes.len() - 1) as u16
+        })
     };
+    const UNSEEN: u16 = NO_CURRENCY - 1;
+    let (cells, cell_values) = match mapping.column(Role::Currency) {
+        Some(c) => table.columns[c].encode(kept_rows.iter().copied(), true, NO_ID),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut cell_code = vec![UNSEEN; cell_values.len()];
+    let mut sign_code: Vec<(&'static str, u16)> = Vec::new();
     let currency: Vec<u16> = kept_rows
         .iter()
-        .zip(named)
-        .map(|(&row, named)| {
-            let code = match named {
-                Some(code) => code,
-                _ => match amount_currency.get(row).copied().flatten() {
-                    Some(sign) => sign.to_string(),
-                    None => return NO_CURRENCY,
-                },
-            };
-            if let Some(&index) = code_index.get(&code) {
-                return index;
+        .enumerate()
+        .map(|(kept, &row)| match cells.get(kept).copied() {
+            Some(cell) if cell != NO_ID => {
+                let code = &mut cell_code[cell as usize];
+                if *code == UNSEEN {
+                    *code = index_of(cell_values[cell as usize].to_uppercase());
+                }
+                *code
             }
-            let index = codes.len() as u16;
-            code_index.insert(code.clone(), index);
-            codes.push(code);
-            index
+            _ => match amount_currency.get(row).copied().flatten() {
+                Some(sign) => match sign_code.iter().find(|(known, _)| *known == sign) {
+                    Some(&(_, code)) => code,
+                    None => {
+                        let code = index_of(sign.to_string());
+                        sign_code.push((sign, code));
+                        code
+                    }
+                },
+                None => NO_CURRENCY,
+            },
         })
         .collect();
     let mut amount = amount;

@@ -458,14 +458,17 @@ pub fn selected_rows(
     calendar: &Calendar,
     selection: Selection,
 ) -> Vec<usize> {
-    let range = selection.range.or(calendar.span);
-    (0..transactions.len)
-        .filter(|&row| selection.mask.is_none_or(|m| m[row]))
-        .filter(|&row| match (calendar.day.get(row), range) {
-            (Some(day), Some((from, to))) => (from..=to).contains(day),
-            _ => true,
-        })
-        .collect()
+    let rows = 0..transactions.len;
+    let day = &calendar.day;
+    // Without a chosen range the period is the data's span, which holds every row's day: only
+    // the filters select (a check per row fewer, and none at all without filters).
+    match (selection.mask, selection.range, day.is_empty()) {
+        (None, None, _) | (None, _, true) => rows.collect(),
+        (Some(mask), None, _) | (Some(mask), _, true) => rows.filter(|&row| mask[row]).collect(),
+        (mask, Some((from, to)), false) => rows
+            .filter(|&row| mask.is_none_or(|m| m[row]) && (from..=to).contains(&day[row]))
+            .collect(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

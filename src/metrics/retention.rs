@@ -5,7 +5,6 @@ use crate::metrics::funnel::{PaymentsByUser, Signup};
 use crate::options::CohortBasis;
 use crate::time::{bucket_label, bucket_start, Grain, WeekStart};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// The definition, for people: printed in docs/metrics.md under "Cohort retention".
 pub const DEFINITION: &str = r#"*Activity* is a payment: a successful transaction (status success, refunded or disputed) that
@@ -210,19 +209,24 @@ fn table(
             .and_then(|i| known.get(i).copied())
             .unwrap_or_else(|| periods.of(day))
     };
-    let listed: Vec<(i64, i64, &[i64])> = members
+    let cohort_of = |day: i64| Some(period_of(day)).filter(|c| (lowest..=highest).contains(c));
+    let (oldest, newest) = members
         .iter()
-        .map(|&(day, days)| (period_of(day), day, days))
-        .filter(|&(cohort, _, _)| lowest <= cohort && cohort <= highest)
-        .collect();
-    let Some(oldest) = listed.iter().map(|m| m.0).min() else {
+        .filter_map(|&(day, _)| cohort_of(day))
+        .fold((i64::MAX, i64::MIN), |(lo, hi), c| (lo.min(c), hi.max(c)));
+    if oldest > newest {
         return RetentionTable::default();
-    };
+    }
     // The oldest cohort has the most periods elapsed; every row has that many cells.
     let len = usize::try_from(end - oldest).unwrap_or(0);
-    let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
-    for &(cohort, day, days) in &listed {
-        let tally = tallies.entry(cohort).or_insert_with(|| Tally {
+    // One slot per period from the oldest cohort's to the newest's (cohorts are periods of the
+    // data's days, so they are few), indexed directly rather than looked up per member.
+    let mut tallies: Vec<Option<Tally>> = (oldest..=newest).map(|_| None).collect();
+    for &(day, days) in members {
+        let Some(cohort) = cohort_of(day) else {
+            continue;
+        };
+        let tally = tallies[(cohort - oldest) as usize].get_or_insert_with(|| Tally {
             day,
             size: 0,
             active: vec![0; len],
@@ -249,9 +253,12 @@ fn table(
         }
     }
 
-    let mut cohorts = Vec::with_capacity(tallies.len());
+    let tallies = (oldest..)
+        .zip(tallies)
+        .filter_map(|(cohort, t)| Some((cohort, t?)));
+    let mut cohorts = Vec::new();
     let mut sums = vec![(0u64, 0u64, 0u64); len]; // (active, active in N or later, size)
-    for (&cohort, tally) in &tallies {
+    for (cohort, tally) in tallies {
         let elapsed = usize::try_from(end - cohort).unwrap_or(0);
         let mut later = 0;
         let mut unbounded_counts = vec![0u64; len];

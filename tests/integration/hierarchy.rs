@@ -279,6 +279,43 @@ fn a_frame_serves_every_view_without_rereading() {
             ..Options::default()
         },
     ];
+    // The frame keeps the rows and payers of the last filters: the same filters under another
+    // grain and segment reuse them, other filters replace them, and an error keeps them.
+    let card = |exclude| Filter {
+        column: "funding_source".into(),
+        values: vec!["card".into()],
+        exclude,
+    };
+    let views = views.into_iter().chain([
+        Options {
+            filters: vec![card(true)],
+            grain: Grain::Month,
+            segment: Some("channel".into()),
+            ..Options::default()
+        },
+        Options {
+            filters: vec![card(false)],
+            ..Options::default()
+        },
+        Options {
+            filters: vec![card(true), card(false)],
+            grain: Grain::Week,
+            ..Options::default()
+        },
+        Options {
+            filters: vec![card(true)],
+            ..Options::default()
+        },
+    ]);
+    let unknown = Options {
+        filters: vec![Filter {
+            column: "no_such_column".into(),
+            values: vec!["x".into()],
+            exclude: false,
+        }],
+        ..Options::default()
+    };
+    assert!(report_from(&dataset, &frame, &unknown).is_err());
     for view in views {
         assert!(frame.fits(&view), "view options do not change the frame");
         let reused = report_from(&dataset, &frame, &view).unwrap();
