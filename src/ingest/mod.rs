@@ -92,8 +92,22 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
     let mut stream = CsvStream::new(file);
     // The whole file is here: its columns are sized once, without growth by doubling.
     stream.expect_bytes(bytes.len() as u64);
-    stream.push(bytes)?;
+    push_in_chunks(&mut stream, bytes)?;
     stream.finish()
+}
+
+/// How much of a file in memory [`read_csv`] hands the stream at a time.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Pushes `bytes` a megabyte at a time rather than in one call. The result is the same (a
+/// stream reads the same table however the file is cut), but in the browser it is faster: V8
+/// compiles a wasm function first with its baseline compiler and swaps in the optimised code
+/// only for the function's next call (no on-stack replacement), so one call over the whole file
+/// would run the reading loop unoptimised from the first byte to the last.
+fn push_in_chunks(stream: &mut CsvStream, bytes: &[u8]) -> Result<()> {
+    bytes
+        .chunks(READ_CHUNK)
+        .try_for_each(|chunk| stream.push(chunk))
 }
 
 /// Reads a CSV file that the host has decoded to UTF-8 from `encoding`, after [`read_csv`]
@@ -102,7 +116,7 @@ pub fn read_csv(file: &str, bytes: &[u8]) -> Result<RawTable> {
 pub fn read_decoded_csv(file: &str, utf8: &[u8], encoding: &str) -> Result<RawTable> {
     let mut stream = CsvStream::decoded(file, encoding);
     stream.expect_bytes(utf8.len() as u64);
-    stream.push(utf8)?;
+    push_in_chunks(&mut stream, utf8)?;
     stream.finish()
 }
 
