@@ -72,6 +72,16 @@ impl Dictionary {
         &self.0[code]
     }
 
+    /// Adds a new value and gives its code; `None` when the dictionary is full (the column then
+    /// turns to plain text).
+    fn add(&mut self, value: &str) -> Option<u32> {
+        if self.0.len() == MAX_DICTIONARY {
+            return None;
+        }
+        self.0.push(value.into());
+        Some((self.0.len() - 1) as u32)
+    }
+
     #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         self.0.iter().map(|value| &**value)
@@ -417,13 +427,11 @@ impl ColumnBuilder {
             let hash = key.hash();
             let code = match self.short_index.find(hash, |&(known, _)| known == key) {
                 Some(&(_, code)) => code,
-                None if values.len() == MAX_DICTIONARY => {
-                    self.turn_plain()?;
-                    return self.push(cell);
-                }
                 None => {
-                    let code = values.len() as u32;
-                    values.0.push(cell.into());
+                    let Some(code) = values.add(cell) else {
+                        self.turn_plain()?;
+                        return self.push(cell);
+                    };
                     self.short_index
                         .insert_unique(hash, (key, code), |(known, _)| known.hash());
                     code
@@ -449,13 +457,11 @@ impl ColumnBuilder {
             .copied();
         let code = match found {
             Some(code) => code,
-            None if values.len() == MAX_DICTIONARY => {
-                self.turn_plain()?;
-                return self.push(cell);
-            }
             None => {
-                let code = values.len() as u32;
-                values.0.push(cell.into());
+                let Some(code) = values.add(cell) else {
+                    self.turn_plain()?;
+                    return self.push(cell);
+                };
                 let hasher = &self.hasher;
                 let values = &*values;
                 self.index.insert_unique(hash, code, |&code| {
