@@ -19,7 +19,7 @@
 // speed build (www/pkg-fast, ~390 KB gzip) is fetched only when a large transactions file is
 // loaded, and from then on every call goes to it (see switchToSpeedBuild).
 import initSizeBuild, * as sizeBuild from '../pkg/paymetrics.js';
-import { SPEED_BUILD_FROM } from './speed-build.js';
+import { SPEED_BUILD_FROM, warmUp } from './speed-build.js';
 
 // The build in use: its Workbench and CsvUpload classes.
 let build = sizeBuild;
@@ -265,6 +265,12 @@ async function switchToSpeedBuild() {
     speedBuild = 'unavailable';
     console.warn('The speed build could not be loaded; the size build reads the file.', err);
     return null;
+  }
+  try {
+    warmUp(fast);
+  } catch (err) {
+    // Only speed is at stake: the file is read all the same.
+    console.warn('The speed build could not be warmed up.', err);
   }
   const released = workbench.heapBytes() > 0;
   workbench.free();
