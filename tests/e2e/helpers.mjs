@@ -1,6 +1,6 @@
 // Shared by the e2e tests: a tiny static server over dist/ (no dependencies) and the browser.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -218,4 +218,27 @@ export function fileNames(page) {
 /** Text of an element with runs of white space collapsed. */
 export async function text(page, selector) {
   return ((await page.textContent(selector)) || '').replace(/\s+/g, ' ').trim();
+}
+
+const HEADER = 'txn_id,created_at,user_id,amount,status,note\n';
+const NOTE = 'padding to make the rows about a hundred bytes long';
+
+/**
+ * A transactions CSV of `rows` successful payments of 1.00 each, over 20 days of July 2025 (so the
+ * page shows all of it), from 1,000 payers: TPV = txn_count = rows.
+ */
+export function writeCsv(path, rows) {
+  const parts = [HEADER];
+  let block = '';
+  for (let i = 0; i < rows; i++) {
+    const day = String(1 + (i % 20)).padStart(2, '0');
+    block += `T${i},2025-07-${day}T10:00:00+08:00,U${i % 1000},1.00,success,${NOTE}\n`;
+    if (block.length > 1 << 20) {
+      parts.push(block);
+      block = '';
+    }
+  }
+  parts.push(block);
+  writeFileSync(path, parts.join(''));
+  return statSync(path).size;
 }

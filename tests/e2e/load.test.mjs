@@ -8,33 +8,11 @@
 // "Page hooks"), which lowers the memory a table may take, instead of a file of a gigabyte.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DATA, assertClose, fileNames, kpiValues, settle, startPage, text, waitForStatus } from './helpers.mjs';
+import { DATA, assertClose, fileNames, kpiValues, settle, startPage, text, waitForStatus, writeCsv } from './helpers.mjs';
 
-const HEADER = 'txn_id,created_at,user_id,amount,status,note\n';
-const NOTE = 'padding to make the rows about a hundred bytes long';
-
-/**
- * A transactions CSV of `rows` successful payments of 1.00 each, over 20 days of July 2025 (so the
- * page shows all of it), from 1,000 payers: TPV = txn_count = rows.
- */
-function writeCsv(path, rows) {
-  const parts = [HEADER];
-  let block = '';
-  for (let i = 0; i < rows; i++) {
-    const day = String(1 + (i % 20)).padStart(2, '0');
-    block += `T${i},2025-07-${day}T10:00:00+08:00,U${i % 1000},1.00,success,${NOTE}\n`;
-    if (block.length > 1 << 20) {
-      parts.push(block);
-      block = '';
-    }
-  }
-  parts.push(block);
-  writeFileSync(path, parts.join(''));
-  return statSync(path).size;
-}
 
 /**
  * Records what the load panel shows (its data-* numbers, text and bar) at every change, in the

@@ -6,10 +6,10 @@
 // size build at work.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileNames, kpiValues, openPage, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
+import { fileNames, kpiValues, openPage, seriesRows, settle, startPage, text, waitForStatus, writeCsv } from './helpers.mjs';
 
 const SPEED_BUILD = /\/assets\/paymetrics_fast[-_][^/]*\.(js|wasm)$/;
 const speedRequests = (log) => log.requests.filter((u) => SPEED_BUILD.test(u));
@@ -26,23 +26,6 @@ async function reopen(browser, base, query) {
   return opened;
 }
 
-const HEADER = 'txn_id,created_at,user_id,amount,status,note\n';
-
-/** `rows` payments of 1.00, ~100 bytes each, over 20 days of July 2025 (as load.test.mjs). */
-function writeCsv(path, rows) {
-  const parts = [HEADER];
-  let block = '';
-  for (let i = 0; i < rows; i++) {
-    const day = String(1 + (i % 20)).padStart(2, '0');
-    block += `T${i},2025-07-${day}T10:00:00+08:00,U${i % 1000},1.00,success,padding to make the rows about a hundred bytes long\n`;
-    if (block.length > 1 << 20) {
-      parts.push(block);
-      block = '';
-    }
-  }
-  parts.push(block);
-  writeFileSync(path, parts.join(''));
-}
 
 describe('The speed build', { timeout: 300000 }, () => {
   let dir;
