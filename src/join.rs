@@ -114,7 +114,7 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
             } else {
                 unmatched += 1;
                 if unmatched_examples.len() < UNMATCHED_EXAMPLES {
-                    unmatched_examples.push((key.to_string(), table.lines[row]));
+                    unmatched_examples.push((key.to_string(), table.line(row)));
                 }
             }
             found

@@ -93,7 +93,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
                     skipped.add(
                         reason,
                         file,
-                        table.lines[row],
+                        table.line(row),
                         table.column_number(c),
                         detail,
                     );
@@ -134,7 +134,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
                             skipped.add(
                                 SkipReason::AmountNotANumber,
                                 file,
-                                table.lines[row],
+                                table.line(row),
                                 table.column_number(c),
                                 format!("{label} {text:?} is not a number"),
                             );
@@ -160,7 +160,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .map(|row| {
                 numbers[row].unwrap_or_else(|| {
                     if keep[row] {
-                        unreadable.note(table.lines[row], table.column_number(c), cells.get(row));
+                        unreadable.note(table.line(row), table.column_number(c), cells.get(row));
                     }
                     f64::NAN
                 })
@@ -185,7 +185,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .map(|row| {
                 times[row].unwrap_or_else(|| {
                     if keep[row] {
-                        unreadable.note(table.lines[row], table.column_number(c), cells.get(row));
+                        unreadable.note(table.line(row), table.column_number(c), cells.get(row));
                     }
                     None
                 })
@@ -213,7 +213,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .zip(parsed)
             .map(|(&row, flag)| {
                 flag.unwrap_or_else(|| {
-                    unreadable.note(table.lines[row], table.column_number(c), cells.get(row));
+                    unreadable.note(table.line(row), table.column_number(c), cells.get(row));
                     false
                 })
             })

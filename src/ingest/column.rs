@@ -3,7 +3,7 @@
 //! transactions, timestamps), as plain text.
 //!
 //! Why a dictionary: payment exports repeat values heavily (status, channel, currency, payer and
-//! merchant ids). Stored once per distinct value, a column takes 4 bytes a row instead of its
+//! merchant ids). Stored once per distinct value, a column takes 2 bytes a row instead of its
 //! text, later stages read (parse, normalise, group) each distinct value once instead of once a
 //! row, and the codes are the group keys that mixes, filters and segments need. The choice is
 //! made while the file is read, from what has been seen so far, so it needs no second pass.
@@ -74,12 +74,12 @@ impl Dictionary {
 
     /// Adds a new value and gives its code; `None` when the dictionary is full (the column then
     /// turns to plain text).
-    fn add(&mut self, value: &str) -> Option<u32> {
+    fn add(&mut self, value: &str) -> Option<u16> {
         if self.0.len() == MAX_DICTIONARY {
             return None;
         }
         self.0.push(value.into());
-        Some((self.0.len() - 1) as u32)
+        Some((self.0.len() - 1) as u16)
     }
 
     #[cfg(test)]
@@ -92,11 +92,75 @@ impl Dictionary {
     }
 }
 
+/// Each row's index into its column's dictionary: two bytes while the dictionary is small enough
+/// (always, for a column read from a file, whose dictionary holds at most `MAX_DICTIONARY`
+/// values), four for a joined lookup column of many distinct values.
+#[derive(Debug, Clone)]
+enum Codes {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+/// A dictionary code as an index (`u32` has no `Into<usize>`).
+trait Code: Copy {
+    fn index(self) -> usize;
+}
+
+impl Code for u16 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl Code for u32 {
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+const _: () = assert!(MAX_DICTIONARY <= u16::MAX as usize + 1);
+
+/// Runs `$body` with `$codes` bound to the codes as a slice of their own width: the loops over
+/// rows are then compiled once per width, without a branch per row.
+macro_rules! with_codes {
+    ($codes:expr, |$slice:ident| $body:expr) => {
+        match $codes {
+            Codes::Narrow(codes) => {
+                let $slice = &codes[..];
+                $body
+            }
+            Codes::Wide(codes) => {
+                let $slice = &codes[..];
+                $body
+            }
+        }
+    };
+}
+
+impl Codes {
+    fn len(&self) -> usize {
+        with_codes!(self, |codes| codes.len())
+    }
+
+    fn get(&self, row: usize) -> usize {
+        with_codes!(self, |codes| codes[row].index())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Codes::Narrow(codes) => codes.capacity() * 2,
+            Codes::Wide(codes) => codes.capacity() * 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Cells {
     /// Each row's value as an index into `values`, which holds each distinct value once.
     Coded {
-        codes: Vec<u32>,
+        codes: Codes,
         values: Dictionary,
     },
     Plain(Strings),
@@ -138,6 +202,10 @@ impl TextColumn {
     /// A dictionary-encoded column from its parts: `codes[row]` indexes `values`, whose entries
     /// must be distinct.
     pub fn from_codes(codes: Vec<u32>, values: &[&str]) -> TextColumn {
+        let codes = match u16::try_from(values.len()) {
+            Ok(_) => Codes::Narrow(codes.into_iter().map(|code| code as u16).collect()),
+            Err(_) => Codes::Wide(codes),
+        };
         let values = Dictionary(values.iter().map(|&value| value.into()).collect());
         TextColumn {
             cells: Cells::Coded { codes, values },
@@ -155,7 +223,7 @@ impl TextColumn {
     /// The cell of row `row`.
     pub fn get(&self, row: usize) -> &str {
         match &self.cells {
-            Cells::Coded { codes, values } => values.get(codes[row] as usize),
+            Cells::Coded { codes, values } => values.get(codes.get(row)),
             Cells::Plain(strings) => strings.get(row),
         }
     }
@@ -168,9 +236,11 @@ impl TextColumn {
     /// (in order of first appearance); `None` for a plain column. For tests of the storage
     /// choice: later stages go through `map_cells`, `encode` and `value_counts`.
     #[cfg(test)]
-    fn dictionary(&self) -> Option<(&[u32], &Dictionary)> {
+    fn dictionary(&self) -> Option<(Vec<usize>, &Dictionary)> {
         match &self.cells {
-            Cells::Coded { codes, values } => Some((codes, values)),
+            Cells::Coded { codes, values } => {
+                Some(((0..codes.len()).map(|row| codes.get(row)).collect(), values))
+            }
             Cells::Plain(_) => None,
         }
     }
@@ -186,13 +256,14 @@ impl TextColumn {
         match &self.cells {
             Cells::Coded { codes, values } => {
                 let mut done: Vec<Option<T>> = vec![None; values.len()];
-                rows.map(|row| {
-                    let code = codes[row] as usize;
-                    done[code]
-                        .get_or_insert_with(|| f(values.get(code)))
-                        .clone()
-                })
-                .collect()
+                with_codes!(codes, |codes| rows
+                    .map(|row| {
+                        let code = codes[row].index();
+                        done[code]
+                            .get_or_insert_with(|| f(values.get(code)))
+                            .clone()
+                    })
+                    .collect())
             }
             Cells::Plain(strings) => rows.map(|row| f(strings.get(row))).collect(),
         }
@@ -209,7 +280,8 @@ impl TextColumn {
         match &self.cells {
             Cells::Coded { codes, values } => {
                 let mut counts = vec![0u64; values.len()];
-                rows.for_each(|row| counts[codes[row] as usize] += 1);
+                with_codes!(codes, |codes| rows
+                    .for_each(|row| counts[codes[row].index()] += 1));
                 let counted: Vec<(&str, u64)> = counts
                     .into_iter()
                     .enumerate()
@@ -252,20 +324,21 @@ impl TextColumn {
             Cells::Coded { codes, values } => {
                 // The column's own codes, renumbered over the rows asked for.
                 let mut renumbered = vec![u32::MAX; values.len()];
-                rows.map(|row| {
-                    let code = codes[row] as usize;
-                    if renumbered[code] == u32::MAX {
-                        let value = values.get(code);
-                        renumbered[code] = if empty_is_missing && value.is_empty() {
-                            missing
-                        } else {
-                            distinct.push(value);
-                            (distinct.len() - 1) as u32
-                        };
-                    }
-                    renumbered[code]
-                })
-                .collect()
+                with_codes!(codes, |codes| rows
+                    .map(|row| {
+                        let code = codes[row].index();
+                        if renumbered[code] == u32::MAX {
+                            let value = values.get(code);
+                            renumbered[code] = if empty_is_missing && value.is_empty() {
+                                missing
+                            } else {
+                                distinct.push(value);
+                                (distinct.len() - 1) as u32
+                            };
+                        }
+                        renumbered[code]
+                    })
+                    .collect())
             }
             Cells::Plain(strings) => {
                 // Payer ids are short: most look-ups go by key (see `ShortKey`).
@@ -307,7 +380,7 @@ impl TextColumn {
     /// Bytes held on the heap, for the memory estimate shown while loading.
     pub fn heap_bytes(&self) -> usize {
         match &self.cells {
-            Cells::Coded { codes, values } => codes.capacity() * 4 + values.heap_bytes(),
+            Cells::Coded { codes, values } => codes.heap_bytes() + values.heap_bytes(),
             Cells::Plain(strings) => strings.heap_bytes(),
         }
     }
@@ -316,15 +389,15 @@ impl TextColumn {
 /// Builds a [`TextColumn`] a cell at a time, choosing its storage as it goes: dictionary-encoded
 /// while the dictionary pays off, plain text once nearly every value is new.
 pub struct ColumnBuilder {
-    cells: Cells,
+    cells: Building,
     /// The code of each distinct value longer than 16 bytes, by the value's hash
     /// (only while coded).
-    index: HashTable<u32>,
+    index: HashTable<u16>,
     /// The code of each distinct short value, by its [`ShortKey`] (only while coded).
-    short_index: HashTable<(ShortKey, u32)>,
+    short_index: HashTable<(ShortKey, u16)>,
     /// The previous row's value as a key, when it was short: sorted exports repeat a value row
     /// after row.
-    last_short: Option<(ShortKey, u32)>,
+    last_short: Option<(ShortKey, u16)>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -394,10 +467,26 @@ impl ShortKey {
     }
 }
 
+/// A column's cells while it is read: coded while the dictionary pays off (`MAX_DICTIONARY`
+/// values at most, so two-byte codes), plain text after.
+enum Building {
+    Coded { codes: Vec<u16>, values: Dictionary },
+    Plain(Strings),
+}
+
+impl Building {
+    fn len(&self) -> usize {
+        match self {
+            Building::Coded { codes, .. } => codes.len(),
+            Building::Plain(strings) => strings.len(),
+        }
+    }
+}
+
 impl Default for ColumnBuilder {
     fn default() -> Self {
         ColumnBuilder {
-            cells: Cells::Coded {
+            cells: Building::Coded {
                 codes: Vec::new(),
                 values: Dictionary::default(),
             },
@@ -414,8 +503,8 @@ impl Default for ColumnBuilder {
 impl ColumnBuilder {
     pub fn push(&mut self, cell: &str) -> Result<()> {
         let (codes, values) = match &mut self.cells {
-            Cells::Coded { codes, values } => (codes, values),
-            Cells::Plain(strings) => return strings.push(cell),
+            Building::Coded { codes, values } => (codes, values),
+            Building::Plain(strings) => return strings.push(cell),
         };
         if let Some(key) = ShortKey::of(cell.as_bytes()) {
             if let Some((last, code)) = self.last_short {
@@ -478,8 +567,8 @@ impl ColumnBuilder {
     pub fn reserve_rows(&mut self, rows: usize) {
         let more = rows.saturating_sub(self.len());
         match &mut self.cells {
-            Cells::Coded { codes, .. } => codes.reserve(more),
-            Cells::Plain(strings) => {
+            Building::Coded { codes, .. } => codes.reserve(more),
+            Building::Plain(strings) => {
                 let per_row = strings.text.len() / strings.len().max(1);
                 strings.ends.reserve(more);
                 strings.text.reserve(per_row.saturating_mul(more));
@@ -500,18 +589,18 @@ impl ColumnBuilder {
     pub fn heap_bytes(&self) -> usize {
         let index = self.index.capacity() * 5 + self.short_index.capacity() * 33;
         match &self.cells {
-            Cells::Coded { codes, values } => codes.capacity() * 4 + values.heap_bytes() + index,
-            Cells::Plain(strings) => strings.heap_bytes(),
+            Building::Coded { codes, values } => codes.capacity() * 2 + values.heap_bytes() + index,
+            Building::Plain(strings) => strings.heap_bytes(),
         }
     }
 
     fn turn_plain(&mut self) -> Result<()> {
-        if let Cells::Coded { codes, values } = &self.cells {
+        if let Building::Coded { codes, values } = &self.cells {
             let mut strings = Strings::default();
             for &code in codes {
                 strings.push(values.get(code as usize))?;
             }
-            self.cells = Cells::Plain(strings);
+            self.cells = Building::Plain(strings);
             self.index = HashTable::new();
             self.short_index = HashTable::new();
             self.last_short = None;
@@ -521,11 +610,14 @@ impl ColumnBuilder {
 
     pub fn finish(self) -> TextColumn {
         let cells = match self.cells {
-            Cells::Coded { mut codes, values } => {
+            Building::Coded { mut codes, values } => {
                 codes.shrink_to_fit();
-                Cells::Coded { codes, values }
+                Cells::Coded {
+                    codes: Codes::Narrow(codes),
+                    values,
+                }
             }
-            Cells::Plain(mut strings) => {
+            Building::Plain(mut strings) => {
                 strings.text.shrink_to_fit();
                 strings.ends.shrink_to_fit();
                 Cells::Plain(strings)
@@ -584,6 +676,27 @@ mod tests {
         assert!(column.dictionary().is_none());
         assert_eq!(column.len(), cells.len());
         assert!(column.iter().eq(cells.iter().map(String::as_str)));
+    }
+
+    #[test]
+    fn a_joined_column_of_any_number_of_values_keeps_every_cell() {
+        // Few values take two-byte codes; more than 65,536 take four.
+        for (distinct, first) in [(3usize, ["v0", "v1", "v2"]), (70_000, ["v0", "v7", "v14"])] {
+            let names: Vec<String> = (0..distinct).map(|i| format!("v{i}")).collect();
+            let values: Vec<&str> = names.iter().map(String::as_str).collect();
+            let codes: Vec<u32> = (0..100_000)
+                .map(|row| (row * 7) % distinct as u32)
+                .collect();
+            let column = TextColumn::from_codes(codes.clone(), &values);
+            assert!(codes
+                .iter()
+                .enumerate()
+                .all(|(row, &code)| column.get(row) == values[code as usize]));
+            assert_eq!(
+                column.encode(0..3, false, u32::MAX),
+                (vec![0, 1, 2], first.to_vec())
+            );
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! be in memory whole, and progress can be shown while it loads.
 mod column;
 mod decode;
+mod lines;
 
 pub use column::{ColumnBuilder, TextColumn};
+pub use lines::Lines;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::quality::{SkipLog, SkipReason};
@@ -48,7 +50,7 @@ pub struct RawTable {
     /// How many of `columns` come from the file itself; the rest were added (joined, derived).
     pub file_columns: usize,
     /// 1-based file line where each kept row starts (for messages about its cells).
-    pub lines: Arc<[u64]>,
+    pub lines: Arc<Lines>,
     /// Data records found after the header, kept or not.
     pub rows_read: u64,
     /// Data records this stage could not keep, by reason.
@@ -63,6 +65,11 @@ impl RawTable {
         self.lines.len()
     }
 
+    /// The 1-based file line where row `row` starts (0 for a row past the end).
+    pub fn line(&self, row: usize) -> u64 {
+        self.lines.get(row).unwrap_or(0)
+    }
+
     /// The 1-based column number of column `index` in the file, for messages; `None` for a
     /// column that is not the file's own (joined from a lookup, or derived).
     pub fn column_number(&self, index: usize) -> Option<u64> {
@@ -75,7 +82,7 @@ impl RawTable {
 
     /// Bytes the table holds on the heap (cells, dictionaries, line numbers).
     pub fn heap_bytes(&self) -> usize {
-        self.columns.iter().map(|c| c.heap_bytes()).sum::<usize>() + self.lines.len() * 8
+        self.columns.iter().map(|c| c.heap_bytes()).sum::<usize>() + self.lines.heap_bytes()
     }
 }
 
@@ -366,7 +373,7 @@ struct Body {
     expected_rows: Option<u64>,
     header: Option<Header>,
     columns: Vec<ColumnBuilder>,
-    lines: Vec<u64>,
+    lines: Lines,
     rows_read: u64,
     skipped: SkipLog,
     lines_skipped: SkipLog,
@@ -410,7 +417,7 @@ impl Body {
             expected_rows: None,
             header: None,
             columns: Vec::new(),
-            lines: Vec::new(),
+            lines: Lines::default(),
             rows_read: 0,
             skipped: SkipLog::default(),
             lines_skipped: SkipLog::default(),
@@ -424,7 +431,7 @@ impl Body {
             .iter()
             .map(ColumnBuilder::heap_bytes)
             .sum::<usize>()
-            + self.lines.capacity() * 8
+            + self.lines.heap_bytes()
     }
 
     /// Decodes a chunk of the file and reads it.
@@ -525,7 +532,6 @@ impl Body {
                 self.columns
                     .iter_mut()
                     .for_each(|column| column.reserve_rows(kept));
-                self.lines.reserve(kept.saturating_sub(self.lines.len()));
                 self.expected_rows = Some(rows);
             }
         }
@@ -720,7 +726,7 @@ impl Body {
             );
         }
         let columns = columns.into_iter().map(Arc::new).collect();
-        let lines = self.lines.into();
+        let lines = Arc::new(self.lines);
         Ok(RawTable {
             dialect: Dialect {
                 encoding: self.encoding,
@@ -916,7 +922,7 @@ mod tests {
         let table = read_csv("t.csv", csv.as_bytes()).unwrap();
         assert_eq!(table.headers, vec!["time", "amount", "status", "note"]);
         assert_eq!(table.dialect.header_line, 5);
-        assert_eq!(*table.lines, [6, 7]);
+        assert!(table.lines.iter().eq([6, 7]));
         assert_eq!(table.rows_read, 2);
         let groups = table.lines_skipped.groups();
         assert_eq!(groups[0].reason, "notes before the header");
@@ -954,10 +960,10 @@ mod tests {
         let table = read_csv("t.csv", b"\xEF\xBB\xBFid,name\r\n1,\"x, y\"\r\n2,z\r\n").unwrap();
         assert_eq!(table.headers, vec!["id", "name"]);
         assert_eq!(table.columns[1].get(0), "x, y");
-        assert_eq!(*table.lines, [2, 3]);
+        assert!(table.lines.iter().eq([2, 3]));
         let table = read_csv("t.csv", b"\n\nid\n1\n\n\n2\n").unwrap();
         assert_eq!(table.dialect.header_line, 3);
-        assert_eq!(*table.lines, [4, 7]);
+        assert!(table.lines.iter().eq([4, 7]));
         assert_eq!(table.dialect.encoding, "UTF-8");
     }
 

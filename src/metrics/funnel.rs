@@ -150,10 +150,7 @@ pub fn find_users_table(lookups: &[RawTable]) -> Option<UsersColumns> {
 
 /// Where a column is, for messages: `line 7 column 2`, or `line 7` for a column not from the file.
 fn place(table: &RawTable, row: usize, column: usize) -> (u64, Option<u64>) {
-    (
-        table.lines.get(row).copied().unwrap_or(0),
-        table.column_number(column),
-    )
+    (table.line(row), table.column_number(column))
 }
 
 /// One warning about rows or values of a users-file column, naming the first one.
