@@ -393,7 +393,9 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
     let table: &RawTable = &prepared.table;
     let derived = derived_roles(&prepared.derived, table);
     let mapping = resolve_mapping(table, &options.mapping, &derived)?;
-    let typed = type_table(table, &mapping, options);
+    let mut typed = type_table(table, &mapping, options);
+    // The calendar takes the time columns and keeps what the metrics use of them.
+    let times = std::mem::take(&mut typed.times);
     let transactions = &typed.transactions;
     let zone = match &options.tz {
         Some(text) => Zone::parse(text).ok_or_else(|| {
@@ -401,13 +403,13 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
                 "time zone {text:?} is neither a UTC offset like +08:00 nor a zone name like Asia/Shanghai"
             )))
         })?,
-        None => transactions
+        None => times
             .created_at
             .as_deref()
             .and_then(most_common_offset)
             .unwrap_or_else(Zone::utc),
     };
-    let calendar = Calendar::new(transactions, zone);
+    let calendar = Calendar::new(times, transactions.len, zone);
     let dimensions = dimensions(table, &mapping, transactions);
     let coded = (0..table.headers.len()).map(|_| OnceCell::new()).collect();
     let (joins, derived) = (prepared.joins, prepared.derived);
@@ -741,7 +743,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     let mut warnings = table.warnings.clone();
     warnings.extend(typed.warnings.iter().cloned());
     warnings.extend(users_warnings);
-    if transactions.created_at.is_some() && transactions.len > 0 && computed.buckets.is_empty() {
+    if !frame.calendar.millis.is_empty() && computed.buckets.is_empty() {
         warnings.push(
             "the dates span more than a century, so no time series is drawn; check created_at"
                 .to_string(),

@@ -17,7 +17,6 @@ pub const NO_ID: u32 = u32::MAX;
 #[derive(Debug, Default)]
 pub struct Transactions {
     pub len: usize,
-    pub created_at: Option<Vec<Timestamp>>,
     pub amount: Option<Vec<f64>>,
     pub status: Option<Vec<Status>>,
     pub user: Option<Vec<u32>>,
@@ -25,7 +24,6 @@ pub struct Transactions {
     pub user_count: usize,
     pub fee: Option<Vec<f64>>,
     pub latency_ms: Option<Vec<f64>>,
-    pub settled_at: Option<Vec<Option<Timestamp>>>,
     /// The table row (index into the text columns) each transaction was read from.
     pub rows: Vec<u32>,
     /// The user id behind each dictionary index of `user`.
@@ -34,7 +32,6 @@ pub struct Transactions {
     pub merchant_count: usize,
     /// True where the payment was confirmed as fraud (an empty or unreadable flag is false).
     pub fraud: Option<Vec<bool>>,
-    pub disputed_at: Option<Vec<Option<Timestamp>>>,
     /// True where the payer's KYC value says verified (see `kyc_verified`).
     pub kyc_verified: Option<Vec<bool>>,
     /// Each raw status value with its normal form and how many loaded rows carry it.
@@ -49,6 +46,17 @@ pub struct Transactions {
     pub money_currency: Option<String>,
 }
 
+/// The time columns of the loaded transactions, one value per row like [`Transactions`]'
+/// columns (`None` where the role is not mapped). Kept apart because the frame's calendar turns
+/// them into what the metrics use (instants, local days, settlement delays) and then drops them:
+/// at 16 bytes a value, keeping them would cost 48 bytes a row.
+#[derive(Debug, Default)]
+pub struct Times {
+    pub created_at: Option<Vec<Timestamp>>,
+    pub settled_at: Option<Vec<Option<Timestamp>>>,
+    pub disputed_at: Option<Vec<Option<Timestamp>>>,
+}
+
 /// Marks a row whose currency is unknown.
 pub const NO_CURRENCY: u16 = u16::MAX;
 
@@ -57,6 +65,7 @@ pub const NO_CURRENCY: u16 = u16::MAX;
 #[derive(Debug)]
 pub struct Typed {
     pub transactions: Transactions,
+    pub times: Times,
     pub skipped: SkipLog,
     pub warnings: Vec<String>,
 }
@@ -349,25 +358,27 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
     Typed {
         transactions: Transactions {
             len: kept_rows.len(),
-            created_at,
             amount,
             status,
             user,
             user_count: user_ids.len(),
             fee,
             latency_ms,
-            settled_at,
             rows: kept_rows.iter().map(|&row| row as u32).collect(),
             user_ids,
             merchant,
             merchant_count,
             fraud,
-            disputed_at,
             kyc_verified,
             status_values,
             currency: (!codes.is_empty()).then_some(currency),
             currencies: codes,
             money_currency,
+        },
+        times: Times {
+            created_at,
+            settled_at,
+            disputed_at,
         },
         skipped,
         warnings,

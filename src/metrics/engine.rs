@@ -8,7 +8,7 @@
 use super::funnel::PaymentsByUser;
 use crate::schema::Status;
 use crate::time::{bucket_start, local_day, next_bucket, Grain, WeekStart, Zone};
-use crate::transactions::{Transactions, NO_ID};
+use crate::transactions::{Times, Transactions, NO_ID};
 
 /// The facts about a set of transactions from which the metrics follow (see `catalog` for the
 /// definitions). Counts and sums are additive; distinct counts, percentiles, windows and
@@ -133,10 +133,15 @@ pub struct Calendar {
 pub const NOT_SETTLED: i64 = i64::MIN;
 
 impl Calendar {
-    pub fn new(transactions: &Transactions, zone: Zone) -> Calendar {
-        let millis: Vec<i64> = transactions
-            .created_at
-            .as_ref()
+    /// The calendar of `len` rows with these times. The times are dropped as they are read:
+    /// the calendar is what the metrics use of them.
+    pub fn new(times: Times, len: usize, zone: Zone) -> Calendar {
+        let Times {
+            created_at,
+            settled_at,
+            disputed_at,
+        } = times;
+        let millis: Vec<i64> = created_at
             .map(|times| times.iter().map(|t| t.utc_millis(zone)).collect())
             .unwrap_or_default();
         let day: Vec<i64> = millis.iter().map(|&m| local_day(m, zone)).collect();
@@ -145,8 +150,8 @@ impl Calendar {
             .min()
             .zip(day.iter().max())
             .map(|(&a, &b)| (a, b));
-        let order = day_order(&day, span, transactions.len);
-        let settle_delta = match (&transactions.settled_at, millis.is_empty()) {
+        let order = day_order(&day, span, len);
+        let settle_delta = match (settled_at, millis.is_empty()) {
             (Some(settled), false) => settled
                 .iter()
                 .zip(&millis)
@@ -154,9 +159,7 @@ impl Calendar {
                 .collect(),
             _ => Vec::new(),
         };
-        let disputes = transactions
-            .disputed_at
-            .as_ref()
+        let disputes = disputed_at
             .map(|disputed| {
                 disputed
                     .iter()
