@@ -10,6 +10,7 @@ use crate::options::Options;
 use crate::schema::{auto_map, resolve_mapping, Role};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -126,6 +127,25 @@ struct AliasedRow<'t> {
     row: usize,
     own: usize,
     targets: &'t [usize],
+    /// The text of this row's cells in columns stored as times, written when first asked for.
+    written: Vec<OnceCell<String>>,
+}
+
+impl<'t> AliasedRow<'t> {
+    fn new(table: &'t RawTable, own: usize, targets: &'t [usize]) -> AliasedRow<'t> {
+        AliasedRow {
+            table,
+            row: 0,
+            own,
+            targets,
+            written: vec![OnceCell::new(); table.columns.len()],
+        }
+    }
+
+    fn go_to(&mut self, row: usize) {
+        self.row = row;
+        self.written.iter_mut().for_each(|text| drop(text.take()));
+    }
 }
 
 impl Row for AliasedRow<'_> {
@@ -135,7 +155,11 @@ impl Row for AliasedRow<'_> {
         } else {
             self.targets[index - self.own]
         };
-        self.table.columns[column].get(self.row)
+        let cells = &self.table.columns[column];
+        match cells.stored_text(self.row) {
+            Some(text) => text,
+            None => self.written[column].get_or_init(|| cells.get(self.row).into_owned()),
+        }
     }
 }
 
@@ -197,13 +221,9 @@ fn apply_definition(
             Err(error) => return failed(Some(parsed.name.clone()), error.to_string()),
         };
         let mut cells = ColumnBuilder::default();
+        let mut cells_of_row = AliasedRow::new(table, own, &targets);
         for row in 0..table.row_count() {
-            let cells_of_row = AliasedRow {
-                table,
-                row,
-                own,
-                targets: &targets,
-            };
+            cells_of_row.go_to(row);
             let value = compiled.eval(&cells_of_row);
             // Trimmed like every cell read from a file, so a value reads the same wherever it came from.
             if let Err(error) = cells.push(value.to_cell().trim()) {

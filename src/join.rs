@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::{RawTable, TextColumn};
 use crate::schema::normalise_header;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -78,7 +79,7 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
         )))
     })?;
 
-    let mut row_of_key: HashMap<&str, usize, foldhash::fast::FixedState> =
+    let mut row_of_key: HashMap<Cow<str>, usize, foldhash::fast::FixedState> =
         HashMap::with_capacity_and_hasher(lookup.row_count(), Default::default());
     let mut duplicate_keys = 0;
     for (row, key) in lookup.columns[key_index].iter().enumerate() {
@@ -133,7 +134,7 @@ pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<
         let empty = match values.iter().position(|value| value.is_empty()) {
             Some(code) => code as u32,
             None => {
-                values.push("");
+                values.push(Cow::Borrowed(""));
                 (values.len() - 1) as u32
             }
         };
@@ -228,7 +229,7 @@ mod tests {
         assert_eq!(outcome.unmatched_examples, vec![("o9".to_string(), 5)]);
         assert_eq!(outcome.duplicate_keys, 1);
         assert_eq!(outcome.columns, vec!["customer_id", "order_status"]);
-        let customers: Vec<&str> = payments.columns[2].iter().collect();
+        let customers: Vec<Cow<str>> = payments.columns[2].iter().collect();
         assert_eq!(
             customers,
             vec!["c1", "c1", "c2", "", ""],

@@ -664,8 +664,8 @@ const COLUMN_SAMPLE: usize = 1000;
 /// inferred from its first non-empty values. The flag says the inference was a guess (see
 /// [`Inference::ambiguous`]). Every reader of a column (roles, formulas) goes through here, so a
 /// column is never read one way as an amount and another way in a formula.
-pub fn column_decimal<'a>(
-    values: impl IntoIterator<Item = &'a str>,
+pub fn column_decimal(
+    values: impl IntoIterator<Item = impl AsRef<str>>,
     forced: Option<Decimal>,
 ) -> (Decimal, bool) {
     match forced {
@@ -673,7 +673,7 @@ pub fn column_decimal<'a>(
         None => {
             let sample = values
                 .into_iter()
-                .filter(|v| !v.is_empty())
+                .filter(|v| !v.as_ref().is_empty())
                 .take(COLUMN_SAMPLE);
             let inference = infer_decimal(sample);
             (inference.decimal, inference.ambiguous)
@@ -687,10 +687,10 @@ pub fn column_decimal<'a>(
 /// other than exactly 3 digits, or after a group that cannot be a thousands group (`1234,567`,
 /// `0,125`), is the decimal separator; a separator that appears twice (`1,234,567`) groups
 /// thousands, so it votes for the other convention. `1,234` and `1.234` alone do not vote.
-pub fn infer_decimal<'a>(values: impl IntoIterator<Item = &'a str>) -> Inference {
+pub fn infer_decimal(values: impl IntoIterator<Item = impl AsRef<str>>) -> Inference {
     let (mut votes_point, mut votes_comma, mut ambiguous_values) = (0, 0, 0);
     for value in values {
-        match separator_vote(value) {
+        match separator_vote(value.as_ref()) {
             Some(Vote::For(Decimal::Point)) => votes_point += 1,
             Some(Vote::For(Decimal::Comma)) => votes_comma += 1,
             Some(Vote::Ambiguous) => ambiguous_values += 1,

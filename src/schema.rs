@@ -585,7 +585,7 @@ fn mostly(table: &RawTable, column: usize, test: impl Fn(&str) -> bool) -> bool 
     let mut passed = 0;
     for value in table.columns[column].iter().filter(|v| !v.is_empty()) {
         seen += 1;
-        passed += usize::from(test(value));
+        passed += usize::from(test(&value));
         if seen == CONTENT_SAMPLE {
             break;
         }

@@ -168,13 +168,13 @@ pub struct ColumnTimes {
 /// part is above 12 proves month-first; the majority wins (the minority will then fail to parse,
 /// for the caller to report). `forced`, the user's choice, overrides the values. With no proof
 /// and nothing forced, the order is [`DateOrder::DEFAULT`] and `order_ambiguous` is set.
-pub fn infer_column<'a>(
-    sample: impl IntoIterator<Item = &'a str>,
+pub fn infer_column(
+    sample: impl IntoIterator<Item = impl AsRef<str>>,
     forced: Option<DateOrder>,
 ) -> ColumnTimes {
     let (mut day_first, mut month_first, mut ambiguous) = (0, 0, 0);
     for value in sample {
-        match day_month_parts(value.trim_ascii().as_bytes()) {
+        match day_month_parts(value.as_ref().trim_ascii().as_bytes()) {
             Some((a, b)) if a > 12 && b <= 12 => day_first += 1,
             Some((a, b)) if b > 12 && a <= 12 => month_first += 1,
             Some((a, b)) if a <= 12 && b <= 12 => ambiguous += 1,
@@ -194,6 +194,19 @@ pub fn infer_column<'a>(
         order_ambiguous,
         day_first_evidence: day_first,
         month_first_evidence: month_first,
+    }
+}
+
+/// [`infer_column`] over the cells of a table's column. A column stored as times holds ISO
+/// date-times only, which never tell a day/month order: its cells are not written out to be
+/// looked at.
+pub fn infer_table_column(
+    column: &crate::ingest::TextColumn,
+    forced: Option<DateOrder>,
+) -> ColumnTimes {
+    match column.is_times() {
+        true => infer_column(std::iter::empty::<&str>(), forced),
+        false => infer_column(column.iter(), forced),
     }
 }
 
@@ -524,7 +537,7 @@ fn finish_timestamp(
 
 /// The two-digit number at `b[i..i + 2]`.
 #[inline(always)] // several per timestamp, a million timestamps per column
-fn two_digits(b: &[u8], i: usize) -> Option<u32> {
+pub(crate) fn two_digits(b: &[u8], i: usize) -> Option<u32> {
     let (high, low) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
     (high < 10 && low < 10).then(|| u32::from(high * 10 + low))
 }
@@ -568,7 +581,7 @@ fn utc_offset(s: &mut Scan, min_hour_digits: usize) -> Option<i32> {
 }
 
 /// Days since 1970-01-01 of a valid proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: u32, month: u32, day: u32) -> Option<i64> {
+pub(crate) fn days_from_civil(year: u32, month: u32, day: u32) -> Option<i64> {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,

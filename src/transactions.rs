@@ -6,7 +6,8 @@ use crate::number::{column_decimal, parse_number, Decimal};
 use crate::options::Options;
 use crate::quality::{SkipLog, SkipReason, UnreadableValues};
 use crate::schema::{normalise_status, Mapping, Role, Status};
-use crate::time::{infer_column, DateOrder, Timestamp, TimestampParser};
+use crate::time::{infer_table_column, DateOrder, Timestamp, TimestampParser};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// Marks a missing id in a dictionary-encoded column.
@@ -84,13 +85,14 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let mut parser = column_parser(table, Role::CreatedAt, c, options, &mut warnings);
         let cells = &table.columns[c];
         let label = role_label(table, Role::CreatedAt, c);
-        let times = cells.map_cells(0..rows, |text| parser.parse(text));
+        let times = cells.read_times(0..rows, &mut parser);
         // `into_iter` and `collect` of a value of the same size reuse the allocation: at 1M rows
         // and more, a second vector of times would be the frame's peak of memory.
         times
             .into_iter()
             .enumerate()
             .map(|(row, parsed)| {
+                let parsed = parsed.flatten();
                 if parsed.is_none() {
                     let text = cells.get(row);
                     keep[row] = false;
@@ -184,7 +186,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .map(|row| {
                 numbers[row].unwrap_or_else(|| {
                     if keep[row] {
-                        unreadable.note(table.line(row), table.column_number(c), cells.get(row));
+                        unreadable.note(table.line(row), table.column_number(c), &cells.get(row));
                     }
                     f64::NAN
                 })
@@ -201,10 +203,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let mut unreadable = UnreadableValues::default();
         let cells = &table.columns[c];
         // Missing (empty) is `Some(None)`; unreadable is `None`, noted below.
-        let times = cells.map_cells(0..rows, |text| match text.is_empty() {
-            true => Some(None),
-            false => parser.parse(text).map(Some),
-        });
+        let times = cells.read_times(0..rows, &mut parser);
         // In place, as for `created_at`.
         let values = times
             .into_iter()
@@ -212,7 +211,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .map(|(row, time)| {
                 time.unwrap_or_else(|| {
                     if keep[row] {
-                        unreadable.note(table.line(row), table.column_number(c), cells.get(row));
+                        unreadable.note(table.line(row), table.column_number(c), &cells.get(row));
                     }
                     None
                 })
@@ -241,7 +240,7 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             .zip(parsed)
             .map(|(row, flag)| {
                 flag.unwrap_or_else(|| {
-                    unreadable.note(table.line(row), table.column_number(c), cells.get(row));
+                    unreadable.note(table.line(row), table.column_number(c), &cells.get(row));
                     false
                 })
             })
@@ -418,7 +417,7 @@ fn column_parser(
     options: &Options,
     warnings: &mut Vec<String>,
 ) -> TimestampParser {
-    let times = infer_column(table.columns[column].iter(), options.date_order);
+    let times = infer_table_column(&table.columns[column], options.date_order);
     if times.order_ambiguous {
         let order = times.order.unwrap_or(DateOrder::DEFAULT);
         let (assumed, other) = match order {
@@ -464,9 +463,9 @@ fn read_statuses(
     let (codes, raw) = table.columns[column].encode(rows, false, NO_ID);
     let normal: Vec<Status> = raw
         .iter()
-        .map(|&raw| {
+        .map(|raw| {
             overrides
-                .get(raw)
+                .get(&**raw)
                 .copied()
                 .unwrap_or_else(|| normalise_status(raw))
         })
@@ -491,7 +490,7 @@ fn read_statuses(
 fn dictionary_encode(table: &RawTable, column: usize, rows: &[u32]) -> (Vec<u32>, Vec<String>) {
     let rows = rows.iter().map(|&row| row as usize);
     let (codes, ids) = table.columns[column].encode(rows, true, NO_ID);
-    (codes, ids.into_iter().map(str::to_string).collect())
+    (codes, ids.into_iter().map(Cow::into_owned).collect())
 }
 
 /// Reads a yes/no cell: 1/0, true/false, yes/no, y/n, t/f, 是/否; empty is no. `None` when

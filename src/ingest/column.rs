@@ -7,8 +7,11 @@
 //! text, later stages read (parse, normalise, group) each distinct value once instead of once a
 //! row, and the codes are the group keys that mixes, filters and segments need. The choice is
 //! made while the file is read, from what has been seen so far, so it needs no second pass.
+use super::times::{Layout, TimeCells};
 use crate::error::{Error, ErrorKind, Result};
+use crate::time::{Timestamp, TimestampParser};
 use hashbrown::HashTable;
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 /// The most distinct values a column keeps in a dictionary; past it the column is stored as
@@ -164,6 +167,8 @@ enum Cells {
         values: Dictionary,
     },
     Plain(Strings),
+    /// ISO date-times of one layout, as numbers (see `times`).
+    Times(TimeCells),
 }
 
 impl Cells {
@@ -171,6 +176,7 @@ impl Cells {
         match self {
             Cells::Coded { codes, .. } => codes.len(),
             Cells::Plain(strings) => strings.len(),
+            Cells::Times(times) => times.len(),
         }
     }
 }
@@ -201,12 +207,12 @@ impl TextColumn {
 
     /// A dictionary-encoded column from its parts: `codes[row]` indexes `values`, whose entries
     /// must be distinct.
-    pub fn from_codes(codes: Vec<u32>, values: &[&str]) -> TextColumn {
+    pub fn from_codes(codes: Vec<u32>, values: &[impl AsRef<str>]) -> TextColumn {
         let codes = match u16::try_from(values.len()) {
             Ok(_) => Codes::Narrow(codes.into_iter().map(|code| code as u16).collect()),
             Err(_) => Codes::Wide(codes),
         };
-        let values = Dictionary(values.iter().map(|&value| value.into()).collect());
+        let values = Dictionary(values.iter().map(|value| value.as_ref().into()).collect());
         TextColumn {
             cells: Cells::Coded { codes, values },
         }
@@ -220,16 +226,55 @@ impl TextColumn {
         self.len() == 0
     }
 
-    /// The cell of row `row`.
-    pub fn get(&self, row: usize) -> &str {
+    /// The cell of row `row`: borrowed, except in a column of times, whose text is written
+    /// from its number.
+    pub fn get(&self, row: usize) -> Cow<'_, str> {
         match &self.cells {
-            Cells::Coded { codes, values } => values.get(codes.get(row)),
-            Cells::Plain(strings) => strings.get(row),
+            Cells::Coded { codes, values } => Cow::Borrowed(values.get(codes.get(row))),
+            Cells::Plain(strings) => Cow::Borrowed(strings.get(row)),
+            Cells::Times(times) => Cow::Owned(times.text(row)),
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, str>> + '_ {
         (0..self.len()).map(move |row| self.get(row))
+    }
+
+    /// The cell of row `row` as stored text; `None` in a column of times (see [`get`]).
+    ///
+    /// [`get`]: TextColumn::get
+    pub fn stored_text(&self, row: usize) -> Option<&str> {
+        match &self.cells {
+            Cells::Coded { codes, values } => Some(values.get(codes.get(row))),
+            Cells::Plain(strings) => Some(strings.get(row)),
+            Cells::Times(_) => None,
+        }
+    }
+
+    /// True when the column is stored as times, which are ISO date-times of one layout: they
+    /// never tell a day/month order.
+    pub fn is_times(&self) -> bool {
+        matches!(self.cells, Cells::Times(_))
+    }
+
+    /// Each cell of `rows` read as a time: `Some(None)` when empty, `None` when `parser` cannot
+    /// read it. A column of times is read without parsing; in a dictionary-encoded column each
+    /// distinct value is parsed once.
+    pub fn read_times(
+        &self,
+        rows: impl IntoIterator<Item = usize>,
+        parser: &mut TimestampParser,
+    ) -> Vec<Option<Option<Timestamp>>> {
+        match &self.cells {
+            Cells::Times(times) => rows
+                .into_iter()
+                .map(|row| Some(times.timestamp(row)))
+                .collect(),
+            _ => self.map_cells(rows, |text| match text.is_empty() {
+                true => Some(None),
+                false => parser.parse(text).map(Some),
+            }),
+        }
     }
 
     /// The dictionary of a dictionary-encoded column: each row's code and the distinct values
@@ -241,7 +286,7 @@ impl TextColumn {
             Cells::Coded { codes, values } => {
                 Some(((0..codes.len()).map(|row| codes.get(row)).collect(), values))
             }
-            Cells::Plain(_) => None,
+            Cells::Plain(_) | Cells::Times(_) => None,
         }
     }
 
@@ -266,6 +311,15 @@ impl TextColumn {
                     .collect())
             }
             Cells::Plain(strings) => rows.map(|row| f(strings.get(row))).collect(),
+            Cells::Times(times) => {
+                let mut text = String::with_capacity(25);
+                rows.map(|row| {
+                    text.clear();
+                    times.write(row, &mut text);
+                    f(&text)
+                })
+                .collect()
+            }
         }
     }
 
@@ -275,18 +329,18 @@ impl TextColumn {
         &self,
         rows: impl IntoIterator<Item = usize>,
         max_distinct: usize,
-    ) -> Option<Vec<(&str, u64)>> {
+    ) -> Option<Vec<(Cow<'_, str>, u64)>> {
         let rows = rows.into_iter();
         match &self.cells {
             Cells::Coded { codes, values } => {
                 let mut counts = vec![0u64; values.len()];
                 with_codes!(codes, |codes| rows
                     .for_each(|row| counts[codes[row].index()] += 1));
-                let counted: Vec<(&str, u64)> = counts
+                let counted: Vec<(Cow<str>, u64)> = counts
                     .into_iter()
                     .enumerate()
                     .filter(|&(_, count)| count > 0)
-                    .map(|(code, count)| (values.get(code), count))
+                    .map(|(code, count)| (Cow::Borrowed(values.get(code)), count))
                     .collect();
                 (counted.len() <= max_distinct).then_some(counted)
             }
@@ -304,7 +358,36 @@ impl TextColumn {
                         }
                     }
                 }
-                Some(counts.into_iter().collect())
+                Some(
+                    counts
+                        .into_iter()
+                        .map(|(value, count)| (Cow::Borrowed(value), count))
+                        .collect(),
+                )
+            }
+            Cells::Times(times) => {
+                let mut counts: std::collections::HashMap<
+                    i64,
+                    (usize, u64),
+                    foldhash::fast::FixedState,
+                > = std::collections::HashMap::default();
+                for row in rows {
+                    let full = counts.len() == max_distinct;
+                    match counts.get_mut(&times.value(row)) {
+                        Some((_, count)) => *count += 1,
+                        None if full => return None,
+                        None => {
+                            counts.insert(times.value(row), (row, 1));
+                        }
+                    }
+                }
+                let text = |row| Cow::Owned(times.text(row));
+                Some(
+                    counts
+                        .into_values()
+                        .map(|(row, count)| (text(row), count))
+                        .collect(),
+                )
             }
         }
     }
@@ -317,9 +400,9 @@ impl TextColumn {
         rows: impl IntoIterator<Item = usize>,
         empty_is_missing: bool,
         missing: u32,
-    ) -> (Vec<u32>, Vec<&str>) {
+    ) -> (Vec<u32>, Vec<Cow<'_, str>>) {
         let rows = rows.into_iter();
-        let mut distinct: Vec<&str> = Vec::new();
+        let mut distinct: Vec<Cow<str>> = Vec::new();
         let codes = match &self.cells {
             Cells::Coded { codes, values } => {
                 // The column's own codes, renumbered over the rows asked for.
@@ -332,7 +415,7 @@ impl TextColumn {
                             renumbered[code] = if empty_is_missing && value.is_empty() {
                                 missing
                             } else {
-                                distinct.push(value);
+                                distinct.push(Cow::Borrowed(value));
                                 (distinct.len() - 1) as u32
                             };
                         }
@@ -351,7 +434,7 @@ impl TextColumn {
                         return missing;
                     }
                     let mut add = || {
-                        distinct.push(value);
+                        distinct.push(Cow::Borrowed(value));
                         (distinct.len() - 1) as u32
                     };
                     match ShortKey::of(value.as_bytes()) {
@@ -373,6 +456,20 @@ impl TextColumn {
                 })
                 .collect()
             }
+            Cells::Times(times) => {
+                let mut code_of: std::collections::HashMap<i64, u32, foldhash::fast::FixedState> =
+                    std::collections::HashMap::default();
+                rows.map(|row| {
+                    if empty_is_missing && times.is_empty_at(row) {
+                        return missing;
+                    }
+                    *code_of.entry(times.value(row)).or_insert_with(|| {
+                        distinct.push(Cow::Owned(times.text(row)));
+                        (distinct.len() - 1) as u32
+                    })
+                })
+                .collect()
+            }
         };
         (codes, distinct)
     }
@@ -382,6 +479,7 @@ impl TextColumn {
         match &self.cells {
             Cells::Coded { codes, values } => codes.heap_bytes() + values.heap_bytes(),
             Cells::Plain(strings) => strings.heap_bytes(),
+            Cells::Times(times) => times.heap_bytes(),
         }
     }
 }
@@ -468,10 +566,13 @@ impl ShortKey {
 }
 
 /// A column's cells while it is read: coded while the dictionary pays off (`MAX_DICTIONARY`
-/// values at most, so two-byte codes), plain text after.
+/// values at most, so two-byte codes); after that, times when every value so far is an ISO
+/// date-time of one layout, else plain text. Times turn to plain text at the first cell that is
+/// not one.
 enum Building {
     Coded { codes: Vec<u16>, values: Dictionary },
     Plain(Strings),
+    Times(TimeCells),
 }
 
 impl Building {
@@ -479,6 +580,7 @@ impl Building {
         match self {
             Building::Coded { codes, .. } => codes.len(),
             Building::Plain(strings) => strings.len(),
+            Building::Times(times) => times.len(),
         }
     }
 }
@@ -505,6 +607,13 @@ impl ColumnBuilder {
         let (codes, values) = match &mut self.cells {
             Building::Coded { codes, values } => (codes, values),
             Building::Plain(strings) => return strings.push(cell),
+            Building::Times(times) => {
+                if times.push(cell.as_bytes()) {
+                    return Ok(());
+                }
+                self.times_to_text()?;
+                return self.push(cell);
+            }
         };
         if let Some(key) = ShortKey::of(cell.as_bytes()) {
             if let Some((last, code)) = self.last_short {
@@ -518,7 +627,7 @@ impl ColumnBuilder {
                 Some(&(_, code)) => code,
                 None => {
                     let Some(code) = values.add(cell) else {
-                        self.turn_plain()?;
+                        self.leave_dictionary()?;
                         return self.push(cell);
                     };
                     self.short_index
@@ -548,7 +657,7 @@ impl ColumnBuilder {
             Some(code) => code,
             None => {
                 let Some(code) = values.add(cell) else {
-                    self.turn_plain()?;
+                    self.leave_dictionary()?;
                     return self.push(cell);
                 };
                 let hasher = &self.hasher;
@@ -573,6 +682,7 @@ impl ColumnBuilder {
                 strings.ends.reserve(more);
                 strings.text.reserve(per_row.saturating_mul(more));
             }
+            Building::Times(times) => times.reserve(more),
         }
     }
 
@@ -591,19 +701,73 @@ impl ColumnBuilder {
         match &self.cells {
             Building::Coded { codes, values } => codes.capacity() * 2 + values.heap_bytes() + index,
             Building::Plain(strings) => strings.heap_bytes(),
+            Building::Times(times) => times.heap_bytes(),
         }
     }
 
+    /// Leaves the full dictionary for times, when every value in it is a time of one layout (or
+    /// empty), else for plain text.
+    fn leave_dictionary(&mut self) -> Result<()> {
+        let Building::Coded { codes, values } = &self.cells else {
+            return Ok(());
+        };
+        let layout = (0..values.len())
+            .map(|code| values.get(code))
+            .find(|value| !value.is_empty())
+            .and_then(|value| Layout::of(value.as_bytes()));
+        let time_of_code: Option<Vec<i64>> = layout.and_then(|layout| {
+            (0..values.len())
+                .map(|code| TimeCells::value_of(layout, values.get(code)))
+                .collect()
+        });
+        self.cells = match (layout, time_of_code) {
+            (Some(layout), Some(time_of_code)) => {
+                let values = codes
+                    .iter()
+                    .map(|&code| time_of_code[code as usize])
+                    .collect();
+                Building::Times(TimeCells::from_values(layout, values))
+            }
+            _ => {
+                let mut strings = Strings::default();
+                for &code in codes {
+                    strings.push(values.get(code as usize))?;
+                }
+                Building::Plain(strings)
+            }
+        };
+        self.index = HashTable::new();
+        self.short_index = HashTable::new();
+        self.last_short = None;
+        Ok(())
+    }
+
+    /// Turns a column of times into plain text (a cell in another layout came), every cell as
+    /// it was written.
+    fn times_to_text(&mut self) -> Result<()> {
+        if let Building::Times(times) = &self.cells {
+            let mut strings = Strings::default();
+            strings.ends.reserve(times.len());
+            let mut text = String::with_capacity(25);
+            for row in 0..times.len() {
+                text.clear();
+                times.write(row, &mut text);
+                strings.push(&text)?;
+            }
+            self.cells = Building::Plain(strings);
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
     fn turn_plain(&mut self) -> Result<()> {
+        self.times_to_text()?;
         if let Building::Coded { codes, values } = &self.cells {
             let mut strings = Strings::default();
             for &code in codes {
                 strings.push(values.get(code as usize))?;
             }
             self.cells = Building::Plain(strings);
-            self.index = HashTable::new();
-            self.short_index = HashTable::new();
-            self.last_short = None;
         }
         Ok(())
     }
@@ -621,6 +785,10 @@ impl ColumnBuilder {
                 strings.text.shrink_to_fit();
                 strings.ends.shrink_to_fit();
                 Cells::Plain(strings)
+            }
+            Building::Times(mut times) => {
+                times.shrink_to_fit();
+                Cells::Times(times)
             }
         };
         TextColumn { cells }
@@ -692,11 +860,72 @@ mod tests {
                 .iter()
                 .enumerate()
                 .all(|(row, &code)| column.get(row) == values[code as usize]));
+            let (codes, values) = column.encode(0..3, false, u32::MAX);
             assert_eq!(
-                column.encode(0..3, false, u32::MAX),
-                (vec![0, 1, 2], first.to_vec())
+                (codes, values),
+                (vec![0, 1, 2], first.map(Cow::Borrowed).to_vec())
             );
         }
+    }
+
+    /// Distinct ISO times, one in `empty_every` empty.
+    fn times(rows: usize, empty_every: usize) -> Vec<String> {
+        (0..rows)
+            .map(|i| match i % empty_every {
+                0 => String::new(),
+                _ => format!(
+                    "2025-07-{:02}T{:02}:{:02}:{:02}+08:00",
+                    1 + i / 86_400,
+                    i / 3600 % 24,
+                    i / 60 % 60,
+                    i % 60
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_column_of_iso_times_is_stored_as_times_and_reads_as_its_text() {
+        let cells = times(MAX_DICTIONARY * 3, 97);
+        let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+        assert!(column.is_times());
+        assert!(column.iter().eq(cells.iter().map(String::as_str)));
+        assert_eq!(column.heap_bytes(), cells.len() * 8);
+        let mut parser = TimestampParser::default();
+        let read = column.read_times(0..cells.len(), &mut parser);
+        for (cell, read) in cells.iter().zip(read) {
+            let expected = match cell.is_empty() {
+                true => Some(None),
+                false => parser.parse(cell).map(Some),
+            };
+            assert_eq!(read, expected, "{cell}");
+        }
+        let rows = [5, 97, 5, 6];
+        let (codes, values) = column.encode(rows, true, u32::MAX);
+        assert_eq!(codes, [0, u32::MAX, 0, 1]);
+        assert_eq!(values, [cells[5].as_str(), cells[6].as_str()]);
+        let counts = column.value_counts(rows, 10).unwrap();
+        assert_eq!(counts.len(), 3);
+        assert!(counts.contains(&(Cow::from(cells[5].as_str()), 2)));
+        assert!(counts.contains(&(Cow::from(""), 1)));
+        assert_eq!(column.value_counts(0..100, 10), None);
+        let lengths = column.map_cells(rows, |cell| cell.len());
+        assert_eq!(lengths, [25, 0, 25, 25]);
+    }
+
+    #[test]
+    fn a_cell_in_another_layout_turns_a_column_of_times_to_text_losing_nothing() {
+        let mut cells = times(MAX_DICTIONARY * 2, 50);
+        cells.push("2025-07-01 00:00:00".into());
+        cells.extend(times(1000, 3));
+        let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+        assert!(!column.is_times());
+        assert!(column.iter().eq(cells.iter().map(String::as_str)));
+        // A time of another layout among the first values: plain text from the start.
+        cells[3] = "2025-07-01T00:00:00Z".into();
+        let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+        assert!(!column.is_times());
+        assert!(column.iter().eq(cells.iter().map(String::as_str)));
     }
 
     #[test]
@@ -733,7 +962,10 @@ mod tests {
             assert_eq!(codes, [0, u32::MAX, 1, 1]);
             assert_eq!(values, ["c", "b"]);
             let (codes, values) = column.encode([1, 2], false, u32::MAX);
-            assert_eq!((codes, values), (vec![0, 1], vec!["", "a"]));
+            assert_eq!(
+                (codes, values),
+                (vec![0, 1], vec![Cow::from(""), "a".into()])
+            );
         }
     }
 }

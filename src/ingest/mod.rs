@@ -9,6 +9,7 @@
 mod column;
 mod decode;
 mod lines;
+mod times;
 
 pub use column::{ColumnBuilder, TextColumn};
 pub use lines::Lines;
@@ -707,7 +708,9 @@ impl Body {
             .collect();
         while headers.len() > 1
             && columns.len() + header.unnamed_tail > width
-            && columns.last().is_some_and(|c| c.iter().all(str::is_empty))
+            && columns
+                .last()
+                .is_some_and(|c| c.iter().all(|cell| cell.is_empty()))
         {
             headers.pop();
             columns.pop();

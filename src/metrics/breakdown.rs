@@ -6,6 +6,7 @@ use crate::ingest::RawTable;
 use crate::schema::Status;
 use crate::transactions::Transactions;
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// The definitions, for people: printed in docs/metrics.md under "Mixes and distributions".
 pub const DEFINITION: &str = r#"Over the rows left by the filters and the date range:
@@ -48,7 +49,7 @@ impl Coded {
         let (codes, values) = table.columns[column].encode(rows, false, UNLISTED);
         Coded {
             codes,
-            values: values.into_iter().map(str::to_string).collect(),
+            values: values.into_iter().map(Cow::into_owned).collect(),
         }
     }
 

@@ -6,10 +6,11 @@ use crate::ingest::RawTable;
 use crate::options::CohortBasis;
 use crate::quality::UnreadableValues;
 use crate::schema::normalise_header;
-use crate::time::{date_of_day, infer_column, local_day, DateOrder, TimestampParser, Zone};
+use crate::time::{date_of_day, infer_table_column, local_day, DateOrder, TimestampParser, Zone};
 use crate::transactions::NO_ID;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// The transactions' user ids to their dictionary index. With foldhash rather than the default
@@ -185,11 +186,21 @@ pub fn read_signups(
     let header = |c: usize| table.headers.get(c).map_or("", String::as_str);
     let column_parser = |c: usize| -> TimestampParser {
         match table.columns.get(c) {
-            Some(column) => infer_column(column.iter(), date_order).parser,
+            Some(column) => infer_table_column(column, date_order).parser,
             None => TimestampParser::default(),
         }
     };
-    let cell = |row: usize, c: usize| table.columns.get(c).map_or("", |column| column.get(row));
+    let cell = |row: usize, c: usize| {
+        table
+            .columns
+            .get(c)
+            .map_or(Cow::Borrowed(""), |column| column.get(row))
+    };
+    // A time of a column stored as times is read without parsing its text.
+    let time = |row: usize, c: usize, parser: &mut TimestampParser| {
+        let column = table.columns.get(c)?;
+        column.read_times([row], parser).pop().flatten().flatten()
+    };
     let mut signup_parser = column_parser(cols.signup);
     let mut funding_parser = cols.funding.map(column_parser);
 
@@ -198,24 +209,24 @@ pub fn read_signups(
         let (line, column) = place(table, row, c);
         seen.note(line, column, value);
     };
-    let mut seen_keys: HashSet<&str, foldhash::fast::FixedState> =
+    let mut seen_keys: HashSet<Cow<str>, foldhash::fast::FixedState> =
         HashSet::with_capacity_and_hasher(table.row_count(), Default::default());
     let mut signups = Vec::with_capacity(table.row_count());
     for row in 0..table.row_count() {
         let key = cell(row, cols.key);
         if key.is_empty() {
-            note(&mut no_key, row, cols.key, key);
+            note(&mut no_key, row, cols.key, &key);
             continue;
         }
-        let text = cell(row, cols.signup);
-        let Some(signup) = signup_parser.parse(text) else {
-            note(&mut bad_signup, row, cols.signup, text);
+        let Some(signup) = time(row, cols.signup, &mut signup_parser) else {
+            note(&mut bad_signup, row, cols.signup, &cell(row, cols.signup));
             continue;
         };
         // Checked after the signup time, so that a row left out for its time does not hide a
         // later, readable row of the same user.
+        let user = user_index.get(&*key).copied().unwrap_or(NO_ID);
         if !seen_keys.insert(key) {
-            note(&mut repeated, row, cols.key, key);
+            note(&mut repeated, row, cols.key, &cell(row, cols.key));
             continue;
         }
         let funded_day = match (cols.funding, funding_parser.as_mut()) {
@@ -224,9 +235,9 @@ pub fn read_signups(
                 if text.is_empty() {
                     None
                 } else {
-                    let parsed = parser.parse(text);
+                    let parsed = time(row, c, parser);
                     if parsed.is_none() {
-                        note(&mut bad_funding, row, c, text);
+                        note(&mut bad_funding, row, c, &text);
                     }
                     parsed.map(|t| local_day(t.utc_millis(zone), zone))
                 }
@@ -234,7 +245,7 @@ pub fn read_signups(
             _ => None,
         };
         signups.push(Signup {
-            user: user_index.get(key).copied().unwrap_or(NO_ID),
+            user,
             signup_day: local_day(signup.utc_millis(zone), zone),
             funded_day,
         });
