@@ -869,7 +869,7 @@ fn key_percentiles(keys: &mut [u64], quantiles: &[f64]) -> Vec<Option<f64>> {
 
 /// `f64::total_cmp`'s order as an unsigned integer's: selection compares integers much faster
 /// than it calls `total_cmp`, and the values it finds are the same.
-fn order_key(value: f64) -> u64 {
+pub(crate) fn order_key(value: f64) -> u64 {
     let bits = value.to_bits() as i64;
     // As `total_cmp`: negative numbers' other bits flipped, so that the order is an i64's ...
     let ordered = bits ^ ((((bits >> 63) as u64) >> 1) as i64);
@@ -877,7 +877,7 @@ fn order_key(value: f64) -> u64 {
     (ordered as u64) ^ (1 << 63)
 }
 
-fn from_order_key(key: u64) -> f64 {
+pub(crate) fn from_order_key(key: u64) -> f64 {
     let ordered = (key ^ (1 << 63)) as i64;
     // The flip keeps the sign bit, so the same flip undoes it.
     let bits = ordered ^ ((((ordered >> 63) as u64) >> 1) as i64);
