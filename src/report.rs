@@ -249,7 +249,60 @@ pub struct Frame {
     signups: OnceCell<Option<Signups>>,
     /// Joins the user could make (they depend on the files and the joins made, not the view).
     suggested_joins: OnceCell<Vec<JoinSpec>>,
+    /// Parts of the last report, each with the view options it depends on (see `Memo`).
+    memos: Memos,
 }
+
+/// The last value of one part of a report, with the view options it was computed under: a view
+/// that changes only options the part does not depend on reuses it rather than walking the rows
+/// again (1M rows: changing the grain keeps the previous period, histograms, decline reasons,
+/// funnel and retention; adding a segment keeps every part but the segments). Parts hold no
+/// array per row, so keeping the last of each costs little memory.
+struct Memo<K, V> {
+    last: RefCell<Option<(K, Rc<V>)>>,
+}
+
+impl<K: PartialEq, V> Memo<K, V> {
+    fn get(&self, key: K, make: impl FnOnce() -> V) -> Rc<V> {
+        if let Some((last, value)) = self.last.borrow().as_ref() {
+            if *last == key {
+                return Rc::clone(value);
+            }
+        }
+        let value = Rc::new(make());
+        *self.last.borrow_mut() = Some((key, Rc::clone(&value)));
+        value
+    }
+}
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo {
+            last: RefCell::new(None),
+        }
+    }
+}
+
+/// The rows a part reads: the filters and the chosen range (local days).
+type SelectionKey = (Vec<Filter>, Option<(i64, i64)>);
+/// The thresholds of `Params`, as bits (so that keys compare as equal or not, NaN included).
+type ThresholdsKey = (u64, u64);
+
+/// The parts of a report that `Memo` keeps, by what each depends on.
+#[derive(Default)]
+struct Memos {
+    /// The period's totals and series.
+    period: Memo<(SelectionKey, ThresholdsKey, Grain, WeekStart), Computed>,
+    /// The previous period's totals, and the totals per currency.
+    before: Memo<(SelectionKey, ThresholdsKey), (Option<Computed>, Vec<CurrencyTotals>)>,
+    mixes: Memo<(SelectionKey, Grain, WeekStart), Vec<Breakdown>>,
+    /// The histograms and decline reasons.
+    distributions: Memo<SelectionKey, (Vec<Histogram>, Option<DeclineReasons>)>,
+    /// The funnel, retention and what reading the users file warned of.
+    cohorts: Memo<(SelectionKey, WeekStart, u32, Option<CohortBasis>), Cohorts>,
+}
+
+type Cohorts = (Option<Funnel>, Option<Retention>, Vec<String>);
 
 /// What a set of column filters selects, on every date: which rows pass, those rows in day order,
 /// and their payers. It depends on the filters only, not on the period or grain.
@@ -432,6 +485,7 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
         filtered: RefCell::new(None),
         signups: OnceCell::new(),
         suggested_joins: OnceCell::new(),
+        memos: Memos::default(),
     })
 }
 
@@ -514,28 +568,31 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         order: filtered,
         contains: &in_mask,
     };
-    let computed = compute(
-        transactions,
-        calendar,
-        &params,
-        rows,
-        payers,
-        chosen_range,
-        true,
+    let selection_key: SelectionKey = (options.filters.clone(), chosen_range);
+    let thresholds_key = (params.sla_hours.to_bits(), params.large_amount.to_bits());
+    let period_key = (
+        selection_key.clone(),
+        thresholds_key,
+        options.grain,
+        options.week_start,
     );
-    // The rows of the period after the filters, for the mixes and histograms.
-    let selected = selected_rows(transactions, calendar, selection);
-    let previous = previous_range.map(|range| {
+    let computed = frame.memos.period.get(period_key, || {
         compute(
             transactions,
             calendar,
             &params,
             rows,
             payers,
-            Some(range),
-            false,
+            chosen_range,
+            true,
         )
     });
+    // The rows of the period after the filters, for the mixes, histograms and segments (only
+    // when one of them is not kept from the last report).
+    let selected_cell = OnceCell::new();
+    let selected = || -> &Vec<usize> {
+        selected_cell.get_or_init(|| selected_rows(transactions, calendar, selection))
+    };
 
     // The filtered rows narrowed to those of `order` (in day order), whose rows are those for
     // which `part(row)` holds (one currency, one segment): computed as if `part` were one more
@@ -589,6 +646,55 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     let values_of = |tally: &Tally| -> BTreeMap<&'static str, Option<f64>> {
         CATALOG.iter().map(|m| (m.id, value_of(m, tally))).collect()
     };
+    let by_currency = || -> Vec<CurrencyTotals> {
+        match (&transactions.currency, mixed) {
+            (Some(row_currency), true) => transactions
+                .currencies
+                .iter()
+                .enumerate()
+                .map(|(index, code)| {
+                    let index = index as u16;
+                    let in_currency = |row: usize| row_currency[row] == index;
+                    let order: Vec<u32> = filtered
+                        .iter()
+                        .copied()
+                        .filter(|&row| in_currency(row as usize))
+                        .collect();
+                    let part = compute_within(&order, &in_currency, false);
+                    CurrencyTotals {
+                        currency: code.clone(),
+                        totals: CATALOG
+                            .iter()
+                            .map(|m| {
+                                let value =
+                                    computable(m).then(|| (m.value)(&part.totals)).flatten();
+                                (m.id, value)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let before = frame
+        .memos
+        .before
+        .get((selection_key.clone(), thresholds_key), || {
+            let previous = previous_range.map(|range| {
+                compute(
+                    transactions,
+                    calendar,
+                    &params,
+                    rows,
+                    payers,
+                    Some(range),
+                    false,
+                )
+            });
+            (previous, by_currency())
+        });
+    let (previous, by_currency) = (&before.0, &before.1);
     let metrics: Vec<MetricValue> = CATALOG
         .iter()
         .map(|metric| {
@@ -618,34 +724,6 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             }
         })
         .collect();
-    let by_currency = match (&transactions.currency, mixed) {
-        (Some(row_currency), true) => transactions
-            .currencies
-            .iter()
-            .enumerate()
-            .map(|(index, code)| {
-                let index = index as u16;
-                let in_currency = |row: usize| row_currency[row] == index;
-                let order: Vec<u32> = filtered
-                    .iter()
-                    .copied()
-                    .filter(|&row| in_currency(row as usize))
-                    .collect();
-                let part = compute_within(&order, &in_currency, false);
-                CurrencyTotals {
-                    currency: code.clone(),
-                    totals: CATALOG
-                        .iter()
-                        .map(|m| {
-                            let value = computable(m).then(|| (m.value)(&part.totals)).flatten();
-                            (m.id, value)
-                        })
-                        .collect(),
-                }
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
     let series_of = |computed: &Computed| -> Vec<SeriesPoint> {
         computed
             .buckets
@@ -664,7 +742,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             let column = column_named(table, name, "segment by")?;
             let coded = frame.coded(dataset, column);
             let mut rows_per_code = vec![0u64; coded.values.len()];
-            for &row in &selected {
+            for &row in selected() {
                 rows_per_code[coded.codes[row] as usize] += 1;
             }
             let weight: Vec<f64> = rows_per_code.iter().map(|&n| n as f64).collect();
@@ -703,34 +781,59 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         }
         None => None,
     };
-    let mixes = [
-        Role::Channel,
-        Role::FundingSource,
-        Role::Type,
-        Role::Region,
-        Role::Kyc,
-    ]
-    .into_iter()
-    .filter_map(|role| {
-        let column = mapping.column(role)?;
-        let coded = frame.coded(dataset, column);
-        Some((role.id(), table.headers[column].clone(), coded))
-    })
-    .collect();
-    let breakdowns = breakdowns(mixes, transactions, calendar, &params, selection, &selected);
-    let decline_reasons = mapping.column(Role::DeclineReason).map(|column| {
-        let coded = frame.coded(dataset, column);
-        decline_reasons(
-            table.headers[column].clone(),
-            coded,
+    let mixes_key = (selection_key.clone(), options.grain, options.week_start);
+    let breakdowns = frame.memos.mixes.get(mixes_key, || {
+        let mixes = [
+            Role::Channel,
+            Role::FundingSource,
+            Role::Type,
+            Role::Region,
+            Role::Kyc,
+        ]
+        .into_iter()
+        .filter_map(|role| {
+            let column = mapping.column(role)?;
+            let coded = frame.coded(dataset, column);
+            Some((role.id(), table.headers[column].clone(), coded))
+        })
+        .collect();
+        breakdowns(
+            mixes,
             transactions,
-            &selected,
+            calendar,
+            &params,
+            selection,
+            selected(),
         )
     });
-    // The engine's period is the same rows as `selected`: its latency p99 and maximum serve.
-    let latency_tail = computed.totals.latency_p99.zip(computed.totals.latency_max);
-    let histograms = histograms(transactions, &selected, latency_tail);
-    let (funnel, retention, users_warnings) = cohorts(dataset, frame, payers, range, options);
+    let distributions = frame.memos.distributions.get(selection_key.clone(), || {
+        let decline_reasons = mapping.column(Role::DeclineReason).map(|column| {
+            let coded = frame.coded(dataset, column);
+            decline_reasons(
+                table.headers[column].clone(),
+                coded,
+                transactions,
+                selected(),
+            )
+        });
+        // The engine's period is the same rows as `selected`: its latency p99 and maximum serve.
+        let latency_tail = computed.totals.latency_p99.zip(computed.totals.latency_max);
+        (
+            histograms(transactions, selected(), latency_tail),
+            decline_reasons,
+        )
+    });
+    let cohorts_key = (
+        selection_key,
+        options.week_start,
+        options.funnel_days(),
+        options.cohort,
+    );
+    let cohort_parts = frame.memos.cohorts.get(cohorts_key, || {
+        cohorts(dataset, frame, payers, range, options)
+    });
+    let (funnel, retention, users_warnings) = cohort_parts.as_ref().clone();
+    let (histograms, decline_reasons) = distributions.as_ref().clone();
     let role_of_column = |c: usize| {
         Role::ALL
             .into_iter()
@@ -798,7 +901,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         metrics,
         series,
         segments,
-        breakdowns,
+        breakdowns: breakdowns.as_ref().clone(),
         decline_reasons,
         funnel,
         retention,
@@ -824,7 +927,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             .collect(),
         currencies: transactions.currencies.clone(),
         currency: transactions.money_currency.clone(),
-        by_currency,
+        by_currency: by_currency.clone(),
         quality,
         joins: frame.joins.clone(),
         derived: frame.derived.clone(),

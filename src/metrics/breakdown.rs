@@ -1,7 +1,10 @@
 //! Breakdowns of the transactions by the values of a text column: the mixes (channel, funding
 //! source, type, region, KYC), the decline reasons, the columns offered for filters and
 //! segments, and the distributions (histograms) of ticket size and latency.
-use super::engine::{bucket_table, is_successful, percentiles, Calendar, Params, Selection};
+use super::engine::{
+    bucket_table, from_order_key, is_successful, order_key, percentiles, Calendar, Params,
+    Selection,
+};
 use crate::ingest::RawTable;
 use crate::schema::Status;
 use crate::transactions::Transactions;
@@ -642,12 +645,14 @@ pub fn histograms(
 }
 
 fn one_two_five_edges(values: &[f64]) -> Vec<f64> {
-    let (Some(min), Some(max)) = (
-        values.iter().copied().reduce(f64::min),
-        values.iter().copied().reduce(f64::max),
-    ) else {
+    // Compared with `<` and `>` rather than `f64::min` and `max`, which wasm calls as functions
+    // (their NaN rule): the values are amounts above 0, never NaN, so the extremes are the same.
+    let Some(&first) = values.first() else {
         return Vec::new();
     };
+    let (min, max) = values.iter().fold((first, first), |(min, max), &v| {
+        (if v < min { v } else { min }, if v > max { v } else { max })
+    });
     let mut edge = 10f64.powf(min.log10().floor());
     let mut edges = vec![edge];
     let mut step = 0;
@@ -701,16 +706,51 @@ fn fill(histogram: &mut Histogram, values: &[f64]) {
     let bins = edges.len().saturating_sub(1);
     let mut counts = vec![0u64; bins];
     if bins > 0 {
-        let upper = &edges[1..];
+        // The bin whose lower edge is the last one <= v (the first bin below the first edge); the
+        // top edge belongs to the last bin: the count of upper edges at or below v, at most the
+        // last bin. Edges ascend, so that count is found from the one at the start of v's cell
+        // (`below`, a sixteenth of an octave), plus the edges within the cell, rarely more than
+        // one: rather than by comparing v with every edge (1M rows: 2M values against ~20 edges
+        // took a tenth of a report). A NaN ends `upper`, at or below no value, so that the step
+        // past the last edge needs no bounds check.
+        let mut upper = edges[1..].to_vec();
+        upper.push(f64::NAN);
+        let below = edges_below_cells(&upper[..bins]);
         for &v in values {
-            // The bin whose lower edge is the last one <= v (the first bin below the first edge);
-            // the top edge belongs to the last bin. Edges are few and ascending: counting the
-            // upper edges at or below v finds it without a branch per edge.
-            let i = upper.iter().filter(|&&e| e <= v).count().min(bins - 1);
-            counts[i] += 1;
+            // A NaN is at or above no edge (the callers leave NaNs out).
+            if v.is_nan() {
+                counts[0] += 1;
+                continue;
+            }
+            let mut i = below[(order_key(v) >> CELL_SHIFT) as usize] as usize;
+            // The first edge within the cell, without a branch; then any more.
+            i += usize::from(upper[i] <= v);
+            while upper[i] <= v {
+                i += 1;
+            }
+            counts[i.min(bins - 1)] += 1;
         }
     }
     histogram.counts = counts;
+}
+
+/// `order_key` shifted by this keeps its top 16 bits: the sign, the exponent and 4 bits of the
+/// mantissa, so that each value of the shifted key is a sixteenth of an octave of numbers.
+const CELL_SHIFT: u32 = 48;
+
+/// For each cell of numbers (see `CELL_SHIFT`), how many of the ascending `edges` are at or below
+/// its smallest number: the count for every number of the cell but the edges within it.
+fn edges_below_cells(edges: &[f64]) -> Vec<u32> {
+    let mut below = Vec::with_capacity(1 << (64 - CELL_SHIFT));
+    let mut count = 0;
+    for cell in 0..1u64 << (64 - CELL_SHIFT) {
+        let smallest = from_order_key(cell << CELL_SHIFT);
+        while count < edges.len() && edges[count] <= smallest {
+            count += 1;
+        }
+        below.push(count as u32);
+    }
+    below
 }
 
 #[cfg(test)]
@@ -734,5 +774,47 @@ mod tests {
         };
         fill(&mut h, &[0.0, 9.9, 10.0, 20.0]);
         assert_eq!(h.counts, vec![2, 2]);
+    }
+
+    #[test]
+    fn bins_found_from_cells_are_those_of_every_edge_compared() {
+        let edge_sets = [
+            vec![
+                -50.0, -0.0, 0.0, 1e-310, 0.1, 0.2, 0.5, 1.0, 1.0, 3.0, 1e300,
+            ],
+            (0..40).map(|i| -100.0 + 7.3 * f64::from(i)).collect(),
+            vec![5.0],
+            vec![1.0, 2.0],
+        ];
+        let mut values = vec![f64::INFINITY, -f64::INFINITY, -0.0, 0.0, 1e-320, -1e-320];
+        values.extend(edge_sets.iter().flatten().copied());
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(f64::from_bits(x));
+            values.push((x % 20_000) as f64 / 97.0 - 103.0);
+        }
+        values.retain(|v| !v.is_nan());
+        for edges in edge_sets {
+            let bins = edges.len().saturating_sub(1);
+            let mut want = vec![0u64; bins];
+            for &v in &values {
+                let i = edges[1..].iter().filter(|&&e| e <= v).count();
+                if bins > 0 {
+                    want[i.min(bins - 1)] += 1;
+                }
+            }
+            let mut h = Histogram {
+                id: "x",
+                title: "x",
+                unit: "count",
+                edges,
+                counts: vec![],
+            };
+            fill(&mut h, &values);
+            assert_eq!(h.counts, want, "{:?}", h.edges);
+        }
     }
 }
