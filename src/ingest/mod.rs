@@ -518,18 +518,17 @@ impl Body {
                 let rows = (estimate * 1.05).ceil() as u64;
                 // Refused before anything is reserved: memory once taken is not given back
                 // (a wasm memory never shrinks).
+                let kept = usize::try_from(rows).unwrap_or(usize::MAX);
                 if let Some(limit) = limit {
-                    let scale = rows as f64 / self.rows_read.max(1) as f64;
-                    let projected =
-                        self.heap_bytes() as f64 * scale + (rows * limit.per_row) as f64;
-                    if projected > limit.bytes as f64 {
+                    let columns: usize = self.columns.iter().map(|c| c.bytes_for_rows(kept)).sum();
+                    let projected = columns as u64 + self.lines.heap_bytes() as u64;
+                    if projected.saturating_add(rows.saturating_mul(limit.per_row)) > limit.bytes {
                         return Err(Error::new(ErrorKind::TooLarge {
                             limit_bytes: limit.bytes,
                             rows: self.rows_read,
                         }));
                     }
                 }
-                let kept = usize::try_from(rows).unwrap_or(usize::MAX);
                 self.columns
                     .iter_mut()
                     .for_each(|column| column.reserve_rows(kept));
