@@ -127,10 +127,11 @@ const MiB = 1 << 20;
 // table afterwards (report::build_frame: typed columns, calendar, day order; then the report's
 // coded columns and percentiles) take about FRAME_BYTES_PER_ROW more per row, whatever the width
 // of the file. Measured on `paymetrics gen` files in Chromium (wasm memory after the first
-// report): 1M rows, a 140 MiB table: 321 MiB; 2.25M rows, a table of 550 MiB while read (327 MiB
-// once finished): 839 MiB, i.e. ~40 MiB at start + table + 110-130 bytes a row. So a file loads
-// while its table + 128 bytes a row stay under BUDGET, which leaves ~100 MiB of the GiB for other
-// views (segments, funnel, retention) and allocator slack.
+// report): 3M rows, a 276 MB table: 658 MiB; 4.1M rows, a 302 MB table: 750 MiB, i.e. ~40 MiB at
+// start + table + ~108 bytes a row (117 in Node for a daily report, 133 with a segment). So a
+// file loads while its table + 128 bytes a row stay under BUDGET, which leaves ~100 MiB of the
+// GiB for other views (segments, funnel, retention) and allocator slack: about 4.3M rows of a
+// 16-column payments export (~590 MB).
 const BUDGET = 880 * MiB;
 const FRAME_BYTES_PER_ROW = 128;
 // A joined lookup column is a 4-byte code per transaction: room for 8 of them.
