@@ -315,17 +315,7 @@ fn parse_timestamp(
         && b[13] == b':'
         && b[16] == b':'
     {
-        let day = match last_date {
-            Some((date, day)) if date[..] == b[..10] => *day,
-            _ => {
-                let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
-                let day = days_from_civil(year, two_digits(b, 5)?, two_digits(b, 8)?)?;
-                let mut date = [0; 10];
-                date.copy_from_slice(&b[..10]);
-                *last_date = Some((date, day));
-                day
-            }
-        };
+        let day = iso_day(b, last_date)?;
         let (hour, minute, second) = (two_digits(b, 11)?, two_digits(b, 14)?, two_digits(b, 17)?);
         // Whole seconds with `Z`, `+HH:MM` or nothing, the usual case, without the general tail.
         if hour <= 23 && minute <= 59 && second <= 59 {
@@ -533,6 +523,24 @@ fn finish_timestamp(
             offset_seconds,
         },
     })
+}
+
+/// The day number of the ISO date `YYYY-MM-DD` that `b` starts with (its dashes checked by the
+/// caller). `last_date` holds the last date read and its day number: a column holds thousands of
+/// times of one day in a row, and the date's arithmetic is then done once.
+#[inline(always)]
+pub(crate) fn iso_day(b: &[u8], last_date: &mut Option<([u8; 10], i64)>) -> Option<i64> {
+    match last_date {
+        Some((date, day)) if date[..] == b[..10] => Some(*day),
+        _ => {
+            let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
+            let day = days_from_civil(year, two_digits(b, 5)?, two_digits(b, 8)?)?;
+            let mut date = [0; 10];
+            date.copy_from_slice(&b[..10]);
+            *last_date = Some((date, day));
+            Some(day)
+        }
+    }
 }
 
 /// The two-digit number at `b[i..i + 2]`.

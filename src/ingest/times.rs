@@ -12,7 +12,7 @@
 //! the text back. A cell in any other layout (another separator, a fraction of a second, an
 //! impossible date, `-00:00`) turns the column back into text, losing nothing. The layouts are
 //! the ones `time::parse_timestamp` reads on its fast path, with the same results (tested below).
-use crate::time::{days_from_civil, two_digits, Timestamp};
+use crate::time::{iso_day, two_digits, Timestamp};
 
 /// Marks an empty cell.
 const EMPTY: i64 = i64::MIN;
@@ -66,8 +66,7 @@ impl Layout {
         }
     }
 
-    /// The stored value of `cell`, when it has this layout. `last_date` holds the last date read
-    /// and its day number: a column holds thousands of times of one day in a row.
+    /// The stored value of `cell`, when it has this layout. `last_date`: see `time::iso_day`.
     #[inline(always)]
     fn read(self, b: &[u8], last_date: &mut Option<([u8; 10], i64)>) -> Option<i64> {
         if b.len() != self.len()
@@ -80,17 +79,7 @@ impl Layout {
         {
             return None;
         }
-        let day = match last_date {
-            Some((date, day)) if date[..] == b[..10] => *day,
-            _ => {
-                let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
-                let day = days_from_civil(year, two_digits(b, 5)?, two_digits(b, 8)?)?;
-                let mut date = [0; 10];
-                date.copy_from_slice(&b[..10]);
-                *last_date = Some((date, day));
-                day
-            }
-        };
+        let day = iso_day(b, last_date)?;
         let (hour, minute, second) = (two_digits(b, 11)?, two_digits(b, 14)?, two_digits(b, 17)?);
         if hour > 23 || minute > 59 || second > 59 {
             return None;
@@ -281,7 +270,7 @@ impl TimeCells {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::TimestampParser;
+    use crate::time::{days_from_civil, TimestampParser};
 
     /// Cells over four centuries, every hour and minute of the offsets, every layout.
     fn cells() -> Vec<String> {
