@@ -268,9 +268,22 @@ impl TextColumn {
         matches!(self.cells, Cells::Times(_))
     }
 
-    /// Each cell of `rows` read as a time: `Some(None)` when empty, `None` when `parser` cannot
-    /// read it. A column of times is read without parsing; in a dictionary-encoded column each
-    /// distinct value is parsed once.
+    /// The cell of row `row` read as a time: `Some(None)` when empty, `None` when `parser`
+    /// cannot read it. A column of times is read without parsing.
+    pub fn read_time(&self, row: usize, parser: &mut TimestampParser) -> Option<Option<Timestamp>> {
+        match &self.cells {
+            Cells::Times(times) => Some(times.timestamp(row)),
+            _ => match self.get(row) {
+                text if text.is_empty() => Some(None),
+                text => parser.parse(&text).map(Some),
+            },
+        }
+    }
+
+    /// Each cell of `rows` read as a time, as by [`read_time`]; in a dictionary-encoded column
+    /// each distinct value is parsed once.
+    ///
+    /// [`read_time`]: TextColumn::read_time
     pub fn read_times(
         &self,
         rows: impl IntoIterator<Item = usize>,
@@ -384,11 +397,12 @@ impl TextColumn {
                 > = std::collections::HashMap::default();
                 for row in rows {
                     let full = counts.len() == max_distinct;
-                    match counts.get_mut(&times.value(row)) {
+                    let value = times.value(row);
+                    match counts.get_mut(&value) {
                         Some((_, count)) => *count += 1,
                         None if full => return None,
                         None => {
-                            counts.insert(times.value(row), (row, 1));
+                            counts.insert(value, (row, 1));
                         }
                     }
                 }

@@ -196,10 +196,8 @@ pub fn read_signups(
             .get(c)
             .map_or(Cow::Borrowed(""), |column| column.get(row))
     };
-    // A time of a column stored as times is read without parsing its text.
     let time = |row: usize, c: usize, parser: &mut TimestampParser| {
-        let column = table.columns.get(c)?;
-        column.read_times([row], parser).pop().flatten().flatten()
+        table.columns.get(c)?.read_time(row, parser).flatten()
     };
     let mut signup_parser = column_parser(cols.signup);
     let mut funding_parser = cols.funding.map(column_parser);
