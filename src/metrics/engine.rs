@@ -706,74 +706,57 @@ pub fn compute(
 }
 
 /// What the walk reads and marks per user, together so that a payment costs one cache miss
-/// rather than one per array (users are many: their arrays do not stay in cache).
+/// rather than one per array (users are many: their arrays do not stay in cache). 16 bytes
+/// rather than 24 with a flag and a bucket per mark: more users per cache line.
 #[derive(Clone, Copy)]
 struct UserState {
     /// The first payment day, for new and returning payers (`i64::MAX`: none).
     first_day: i64,
     /// Counted as an active payer, and as a verified payer (see `see`).
-    payer: Seen,
-    verified: Seen,
+    payer: u32,
+    verified: u32,
 }
 
 impl UserState {
     fn new(first_day: i64) -> UserState {
         UserState {
             first_day,
-            payer: Seen::NEVER,
-            verified: Seen::NEVER,
+            payer: NEVER,
+            verified: NEVER,
         }
     }
 }
 
-/// Whether an id was counted in the whole period, and the last bucket it was counted in.
-#[derive(Clone, Copy)]
-struct Seen {
-    whole: bool,
-    bucket: u32,
-}
+/// The mark of an id not counted yet in the period (see `see`).
+const NEVER: u32 = u32::MAX;
 
-impl Seen {
-    const NEVER: Seen = Seen {
-        whole: false,
-        bucket: u32::MAX,
-    };
-}
-
-/// Notes an id in `bucket` (ids come bucket by bucket): whether it is new to the whole period,
-/// and new to the bucket.
+/// Notes an id in `bucket` (ids come bucket by bucket), given its mark: the last bucket it was
+/// counted in, `NEVER`, or 0 without buckets (a walk has buckets for every row or for none).
+/// Returns whether it is new to the whole period, and new to the bucket. Buckets are far fewer
+/// than `NEVER` (see `MAX_SERIES_DAYS`).
 #[inline(always)]
-fn see(seen: &mut Seen, bucket: Option<usize>) -> (bool, bool) {
-    let new_whole = !std::mem::replace(&mut seen.whole, true);
-    let new_bucket =
-        bucket.is_some_and(|b| std::mem::replace(&mut seen.bucket, b as u32) != b as u32);
-    (new_whole, new_bucket)
+fn see(mark: &mut u32, bucket: Option<usize>) -> (bool, bool) {
+    let now = bucket.map_or(0, |b| b as u32);
+    let before = std::mem::replace(mark, now);
+    (before == NEVER, bucket.is_some() && before != now)
 }
 
 /// Counts distinct ids over the whole period and per bucket, for rows that come bucket by
-/// bucket (in day order).
+/// bucket (in day order): one mark per id (see `see`).
 struct Distinct {
-    in_whole: Vec<bool>,
-    last_bucket: Vec<u32>,
+    marks: Vec<u32>,
 }
 
 impl Distinct {
     fn new(ids: usize) -> Distinct {
         Distinct {
-            in_whole: vec![false; ids],
-            last_bucket: vec![u32::MAX; ids],
+            marks: vec![NEVER; ids],
         }
     }
 
     /// Notes `id` in `bucket`: whether it is new to the whole period, and new to the bucket.
     fn see(&mut self, id: u32, bucket: Option<usize>) -> (bool, bool) {
-        let id = id as usize;
-        let new_whole = !std::mem::replace(&mut self.in_whole[id], true);
-        let new_bucket = bucket.is_some_and(|b| {
-            let b = b as u32;
-            std::mem::replace(&mut self.last_bucket[id], b) != b
-        });
-        (new_whole, new_bucket)
+        see(&mut self.marks[id as usize], bucket)
     }
 }
 
@@ -843,12 +826,15 @@ impl MerchantVolumes {
 /// shares of their total (in percent, squared and summed: 0..10 000).
 fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
     let total: f64 = volumes.iter().sum();
-    let mut sorted = volumes.to_vec();
-    sorted.sort_unstable_by(|a, b| b.total_cmp(a));
-    let top10 = sorted.iter().take(10).sum();
+    // Sorted as `order_key`s (`total_cmp`'s order), then read from the largest: integers sort
+    // faster than `total_cmp` compares (1M rows: a sort per merchant and bucket, ~10% of a
+    // segmented report), and the values come in the same order.
+    let mut keys: Vec<u64> = volumes.iter().map(|&v| order_key(v)).collect();
+    keys.sort_unstable();
+    let sorted = || keys.iter().rev().map(|&k| from_order_key(k));
+    let top10 = sorted().take(10).sum();
     let hhi = (total > 0.0).then(|| {
-        sorted
-            .iter()
+        sorted()
             .map(|v| {
                 let share = 100.0 * v / total;
                 share * share
