@@ -16,7 +16,7 @@ use crate::metrics::funnel::{
 use crate::metrics::retention::{retention_of, Retention};
 use crate::metrics::{
     compute, Calendar, Computed, Good, Metric, Params, Selection, Stakeholder, Tally, Threshold,
-    Tier, Unit, CATALOG,
+    Tier, Unit, Want, CATALOG,
 };
 pub use crate::options::Options;
 use crate::options::{CohortBasis, DateRange, Filter};
@@ -275,6 +275,20 @@ impl<K: PartialEq, V> Memo<K, V> {
     }
 }
 
+impl<K: PartialEq, V> Memo<K, V> {
+    /// The value kept for `key`, if it was the last one's.
+    fn peek(&self, key: &K) -> Option<Rc<V>> {
+        match self.last.borrow().as_ref() {
+            Some((last, value)) if last == key => Some(Rc::clone(value)),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: K, value: V) {
+        *self.last.borrow_mut() = Some((key, Rc::new(value)));
+    }
+}
+
 impl<K, V> Default for Memo<K, V> {
     fn default() -> Self {
         Memo {
@@ -293,6 +307,10 @@ type ThresholdsKey = (u64, u64);
 struct Memos {
     /// The period's totals and series.
     period: Memo<(SelectionKey, ThresholdsKey, Grain, WeekStart), Computed>,
+    /// The period's totals, and each segment's (by the segment's column): they do not depend on
+    /// the grain, so a change of grain computes the series only (see `Want::SeriesOnly`).
+    totals: Memo<(SelectionKey, ThresholdsKey), Tally>,
+    segment_totals: Memo<(SelectionKey, ThresholdsKey, usize), Vec<Tally>>,
     /// The previous period's totals, and the totals per currency.
     before: Memo<(SelectionKey, ThresholdsKey), (Option<Computed>, Vec<CurrencyTotals>)>,
     mixes: Memo<(SelectionKey, Grain, WeekStart), Vec<Breakdown>>,
@@ -576,16 +594,30 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         options.grain,
         options.week_start,
     );
+    let totals_key = (selection_key.clone(), thresholds_key);
     let computed = frame.memos.period.get(period_key, || {
-        compute(
+        let known = frame.memos.totals.peek(&totals_key);
+        let want = match known {
+            Some(_) => Want::SeriesOnly,
+            None => Want::Series,
+        };
+        let mut computed = compute(
             transactions,
             calendar,
             &params,
             rows,
             payers,
             chosen_range,
-            true,
-        )
+            want,
+        );
+        match known {
+            Some(totals) => computed.totals = totals.as_ref().clone(),
+            None => frame
+                .memos
+                .totals
+                .put(totals_key.clone(), computed.totals.clone()),
+        }
+        computed
     });
     // The rows of the period after the filters, for the mixes, histograms and segments (only
     // when one of them is not kept from the last report).
@@ -597,7 +629,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     // The filtered rows narrowed to those of `order` (in day order), whose rows are those for
     // which `part(row)` holds (one currency, one segment): computed as if `part` were one more
     // filter, with payers of their own.
-    let compute_within = |order: &[u32], part: &dyn Fn(usize) -> bool, series: bool| {
+    let compute_within = |order: &[u32], part: &dyn Fn(usize) -> bool, want: Want| {
         let contains = |row: usize| part(row) && in_mask(row);
         let payers = Payers::new(transactions, calendar, order);
         let rows = Rows {
@@ -611,7 +643,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             rows,
             payers.as_ref(),
             chosen_range,
-            series,
+            want,
         )
     };
     let missing = |needs: &[Role]| -> Vec<&'static str> {
@@ -660,7 +692,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                         .copied()
                         .filter(|&row| in_currency(row as usize))
                         .collect();
-                    let part = compute_within(&order, &in_currency, false);
+                    let part = compute_within(&order, &in_currency, Want::Totals);
                     CurrencyTotals {
                         currency: code.clone(),
                         totals: CATALOG
@@ -689,7 +721,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                     rows,
                     payers,
                     Some(range),
-                    false,
+                    Want::Totals,
                 )
             });
             (previous, by_currency())
@@ -756,22 +788,45 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                     segment_rows[group as usize].push(row);
                 }
             }
-            let values = labels
-                .into_iter()
-                .zip(&segment_rows)
+            // Each segment's totals, when the last report had them at another grain.
+            let segment_key = (selection_key.clone(), thresholds_key, column);
+            // (The same rows give the same segments: the length check only guards.)
+            let known = frame
+                .memos
+                .segment_totals
+                .peek(&segment_key)
+                .filter(|known| known.len() == segment_rows.len());
+            let want = match known {
+                Some(_) => Want::SeriesOnly,
+                None => Want::Series,
+            };
+            let parts: Vec<Computed> = segment_rows
+                .iter()
                 .enumerate()
-                .map(|(group, (value, order))| {
-                    let part = compute_within(
+                .map(|(group, order)| {
+                    let mut part = compute_within(
                         order,
                         &|row| group_of[coded.codes[row] as usize] as usize == group,
-                        true,
+                        want,
                     );
-                    Segment {
-                        value,
-                        rows: part.totals.attempts,
-                        totals: values_of(&part.totals),
-                        series: series_of(&part),
+                    if let Some(totals) = known.as_ref().and_then(|k| k.get(group)) {
+                        part.totals = totals.clone();
                     }
+                    part
+                })
+                .collect();
+            if known.is_none() {
+                let totals = parts.iter().map(|part| part.totals.clone()).collect();
+                frame.memos.segment_totals.put(segment_key, totals);
+            }
+            let values = labels
+                .into_iter()
+                .zip(parts)
+                .map(|(value, part)| Segment {
+                    value,
+                    rows: part.totals.attempts,
+                    totals: values_of(&part.totals),
+                    series: series_of(&part),
                 })
                 .collect();
             Some(Segments {

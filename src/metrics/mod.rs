@@ -4,7 +4,7 @@ pub mod catalog;
 pub mod engine;
 
 pub use catalog::{catalog_markdown, Good, Metric, Stakeholder, Threshold, Tier, Unit, CATALOG};
-pub use engine::{compute, Bucket, Calendar, Computed, Params, Selection, Tally};
+pub use engine::{compute, Bucket, Calendar, Computed, Params, Selection, Tally, Want};
 pub mod breakdown;
 pub mod funnel;
 pub mod retention;
