@@ -54,6 +54,12 @@ impl Layout {
             separator: *cell.get(10)?,
             zone,
         };
+        // Checked once here, not for every cell read in this layout.
+        let separator_ok = matches!(layout.separator, b'T' | b't' | b' ');
+        let zone_ok = !matches!(zone, Zone::Utc(z) if !matches!(z, b'Z' | b'z'));
+        if !separator_ok || !zone_ok {
+            return None;
+        }
         let mut date = None;
         layout.read(cell, &mut date).map(|_| layout)
     }
@@ -73,7 +79,6 @@ impl Layout {
             || b[4] != b'-'
             || b[7] != b'-'
             || b[10] != self.separator
-            || !matches!(self.separator, b'T' | b't' | b' ')
             || b[13] != b':'
             || b[16] != b':'
         {
@@ -86,7 +91,7 @@ impl Layout {
         }
         let offset_minutes = match self.zone {
             Zone::Local => 0,
-            Zone::Utc(z) if b[19] == z && matches!(z, b'Z' | b'z') => 0,
+            Zone::Utc(z) if b[19] == z => 0,
             Zone::Utc(_) => return None,
             Zone::Offset => {
                 let (hours, minutes) = (two_digits(b, 20)?, two_digits(b, 23)?);
