@@ -9,6 +9,7 @@
 mod column;
 mod decode;
 mod lines;
+mod plain;
 mod times;
 
 pub use column::{ColumnBuilder, TextColumn};
@@ -366,6 +367,10 @@ struct Body {
     /// The 1-based line of the next byte, and the line the current record started on.
     line: u64,
     record_line: Option<u64>,
+    /// csv-core stands between two records: the next line may be split without it (`plain`).
+    between_records: bool,
+    /// Each field's end in the plain line being stored, reused from line to line.
+    plain_ends: Vec<usize>,
     /// Records before the header row still to pass over.
     records_before_header: usize,
     /// Bytes of the file pushed so far and its size, for `expected_rows`.
@@ -413,6 +418,8 @@ impl Body {
             ends_len: 0,
             line: 1,
             record_line: None,
+            between_records: true,
+            plain_ends: Vec::new(),
             records_before_header: shape.header_record,
             sizes: Sizes::default(),
             expected_rows: None,
@@ -458,6 +465,13 @@ impl Body {
         self.ended = last;
         self.sizes.text += text.len() as u64;
         loop {
+            if self.between_records && self.header.is_some() && plain::enabled() {
+                let consumed = self.read_plain_lines(text, limit)?;
+                text = &text[consumed..];
+                if text.is_empty() && !last {
+                    return Ok(());
+                }
+            }
             let (result, read, written, ends) = self.reader.read_record(
                 text,
                 &mut self.record[self.record_len..],
@@ -470,6 +484,8 @@ impl Body {
             self.ends_len += ends;
             match result {
                 csv_core::ReadRecordResult::InputEmpty => {
+                    // The record goes on in the next chunk (or this one was all blank lines).
+                    self.between_records &= self.record_len == 0 && self.ends_len == 0 && read == 0;
                     if !last {
                         return Ok(());
                     }
@@ -483,6 +499,7 @@ impl Body {
                     self.ends.resize(len, 0);
                 }
                 csv_core::ReadRecordResult::Record => {
+                    self.between_records = true;
                     let line = self.record_line.take().unwrap_or(self.line);
                     self.take_record(line)?;
                     self.record_len = 0;
@@ -497,6 +514,61 @@ impl Body {
                 csv_core::ReadRecordResult::End => return Ok(()),
             }
         }
+    }
+
+    /// Stores the plain lines (`plain::split_line`) at the start of `text`, with the blank lines
+    /// between them, and gives the bytes they took; csv-core reads from there on. Called only
+    /// between two records of the data, where csv-core has nothing pending.
+    fn read_plain_lines(&mut self, text: &[u8], limit: Option<MemoryLimit>) -> Result<usize> {
+        let mut ends = std::mem::take(&mut self.plain_ends);
+        let mut spans = std::mem::take(&mut self.spans);
+        let mut consumed = 0;
+        let result = loop {
+            let rest = &text[consumed..];
+            let blank = rest
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            // csv-core passes over these too, and counts only the `\n`s as lines.
+            let rest = &rest[blank..];
+            let Some(length) = plain::split_line(rest, self.delimiter, &mut ends) else {
+                break Ok(());
+            };
+            // The text up to the last field's end: UTF-8 checked once for the whole line.
+            let Some(&last_end) = ends.last() else {
+                break Ok(());
+            };
+            let Ok(line_text) = std::str::from_utf8(&rest[..last_end]) else {
+                break Ok(());
+            };
+            self.line += text[consumed..consumed + blank]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            consumed += blank + length;
+            // Counted line by line: the memory check estimates the file's rows from it.
+            self.sizes.consumed += (blank + length) as u64;
+            spans.clear();
+            let mut start = 0;
+            for &end in &ends {
+                spans.push(trimmed_span(line_text, start, end));
+                start = end + 1;
+            }
+            let line = self.line;
+            self.line += 1;
+            if let Err(error) = self.store_record(line_text, &spans, line) {
+                break Err(error);
+            }
+            if self.rows_read % MEMORY_CHECK_ROWS == 0 && self.rows_read > 0 {
+                if let Err(error) = self.check_memory(limit) {
+                    break Err(error);
+                }
+            }
+        };
+        self.reader.set_line(self.line);
+        self.plain_ends = ends;
+        self.spans = spans;
+        result.map(|()| consumed)
     }
 
     /// Sizes the columns for the whole file the first time (when its size is known), then
@@ -1166,6 +1238,16 @@ mod tests {
         let tricky =
             "id,note,amount\r\n1,\"two\r\nlines, and \"\"quotes\"\"\",1.5\r\n\r\n2,金额,2\r\n";
         inputs.push(("quoted line breaks".into(), grown(tricky.as_bytes())));
+        // Old Mac line ends (a lone \r), and blank lines of every kind between records.
+        let carriage_returns = "id,v,w\r1,a,x\r\r\n2,b,y\n\r\n\n3,c,z\r\n\r4,d,\"q\"\r\n5,e,f";
+        inputs.push((
+            "carriage returns".into(),
+            carriage_returns.as_bytes().to_vec(),
+        ));
+        inputs.push((
+            "carriage returns, grown".into(),
+            grown(carriage_returns.as_bytes()),
+        ));
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
             .chain(
@@ -1178,6 +1260,15 @@ mod tests {
         inputs.push(("UTF-16LE".into(), utf16));
         for (name, bytes) in &inputs {
             let whole = read_csv("t.csv", bytes);
+            // The plain-line shortcut must read what csv-core alone reads.
+            plain::disable_for_this_thread(true);
+            let by_csv_core = read_csv("t.csv", bytes);
+            plain::disable_for_this_thread(false);
+            match (&whole, &by_csv_core) {
+                (Ok(a), Ok(b)) => assert_same_table(a, b, &format!("{name} by csv-core alone")),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{name} by csv-core alone"),
+                (a, b) => panic!("{name} by csv-core alone: {a:?} vs {b:?}"),
+            }
             for chunk in [1, 3, 4096, 65_537] {
                 let what = format!("{name} in chunks of {chunk}");
                 match (&whole, read_in_chunks(bytes, chunk)) {
