@@ -294,3 +294,39 @@ pub struct Quality {
     pub unmapped_columns: Vec<String>,
     pub warnings: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log carried by a part comes back with its lines moved, as if it had been written with
+    /// the file's lines; a part that does not hold together is refused.
+    #[test]
+    fn a_skip_log_travels_with_a_part_and_its_lines_move() {
+        let (mut part, mut file) = (SkipLog::default(), SkipLog::default());
+        for (reason, line, column) in [
+            (SkipReason::EmptyRow, 3, None),
+            (SkipReason::WrongFieldCount, 4, Some(2)),
+            (SkipReason::EmptyRow, 9, None),
+        ] {
+            part.add(reason, "a:b.csv", line, column, format!("detail {line}"));
+            file.add(
+                reason,
+                "a:b.csv",
+                line + 100,
+                column,
+                format!("detail {line}"),
+            );
+        }
+        let json = serde_json::to_string(&part.to_part()).unwrap();
+        let carried: SkipLogPart = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            SkipLog::from_part(carried.clone(), "a:b.csv", 100),
+            Some(file)
+        );
+        assert_eq!(SkipLog::from_part(carried, "other.csv", 100), None);
+        let damaged = json.replace("\"key\":2", "\"key\":42");
+        let damaged: SkipLogPart = serde_json::from_str(&damaged).unwrap();
+        assert_eq!(SkipLog::from_part(damaged, "a:b.csv", 100), None);
+    }
+}

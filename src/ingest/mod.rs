@@ -1824,6 +1824,24 @@ mod tests {
         });
         narrow.push(&other).unwrap();
         assert!(main.append_part(&narrow.finish_part().unwrap()).is_err());
+        // Of the same width, but other names or another delimiter.
+        let continuation = main.continuation().unwrap();
+        let mut renamed = continuation.clone();
+        renamed.headers[0] = "other".into();
+        let semicolons = Continuation {
+            delimiter: b';',
+            ..continuation
+        };
+        for continuation in [renamed, semicolons] {
+            let mut other = CsvStream::resume(continuation);
+            other.push(b"T1,1,ok\n").unwrap();
+            let error = main.append_part(&other.finish_part().unwrap()).unwrap_err();
+            assert!(error.to_string().contains("another header"), "{error}");
+        }
+        // The stream is unharmed by all that.
+        main.push(&bytes[split..]).unwrap();
+        let table = main.finish().unwrap();
+        assert_same_table(&table, &read_csv("t.csv", bytes).unwrap(), "refused");
         // Only a resumed stream ends with a part.
         assert!(CsvStream::new("t.csv").finish_part().is_err());
     }

@@ -32,6 +32,9 @@ const END: &[u8; 8] = b"PMPARTEN";
 pub(super) struct Meta {
     /// Columns in the header the part was read with.
     pub width: usize,
+    /// That header's names and the delimiter: a part is appended only to a stream of the same.
+    pub headers: Vec<String>,
+    pub delimiter: u8,
     pub rows_read: u64,
     pub skipped: SkipLogPart,
     pub lines_skipped: SkipLogPart,
@@ -59,6 +62,11 @@ pub(super) struct Part<'a> {
 pub(super) fn write(body: &Body) -> Vec<u8> {
     let meta = Meta {
         width: body.columns.len(),
+        headers: body
+            .header
+            .as_ref()
+            .map_or_else(Vec::new, |header| header.names.clone()),
+        delimiter: body.delimiter,
         rows_read: body.rows_read,
         skipped: body.skipped.to_part(),
         lines_skipped: body.lines_skipped.to_part(),
@@ -231,7 +239,11 @@ impl Body {
         part: &mut Part<'_>,
         limit: Option<MemoryLimit>,
     ) -> Result<(SkipLog, SkipLog)> {
-        if part.meta.width != self.columns.len() {
+        let names = self.header.as_ref().map(|header| &header.names);
+        if part.meta.width != self.columns.len()
+            || names != Some(&part.meta.headers)
+            || part.meta.delimiter != self.delimiter
+        {
             return Err(Error::new(ErrorKind::InvalidOption(
                 "the part of the file was read with another header".into(),
             )));
