@@ -1006,6 +1006,17 @@ impl<'a> PartCells<'a> {
     }
 }
 
+/// Appends `values` to `out` as little-endian bytes. Sized once and filled in place: a loop the
+/// compiler turns into plain copies, where a growing `extend` a value at a time was several
+/// times slower on a part's millions of values.
+fn write_le<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], to_le: fn(T) -> [u8; N]) {
+    let start = out.len();
+    out.resize(start + values.len() * N, 0);
+    for (bytes, &value) in out[start..].chunks_exact_mut(N).zip(values) {
+        bytes.copy_from_slice(&to_le(value));
+    }
+}
+
 /// The 8 bytes of `b` as a little-endian `i64` (a part's times).
 #[inline(always)]
 fn i64_le(b: &[u8]) -> i64 {
@@ -1029,28 +1040,20 @@ impl ColumnBuilder {
                     out.extend_from_slice(value.as_bytes());
                 }
                 count(out, codes.len());
-                codes
-                    .iter()
-                    .for_each(|code| out.extend_from_slice(&code.to_le_bytes()));
+                write_le(out, codes, u16::to_le_bytes);
             }
             Building::Plain(strings) => {
                 out.push(1);
                 count(out, strings.len());
                 count(out, strings.text.len());
                 out.extend_from_slice(strings.text.as_bytes());
-                strings
-                    .ends
-                    .iter()
-                    .for_each(|end| out.extend_from_slice(&end.to_le_bytes()));
+                write_le(out, &strings.ends, u32::to_le_bytes);
             }
             Building::Times(times) => {
                 out.push(2);
                 out.extend_from_slice(&times.layout().to_bytes());
                 count(out, times.len());
-                times
-                    .values()
-                    .iter()
-                    .for_each(|value| out.extend_from_slice(&value.to_le_bytes()));
+                write_le(out, times.values(), i64::to_le_bytes);
             }
         }
     }
