@@ -1,6 +1,6 @@
 //! The data-quality ledger: every row that is not loaded is counted here with its reason and the
 //! first few places it happened, so that rows read = rows loaded + rows skipped always holds.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many example places are kept per reason.
 const EXAMPLES_PER_REASON: usize = 5;
@@ -19,6 +19,19 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason, in a fixed order: a reason's index here is its number in a part of a file
+    /// read by another stream (see [`SkipLogPart`]).
+    const ALL: [SkipReason; 8] = [
+        SkipReason::Preamble,
+        SkipReason::Footer,
+        SkipReason::EmptyRow,
+        SkipReason::WrongFieldCount,
+        SkipReason::Unreadable,
+        SkipReason::AmountNotANumber,
+        SkipReason::TimeMissing,
+        SkipReason::TimeNotUnderstood,
+    ];
+
     pub fn describe(self) -> &'static str {
         match self {
             SkipReason::Preamble => "notes before the header",
@@ -115,6 +128,77 @@ impl SkipLog {
         }
     }
 
+    /// The log as another stream's part of the file carries it to the stream that read the
+    /// file's start (`ingest::CsvStream::finish_part`): every group with its lines as that
+    /// stream counted them.
+    pub(crate) fn to_part(&self) -> SkipLogPart {
+        let groups = self
+            .groups
+            .iter()
+            .map(|group| GroupPart {
+                key: group
+                    .key
+                    .and_then(|key| SkipReason::ALL.iter().position(|&k| k == key))
+                    .map(|index| index as u8),
+                reason: group.reason.clone(),
+                count: group.count,
+                first_line: group.first_line,
+                last_line: group.last_line,
+                examples: group
+                    .examples
+                    .iter()
+                    .map(|e| (e.line, e.column, e.message.clone()))
+                    .collect(),
+            })
+            .collect();
+        SkipLogPart { groups }
+    }
+
+    /// The log of a part read by another stream, with `shift` added to every line: the part
+    /// counted its lines from 1, the file's line `shift + 1`. The messages start with
+    /// `file:line`, which is rewritten with the file's line. `None` when the part does not hold
+    /// together (a message not of the form `add` writes, an unknown reason, lines out of order):
+    /// it came from elsewhere, or was damaged.
+    pub(crate) fn from_part(part: SkipLogPart, file: &str, shift: u64) -> Option<SkipLog> {
+        let place = |line: u64, column: Option<u64>| match column {
+            Some(column) => format!("{file}:{line}:{column}: "),
+            None => format!("{file}:{line}: "),
+        };
+        let mut groups = Vec::with_capacity(part.groups.len());
+        for group in part.groups {
+            let key = match group.key {
+                Some(index) => Some(*SkipReason::ALL.get(usize::from(index))?),
+                None => None,
+            };
+            if key.is_some_and(|key| key.describe() != group.reason)
+                || group.first_line > group.last_line
+                || group.examples.len() > EXAMPLES_PER_REASON
+                || (group.examples.len() as u64) > group.count
+            {
+                return None;
+            }
+            let mut examples = Vec::with_capacity(group.examples.len());
+            for (line, column, message) in group.examples {
+                let detail = message.strip_prefix(&place(line, column))?;
+                let line = line.checked_add(shift)?;
+                examples.push(Example {
+                    line,
+                    column,
+                    message: format!("{}{detail}", place(line, column)),
+                });
+            }
+            groups.push(SkipGroup {
+                reason: group.reason,
+                count: group.count,
+                first_line: group.first_line.checked_add(shift)?,
+                last_line: group.last_line.checked_add(shift)?,
+                examples,
+                key,
+            });
+        }
+        Some(SkipLog { groups })
+    }
+
     pub fn total(&self) -> u64 {
         self.groups.iter().map(|g| g.count).sum()
     }
@@ -122,6 +206,24 @@ impl SkipLog {
     pub fn groups(&self) -> &[SkipGroup] {
         &self.groups
     }
+}
+
+/// A [`SkipLog`] as a part of a file read by another stream carries it (small: five examples a
+/// reason at most, so it travels as JSON).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct SkipLogPart {
+    groups: Vec<GroupPart>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct GroupPart {
+    /// The reason's index in `SkipReason::ALL`.
+    key: Option<u8>,
+    reason: String,
+    count: u64,
+    first_line: u64,
+    last_line: u64,
+    examples: Vec<(u64, Option<u64>, String)>,
 }
 
 /// Counts values that were present but not understood in a column that does not decide whether
@@ -191,4 +293,40 @@ pub struct Quality {
     /// Columns of the file (and joined or derived ones) that no role reads.
     pub unmapped_columns: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log carried by a part comes back with its lines moved, as if it had been written with
+    /// the file's lines; a part that does not hold together is refused.
+    #[test]
+    fn a_skip_log_travels_with_a_part_and_its_lines_move() {
+        let (mut part, mut file) = (SkipLog::default(), SkipLog::default());
+        for (reason, line, column) in [
+            (SkipReason::EmptyRow, 3, None),
+            (SkipReason::WrongFieldCount, 4, Some(2)),
+            (SkipReason::EmptyRow, 9, None),
+        ] {
+            part.add(reason, "a:b.csv", line, column, format!("detail {line}"));
+            file.add(
+                reason,
+                "a:b.csv",
+                line + 100,
+                column,
+                format!("detail {line}"),
+            );
+        }
+        let json = serde_json::to_string(&part.to_part()).unwrap();
+        let carried: SkipLogPart = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            SkipLog::from_part(carried.clone(), "a:b.csv", 100),
+            Some(file)
+        );
+        assert_eq!(SkipLog::from_part(carried, "other.csv", 100), None);
+        let damaged = json.replace("\"key\":2", "\"key\":42");
+        let damaged: SkipLogPart = serde_json::from_str(&damaged).unwrap();
+        assert_eq!(SkipLog::from_part(damaged, "a:b.csv", 100), None);
+    }
 }

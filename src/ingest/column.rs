@@ -7,6 +7,7 @@
 //! text, later stages read (parse, normalise, group) each distinct value once instead of once a
 //! row, and the codes are the group keys that mixes, filters and segments need. The choice is
 //! made while the file is read, from what has been seen so far, so it needs no second pass.
+use super::part::PartReader;
 use super::times::{Layout, TimeCells};
 use crate::error::{Error, ErrorKind, Result};
 use crate::time::{Timestamp, TimestampParser};
@@ -45,13 +46,23 @@ impl Strings {
     #[inline(always)]
     fn push(&mut self, cell: &str) -> Result<()> {
         self.text.push_str(cell);
-        let end = u32::try_from(self.text.len()).map_err(|_| {
-            Error::new(ErrorKind::InvalidOption(
-                "a column holds more than 4 GiB of text; use the command-line tool on a split file"
-                    .into(),
-            ))
-        })?;
+        let end = u32::try_from(self.text.len()).map_err(|_| too_much_text())?;
         self.ends.push(end);
+        Ok(())
+    }
+
+    /// Appends the cells of a part of a file read by another stream: `text` and each cell's
+    /// end in it (checked: in order, on character boundaries, the last at the text's end).
+    fn append_part(&mut self, text: &str, ends: &[u8]) -> Result<()> {
+        let base = self.text.len();
+        let base = u32::try_from(base + text.len())
+            .map(|_| base as u32)
+            .map_err(|_| too_much_text())?;
+        self.text.reserve_exact(text.len());
+        self.text.push_str(text);
+        self.ends.reserve_exact(ends.len() / 4);
+        self.ends
+            .extend(ends.chunks_exact(4).map(|e| base + u32_le(e)));
         Ok(())
     }
 
@@ -75,6 +86,25 @@ impl Strings {
     fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.ends.capacity() * 4
     }
+}
+
+#[cold]
+fn too_much_text() -> Error {
+    Error::new(ErrorKind::InvalidOption(
+        "a column holds more than 4 GiB of text; use the command-line tool on a split file".into(),
+    ))
+}
+
+/// The 2 bytes of `b` as a little-endian `u16` (a part's codes).
+#[inline(always)]
+fn u16_le(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+
+/// The 4 bytes of `b` as a little-endian `u32` (a part's text ends).
+#[inline(always)]
+fn u32_le(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// The distinct values of a dictionary-encoded column, each in its own allocation: a look-up is
@@ -901,6 +931,271 @@ impl ColumnBuilder {
     }
 }
 
+/// A column of a part of a file read by another stream (see `part`), as its bytes hold it: the
+/// part's own storage, borrowed and checked, to be appended to a column of the stream that read
+/// the file's start (see [`ColumnBuilder::append_part`]).
+pub(super) enum PartCells<'a> {
+    /// Each row's code (little-endian `u16`) into `values`.
+    Coded {
+        codes: &'a [u8],
+        values: Vec<&'a str>,
+    },
+    /// The cells back to back, and each one's end (little-endian `u32`).
+    Plain { text: &'a str, ends: &'a [u8] },
+    /// Each row's stored time (little-endian `i64`).
+    Times { layout: Layout, values: &'a [u8] },
+}
+
+impl<'a> PartCells<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            PartCells::Coded { codes, .. } => codes.len() / 2,
+            PartCells::Plain { ends, .. } => ends.len() / 4,
+            PartCells::Times { values, .. } => values.len() / 8,
+        }
+    }
+
+    /// Reads what [`ColumnBuilder::write_part`] wrote, and checks it: codes within the values,
+    /// text ends in order on character boundaries, times that write back as text. `None` for
+    /// bytes that do not hold together.
+    pub fn read(part: &mut PartReader<'a>) -> Option<PartCells<'a>> {
+        match part.u8()? {
+            0 => {
+                let count = part.count(4)?;
+                if count > MAX_REPEATED_DICTIONARY {
+                    return None;
+                }
+                let mut values = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let len = part.u32()? as usize;
+                    values.push(part.text(len)?);
+                }
+                let rows = part.count(2)?;
+                let codes = part.items(rows, 2)?;
+                let known = |c: &[u8]| usize::from(u16_le(c)) < values.len();
+                codes
+                    .chunks_exact(2)
+                    .all(known)
+                    .then_some(PartCells::Coded { codes, values })
+            }
+            1 => {
+                let rows = part.count(4)?;
+                let len = part.count(1)?;
+                let text = part.text(len)?;
+                let ends = part.items(rows, 4)?;
+                let mut previous = 0;
+                for end in ends.chunks_exact(4) {
+                    let end = u32_le(end) as usize;
+                    // False past the text's end too.
+                    if end < previous || !text.is_char_boundary(end) {
+                        return None;
+                    }
+                    previous = end;
+                }
+                (previous == text.len()).then_some(PartCells::Plain { text, ends })
+            }
+            2 => {
+                let layout = Layout::from_bytes([part.u8()?, part.u8()?])?;
+                let rows = part.count(8)?;
+                let values = part.items(rows, 8)?;
+                values
+                    .chunks_exact(8)
+                    .all(|b| layout.holds(i64_le(b)))
+                    .then_some(PartCells::Times { layout, values })
+            }
+            _ => None,
+        }
+    }
+
+    /// Calls `f` with the text of each cell, in row order.
+    fn for_each_cell(&self, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+        match self {
+            PartCells::Coded { codes, values } => codes
+                .chunks_exact(2)
+                // Codes were checked to be within the values when read.
+                .try_for_each(|code| f(values[usize::from(u16_le(code))])),
+            PartCells::Plain { text, ends } => {
+                let mut start = 0;
+                // Ends were checked to be in order on character boundaries when read.
+                ends.chunks_exact(4).try_for_each(|end| {
+                    let end = u32_le(end) as usize;
+                    let cell = &text[start..end];
+                    start = end;
+                    f(cell)
+                })
+            }
+            PartCells::Times { layout, values } => {
+                let mut text = String::with_capacity(25);
+                values.chunks_exact(8).try_for_each(|value| {
+                    text.clear();
+                    TimeCells::write_value(*layout, i64_le(value), &mut text);
+                    f(&text)
+                })
+            }
+        }
+    }
+}
+
+/// Appends `values` to `out` as little-endian bytes. Sized once and filled in place: a loop the
+/// compiler turns into plain copies, where a growing `extend` a value at a time was several
+/// times slower on a part's millions of values.
+fn write_le<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], to_le: fn(T) -> [u8; N]) {
+    let start = out.len();
+    out.resize(start + values.len() * N, 0);
+    for (bytes, &value) in out[start..].chunks_exact_mut(N).zip(values) {
+        bytes.copy_from_slice(&to_le(value));
+    }
+}
+
+/// The 8 bytes of `b` as a little-endian `i64` (a part's times).
+#[inline(always)]
+fn i64_le(b: &[u8]) -> i64 {
+    i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+impl ColumnBuilder {
+    /// Writes the column as it stands, in its own storage, for a part of a file read by another
+    /// stream (see `part`): a tag (0 coded, 1 plain, 2 times), then the dictionary's values
+    /// (each with its length) and the codes, the text and each cell's end, or the layout and
+    /// the times. Numbers are little-endian; counts are `u64`.
+    pub(super) fn write_part(&self, out: &mut Vec<u8>) {
+        let count =
+            |out: &mut Vec<u8>, count: usize| out.extend_from_slice(&(count as u64).to_le_bytes());
+        match &self.cells {
+            Building::Coded { codes, values } => {
+                out.push(0);
+                count(out, values.len());
+                for value in &values.0 {
+                    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                    out.extend_from_slice(value.as_bytes());
+                }
+                count(out, codes.len());
+                write_le(out, codes, u16::to_le_bytes);
+            }
+            Building::Plain(strings) => {
+                out.push(1);
+                count(out, strings.len());
+                count(out, strings.text.len());
+                out.extend_from_slice(strings.text.as_bytes());
+                write_le(out, &strings.ends, u32::to_le_bytes);
+            }
+            Building::Times(times) => {
+                out.push(2);
+                out.extend_from_slice(&times.layout().to_bytes());
+                count(out, times.len());
+                write_le(out, times.values(), i64::to_le_bytes);
+            }
+        }
+    }
+
+    /// The bytes `write_part` will write (near enough: to size the part once).
+    pub(super) fn part_bytes(&self) -> usize {
+        let rows = self.len();
+        32 + match &self.cells {
+            Building::Coded { values, .. } => rows * 2 + values.heap_bytes(),
+            Building::Plain(strings) => strings.text.len() + rows * 4,
+            Building::Times(_) => rows * 8,
+        }
+    }
+
+    /// Appends the cells of a part of the file read by another stream, as if each had been
+    /// pushed (same text in every cell; the storage may differ from pushing them one by one).
+    ///
+    /// The common cases are bulk copies: both sides plain (the text and its ends, moved), both
+    /// times of one layout (the values), both coded (each of the part's values is given a code
+    /// here once, through the dictionary's own limits, then the part's codes are renumbered).
+    /// Any other pair, or a dictionary that fills while the part's values are added, falls back
+    /// to pushing the part's cells one by one.
+    pub(super) fn append_part(&mut self, part: &PartCells<'_>) -> Result<()> {
+        match (&mut self.cells, part) {
+            (Building::Plain(strings), PartCells::Plain { text, ends }) => {
+                strings.append_part(text, ends)
+            }
+            (Building::Times(times), PartCells::Times { layout, values })
+                if times.layout() == *layout =>
+            {
+                times.reserve(values.len() / 8);
+                times.extend_from_le_bytes(values);
+                Ok(())
+            }
+            (Building::Coded { .. }, PartCells::Coded { codes, values }) => {
+                let mut code_of = Vec::with_capacity(values.len());
+                for value in values {
+                    match self.intern(value)? {
+                        Some(code) => code_of.push(code),
+                        None => return self.push_part(part),
+                    }
+                }
+                let Building::Coded { codes: mine, .. } = &mut self.cells else {
+                    return self.push_part(part);
+                };
+                mine.reserve_exact(codes.len() / 2);
+                // Codes were checked to be within the part's values when read.
+                mine.extend(
+                    codes
+                        .chunks_exact(2)
+                        .map(|code| code_of[usize::from(u16_le(code))]),
+                );
+                // The previous row is now the part's last: forget the one it was before.
+                self.last_short = None;
+                Ok(())
+            }
+            _ => self.push_part(part),
+        }
+    }
+
+    /// Pushes the cells of a part one by one.
+    fn push_part(&mut self, part: &PartCells<'_>) -> Result<()> {
+        part.for_each_cell(|cell| self.push(cell))
+    }
+
+    /// The code of `cell` in the dictionary, added if new, as `push` finds or adds it (a full
+    /// dictionary grows or is left by the same rules); `None` once the column is not coded.
+    fn intern(&mut self, cell: &str) -> Result<Option<u16>> {
+        loop {
+            let Building::Coded { values, .. } = &mut self.cells else {
+                return Ok(None);
+            };
+            let short = ShortKey::of(cell.as_bytes());
+            let hash = match short {
+                Some(key) => key.hash(),
+                None => self.hasher.hash_one(cell),
+            };
+            let found = match short {
+                Some(key) => self
+                    .short_index
+                    .find(hash, |&(known, _)| known == key)
+                    .map(|&(_, code)| code),
+                None => self
+                    .index
+                    .find(hash, |&code| values.get(code as usize) == cell)
+                    .copied(),
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+            let Some(code) = values.add(cell, self.dictionary_limit) else {
+                self.dictionary_full()?;
+                continue;
+            };
+            match short {
+                Some(key) => {
+                    self.short_index
+                        .insert_unique(hash, (key, code), |(known, _)| known.hash());
+                }
+                None => {
+                    let hasher = &self.hasher;
+                    let values = &*values;
+                    self.index.insert_unique(hash, code, |&code| {
+                        hasher.hash_one(values.get(code as usize))
+                    });
+                }
+            }
+            return Ok(Some(code));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1092,5 +1387,89 @@ mod tests {
                 (vec![0, 1], vec![Cow::from(""), "a".into()])
             );
         }
+    }
+
+    /// `before` pushed into a column, then `after` pushed into another, written as a part,
+    /// read back and appended.
+    fn appended(before: &[String], after: &[String]) -> TextColumn {
+        let mut main = ColumnBuilder::default();
+        before.iter().for_each(|cell| main.push(cell).unwrap());
+        let mut part = ColumnBuilder::default();
+        after.iter().for_each(|cell| part.push(cell).unwrap());
+        let mut bytes = Vec::new();
+        part.write_part(&mut bytes);
+        assert!(bytes.len() <= part.part_bytes());
+        let cells = PartCells::read(&mut PartReader::new(&bytes)).unwrap();
+        assert_eq!(cells.len(), after.len());
+        main.append_part(&cells).unwrap();
+        let column = main.finish();
+        assert!(column
+            .iter()
+            .eq(before.iter().chain(after).map(String::as_str)));
+        column
+    }
+
+    #[test]
+    fn a_part_stored_as_the_column_is_appended_in_bulk_and_keeps_every_cell() {
+        let coded = |n: usize, prefix: &str| -> Vec<String> {
+            (0..n).map(|i| format!("{prefix}{}", i % 300)).collect()
+        };
+        // Both coded: one dictionary, the values the part shares found, its new ones added.
+        let column = appended(
+            &coded(1000, "a"),
+            &coded(2000, "a")
+                .into_iter()
+                .chain(coded(50, "b"))
+                .collect::<Vec<_>>(),
+        );
+        let (_, values) = column.dictionary().expect("still coded");
+        assert_eq!(values.len(), 350);
+        // Both plain, both times: the same storage.
+        let plain = |from: usize| -> Vec<String> {
+            (from..from + 3 * MAX_DICTIONARY)
+                .map(|i| format!("T{i}"))
+                .collect()
+        };
+        let column = appended(&plain(0), &plain(100_000));
+        assert!(column.dictionary().is_none() && !column.is_times());
+        let column = appended(&times(3 * MAX_DICTIONARY, 7), &times(3 * MAX_DICTIONARY, 5));
+        assert!(column.is_times());
+        // Any other pair, cell by cell.
+        appended(&times(3 * MAX_DICTIONARY, 7), &plain(0));
+        appended(&plain(0), &coded(10, "x"));
+        appended(&coded(10, "x"), &times(3 * MAX_DICTIONARY, 5));
+        // A dictionary that must grow or be left for the part's values.
+        appended(
+            &coded(20_000, "a"),
+            &(0..9000).map(|i| format!("n{i}")).collect::<Vec<_>>(),
+        );
+        appended(
+            &(0..8000).map(|i| format!("n{i}")).collect::<Vec<_>>(),
+            &(0..9000).map(|i| format!("m{i}")).collect::<Vec<_>>(),
+        );
+        appended(&[], &[]);
+    }
+
+    #[test]
+    fn a_part_whose_cells_do_not_hold_together_is_refused() {
+        let read = |bytes: &[u8]| PartCells::read(&mut PartReader::new(bytes)).is_none();
+        let mut column = ColumnBuilder::default();
+        ["a", "b", "a"]
+            .iter()
+            .for_each(|cell| column.push(cell).unwrap());
+        let mut bytes = Vec::new();
+        column.write_part(&mut bytes);
+        let last = bytes.len() - 2;
+        bytes[last] = 2; // A code past the two values.
+        assert!(read(&bytes));
+        column.turn_plain().unwrap();
+        let mut bytes = Vec::new();
+        column.write_part(&mut bytes);
+        let last = bytes.len() - 4;
+        bytes[last] = 2; // The last cell's end before the one above.
+        assert!(read(&bytes));
+        bytes[last] = 9; // Past the text.
+        assert!(read(&bytes));
+        assert!(read(&[7]));
     }
 }

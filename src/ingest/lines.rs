@@ -5,6 +5,10 @@
 //! runs of rows on consecutive lines, a tidy file takes one run; every skipped row, blank line or
 //! quoted line break starts another.
 
+/// The largest line a part of a file read by another stream may name (2^53: far past any file,
+/// and far from overflowing when moved by the lines before the part).
+pub(super) const MAX_LINE: u64 = 1 << 53;
+
 /// Line numbers of rows, as runs of consecutive lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lines {
@@ -63,6 +67,66 @@ impl Lines {
 
     pub fn heap_bytes(&self) -> usize {
         self.runs.capacity() * std::mem::size_of::<Run>()
+    }
+
+    /// Writes the rows' lines for a part of a file read by another stream (see
+    /// `CsvStream::finish_part`): the row count, then each run's first row and line.
+    pub(super) fn write_part(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.len as u64).to_le_bytes());
+        out.extend_from_slice(&(self.runs.len() as u64).to_le_bytes());
+        for run in &self.runs {
+            out.extend_from_slice(&(run.row as u64).to_le_bytes());
+            out.extend_from_slice(&run.line.to_le_bytes());
+        }
+    }
+
+    /// Reads what `write_part` wrote; `None` when the runs do not hold together (they must
+    /// start at row 0, on rows in order below the row count, on lines in order).
+    pub(super) fn read_part(part: &mut super::part::PartReader) -> Option<Lines> {
+        let len = usize::try_from(part.u64()?).ok()?;
+        let count = part.count(16)?;
+        let mut runs: Vec<Run> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let row = usize::try_from(part.u64()?).ok()?;
+            let line = part.u64()?;
+            // Rows in order from row 0; lines in order too (two records may share a line when
+            // a lone `\r` ends the first).
+            let in_order = match runs.last() {
+                None => row == 0,
+                Some(last) => row > last.row && line >= last.line,
+            };
+            if !in_order || row >= len || line == 0 || line > MAX_LINE {
+                return None;
+            }
+            runs.push(Run { row, line });
+        }
+        // Every row in a run, and no run counting lines past `MAX_LINE`.
+        let fits = match runs.last() {
+            None => len == 0,
+            Some(last) => last.line.saturating_add((len - last.row) as u64) <= MAX_LINE,
+        };
+        fits.then_some(Lines { runs, len })
+    }
+
+    /// Appends the rows of `other`, a part of the file read by another stream whose line 1 is
+    /// this file's line `shift + 1`: its runs are moved by `shift` lines, and its first run joins
+    /// the last one here when it continues it, as if its rows had been pushed one by one.
+    pub(super) fn append_shifted(&mut self, other: &Lines, shift: u64) {
+        for (i, run) in other.runs.iter().enumerate() {
+            let line = run.line + shift;
+            let continues = i == 0
+                && self
+                    .runs
+                    .last()
+                    .is_some_and(|last| last.line + (self.len - last.row) as u64 == line);
+            if !continues {
+                self.runs.push(Run {
+                    row: self.len + run.row,
+                    line,
+                });
+            }
+        }
+        self.len += other.len;
     }
 }
 

@@ -9,6 +9,7 @@
 mod column;
 mod decode;
 mod lines;
+mod part;
 mod plain;
 mod times;
 
@@ -18,7 +19,7 @@ pub use lines::Lines;
 use crate::error::{Error, ErrorKind, Result};
 use crate::quality::{SkipLog, SkipReason};
 use decode::Decoder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -173,6 +174,35 @@ pub struct CsvStream {
     expected_bytes: Option<u64>,
     bytes: u64,
     stage: Stage,
+    /// Made by [`CsvStream::resume`]: it reads a part of a file, and ends with `finish_part`.
+    resumed: bool,
+    /// A part was appended (see [`CsvStream::append_part`]): the tokenizer's line count no longer
+    /// matches the file's, so no bytes may follow, only more parts and `finish`.
+    appended: bool,
+}
+
+/// What a stream needs to read a part of a file that starts at a record boundary, after another
+/// stream has read the header (see [`CsvStream::resume`]).
+///
+/// Why: the page reads a large file with two workers, each with its own wasm memory. The helper
+/// reads the file's second half with a stream resumed from this (the main stream's continuation,
+/// sent to it as JSON), so that it tokenises and stores its rows exactly as the main stream would:
+/// same delimiter, same header width and trailing unnamed columns, same file name in messages.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Continuation {
+    /// The file's name, for messages.
+    pub file: String,
+    /// The encoding shown to the user (a continuation is only given for UTF-8).
+    pub encoding: String,
+    pub delimiter: u8,
+    /// The header's names, made unique.
+    pub headers: Vec<String>,
+    /// Unnamed columns at the header's end (see `Header::unnamed_tail`).
+    pub unnamed_tail: usize,
+    /// The header's 1-based line in the file.
+    pub header_line: u64,
+    /// Every name of the header is blank.
+    pub blank: bool,
 }
 
 enum Stage {
@@ -192,7 +222,147 @@ impl CsvStream {
             expected_bytes: None,
             bytes: 0,
             stage: Stage::Head(Vec::new()),
+            resumed: false,
+            appended: false,
         }
+    }
+
+    /// What a stream needs to read the rest of this file from a record boundary on (see
+    /// [`CsvStream::resume`]): `Some` once the header is known, for a file read as UTF-8. `None`
+    /// before that, and for UTF-16, GB18030 or text the host decoded: their bytes cannot be cut
+    /// at any line break and read apart (the host then reads the file with one stream).
+    pub fn continuation(&self) -> Option<Continuation> {
+        let Stage::Body(body) = &self.stage else {
+            return None;
+        };
+        let header = body.header.as_ref()?;
+        let utf8 = matches!(body.decoder, Decoder::Utf8) && self.host_encoding.is_none();
+        utf8.then(|| Continuation {
+            file: self.file.clone(),
+            encoding: body.encoding.clone(),
+            delimiter: body.delimiter,
+            headers: header.names.clone(),
+            unnamed_tail: header.unnamed_tail,
+            header_line: header.line,
+            blank: header.blank,
+        })
+    }
+
+    /// A stream that reads a part of a file: its first byte starts a record (it follows a line
+    /// break that ends one), and the header is `continuation`'s. Nothing is sniffed, no
+    /// byte-order mark is looked for, and lines are counted from 1 at the part's start. Push the
+    /// part's bytes, then [`CsvStream::finish_part`] gives them to the stream that read the
+    /// file's start, which appends them ([`CsvStream::append_part`]).
+    ///
+    /// Why: a second worker reads the second half of a large file at the same time as the first
+    /// reads the first half.
+    pub fn resume(continuation: Continuation) -> CsvStream {
+        let Continuation {
+            file,
+            encoding,
+            delimiter,
+            headers,
+            unnamed_tail,
+            header_line,
+            blank,
+        } = continuation;
+        let shape = Shape {
+            delimiter,
+            header_record: 0,
+        };
+        let mut body = Body::new(file.clone(), encoding, shape, Decoder::Utf8);
+        body.columns = headers.iter().map(|_| ColumnBuilder::default()).collect();
+        body.header = Some(Header {
+            names: headers,
+            line: header_line,
+            unnamed_tail,
+            blank,
+        });
+        // csv-core drops a UTF-8 byte-order mark at the start of the first input it is given; a
+        // part's first record may start with U+FEFF, which reading the whole file keeps. Asking it
+        // for a record with no room for output marks the input as begun and consumes nothing.
+        let _ = body.reader.read_record(b"x", &mut [], &mut [0]);
+        CsvStream {
+            resumed: true,
+            stage: Stage::Body(Box::new(body)),
+            ..CsvStream::new(&file)
+        }
+    }
+
+    /// True when the bytes pushed so far end at a record boundary: the tokenizer is not inside a
+    /// record (nor a quoted field that spans lines), and the header is known. The host asks
+    /// after pushing the bytes up to a line break where another stream started a part; when
+    /// false (the line break was inside a quoted field), it pushes the rest of the file itself.
+    pub fn at_record_boundary(&self) -> bool {
+        match &self.stage {
+            // A quoted line break is written into the record, so a record cut by the end of
+            // the bytes has something in it; and a record begun (even by a lone quote) has a
+            // line. After a record's terminator csv-core waits in a state that starts the next
+            // one as a fresh reader does.
+            Stage::Body(body) => {
+                body.header.is_some()
+                    && !body.ended
+                    && body.record_len == 0
+                    && body.ends_len == 0
+                    && body.record_line.is_none()
+            }
+            Stage::Head(_) | Stage::Failed => false,
+        }
+    }
+
+    /// Ends a stream made by [`CsvStream::resume`]: reads what is left and returns its rows and
+    /// everything recorded about them as bytes, for [`CsvStream::append_part`] on the stream that
+    /// read the file's start. Bytes, not a table: they cross from one worker to another as one
+    /// transferable buffer (see `part` for the layout).
+    pub fn finish_part(mut self) -> Result<Vec<u8>> {
+        if !self.resumed {
+            return Err(self.place(Error::new(ErrorKind::InvalidOption(
+                "only a resumed stream reads a part of a file".into(),
+            ))));
+        }
+        let limit = self.memory_limit;
+        match std::mem::replace(&mut self.stage, Stage::Failed) {
+            Stage::Body(mut body) => {
+                body.feed(&[], true, limit).map_err(|e| self.place(e))?;
+                Ok(part::write(&body))
+            }
+            _ => Err(self.failed()),
+        }
+    }
+
+    /// Appends a part of the file read by another stream (the bytes of its
+    /// [`CsvStream::finish_part`]), which starts where the bytes pushed here end: the result is
+    /// the table reading the whole file here would give. The part's lines are moved past the
+    /// lines read here; rows held back here as possible summary lines become skipped rows if the
+    /// part has a good row, and the part's own held-back rows stay held back; the memory limit
+    /// is checked with the part's rows in.
+    ///
+    /// Requires [`CsvStream::at_record_boundary`]. An error for a part that is damaged or does
+    /// not fit this stream leaves the stream as it was (the host can push the rest of the file
+    /// instead); only a memory limit reached fails it. No bytes may be pushed after a part;
+    /// more parts may be appended, then [`CsvStream::finish`].
+    pub fn append_part(&mut self, part: &[u8]) -> Result<()> {
+        if self.resumed || self.continuation().is_none() || !self.at_record_boundary() {
+            return Err(self.place(Error::new(ErrorKind::InvalidOption(
+                "a part of the file can only follow a whole record of a UTF-8 file".into(),
+            ))));
+        }
+        let mut part = part::read(part).map_err(|e| self.place(e))?;
+        let limit = self.memory_limit;
+        let accepted = match &self.stage {
+            Stage::Body(body) => body.accept_part(&mut part, limit),
+            _ => Err(self.failed()),
+        };
+        let logs = accepted.map_err(|e| self.place(e))?;
+        let bytes = part.meta.bytes;
+        let result = match &mut self.stage {
+            Stage::Body(body) => body.append_part(part, logs, limit),
+            _ => Err(self.failed()),
+        };
+        self.fail_on(result)?;
+        self.bytes += bytes;
+        self.appended = true;
+        Ok(())
     }
 
     /// A stream of UTF-8 text that the host decoded from `encoding` (see [`read_decoded_csv`]).
@@ -236,6 +406,11 @@ impl CsvStream {
 
     /// Reads the next chunk of the file.
     pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.appended {
+            return Err(self.place(Error::new(ErrorKind::InvalidOption(
+                "no bytes may follow a part of the file appended to the stream".into(),
+            ))));
+        }
         self.bytes += chunk.len() as u64;
         let result = match &mut self.stage {
             Stage::Head(head) => {
@@ -1183,7 +1358,11 @@ mod tests {
     }
 
     fn assert_same_table(a: &RawTable, b: &RawTable, what: &str) {
+        assert_eq!(a.file, b.file, "{what}");
         assert_eq!(a.headers, b.headers, "{what}");
+        assert_eq!(a.file_columns, b.file_columns, "{what}");
+        assert_eq!(a.columns.len(), b.columns.len(), "{what}");
+        assert_eq!(a.row_count(), b.row_count(), "{what}");
         assert_eq!(a.dialect, b.dialect, "{what}");
         assert_eq!(a.lines, b.lines, "{what}");
         assert_eq!(a.rows_read, b.rows_read, "{what}");
@@ -1349,5 +1528,450 @@ mod tests {
                 rows: MEMORY_CHECK_ROWS
             }
         );
+    }
+
+    /// Reads `bytes` as the page's two workers do with the file cut at `split`: the main stream
+    /// reads the bytes before it; if it then stands at a record boundary, a stream resumed from
+    /// its continuation reads the rest and its part is appended, else the main stream reads the
+    /// rest itself. Pushes in chunks of `chunk` bytes. Also says whether a part was appended.
+    fn read_split(bytes: &[u8], split: usize, chunk: usize) -> (Result<RawTable>, bool) {
+        let chunk = chunk.max(1);
+        let mut main = CsvStream::new("t.csv");
+        main.expect_bytes(bytes.len() as u64);
+        for piece in bytes[..split].chunks(chunk) {
+            if let Err(error) = main.push(piece) {
+                return (Err(error), false);
+            }
+        }
+        let appended = match (main.at_record_boundary(), main.continuation()) {
+            (true, Some(continuation)) => {
+                let mut helper = CsvStream::resume(continuation);
+                helper.expect_bytes((bytes.len() - split) as u64);
+                for piece in bytes[split..].chunks(chunk) {
+                    helper.push(piece).expect("the helper reads its part");
+                }
+                let part = helper.finish_part().expect("the helper ends its part");
+                main.append_part(&part).expect("the part is appended");
+                true
+            }
+            _ => {
+                for piece in bytes[split..].chunks(chunk) {
+                    if let Err(error) = main.push(piece) {
+                        return (Err(error), false);
+                    }
+                }
+                false
+            }
+        };
+        (main.finish(), appended)
+    }
+
+    /// Reads `bytes` cut at `split` (see `read_split`) and compares with reading it whole.
+    /// Returns whether a part was appended.
+    fn assert_split_reads_the_same(bytes: &[u8], split: usize, chunk: usize, what: &str) -> bool {
+        assert_split_reads(&read_csv("t.csv", bytes), bytes, split, chunk, what)
+    }
+
+    /// As `assert_split_reads_the_same`, with the whole file's table (or error) given.
+    fn assert_split_reads(
+        whole: &Result<RawTable>,
+        bytes: &[u8],
+        split: usize,
+        chunk: usize,
+        what: &str,
+    ) -> bool {
+        let what = format!("{what}, split at {split}, chunks of {chunk}");
+        let (table, appended) = read_split(bytes, split, chunk);
+        match (whole, table) {
+            (Ok(a), Ok(b)) => assert_same_table(a, &b, &what),
+            (Err(a), Err(b)) => assert_eq!(a, &b, "{what}"),
+            (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+        }
+        appended
+    }
+
+    /// Every position just after a line break, the candidates for a split.
+    fn line_starts(bytes: &[u8]) -> Vec<usize> {
+        (0..bytes.len())
+            .filter(|&i| bytes[i] == b'\n')
+            .map(|i| i + 1)
+            .collect()
+    }
+
+    /// `count` of `positions` (or all, if fewer), evenly spread.
+    fn sample(positions: &[usize], count: usize) -> Vec<usize> {
+        if count == 0 {
+            return Vec::new();
+        }
+        let step = positions.len().div_ceil(count).max(1);
+        positions
+            .iter()
+            .copied()
+            .skip(step / 2)
+            .step_by(step)
+            .collect()
+    }
+
+    /// A file read by two streams, the second resumed at a line break and its part appended to
+    /// the first, is the same table as read whole: every fixture (grown past the head, and as is),
+    /// and files with quoted line breaks (where a split may fall inside a quoted field, and the
+    /// main stream reads on), CRLF, and UTF-16 (no continuation: read by one stream).
+    #[test]
+    fn a_file_read_in_two_parts_is_the_same_table() {
+        let mut paths = Vec::new();
+        fixtures(std::path::Path::new("tests/data"), &mut paths);
+        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(&path).unwrap();
+            inputs.push((path.display().to_string(), grown(&bytes)));
+            inputs.push((format!("{} as is", path.display()), bytes));
+        }
+        let tricky =
+            "id,note,amount\r\n1,\"two\r\nlines, and \"\"quotes\"\"\",1.5\r\n\r\n2,金额,2\r\n";
+        inputs.push(("quoted line breaks".into(), grown(tricky.as_bytes())));
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(
+                "a,b\n1,2\n"
+                    .repeat(20_000)
+                    .encode_utf16()
+                    .flat_map(|u| u.to_le_bytes()),
+            )
+            .collect();
+        inputs.push(("UTF-16LE".into(), utf16));
+        // Each input on its own thread: the debug build reads a byte at a time slowly.
+        let appended: usize = std::thread::scope(|scope| {
+            let threads: Vec<_> = inputs
+                .iter()
+                .map(|(name, bytes)| scope.spawn(move || splits_read_the_same(name, bytes)))
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        assert!(appended > 400, "{appended} parts appended");
+    }
+
+    /// Reads `bytes` split at a sample of its line breaks, in chunks of several sizes, and
+    /// compares with reading it whole. Returns how many parts were appended.
+    fn splits_read_the_same(name: &str, bytes: &[u8]) -> usize {
+        let whole = read_csv("t.csv", bytes);
+        // Splits in the first 64 KiB find the main stream still gathering its head: a few of
+        // them, and many after it (the summary lines at the end always).
+        let (head, body): (Vec<usize>, Vec<usize>) = line_starts(bytes)
+            .into_iter()
+            .partition(|&at| at < SNIFF_BYTES);
+        let mut appended = 0;
+        for (chunk, before, after, tail) in [
+            (bytes.len(), 2, 30, 4),
+            (4096, 1, 12, 4),
+            (7, 0, 2, 0),
+            (1, 0, 1, 0),
+        ] {
+            let mut splits = sample(&head, before);
+            splits.extend(sample(&body, after));
+            splits.extend(body.iter().rev().take(tail));
+            splits.sort_unstable();
+            splits.dedup();
+            for split in splits {
+                appended += assert_split_reads(&whole, bytes, split, chunk, name) as usize;
+            }
+        }
+        appended
+    }
+
+    /// A grown payments file with the given lines at its end.
+    fn payments_then(rows: usize, end: &str) -> Vec<u8> {
+        let mut csv = payments(rows);
+        csv.push_str(end);
+        csv.into_bytes()
+    }
+
+    /// The position of the line starting with `text` (after the head, so that the main stream
+    /// has started).
+    fn line_of(bytes: &[u8], text: &str) -> usize {
+        line_starts(bytes)
+            .into_iter()
+            .find(|&at| bytes[at..].starts_with(text.as_bytes()))
+            .unwrap()
+    }
+
+    #[test]
+    fn summaries_bad_rows_and_empty_parts_are_accounted_for_as_read_whole() {
+        let cases: [(&str, &str, &str); 7] = [
+            // The part holds only summary lines: they stay held back, and are summaries.
+            ("only summaries", ",,\nTotal: 2 rows,\n", ",,"),
+            // Summary-like lines, then rows: the held-back lines were bad rows after all.
+            ("bad rows then rows", "x\ny,z,w,v\nT1,1.25,success\n", "x"),
+            (
+                "bad rows, split between",
+                "x\ny,z,w,v\nT1,1.25,success\n",
+                "y,z",
+            ),
+            (
+                "bad rows just before the split",
+                "x\ny,z,w,v\nT1,1.25,success\n",
+                "T1",
+            ),
+            ("rows then summaries", "T1,1.25,success\nTotal,\n,,\n", "T1"),
+            ("only blank lines", "\n\n\r\n", "\n"),
+            ("an empty row", "T1,1.25,success\n,,\nT2,2,ok\n", "T1"),
+        ];
+        for (what, end, at) in cases {
+            let bytes = payments_then(5000, end);
+            let split = match at {
+                "\n" => bytes.len() - end.len(),
+                _ => line_of(&bytes[100_000..], at) + 100_000,
+            };
+            for chunk in [1, 7, 4096, bytes.len()] {
+                let appended = assert_split_reads_the_same(&bytes, split, chunk, what);
+                assert!(appended, "{what}: appended");
+            }
+            // A part with no bytes at all.
+            assert!(assert_split_reads_the_same(&bytes, bytes.len(), 4096, what));
+        }
+        // A part that starts with U+FEFF: a cell's first character, not a byte-order mark.
+        let bytes = payments_then(5000, "\u{FEFF}T1,1,ok\n");
+        let split = bytes.len() - "\u{FEFF}T1,1,ok\n".len();
+        assert!(assert_split_reads_the_same(&bytes, split, 4096, "a BOM"));
+    }
+
+    #[test]
+    fn a_split_inside_a_quoted_field_is_not_a_record_boundary() {
+        let mut csv = payments(5000);
+        csv.push_str("T1,\"1\n,2\r\n\",ok\r\nT2,3,ok\n");
+        let bytes = csv.as_bytes();
+        for (inside, split) in [
+            (true, line_of(bytes, ",2")),
+            (true, line_of(bytes, "\",ok")),
+            (false, line_of(bytes, "T2")),
+        ] {
+            let mut main = CsvStream::new("t.csv");
+            main.push(&bytes[..split]).unwrap();
+            assert_eq!(main.at_record_boundary(), !inside);
+            if inside {
+                let part = CsvStream::resume(main.continuation().unwrap())
+                    .finish_part()
+                    .unwrap();
+                assert!(main.append_part(&part).is_err(), "refused mid-record");
+                // The stream reads on as if nothing had happened.
+                main.push(&bytes[split..]).unwrap();
+                assert_same_table(
+                    &main.finish().unwrap(),
+                    &read_csv("t.csv", bytes).unwrap(),
+                    "inside",
+                );
+            }
+            assert!(!assert_split_reads_the_same(bytes, split, 4096, "inside") || !inside);
+        }
+        // Before the header is known there is no boundary and no continuation.
+        let mut head = CsvStream::new("t.csv");
+        head.push(b"a,b\n1,2\n").unwrap();
+        assert!(!head.at_record_boundary() && head.continuation().is_none());
+    }
+
+    /// A file of `rows` rows whose column `v` holds `value(row)`.
+    fn one_column(rows: std::ops::Range<usize>, value: impl Fn(usize) -> String) -> String {
+        rows.map(|row| format!("{row},{}\n", value(row))).collect()
+    }
+
+    #[test]
+    fn columns_stored_differently_in_the_two_parts_keep_every_cell() {
+        let time = |row: usize| {
+            format!(
+                "2025-07-{:02}T{:02}:{:02}:{:02}+08:00",
+                1 + row / 86_400,
+                row / 3600 % 24,
+                row / 60 % 60,
+                row % 60
+            )
+        };
+        let cases: Vec<(&str, String, String)> = vec![
+            // 8,000 values before the split, 1,000 new ones after: the dictionary fills
+            // while the part's values are added.
+            (
+                "dictionary filled by the part",
+                one_column(0..16_000, |r| format!("v{}", r % 8000)),
+                one_column(16_000..30_000, |r| format!("w{}", r % 1000)),
+            ),
+            (
+                "dictionary grown for the part",
+                one_column(0..20_000, |r| format!("v{}", r % 8000)),
+                one_column(20_000..30_000, |r| format!("w{}", r % 1000)),
+            ),
+            (
+                "dictionary left by the part",
+                one_column(0..16_000, |r| format!("v{}", r % 8000)),
+                one_column(16_000..40_000, |r| format!("u{r}")),
+            ),
+            (
+                "coded, then plain",
+                one_column(0..9000, |r| format!("v{}", r % 50)),
+                one_column(9000..40_000, |r| format!("u{r}")),
+            ),
+            (
+                "plain, then coded",
+                one_column(0..20_000, |r| format!("u{r}")),
+                one_column(20_000..25_000, |r| format!("v{}", r % 50)),
+            ),
+            (
+                "times, then text",
+                one_column(0..20_000, time),
+                one_column(20_000..40_000, |r| {
+                    if r % 1000 == 0 {
+                        "soon".into()
+                    } else {
+                        time(r)
+                    }
+                }),
+            ),
+            (
+                "text, then times",
+                one_column(0..20_000, |r| if r == 5 { "soon".into() } else { time(r) }),
+                one_column(20_000..40_000, time),
+            ),
+            (
+                "coded, then times",
+                one_column(0..9000, |r| format!("v{}", r % 50)),
+                one_column(9000..40_000, time),
+            ),
+            (
+                "times, then coded times",
+                one_column(0..20_000, time),
+                one_column(20_000..25_000, |r| time(r % 10)),
+            ),
+            (
+                "times of two layouts",
+                one_column(0..20_000, time),
+                one_column(20_000..40_000, |r| time(r).replace('T', " ")),
+            ),
+        ];
+        for (what, before, after) in cases {
+            let csv = format!("id,v\n{before}{after}");
+            let split = csv.len() - after.len();
+            assert!(split > SNIFF_BYTES, "{what}: the main stream has started");
+            for chunk in [4096, csv.len()] {
+                let appended = assert_split_reads_the_same(csv.as_bytes(), split, chunk, what);
+                assert!(appended, "{what}: appended");
+            }
+        }
+    }
+
+    /// The finished part of `bytes` from `split` on, and a main stream that read the bytes before.
+    fn part_and_main(bytes: &[u8], split: usize) -> (Vec<u8>, CsvStream) {
+        let mut main = CsvStream::new("t.csv");
+        main.push(&bytes[..split]).unwrap();
+        let mut helper = CsvStream::resume(main.continuation().unwrap());
+        helper.push(&bytes[split..]).unwrap();
+        (helper.finish_part().unwrap(), main)
+    }
+
+    #[test]
+    fn a_damaged_part_is_an_error_and_leaves_the_stream_as_it_was() {
+        let mut csv = payments(5000);
+        csv.push_str("T1,\"a\nb\",x\nbad\n");
+        for row in 0..200 {
+            csv.push_str(&format!(
+                "2025-07-01T00:00:{:02}+08:00,{row}.5,ok\n",
+                row % 60
+            ));
+        }
+        let bytes = csv.as_bytes();
+        let split = line_of(bytes, "T0004000");
+        let (part, mut main) = part_and_main(bytes, split);
+        let mut damaged = Vec::new();
+        for len in (0..part.len())
+            .step_by(97)
+            .chain(part.len() - 20..part.len())
+        {
+            damaged.push(part[..len].to_vec());
+        }
+        for at in (0..part.len()).step_by(89) {
+            let mut changed = part.clone();
+            changed[at] ^= 0x20;
+            damaged.push(changed);
+        }
+        let mut longer = part.clone();
+        longer.push(0);
+        damaged.push(longer);
+        for bytes in &damaged {
+            let error = main.append_part(bytes).unwrap_err();
+            assert_eq!(error.file.as_deref(), Some("t.csv"));
+        }
+        main.append_part(&part).unwrap();
+        assert!(main.push(b"more\n").is_err(), "no bytes after a part");
+        assert_same_table(
+            &main.finish().unwrap(),
+            &read_csv("t.csv", bytes).unwrap(),
+            "damaged",
+        );
+        // A part of another file's header is refused.
+        let (_, mut main) = part_and_main(bytes, split);
+        let other = payments_then(10, "")
+            .iter()
+            .map(|&b| if b == b',' { b';' } else { b })
+            .collect::<Vec<u8>>();
+        let mut narrow = CsvStream::resume(Continuation {
+            headers: vec!["a".into()],
+            ..main.continuation().unwrap()
+        });
+        narrow.push(&other).unwrap();
+        assert!(main.append_part(&narrow.finish_part().unwrap()).is_err());
+        // Of the same width, but other names or another delimiter.
+        let continuation = main.continuation().unwrap();
+        let mut renamed = continuation.clone();
+        renamed.headers[0] = "other".into();
+        let semicolons = Continuation {
+            delimiter: b';',
+            ..continuation
+        };
+        for continuation in [renamed, semicolons] {
+            let mut other = CsvStream::resume(continuation);
+            other.push(b"T1,1,ok\n").unwrap();
+            let error = main.append_part(&other.finish_part().unwrap()).unwrap_err();
+            assert!(error.to_string().contains("another header"), "{error}");
+        }
+        // The stream is unharmed by all that.
+        main.push(&bytes[split..]).unwrap();
+        let table = main.finish().unwrap();
+        assert_same_table(&table, &read_csv("t.csv", bytes).unwrap(), "refused");
+        // Only a resumed stream ends with a part.
+        assert!(CsvStream::new("t.csv").finish_part().is_err());
+    }
+
+    #[test]
+    fn a_file_in_three_parts_with_progress_and_a_memory_limit() {
+        let bytes = payments_then(60_000, "bad\n");
+        let (one, two) = (line_of(&bytes, "T0020000"), line_of(&bytes, "T0040000"));
+        let mut main = CsvStream::new("t.csv");
+        main.push(&bytes[..one]).unwrap();
+        let continuation = main.continuation().unwrap();
+        // The continuation crosses to the helper as JSON.
+        let json = serde_json::to_string(&continuation).unwrap();
+        let continuation: Continuation = serde_json::from_str(&json).unwrap();
+        for (from, to) in [(one, two), (two, bytes.len())] {
+            let mut helper = CsvStream::resume(continuation.clone());
+            helper.push(&bytes[from..to]).unwrap();
+            assert_eq!(helper.progress().rows, 20_000);
+            main.append_part(&helper.finish_part().unwrap()).unwrap();
+            assert!(main.at_record_boundary());
+        }
+        let progress = main.progress();
+        assert_eq!(
+            (progress.rows, progress.bytes),
+            (60_000, bytes.len() as u64)
+        );
+        let whole = read_csv("t.csv", &bytes).unwrap();
+        assert_same_table(&main.finish().unwrap(), &whole, "three parts");
+        // A part that takes the main stream past its memory limit fails it.
+        let mut main = CsvStream::new("t.csv");
+        main.push(&bytes[..one]).unwrap();
+        let limit = main.progress().memory_bytes * 5 / 4;
+        let mut main = CsvStream::new("t.csv").with_memory_limit(limit, 0);
+        main.push(&bytes[..one]).unwrap();
+        let mut helper = CsvStream::resume(main.continuation().unwrap());
+        helper.push(&bytes[one..]).unwrap();
+        let error = main
+            .append_part(&helper.finish_part().unwrap())
+            .unwrap_err();
+        assert!(matches!(error.kind, ErrorKind::TooLarge { .. }), "{error}");
     }
 }

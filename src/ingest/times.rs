@@ -21,6 +21,9 @@ const EMPTY: i64 = i64::MIN;
 const OFFSET_SLOTS: i64 = 4096;
 const OFFSET_BIAS: i64 = 2048;
 const SECONDS_PER_DAY: i64 = 86_400;
+/// The day numbers (days since 1970-01-01) of 0000-01-01 and 9999-12-31.
+const FIRST_DAY: i64 = -719_528;
+const LAST_DAY: i64 = 2_932_896;
 
 /// What follows `HH:MM:SS` in every cell of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,44 @@ impl Layout {
         }
         let mut date = None;
         layout.read(cell, &mut date).map(|_| layout)
+    }
+
+    /// The layout as two bytes, for a part of a file read by another stream: the separator,
+    /// and what follows the time (`0` nothing, `+` an offset, else the `Z` or `z` as written).
+    pub fn to_bytes(self) -> [u8; 2] {
+        let zone = match self.zone {
+            Zone::Local => 0,
+            Zone::Offset => b'+',
+            Zone::Utc(z) => z,
+        };
+        [self.separator, zone]
+    }
+
+    /// Reads what `to_bytes` wrote; `None` for bytes no layout has.
+    pub fn from_bytes([separator, zone]: [u8; 2]) -> Option<Layout> {
+        let zone = match zone {
+            0 => Zone::Local,
+            b'+' => Zone::Offset,
+            b'Z' | b'z' => Zone::Utc(zone),
+            _ => return None,
+        };
+        matches!(separator, b'T' | b't' | b' ').then_some(Layout { separator, zone })
+    }
+
+    /// True when `value` is one that reading a cell in this layout can give (or `EMPTY`): a
+    /// value from a part of a file read by another stream is checked with this before it is
+    /// stored, since writing its text assumes a year 0000-9999 and an offset under a day.
+    pub fn holds(self, value: i64) -> bool {
+        if value == EMPTY {
+            return true;
+        }
+        let wall = value.div_euclid(OFFSET_SLOTS);
+        let offset = value.rem_euclid(OFFSET_SLOTS) - OFFSET_BIAS;
+        let offset_ok = match self.zone {
+            Zone::Local | Zone::Utc(_) => offset == 0,
+            Zone::Offset => offset.abs() < 24 * 60,
+        };
+        offset_ok && (FIRST_DAY * SECONDS_PER_DAY..(LAST_DAY + 1) * SECONDS_PER_DAY).contains(&wall)
     }
 
     fn len(self) -> usize {
@@ -247,6 +288,13 @@ impl TimeCells {
         }
     }
 
+    /// Writes the text of a stored value of `layout` (nothing for an empty cell).
+    pub fn write_value(layout: Layout, value: i64, out: &mut String) {
+        if value != EMPTY {
+            layout.write(value, out);
+        }
+    }
+
     pub fn text(&self, row: usize) -> String {
         let mut text = String::with_capacity(25);
         self.write(row, &mut text);
@@ -257,6 +305,25 @@ impl TimeCells {
     pub fn timestamp(&self, row: usize) -> Option<Timestamp> {
         let value = self.values[row];
         (value != EMPTY).then(|| self.layout.timestamp(value))
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Appends stored values of this column's layout (see `Layout::holds`), as little-endian
+    /// bytes, 8 a value.
+    pub fn extend_from_le_bytes(&mut self, values: &[u8]) {
+        self.values.extend(
+            values
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        );
+    }
+
+    /// The stored values, for a part of a file read by another stream.
+    pub fn values(&self) -> &[i64] {
+        &self.values
     }
 
     pub fn reserve(&mut self, more: usize) {
@@ -324,6 +391,32 @@ mod tests {
             assert_eq!((column.text(1), column.timestamp(1)), (String::new(), None));
             assert_eq!(column.timestamp(0), parser.parse(cell), "{cell}");
         }
+    }
+
+    #[test]
+    fn layouts_and_values_travel_as_bytes_and_impossible_values_are_refused() {
+        assert_eq!(days_from_civil(0, 1, 1), Some(FIRST_DAY));
+        assert_eq!(days_from_civil(9999, 12, 31), Some(LAST_DAY));
+        for cell in cells() {
+            let layout = Layout::of(cell.as_bytes()).unwrap();
+            assert_eq!(Layout::from_bytes(layout.to_bytes()), Some(layout));
+            let value = TimeCells::value_of(layout, &cell).unwrap();
+            assert!(layout.holds(value) && layout.holds(EMPTY), "{cell}");
+        }
+        let local = Layout::of(b"2025-07-01 00:00:02").unwrap();
+        let offset = Layout::of(b"2025-07-01 00:00:02+08:00").unwrap();
+        for bad in [
+            1,
+            i64::MAX,
+            i64::MIN + 1,
+            (LAST_DAY + 1) * SECONDS_PER_DAY * OFFSET_SLOTS + OFFSET_BIAS,
+            (FIRST_DAY * SECONDS_PER_DAY - 1) * OFFSET_SLOTS + OFFSET_BIAS,
+        ] {
+            assert!(!local.holds(bad) && !offset.holds(bad), "{bad}");
+        }
+        assert!(!local.holds(OFFSET_BIAS + 60) && offset.holds(OFFSET_BIAS + 60));
+        assert_eq!(Layout::from_bytes([b'x', 0]), None);
+        assert_eq!(Layout::from_bytes([b'T', b'X']), None);
     }
 
     #[test]
