@@ -1164,8 +1164,8 @@ impl ColumnBuilder {
             let found = match short {
                 Some(key) => self
                     .short_index
-                    .find(hash, |&(known, _)| known == key)
-                    .map(|&(_, code)| code),
+                    .find(hash, |&code| self.short_keys[code as usize] == key)
+                    .copied(),
                 None => self
                     .index
                     .find(hash, |&code| values.get(code as usize) == cell)
@@ -1178,10 +1178,13 @@ impl ColumnBuilder {
                 self.dictionary_full()?;
                 continue;
             };
+            // Every value has its place in `short_keys`, so that codes index it.
+            self.short_keys.push(short.unwrap_or(ShortKey::NONE));
             match short {
-                Some(key) => {
+                Some(_) => {
+                    let short_keys = &self.short_keys;
                     self.short_index
-                        .insert_unique(hash, (key, code), |(known, _)| known.hash());
+                        .insert_unique(hash, code, |&code| short_keys[code as usize].hash());
                 }
                 None => {
                     let hasher = &self.hasher;
