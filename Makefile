@@ -68,7 +68,7 @@ wasm: setup
 	$(WASM_CARGO) --profile wasm
 	$(WASM_BINDGEN) $(WASM_TARGET) --out-dir www/pkg
 	wasm-opt $(WASM_OPT) www/pkg/paymetrics_bg.wasm -o www/pkg/paymetrics_bg.wasm
-	$(WASM_CARGO) --profile wasm-fast
+	$(WASM_CARGO) --profile wasm-fast --features parts
 	$(WASM_BINDGEN) $(WASM_FAST_TARGET) --out-dir www/pkg-fast --out-name paymetrics_fast
 
 dist: wasm

@@ -20,6 +20,7 @@ import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 import { EXACT, MIX, SERIES, TOTALS } from './page/workload.js';
 import { SPEED_BUILD_FROM } from '../www/src/speed-build.js';
+import { PARTS_FROM, PARTS_UP_TO } from '../www/src/parts.js';
 import { CHROMIUM_ARGS as E2E_CHROMIUM_ARGS } from '../tests/e2e/helpers.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -320,6 +321,13 @@ async function main() {
           'www/pkg-fast/paymetrics_fast_bg.wasm (the speed build), as on the page: fetched and compiled in ' +
           "the first run on such a file (in its wall_ms; speed_build_ms apart), then kept. Each dataset's `build` says which ran.",
         speed_build_from: SPEED_BUILD_FROM,
+        reading:
+          'as the page reads a file (www/src/parts.js): from parts_from to parts_up_to bytes, on two cores when the machine has them ' +
+          '(the engine worker reads the first half; a second worker running the same compiled speed build reads the second and hands ' +
+          'its rows over as bytes), else by one worker. Each dataset\'s `read_in_parts` says which. DuckDB-WASM runs its eh bundle, ' +
+          'single-threaded, as a static host without COOP/COEP headers (GitHub Pages) allows; so do we (two workers need no shared memory).',
+        parts_from: PARTS_FROM,
+        parts_up_to: PARTS_UP_TO,
         options: 'grain day, whole file, tz from the data',
       },
       duckdb: { npm: `@duckdb/duckdb-wasm@${map.duckdbVersion}`, version: null, bundle: null },
@@ -403,6 +411,7 @@ async function main() {
       const floor = summarise(runs.floor, ['wall_ms', 'copy_ms', 'tokenise_ms'], [...mem, 'wasm_memory_bytes'], inits.floor);
       const last = runs.paymetrics.at(-1);
       pm.build = last.build;
+      pm.read_in_parts = last.read_in_parts;
       pm.speed_build_ms = runs.paymetrics.map((r) => r.speed_build_ms).find((t) => t != null) ?? null;
       results.datasets[name] = {
         file,
@@ -457,6 +466,7 @@ async function main() {
     line('Paymetrics: bytes -> numbers', (d) => ms(d.paymetrics.wall_ms));
     line('  loadCsv | report', (d) => `${ms(d.paymetrics.load_ms)} | ${ms(d.paymetrics.report_ms)}`);
     line('  build (+ fetch, compile, warm-up)', (d) => `${d.paymetrics.build}${d.paymetrics.speed_build_ms != null ? ` (+ ${ms(d.paymetrics.speed_build_ms)} in run 1)` : ''}`);
+    line('  read in two parts (two workers)', (d) => (d.paymetrics.read_in_parts ? 'yes' : 'no'));
     line('DuckDB-WASM: bytes -> numbers', (d) => ms(d.duckdb.wall_ms));
     line('  register | read_csv | queries', (d) => `${ms(d.duckdb.register_ms)} | ${ms(d.duckdb.load_ms - d.duckdb.register_ms)} | ${ms(d.duckdb.report_ms)}`);
     line('ratio DuckDB / Paymetrics', (d) => x(d.ratio_duckdb_to_paymetrics));

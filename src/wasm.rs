@@ -1,6 +1,8 @@
 //! The browser bindings: the only wasm-bindgen surface. Every call converts its arguments, calls
 //! the core, and converts the result; no logic lives here. Errors become JS `Error`s whose message
 //! is the core's readable text.
+#[cfg(feature = "parts")]
+use crate::ingest::Continuation;
 use crate::ingest::{read_decoded_csv, CsvStream};
 use crate::report::{build_frame, report_from, Frame};
 use crate::sample::{generate, SampleOptions, SampleTables};
@@ -139,6 +141,56 @@ impl CsvUpload {
     /// The progress so far, as `push` returns it.
     pub fn progress(&self) -> Result<JsValue, JsError> {
         to_js(&self.stream.progress())
+    }
+}
+
+/// Reading a file in two parts, by two workers (www/src/parts.js): only the speed build, which
+/// reads the large files, has these (the size build would carry ~21 KB gzip it never runs).
+#[cfg(feature = "parts")]
+#[wasm_bindgen]
+impl CsvUpload {
+    /// What a second reader needs to read the rest of the file from a record boundary on:
+    /// `null` until the header is read, and for a file that is not UTF-8.
+    pub fn continuation(&self) -> Result<JsValue, JsError> {
+        match self.stream.continuation() {
+            Some(continuation) => to_js(&continuation),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// An upload of a part of a file that starts at a record boundary, given the `continuation`
+    /// of the upload that read the file's start (in another worker).
+    pub fn resume(continuation: JsValue, memory_limit: Option<f64>) -> Result<CsvUpload, JsError> {
+        let continuation: Continuation = serde_wasm_bindgen::from_value(continuation)
+            .map_err(|error| JsError::new(&format!("not a continuation: {error}")))?;
+        let stream = CsvStream::resume(continuation);
+        Ok(CsvUpload {
+            stream: match memory_limit {
+                Some(limit) => stream.with_memory_limit(limit as u64, 0),
+                None => stream,
+            },
+        })
+    }
+
+    /// Whether the bytes pushed so far end between two records (not inside a quoted field).
+    #[wasm_bindgen(js_name = atRecordBoundary)]
+    pub fn at_record_boundary(&self) -> bool {
+        self.stream.at_record_boundary()
+    }
+
+    /// Ends an upload made by `resume`: its rows as bytes, for `appendPart` in the other worker.
+    #[wasm_bindgen(js_name = finishPart)]
+    pub fn finish_part(self) -> Result<Vec<u8>, JsValue> {
+        self.stream.finish_part().map_err(core_error)
+    }
+
+    /// Appends the rows of a part (`finishPart`'s bytes) that starts where this upload's bytes
+    /// end; returns the progress. Throws, leaving the upload as it was, when the part is damaged;
+    /// throws `TooLarge` past the memory limit.
+    #[wasm_bindgen(js_name = appendPart)]
+    pub fn append_part(&mut self, part: &[u8]) -> Result<JsValue, JsValue> {
+        self.stream.append_part(part).map_err(core_error)?;
+        Ok(to_js(&self.stream.progress())?)
     }
 }
 

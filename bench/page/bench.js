@@ -128,6 +128,7 @@ const paymetricsEngine = {
       wall_ms: t1 - t0,
       build: r.build,
       speed_build_ms: r.speed_build_ms,
+      read_in_parts: r.read_in_parts,
       load_ms: r.load_ms,
       report_ms: r.report_ms,
       reagg_ms: t2 - t1,

@@ -6,13 +6,35 @@
 // size build at work.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileNames, kpiValues, openPage, seriesRows, settle, startPage, text, waitForStatus, writeCsv } from './helpers.mjs';
 
 const SPEED_BUILD = /\/assets\/paymetrics_fast[-_][^/]*\.(js|wasm)$/;
 const speedRequests = (log) => log.requests.filter((u) => SPEED_BUILD.test(u));
+// The second reader of a file read in two parts (www/src/parts.js).
+const PART_WORKER = /\/assets\/part-worker[-_][^/]*\.js$/;
+const partRequests = (log) => log.requests.filter((u) => PART_WORKER.test(u));
+
+/**
+ * The CSV at `from` with one row's `column` given a quoted value of many lines, long enough that
+ * the middle of the file (where a second reader would start) falls inside it.
+ */
+function withQuotedLinesAcrossTheMiddle(from, to, column) {
+  const lines = readFileSync(from, 'utf8').split('\n');
+  const index = lines[0].split(',').indexOf(column);
+  assert.ok(index >= 0, `the file has a ${column} column`);
+  const row = Math.floor(lines.length / 2);
+  const cells = lines[row].split(',');
+  cells[index] = `"${'a note over\nmany lines, with ""quotes""\n'.repeat(20000)}"`;
+  lines[row] = cells.join(',');
+  const text = lines.join('\n');
+  // The quoted value spans the middle byte of the file.
+  const start = lines.slice(0, row).join('\n').length;
+  assert.ok(start < text.length / 2 && text.length / 2 < start + lines[row].length, 'the middle is inside the quoted value');
+  writeFileSync(to, text);
+}
 
 /** Every number the dashboard shows in its KPI cards and its series table. */
 async function numbers(page) {
@@ -91,6 +113,36 @@ describe('The speed build', { timeout: 300000 }, () => {
     assert.deepEqual(log.pageErrors, []);
     assert.deepEqual(log.offsite, []);
     assert.deepEqual(log.csp, []);
+  });
+
+  test('a file read in two parts, by two workers, shows the same numbers', async () => {
+    const o = await reopen(session.browser, session.server.url, 'speed-build-from=0&parts-from=0');
+    opened.push(o);
+    const { page, log } = o;
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.ok(partRequests(log).length > 0, `the second reader was started: ${log.requests.filter((u) => u.includes('/assets/'))}`);
+    assert.deepEqual(await fileNames(page), ['payments.csv']);
+    assert.deepEqual(await numbers(page), sizeBuild, 'the numbers of one reader');
+    assert.deepEqual(log.pageErrors, []);
+    assert.deepEqual(log.offsite, []);
+  });
+
+  test('a quoted value with line breaks across the middle: the engine reads on by itself, with the same numbers', async () => {
+    const quoted = join(dir, 'payments-notes.csv');
+    withQuotedLinesAcrossTheMiddle(sampleCsv, quoted, 'decline_reason');
+    // One reader (the file is under the lowered speed-build threshold's parts size of 16 MiB).
+    const one = await reopen(session.browser, session.server.url, 'speed-build-from=0');
+    opened.push(one);
+    await settle(one.page, () => one.page.setInputFiles('#file-input', quoted));
+    assert.deepEqual(partRequests(one.log), [], 'one reader');
+    const expected = await numbers(one.page);
+    assert.equal(expected.kpis.txn_count, sizeBuild.kpis.txn_count, 'the row with the note is one row');
+    const two = await reopen(session.browser, session.server.url, 'speed-build-from=0&parts-from=0');
+    opened.push(two);
+    await settle(two.page, () => two.page.setInputFiles('#file-input', quoted));
+    assert.ok(partRequests(two.log).length > 0, 'the second reader was started');
+    assert.deepEqual(await numbers(two.page), expected, 'the same numbers');
+    assert.deepEqual(two.log.pageErrors, []);
   });
 
   test('Cancel during the first load on the speed build leaves the data shown before', async () => {

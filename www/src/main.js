@@ -191,6 +191,16 @@ const SPEED_BUILD_FROM = (() => {
   return Number.isFinite(value) && value >= 0 ? value : null;
 })();
 
+/**
+ * Test seam (README, "Page hooks"): `?parts-from=BYTES` lowers the file size from which the worker
+ * reads a transactions file on two cores (www/src/parts.js), so that a test can see it with a
+ * small file.
+ */
+const PARTS_FROM = (() => {
+  const value = Number(new URLSearchParams(window.location.search).get('parts-from') || NaN);
+  return Number.isFinite(value) && value >= 0 ? value : null;
+})();
+
 /** Long spans open on their last 30 days; shorter ones on all of their data. */
 const AUTO_PERIOD_DAYS = 60;
 
@@ -274,7 +284,7 @@ async function loadFile(name, file, role, { step = '' } = {}) {
   if (!loadAbort || loadAbort.signal.aborted) loadAbort = new AbortController();
   const { signal } = loadAbort;
   showLoad(`Reading ${name}${step}…`);
-  const info = await engine.call('loadFile', { file, name, role, memoryLimit: MEMORY_LIMIT, speedBuildFrom: SPEED_BUILD_FROM }, [], { signal, onProgress: showProgress });
+  const info = await engine.call('loadFile', { file, name, role, memoryLimit: MEMORY_LIMIT, speedBuildFrom: SPEED_BUILD_FROM, partsFrom: PARTS_FROM }, [], { signal, onProgress: showProgress });
   // What is left (the report) cannot be cancelled: the button goes until the next file.
   el.loadTitle.textContent = `Read ${name}${step}: computing the metrics…`;
   el.loadCancel.hidden = true;

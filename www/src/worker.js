@@ -20,6 +20,7 @@
 // loaded, and from then on every call goes to it (see switchToSpeedBuild).
 import initSizeBuild, * as sizeBuild from '../pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from './speed-build.js';
+import { blobSource, readInParts, readsInParts } from './parts.js';
 
 // The build in use: its Workbench and CsvUpload classes.
 let build = sizeBuild;
@@ -156,7 +157,7 @@ class Cancelled extends Error {
 const cancellable = new Map();
 const cancelledEarly = new Set();
 
-async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, speedBuildFrom }, call) {
+async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, speedBuildFrom, partsFrom }, call) {
   if (!(file instanceof Blob)) throw new Error('loadFile needs a File or Blob');
   if (role !== 'transactions' && role !== 'lookup') throw new Error(`unknown file role: ${String(role)}`);
   name = name || file.name || 'file.csv';
@@ -192,7 +193,7 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, sp
     if (limit <= 0 && role === 'lookup') throw lookupTooLarge(name);
     let info;
     try {
-      info = await readInChunks(wb, file, name, role, null, budget, token, call);
+      info = await readInChunks(wb, file, name, role, null, budget, token, call, partsFrom);
     } catch (err) {
       if (err?.name !== 'NeedsDecoding') throw err;
       info = await readInChunks(wb, file, name, role, err.encoding, budget, token, call);
@@ -227,6 +228,8 @@ function freshWorkbench() {
 const START_BYTES = 40 * MiB;
 
 let speedBuild = 'not loaded'; // -> 'in use' | 'unavailable'
+// The speed build's compiled module, which the second reader of a large file runs too (parts.js).
+let speedModule = null;
 // The size build's wasm memory once the speed build took over: a wasm memory is never given back,
 // so it still counts against the budget (past what BUDGET leaves for the engine's start).
 let retiredBytes = 0;
@@ -260,7 +263,9 @@ async function switchToSpeedBuild() {
   let exports;
   try {
     fast = await import('../pkg-fast/paymetrics_fast.js');
-    exports = await fast.default();
+    const module = await compile(new URL('../pkg-fast/paymetrics_fast_bg.wasm', import.meta.url));
+    exports = await fast.default({ module_or_path: module });
+    speedModule = module;
   } catch (err) {
     // Offline, say: the size build reads the file, only slower. Not tried again in this worker.
     speedBuild = 'unavailable';
@@ -287,6 +292,18 @@ async function switchToSpeedBuild() {
   return { released };
 }
 
+/** The wasm module at `url`, compiled (while it downloads, where the server allows). */
+async function compile(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not fetch ${url}: ${response.status}`);
+  try {
+    return await WebAssembly.compileStreaming(response.clone());
+  } catch {
+    // A server that does not say application/wasm: compiled from the bytes instead.
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+}
+
 /**
  * A lookup that does not fit, named like the core's TooLarge error (src/error.rs). A lookup may
  * be small and still not fit: it is the dataset it joins that takes the room, and it says so.
@@ -302,9 +319,10 @@ function lookupTooLarge(name) {
 /**
  * One pass over the file. With `encoding` (after NeedsDecoding) each slice is decoded by the
  * browser's TextDecoder in streaming mode, so a character cut between two slices is kept whole,
- * and pushed as UTF-8.
+ * and pushed as UTF-8. A UTF-8 transactions file that the speed build reads, of PARTS_FROM to
+ * PARTS_UP_TO bytes, is read in two parts at once, by this worker and a second one (parts.js).
  */
-async function readInChunks(wb, file, name, role, encoding, budget, token, call) {
+async function readInChunks(wb, file, name, role, encoding, budget, token, call, partsFrom = null) {
   const total = file.size;
   // The core stops at the limit, counting the table and the frame's share per row.
   const upload = new build.CsvUpload(name, encoding, budget.limit, budget.perRow);
@@ -332,6 +350,25 @@ async function readInChunks(wb, file, name, role, encoding, budget, token, call)
   };
   try {
     post(0, 'reading');
+    if (!decoder && role === 'transactions' && speedModule && build !== sizeBuild && readsInParts(total, partsFrom)) {
+      await readInParts({
+        upload,
+        source: blobSource(file),
+        module: speedModule,
+        chunkBytes: CHUNK_BYTES,
+        // The second reader's own instance holds half the table at most: the same budget.
+        helperLimit: budget.limit,
+        progress: (p) => {
+          progress = p;
+          if (performance.now() - lastPost >= PROGRESS_MS) post(p.bytes, 'reading');
+        },
+        cancelled: () => token.cancelled,
+        onCancel: () => new Cancelled(name),
+      });
+      post(total, 'finishing');
+      owned = false;
+      return wb.finishCsv(upload);
+    }
     for (let at = 0; at < total; ) {
       if (token.cancelled) throw new Cancelled(name);
       const end = Math.min(total, at + CHUNK_BYTES);

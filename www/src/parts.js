@@ -1,0 +1,166 @@
+// Reading a large CSV file on two cores (issue 5).
+//
+// Reading is two thirds of the time from a file's bytes to its dashboard, and it is one core's
+// work in one wasm instance. Wasm threads would need COOP/COEP headers, which static hosts such as
+// GitHub Pages do not send; so a second Web Worker (part-worker.js) with its own instance of the
+// speed build reads the second half of the file while the engine's worker reads the first, and
+// hands its rows over as bytes (src/ingest: CsvStream::finish_part, append_part). The table is the
+// same as one worker reading the whole file: the core's tests check it for every fixture, split at
+// every line.
+//
+// The split is put just after a line break in the middle of the file. If a quoted field with line
+// breaks runs across it, the first half does not end between two records (atRecordBoundary), the
+// helper's part is dropped and the engine reads on from the split itself, as it would have without
+// a helper. Files are read in parts only from PARTS_FROM bytes (below, a worker's start costs more
+// than it saves) up to PARTS_UP_TO (above, the part's bytes, held in the helper and then copied
+// into the engine's memory beside the table, would crowd the 1 GiB budget; those files are read
+// by one worker in bounded memory, as before).
+import { SPEED_BUILD_FROM } from './speed-build.js';
+
+export const PARTS_FROM = SPEED_BUILD_FROM;
+export const PARTS_UP_TO = 256 * 2 ** 20;
+// How far past the middle the split may look for a line break.
+const SPLIT_SEARCH_BYTES = 1 << 20;
+// How often a wait for the helper looks for a cancel.
+const CANCEL_POLL_MS = 50;
+
+/** A File or Blob as a source: read slice by slice; the helper gets a Blob of its part (a handle). */
+export function blobSource(blob) {
+  return {
+    size: blob.size,
+    read: async (from, to) => new Uint8Array(await blob.slice(from, to).arrayBuffer()),
+    part: (from, to) => ({ message: { blob: blob.slice(from, to) }, transfer: [] }),
+  };
+}
+
+/** Bytes in memory as a source (the benchmark): the helper gets a copy of its part, transferred. */
+export function bytesSource(bytes) {
+  return {
+    size: bytes.length,
+    read: async (from, to) => bytes.subarray(from, to),
+    part: (from, to) => {
+      const copy = bytes.slice(from, to);
+      return { message: { bytes: copy }, transfer: [copy.buffer] };
+    },
+  };
+}
+
+/**
+ * Whether a file of `size` bytes is read in parts, given the machine. `lowered` (the page's test
+ * seam, ?parts-from=) can only lower PARTS_FROM.
+ */
+export function readsInParts(size, lowered = null) {
+  const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+  const from = Number.isFinite(lowered) && lowered >= 0 ? Math.min(PARTS_FROM, lowered) : PARTS_FROM;
+  return cores >= 2 && size >= from && size <= PARTS_UP_TO;
+}
+
+/**
+ * Reads `source` into `upload` (a CsvUpload of the speed build, UTF-8, nothing pushed yet), the
+ * second half by a helper worker running `module` (the speed build's compiled WebAssembly.Module).
+ * `progress({ bytes, rows, memory_bytes })` hears both halves; `cancelled()` is polled, and
+ * `onCancel()` makes the error to throw. Falls back to reading the rest itself when the file
+ * cannot be split or the helper fails; the upload then holds the same rows either way.
+ */
+export async function readInParts({ upload, source, module, chunkBytes, helperLimit, progress, cancelled, onCancel }) {
+  const total = source.size;
+  let at = 0;
+  let last = { bytes: 0, rows: 0, memory_bytes: 0 };
+  const helperRead = { bytes: 0, rows: 0 };
+  const tell = () => progress({ bytes: at + helperRead.bytes, rows: last.rows + helperRead.rows, memory_bytes: last.memory_bytes });
+  const pushUpTo = async (end) => {
+    while (at < end) {
+      if (cancelled()) throw onCancel();
+      const to = Math.min(end, at + chunkBytes);
+      const bytes = await source.read(at, to);
+      if (cancelled()) throw onCancel();
+      last = upload.push(bytes);
+      at = to;
+      tell();
+    }
+  };
+  // The header comes first: the helper needs it (the continuation).
+  await pushUpTo(Math.min(total, chunkBytes));
+  const continuation = at < total ? upload.continuation() : null;
+  const split = continuation ? await findSplit(source, at, total) : null;
+  if (split === null) {
+    await pushUpTo(total);
+    return;
+  }
+  const helper = startHelper({ module, source, split, total, continuation, helperLimit, chunkBytes, helperRead, tell });
+  try {
+    await pushUpTo(split);
+    if (upload.atRecordBoundary()) {
+      const part = await waitFor(helper.part, cancelled, onCancel);
+      if (part) {
+        upload.appendPart(part);
+        at = total;
+        helperRead.bytes = 0;
+        helperRead.rows = 0;
+        last = upload.progress();
+        tell();
+        return;
+      }
+    }
+  } finally {
+    helper.worker.terminate();
+  }
+  helperRead.bytes = 0;
+  helperRead.rows = 0;
+  await pushUpTo(total);
+}
+
+/** The byte after the first line break past the middle of the file (and past `from`), or null. */
+async function findSplit(source, from, total) {
+  const middle = Math.max(from, Math.floor(total / 2));
+  const end = Math.min(total, middle + SPLIT_SEARCH_BYTES);
+  if (middle >= end) return null;
+  const bytes = await source.read(middle, end);
+  const index = bytes.indexOf(10);
+  if (index < 0 || middle + index + 1 >= total) return null;
+  return middle + index + 1;
+}
+
+function startHelper({ module, source, split, total, continuation, helperLimit, chunkBytes, helperRead, tell }) {
+  const worker = new Worker(new URL('./part-worker.js', import.meta.url), { type: 'module', name: 'paymetrics-part' });
+  const { message, transfer } = source.part(split, total);
+  // The part's bytes, or null when the helper failed (the engine reads the part itself then).
+  const part = new Promise((resolve) => {
+    worker.onmessage = ({ data }) => {
+      if (data.progress) {
+        helperRead.bytes = data.progress.bytes;
+        helperRead.rows = data.progress.rows;
+        tell();
+      } else if (data.part) {
+        resolve(data.part);
+      } else {
+        if (data.error) console.warn('The second reader failed; the engine reads its part.', data.error);
+        resolve(null);
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      console.warn('The second reader could not run; the engine reads its part.', event.message);
+      resolve(null);
+    };
+  });
+  worker.postMessage({ module, continuation, limit: helperLimit, chunkBytes, ...message }, transfer);
+  return { worker, part };
+}
+
+/** `promise`, unless the load is cancelled first. */
+async function waitFor(promise, cancelled, onCancel) {
+  let timer;
+  const cancel = new Promise((_, reject) => {
+    const poll = () => {
+      if (cancelled()) reject(onCancel());
+      else timer = setTimeout(poll, CANCEL_POLL_MS);
+    };
+    poll();
+  });
+  try {
+    return await Promise.race([promise, cancel]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
