@@ -661,64 +661,47 @@ pub fn compute(
             |row: usize| users[row] != NO_ID && status.is_some_and(|s| is_successful(s[row]));
         // A payment's volume, to new or returning payers (`first`: the payer's first payment
         // day), and its payer, active (`payer`: the mark of `see`), verified (`verified`), and
-        // new to the period when `new` (their first payment is in it).
-        let mut pay = |first: i64,
-                       payer: &mut u32,
-                       verified: &mut u32,
-                       row: usize,
-                       bucket: Option<usize>,
-                       new: bool| {
-            if new {
-                totals.new_payers += 1;
-                if let Some(b) = bucket {
-                    buckets[b].new_payers += 1;
+        // new to the period when `new` (their first payment is in it). A macro rather than a
+        // closure, so that both loops below have it inline (the closure was called per payment).
+        macro_rules! pay {
+            ($first:expr, $payer:expr, $verified:expr, $row:expr, $bucket:expr, $new:expr) => {{
+                let (row, bucket): (usize, Option<usize>) = ($row, $bucket);
+                if $new {
+                    totals.new_payers += 1;
+                    if let Some(b) = bucket {
+                        buckets[b].new_payers += 1;
+                    }
                 }
-            }
-            let value = amount.map_or(f64::NAN, |a| a[row]);
-            if has_first && !value.is_nan() {
-                totals.add_payment(value, first, whole_start);
-                if let Some(b) = bucket {
-                    buckets[b].add_payment(value, first, bucket_starts[b]);
+                let value = amount.map_or(f64::NAN, |a| a[row]);
+                if has_first && !value.is_nan() {
+                    let first: i64 = $first;
+                    totals.add_payment(value, first, whole_start);
+                    if let Some(b) = bucket {
+                        buckets[b].add_payment(value, first, bucket_starts[b]);
+                    }
                 }
-            }
-            let (in_whole, in_bucket) = see(payer, bucket);
-            totals.active_payers += u64::from(in_whole);
-            if let Some(b) = bucket {
-                buckets[b].active_payers += u64::from(in_bucket);
-            }
-            if kyc.is_some_and(|k| k[row]) {
-                let (in_whole, in_bucket) = see(verified, bucket);
-                totals.kyc_verified_payers += u64::from(in_whole);
+                let (in_whole, in_bucket) = see($payer, bucket);
+                totals.active_payers += u64::from(in_whole);
                 if let Some(b) = bucket {
-                    buckets[b].kyc_verified_payers += u64::from(in_bucket);
+                    buckets[b].active_payers += u64::from(in_bucket);
                 }
-            }
-        };
+                if kyc.is_some_and(|k| k[row]) {
+                    let (in_whole, in_bucket) = see($verified, bucket);
+                    totals.kyc_verified_payers += u64::from(in_whole);
+                    if let Some(b) = bucket {
+                        buckets[b].kyc_verified_payers += u64::from(in_bucket);
+                    }
+                }
+            }};
+        }
         match (inline, windows.as_mut()) {
             // Found in the walk, a payer's first payment day is the first one met, and each
             // payment marks the windows from the payer's last payment day before it, as
             // `ActiveWindows::add` does; the rows before the period count for that only. (A
             // loop apart from the other: the facts' work stays out of the walk that has them.)
             (true, Some(windows)) => {
-                // Days count from the data's first day: the span fits in a `u32`, as the windows
-                // hold values for each day of it (`ActiveWindows::new`).
                 let origin = calendar.span.map_or(0, |(first, _)| first);
-                let offset = |day: i64| (day - origin) as u32;
-                let day_at = |offset: u32| origin + i64::from(offset);
                 let mut state = vec![WalkState::default(); transactions.user_count];
-                let mut note = |state: &mut WalkState, day: i64| {
-                    let today = offset(day);
-                    if state.last == today {
-                        return false;
-                    }
-                    windows.mark((state.last != NO_DAY).then(|| day_at(state.last)), day);
-                    state.last = today;
-                    let first = state.first == NO_DAY;
-                    if first {
-                        state.first = today;
-                    }
-                    first
-                };
                 let start = match range {
                     Some((from, _)) => rows
                         .order
@@ -728,7 +711,7 @@ pub fn compute(
                 for &row in &rows.order[..start] {
                     let row = row as usize;
                     if is_payment(row) {
-                        note(&mut state[users[row] as usize], calendar.day[row]);
+                        state[users[row] as usize].note(calendar.day[row], origin, windows);
                     }
                 }
                 for &(bucket, run) in &runs {
@@ -738,15 +721,15 @@ pub fn compute(
                             continue;
                         }
                         let state = &mut state[users[row] as usize];
-                        let new = note(state, calendar.day[row]);
-                        let first = day_at(state.first);
-                        pay(
+                        let new = state.note(calendar.day[row], origin, windows);
+                        let first = origin + i64::from(state.first);
+                        pay!(
                             first,
                             &mut state.payer,
                             &mut state.verified,
                             row,
                             bucket,
-                            new,
+                            new
                         );
                     }
                 }
@@ -758,13 +741,13 @@ pub fn compute(
                         if is_payment(row) {
                             let state = &mut user_state[users[row] as usize];
                             let first = state.first_day;
-                            pay(
+                            pay!(
                                 first,
                                 &mut state.payer,
                                 &mut state.verified,
                                 row,
                                 bucket,
-                                false,
+                                false
                             );
                         }
                     }
@@ -896,6 +879,28 @@ impl Default for WalkState {
 
 /// No day, in `WalkState`.
 const NO_DAY: u32 = u32::MAX;
+
+impl WalkState {
+    /// Notes the payer's payment on `day` (payments come in day order): marks the windows from
+    /// the payer's last payment day before it, as `ActiveWindows::add` does, and returns whether
+    /// it is the payer's first. Days count from the data's first day, `origin`: the span fits in
+    /// a `u32`, as the windows hold values for each day of it (`ActiveWindows::new`).
+    #[inline(always)]
+    fn note(&mut self, day: i64, origin: i64, windows: &mut ActiveWindows) -> bool {
+        let today = (day - origin) as u32;
+        if self.last == today {
+            return false;
+        }
+        let last = (self.last != NO_DAY).then(|| origin + i64::from(self.last));
+        windows.mark(last, day);
+        self.last = today;
+        let first = self.first == NO_DAY;
+        if first {
+            self.first = today;
+        }
+        first
+    }
+}
 
 /// The mark of an id not counted yet in the period (see `see`).
 const NEVER: u32 = u32::MAX;
