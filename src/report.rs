@@ -9,7 +9,7 @@ use crate::metrics::breakdown::{
     breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
     DeclineReasons, Dimension, Histogram, UNLISTED,
 };
-use crate::metrics::engine::{Payers, Rows};
+use crate::metrics::engine::{Payers, PayersFrom, Rows};
 use crate::metrics::funnel::{
     find_users_table, funnel_of, read_signups, Funnel, Signup, UserIndex,
 };
@@ -606,7 +606,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             calendar,
             &params,
             rows,
-            payers,
+            PayersFrom::Facts(payers.map(Payers::facts)),
             chosen_range,
             want,
         );
@@ -631,7 +631,6 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     // filter, with payers of their own.
     let compute_within = |order: &[u32], part: &dyn Fn(usize) -> bool, want: Want| {
         let contains = |row: usize| part(row) && in_mask(row);
-        let payers = Payers::new(transactions, calendar, order);
         let rows = Rows {
             order,
             contains: &contains,
@@ -641,7 +640,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             calendar,
             &params,
             rows,
-            payers.as_ref(),
+            PayersFrom::Walk,
             chosen_range,
             want,
         )
@@ -719,7 +718,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                     calendar,
                     &params,
                     rows,
-                    payers,
+                    PayersFrom::Facts(payers.map(Payers::facts)),
                     Some(range),
                     Want::Totals,
                 )

@@ -288,9 +288,7 @@ pub fn is_successful(status: Status) -> bool {
 pub struct Payers {
     /// Each payer's payment days, earliest first.
     pub(crate) by_user: PaymentsByUser,
-    /// Each user's first payment day; `i64::MAX` for a user without one.
-    first_day: Vec<i64>,
-    windows: Option<ActiveWindows>,
+    facts: PayerFacts,
 }
 
 impl Payers {
@@ -316,10 +314,22 @@ impl Payers {
         let windows = calendar.span.map(|span| ActiveWindows::of(span, &by_user));
         Some(Payers {
             by_user,
-            first_day,
-            windows,
+            facts: PayerFacts { first_day, windows },
         })
     }
+
+    /// What the engine reads of them.
+    pub fn facts(&self) -> &PayerFacts {
+        &self.facts
+    }
+}
+
+/// What the engine reads of a set of rows' payers (see `Payers`): each user's first payment day
+/// and the trailing windows.
+pub struct PayerFacts {
+    /// Each user's first payment day; `i64::MAX` for a user without one.
+    first_day: Vec<i64>,
+    windows: Option<ActiveWindows>,
 }
 
 /// What one row adds to a tally.
@@ -447,6 +457,17 @@ impl Values {
     }
 }
 
+/// Where `compute` finds the payers' facts (first payment days, trailing windows).
+#[derive(Clone, Copy)]
+pub enum PayersFrom<'a> {
+    /// Found before, for rows whose payers serve several computations (`None`: no payers).
+    Facts(Option<&'a PayerFacts>),
+    /// Found in the walk, over the rows up to the period's end: for rows whose payers serve
+    /// once (a segment's). Reading a segment's rows once more for them cost as much as the
+    /// walk of payers (1M rows in 5 segments: ~18% of a change of segment).
+    Walk,
+}
+
 /// What `compute` is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -473,7 +494,7 @@ pub fn compute(
     calendar: &Calendar,
     params: &Params,
     rows: Rows,
-    payers: Option<&Payers>,
+    payers: PayersFrom,
     range: Option<(i64, i64)>,
     want: Want,
 ) -> Computed {
@@ -509,14 +530,26 @@ pub fn compute(
     let latency = transactions.latency_ms.as_deref();
     let kyc = transactions.kyc_verified.as_deref();
     let settle = (!calendar.settle_delta.is_empty()).then_some(&calendar.settle_delta[..]);
-    // Each user's first payment day (`i64::MAX` when none, or without payers) and what the
-    // distinct counts mark, side by side.
-    let has_first = payers.is_some();
-    let mut user_state: Vec<UserState> = match payers {
-        Some(p) => p.first_day.iter().map(|&d| UserState::new(d)).collect(),
-        None => vec![UserState::new(i64::MAX); transactions.user_count],
+    // The payers' facts, given, or found in the walk (`inline`).
+    let (facts, inline) = match payers {
+        PayersFrom::Facts(facts) => (facts, false),
+        PayersFrom::Walk => (None, users.is_some() && has_days),
     };
-    user_state.resize(transactions.user_count, UserState::new(i64::MAX));
+    let has_first = facts.is_some() || inline;
+    // Each user's first payment day (`i64::MAX` when none, or without payers) and what the
+    // distinct counts mark, side by side; found in the walk, `WalkState`s instead.
+    let mut user_state: Vec<UserState> = match (facts, inline) {
+        (_, true) => Vec::new(),
+        (Some(p), false) => p.first_day.iter().map(|&d| UserState::new(d)).collect(),
+        (None, false) => vec![UserState::new(i64::MAX); transactions.user_count],
+    };
+    if !inline {
+        user_state.resize(transactions.user_count, UserState::new(i64::MAX));
+    }
+    let mut windows = match inline {
+        true => calendar.span.map(ActiveWindows::new),
+        false => None,
+    };
 
     let mut totals = Tally::default();
     let mut buckets = vec![Tally::default(); bucket_count];
@@ -624,35 +657,106 @@ pub fn compute(
     // those reads at once, where the walk above held one or two (1M rows: ~40% of its time).
     // Each sum still adds the same rows in the same order.
     if let Some(users) = users {
-        for &(bucket, run) in &runs {
-            for &row in run {
-                let row = row as usize;
-                let user = users[row];
-                if user == NO_ID || !status.is_some_and(|s| is_successful(s[row])) {
-                    continue;
-                }
-                let state = &mut user_state[user as usize];
-                let value = amount.map_or(f64::NAN, |a| a[row]);
-                if has_first && !value.is_nan() {
-                    totals.add_payment(value, state.first_day, whole_start);
+        let is_payment =
+            |row: usize| users[row] != NO_ID && status.is_some_and(|s| is_successful(s[row]));
+        // A payment's volume, to new or returning payers (`first`: the payer's first payment
+        // day), and its payer, active (`payer`: the mark of `see`), verified (`verified`), and
+        // new to the period when `new` (their first payment is in it). A macro rather than a
+        // closure, so that both loops below have it inline (the closure was called per payment).
+        macro_rules! pay {
+            ($first:expr, $payer:expr, $verified:expr, $row:expr, $bucket:expr, $new:expr) => {{
+                let (row, bucket): (usize, Option<usize>) = ($row, $bucket);
+                if $new {
+                    totals.new_payers += 1;
                     if let Some(b) = bucket {
-                        buckets[b].add_payment(value, state.first_day, bucket_starts[b]);
+                        buckets[b].new_payers += 1;
                     }
                 }
-                let (in_whole, in_bucket) = see(&mut state.payer, bucket);
+                let value = amount.map_or(f64::NAN, |a| a[row]);
+                if has_first && !value.is_nan() {
+                    let first: i64 = $first;
+                    totals.add_payment(value, first, whole_start);
+                    if let Some(b) = bucket {
+                        buckets[b].add_payment(value, first, bucket_starts[b]);
+                    }
+                }
+                let (in_whole, in_bucket) = see($payer, bucket);
                 totals.active_payers += u64::from(in_whole);
                 if let Some(b) = bucket {
                     buckets[b].active_payers += u64::from(in_bucket);
                 }
                 if kyc.is_some_and(|k| k[row]) {
-                    let (in_whole, in_bucket) = see(&mut state.verified, bucket);
+                    let (in_whole, in_bucket) = see($verified, bucket);
                     totals.kyc_verified_payers += u64::from(in_whole);
                     if let Some(b) = bucket {
                         buckets[b].kyc_verified_payers += u64::from(in_bucket);
                     }
                 }
+            }};
+        }
+        match (inline, windows.as_mut()) {
+            // Found in the walk, a payer's first payment day is the first one met, and each
+            // payment marks the windows from the payer's last payment day before it, as
+            // `ActiveWindows::add` does; the rows before the period count for that only. (A
+            // loop apart from the other: the facts' work stays out of the walk that has them.)
+            (true, Some(windows)) => {
+                let origin = calendar.span.map_or(0, |(first, _)| first);
+                let mut state = vec![WalkState::default(); transactions.user_count];
+                let start = match range {
+                    Some((from, _)) => rows
+                        .order
+                        .partition_point(|&r| calendar.day[r as usize] < from),
+                    None => 0,
+                };
+                for &row in &rows.order[..start] {
+                    let row = row as usize;
+                    if is_payment(row) {
+                        state[users[row] as usize].note(calendar.day[row], origin, windows);
+                    }
+                }
+                for &(bucket, run) in &runs {
+                    for &row in run {
+                        let row = row as usize;
+                        if !is_payment(row) {
+                            continue;
+                        }
+                        let state = &mut state[users[row] as usize];
+                        let new = state.note(calendar.day[row], origin, windows);
+                        let first = origin + i64::from(state.first);
+                        pay!(
+                            first,
+                            &mut state.payer,
+                            &mut state.verified,
+                            row,
+                            bucket,
+                            new
+                        );
+                    }
+                }
+            }
+            _ => {
+                for &(bucket, run) in &runs {
+                    for &row in run {
+                        let row = row as usize;
+                        if is_payment(row) {
+                            let state = &mut user_state[users[row] as usize];
+                            let first = state.first_day;
+                            pay!(
+                                first,
+                                &mut state.payer,
+                                &mut state.verified,
+                                row,
+                                bucket,
+                                false
+                            );
+                        }
+                    }
+                }
             }
         }
+    }
+    if let Some(windows) = windows.as_mut() {
+        windows.finish();
     }
     if let Some((b, top10, hhi)) = merchant_volume.flush_bucket() {
         buckets[b].top10_merchant_amount = top10;
@@ -686,7 +790,7 @@ pub fn compute(
     });
 
     // New payers: each payer counts in the period holding their first successful day.
-    if let (Some(payers), Some((from, to))) = (payers, range) {
+    if let (Some(payers), Some((from, to))) = (facts, range) {
         for &day in payers.first_day.iter().filter(|&&d| d != i64::MAX) {
             if (from..=to).contains(&day) {
                 totals.new_payers += 1;
@@ -701,7 +805,7 @@ pub fn compute(
     if let (Some((from, to)), Some((_, data_last)), Some(windows)) = (
         range,
         calendar.span,
-        payers.and_then(|p| p.windows.as_ref()),
+        facts.and_then(|p| p.windows.as_ref()).or(windows.as_ref()),
     ) {
         let as_of = |last_day: i64, first_day: i64| {
             let end = last_day.min(data_last);
@@ -749,6 +853,52 @@ impl UserState {
             payer: NEVER,
             verified: NEVER,
         }
+    }
+}
+
+/// `UserState` when the payers' facts are found in the walk (`PayersFrom::Walk`): the first
+/// and the last payment days met, counted from the data's first day (`NO_DAY`: none yet).
+#[derive(Clone, Copy)]
+struct WalkState {
+    first: u32,
+    last: u32,
+    payer: u32,
+    verified: u32,
+}
+
+impl Default for WalkState {
+    fn default() -> WalkState {
+        WalkState {
+            first: NO_DAY,
+            last: NO_DAY,
+            payer: NEVER,
+            verified: NEVER,
+        }
+    }
+}
+
+/// No day, in `WalkState`.
+const NO_DAY: u32 = u32::MAX;
+
+impl WalkState {
+    /// Notes the payer's payment on `day` (payments come in day order): marks the windows from
+    /// the payer's last payment day before it, as `ActiveWindows::add` does, and returns whether
+    /// it is the payer's first. Days count from the data's first day, `origin`: the span fits in
+    /// a `u32`, as the windows hold values for each day of it (`ActiveWindows::new`).
+    #[inline(always)]
+    fn note(&mut self, day: i64, origin: i64, windows: &mut ActiveWindows) -> bool {
+        let today = (day - origin) as u32;
+        if self.last == today {
+            return false;
+        }
+        let last = (self.last != NO_DAY).then(|| origin + i64::from(self.last));
+        windows.mark(last, day);
+        self.last = today;
+        let first = self.first == NO_DAY;
+        if first {
+            self.first = today;
+        }
+        first
     }
 }
 
@@ -946,18 +1096,39 @@ struct ActiveWindows {
 impl ActiveWindows {
     /// The windows of every payer's payment days (`span`: the data's first and last days).
     fn of(span: (i64, i64), by_user: &PaymentsByUser) -> ActiveWindows {
-        let length = (span.1 - span.0 + 31).max(31) as usize;
-        let mut windows = ActiveWindows {
-            origin: span.0,
-            daily: vec![0; length],
-            weekly: vec![0; length + 1],
-            monthly: vec![0; length + 1],
-        };
+        let mut windows = ActiveWindows::new(span);
         for days in by_user.payers() {
             windows.add(days);
         }
         windows.finish();
         windows
+    }
+
+    /// No payer yet, over the data's days (`span`: its first and last days).
+    fn new(span: (i64, i64)) -> ActiveWindows {
+        let length = (span.1 - span.0 + 31).max(31) as usize;
+        ActiveWindows {
+            origin: span.0,
+            daily: vec![0; length],
+            weekly: vec![0; length + 1],
+            monthly: vec![0; length + 1],
+        }
+    }
+
+    /// Notes a payer's payment on `day`, given the payer's last payment day before it (`None`:
+    /// none): the marks `add` makes for that day, payers' days coming in day order. A payer's
+    /// coverage so far then ends `width - 1` days after their last payment day.
+    fn mark(&mut self, last: Option<i64>, day: i64) {
+        let origin = self.origin;
+        self.daily[(day - origin) as usize] += 1;
+        for (width, delta) in [(7, &mut self.weekly), (30, &mut self.monthly)] {
+            let end = day + width - 1;
+            let start = last.map_or(day, |last| day.max(last + width));
+            if start <= end {
+                delta[(start - origin) as usize] += 1;
+                delta[(end - origin + 1) as usize] -= 1;
+            }
+        }
     }
 
     /// Notes one payer's payment days, earliest first. The marks only add up, so payers can
@@ -1072,6 +1243,34 @@ mod tests {
         let at41 = windows.at(41);
         assert_eq!((at41.dau, at41.wau, at41.mau), (0, 0, 2));
         assert_eq!(windows.at(42).mau, 0);
+    }
+
+    #[test]
+    fn windows_marked_in_day_order_are_the_windows_of_each_payer() {
+        // (user, day) in day order, users interleaved, repeats on a day and gaps of a week.
+        let payments = [
+            (1, 3),
+            (0, 3),
+            (1, 4),
+            (0, 10),
+            (2, 11),
+            (0, 12),
+            (0, 12),
+            (2, 40),
+        ];
+        let expected = ActiveWindows::of((0, 45), &PaymentsByUser::new(&payments));
+        let mut marked = ActiveWindows::new((0, 45));
+        let mut last: [Option<i64>; 3] = [None; 3];
+        for (user, day) in payments {
+            if last[user as usize] != Some(day) {
+                marked.mark(last[user as usize], day);
+                last[user as usize] = Some(day);
+            }
+        }
+        marked.finish();
+        for day in 0..=45 {
+            assert_eq!(marked.at(day), expected.at(day), "day {day}");
+        }
     }
 
     #[test]
