@@ -20,7 +20,7 @@ import { chromium } from 'playwright-core';
 import { serve } from './server.mjs';
 import { EXACT, MIX, SERIES, TOTALS } from './page/workload.js';
 import { SPEED_BUILD_FROM } from '../www/src/speed-build.js';
-import { PARTS_FROM, PARTS_UP_TO } from '../www/src/parts.js';
+import { MIN_CORES, PARTS_FROM, PARTS_UP_TO } from '../www/src/parts.js';
 import { CHROMIUM_ARGS as E2E_CHROMIUM_ARGS } from '../tests/e2e/helpers.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -222,7 +222,9 @@ function pageWeight(duckDist) {
   // core only for a large file (docs/size.md): they are not part of the first load, which is what
   // the issue-5 target is about.
   const charts = (f) => /[\\/]e?charts-[^/\\]+\.js$/.test(f.file);
-  const speedBuild = (f) => /[\\/]paymetrics_fast[-_][^/\\]+\.(js|wasm)$/.test(f.file);
+  // The second reader of a large file (part-worker.js, with its own copy of the speed build's
+  // glue) comes with the speed build.
+  const speedBuild = (f) => /[\\/](paymetrics_fast|part-worker)[-_][^/\\]+\.(js|wasm)$/.test(f.file);
   const later = (f) => charts(f) || speedBuild(f);
   const sum = (re) => files.filter((f) => re.test(f.file) && !later(f)).reduce((s, f) => s + f.gzip, 0);
   const duck = ['duckdb-eh.wasm', 'duckdb-browser-eh.worker.js', 'duckdb-browser.mjs'].map((f) => gzip(join(duckDist, f)));
@@ -288,7 +290,7 @@ async function main() {
     `<script type="importmap">${JSON.stringify({ imports: map.imports })}</script>`,
   );
   const server = await serve(ROOT, {
-    allowed: ['/bench/page/', '/bench/data/', '/www/pkg/', '/www/pkg-fast/', '/www/src/speed-build.js', `/${FLOOR_WASM.slice(0, FLOOR_WASM.lastIndexOf('/') + 1)}`, ...map.dirs],
+    allowed: ['/bench/page/', '/bench/data/', '/www/pkg/', '/www/pkg-fast/', '/www/src/speed-build.js', '/www/src/parts.js', '/www/src/part-worker.js', `/${FLOOR_WASM.slice(0, FLOOR_WASM.lastIndexOf('/') + 1)}`, ...map.dirs],
     pages: { '/bench/page/index.html': html },
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -322,12 +324,13 @@ async function main() {
           "the first run on such a file (in its wall_ms; speed_build_ms apart), then kept. Each dataset's `build` says which ran.",
         speed_build_from: SPEED_BUILD_FROM,
         reading:
-          'as the page reads a file (www/src/parts.js): from parts_from to parts_up_to bytes, on two cores when the machine has them ' +
+          'as the page reads a file (www/src/parts.js): from parts_from to parts_up_to bytes, on two cores when the machine has parts_min_cores or more ' +
           '(the engine worker reads the first half; a second worker running the same compiled speed build reads the second and hands ' +
           'its rows over as bytes), else by one worker. Each dataset\'s `read_in_parts` says which. DuckDB-WASM runs its eh bundle, ' +
           'single-threaded, as a static host without COOP/COEP headers (GitHub Pages) allows; so do we (two workers need no shared memory).',
         parts_from: PARTS_FROM,
         parts_up_to: PARTS_UP_TO,
+        parts_min_cores: MIN_CORES,
         options: 'grain day, whole file, tz from the data',
       },
       duckdb: { npm: `@duckdb/duckdb-wasm@${map.duckdbVersion}`, version: null, bundle: null },
@@ -412,6 +415,8 @@ async function main() {
       const last = runs.paymetrics.at(-1);
       pm.build = last.build;
       pm.read_in_parts = last.read_in_parts;
+      // Per run, when read in parts: { parts, first_half_ms, wait_ms, append_ms } (parts.js).
+      pm.parts = runs.paymetrics.map((r) => r.parts);
       pm.speed_build_ms = runs.paymetrics.map((r) => r.speed_build_ms).find((t) => t != null) ?? null;
       results.datasets[name] = {
         file,

@@ -129,6 +129,7 @@ const paymetricsEngine = {
       build: r.build,
       speed_build_ms: r.speed_build_ms,
       read_in_parts: r.read_in_parts,
+      parts: r.parts,
       load_ms: r.load_ms,
       report_ms: r.report_ms,
       reagg_ms: t2 - t1,

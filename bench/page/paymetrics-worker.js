@@ -49,10 +49,11 @@ const methods = {
     const t0 = performance.now();
     const bytes = new Uint8Array(buffer);
     let loaded;
+    let parts = null;
     const inParts = speedModule !== null && readsInParts(bytes.length);
     if (inParts) {
       const upload = new build.CsvUpload(name);
-      await readInParts({
+      parts = await readInParts({
         upload,
         source: bytesSource(bytes),
         module: speedModule,
@@ -71,6 +72,7 @@ const methods = {
     return {
       build: buildName,
       read_in_parts: inParts,
+      parts,
       speed_build_ms: speedBuildMs,
       load_ms: t1 - t0,
       report_ms: t2 - t1,

@@ -1,15 +1,30 @@
 // The second reader of a large file (see parts.js): reads one part of it with its own instance
 // of the speed build, starting at a record boundary with the header the engine found, and sends
-// the rows back as bytes. It holds nothing after that; the engine's worker terminates it.
+// the rows back as bytes. It reads one part; the engine's worker terminates it after that.
 //
-//   in   { module, continuation, limit, chunkBytes, blob | bytes }
-//   out  { progress: { bytes, rows } }*  then  { part: Uint8Array } | { error: { name, message } }
+//   in   { module }                                  first, as soon as it is started: instantiate
+//        { continuation, limit, chunkBytes, blob | bytes }   then the part to read
+//   out  { progress: { bytes, rows } }*  then  { part: Uint8Array, times } | { error: { name, message } }
+//        (times: { started_at, init_ms, read_ms, finish_ms }: when the part arrived, as
+//        performance.timeOrigin + now, and the times from then on; for the benchmark)
 import init, { CsvUpload } from '../pkg-fast/paymetrics_fast.js';
 
-self.onmessage = async ({ data: { module, continuation, limit, chunkBytes, blob, bytes } }) => {
+let ready = null;
+
+self.onmessage = async ({ data }) => {
+  if (data.module) {
+    ready = init({ module_or_path: data.module });
+    ready.catch(() => {});
+    return;
+  }
+  const { continuation, limit, chunkBytes, blob, bytes } = data;
   let upload = null;
+  const started = performance.now();
+  const times = { started_at: performance.timeOrigin + started };
   try {
-    await init({ module_or_path: module });
+    if (!ready) throw new Error('the part worker got a part before its module');
+    await ready;
+    times.init_ms = performance.now() - started;
     upload = CsvUpload.resume(continuation, limit);
     const total = blob ? blob.size : bytes.length;
     upload.expectBytes(total);
@@ -20,9 +35,11 @@ self.onmessage = async ({ data: { module, continuation, limit, chunkBytes, blob,
       at = to;
       self.postMessage({ progress: { bytes: at, rows: progress.rows } });
     }
+    times.read_ms = performance.now() - started;
     const part = upload.finishPart();
     upload = null;
-    self.postMessage({ part }, [part.buffer]);
+    times.finish_ms = performance.now() - started;
+    self.postMessage({ part, times }, [part.buffer]);
   } catch (err) {
     upload?.free();
     self.postMessage({ error: { name: err?.name ?? 'Error', message: String(err?.message ?? err) } });
