@@ -145,6 +145,33 @@ describe('The speed build', { timeout: 300000 }, () => {
     assert.deepEqual(two.log.pageErrors, []);
   });
 
+  test('Cancel while a file is read in two parts leaves the data shown before, and a file loads after it', async () => {
+    const o = await reopen(session.browser, session.server.url, 'speed-build-from=0&parts-from=0');
+    opened.push(o);
+    const { page, log } = o;
+    // Cancel once a fifth of the file is read (both readers' bytes), from inside the page.
+    await page.evaluate(() => {
+      const panel = document.getElementById('load');
+      new MutationObserver((_, observer) => {
+        const d = panel.dataset;
+        if (Number(d.bytes) > Number(d.total) / 5) {
+          observer.disconnect();
+          window.__cancelledAt = Number(d.bytes);
+          document.getElementById('load-cancel').click();
+        }
+      }).observe(panel, { attributes: true, subtree: true });
+    });
+    await settle(page, () => page.setInputFiles('#file-input', big));
+    assert.ok(partRequests(log).length > 0, 'the second reader was started');
+    assert.ok(await page.evaluate(() => window.__cancelledAt), 'Cancel was clicked');
+    assert.match(await text(page, '#error-banner'), /^Loading cancelled Loading payments-big\.csv was cancelled\. The data shown is the data from before\./);
+    assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
+    assert.deepEqual(await kpiValues(page), sample, 'the KPIs as before');
+    await settle(page, () => page.setInputFiles('#file-input', sampleCsv));
+    assert.deepEqual(await numbers(page), sizeBuild, 'a file loads after it, in two parts, with the numbers of one reader');
+    assert.deepEqual(log.pageErrors, []);
+  });
+
   test('Cancel during the first load on the speed build leaves the data shown before', async () => {
     const o = await reopen(session.browser, session.server.url, 'speed-build-from=0');
     opened.push(o);
