@@ -1374,6 +1374,24 @@ mod tests {
         }
     }
 
+    /// Every fixture, as it is and grown past the 64 KiB head, and a grown CRLF file with quoted
+    /// line breaks: the inputs of the tests that cut files into chunks or parts.
+    fn fixture_inputs() -> Vec<(String, Vec<u8>)> {
+        let mut paths = Vec::new();
+        fixtures(std::path::Path::new("tests/data"), &mut paths);
+        assert!(paths.len() > 20, "fixtures are found");
+        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(&path).unwrap();
+            inputs.push((path.display().to_string(), grown(&bytes)));
+            inputs.push((format!("{} as is", path.display()), bytes));
+        }
+        let tricky =
+            "id,note,amount\r\n1,\"two\r\nlines, and \"\"quotes\"\"\",1.5\r\n\r\n2,金额,2\r\n";
+        inputs.push(("quoted line breaks".into(), grown(tricky.as_bytes())));
+        inputs
+    }
+
     /// A file grown past the 64 KiB head by repeating its middle lines, so that streaming
     /// really cuts it into chunks; notes at the top and summaries at the bottom stay in place.
     fn grown(bytes: &[u8]) -> Vec<u8> {
@@ -1405,18 +1423,7 @@ mod tests {
     /// quoted line breaks, CRLF and UTF-16 whose characters straddle chunk boundaries.
     #[test]
     fn any_chunking_reads_the_same_table() {
-        let mut paths = Vec::new();
-        fixtures(std::path::Path::new("tests/data"), &mut paths);
-        assert!(paths.len() > 20, "fixtures are found");
-        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
-        for path in paths {
-            let bytes = std::fs::read(&path).unwrap();
-            inputs.push((path.display().to_string(), grown(&bytes)));
-            inputs.push((format!("{} as is", path.display()), bytes));
-        }
-        let tricky =
-            "id,note,amount\r\n1,\"two\r\nlines, and \"\"quotes\"\"\",1.5\r\n\r\n2,金额,2\r\n";
-        inputs.push(("quoted line breaks".into(), grown(tricky.as_bytes())));
+        let mut inputs = fixture_inputs();
         // Old Mac line ends (a lone \r), and blank lines of every kind between records.
         let carriage_returns = "id,v,w\r1,a,x\r\r\n2,b,y\n\r\n\n3,c,z\r\n\r4,d,\"q\"\r\n5,e,f";
         inputs.push((
@@ -1618,17 +1625,7 @@ mod tests {
     /// main stream reads on), CRLF, and UTF-16 (no continuation: read by one stream).
     #[test]
     fn a_file_read_in_two_parts_is_the_same_table() {
-        let mut paths = Vec::new();
-        fixtures(std::path::Path::new("tests/data"), &mut paths);
-        let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
-        for path in paths {
-            let bytes = std::fs::read(&path).unwrap();
-            inputs.push((path.display().to_string(), grown(&bytes)));
-            inputs.push((format!("{} as is", path.display()), bytes));
-        }
-        let tricky =
-            "id,note,amount\r\n1,\"two\r\nlines, and \"\"quotes\"\"\",1.5\r\n\r\n2,金额,2\r\n";
-        inputs.push(("quoted line breaks".into(), grown(tricky.as_bytes())));
+        let mut inputs = fixture_inputs();
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
             .chain(

@@ -41,6 +41,24 @@ async function numbers(page) {
   return { kpis: await kpiValues(page), series: await seriesRows(page) };
 }
 
+/**
+ * Clicks Cancel once 1/`fraction` of the file being loaded is read, from inside the page (no round
+ * trip to delay it); `window.__cancelledAt` then holds the bytes read.
+ */
+function cancelOnceRead(page, fraction) {
+  return page.evaluate((fraction) => {
+    const panel = document.getElementById('load');
+    new MutationObserver((_, observer) => {
+      const d = panel.dataset;
+      if (Number(d.bytes) > Number(d.total) / fraction) {
+        observer.disconnect();
+        window.__cancelledAt = Number(d.bytes);
+        document.getElementById('load-cancel').click();
+      }
+    }).observe(panel, { attributes: true, subtree: true });
+  }, fraction);
+}
+
 /** A page on `url` with the threshold lowered to `from` bytes (and other parameters). */
 async function reopen(browser, base, query) {
   const opened = await openPage(browser, new URL(`?${query}`, base).href);
@@ -149,18 +167,8 @@ describe('The speed build', { timeout: 300000 }, () => {
     const o = await reopen(session.browser, session.server.url, 'speed-build-from=0&parts-from=0');
     opened.push(o);
     const { page, log } = o;
-    // Cancel once a fifth of the file is read (both readers' bytes), from inside the page.
-    await page.evaluate(() => {
-      const panel = document.getElementById('load');
-      new MutationObserver((_, observer) => {
-        const d = panel.dataset;
-        if (Number(d.bytes) > Number(d.total) / 5) {
-          observer.disconnect();
-          window.__cancelledAt = Number(d.bytes);
-          document.getElementById('load-cancel').click();
-        }
-      }).observe(panel, { attributes: true, subtree: true });
-    });
+    // Cancel once a fifth of the file is read (both readers' bytes).
+    await cancelOnceRead(page, 5);
     await settle(page, () => page.setInputFiles('#file-input', big));
     assert.ok(partRequests(log).length > 0, 'the second reader was started');
     assert.ok(await page.evaluate(() => window.__cancelledAt), 'Cancel was clicked');
@@ -176,18 +184,7 @@ describe('The speed build', { timeout: 300000 }, () => {
     const o = await reopen(session.browser, session.server.url, 'speed-build-from=0');
     opened.push(o);
     const { page, log } = o;
-    // Cancel once a tenth of the file is read, from inside the page (no round trip to delay it).
-    await page.evaluate(() => {
-      const panel = document.getElementById('load');
-      new MutationObserver((_, observer) => {
-        const d = panel.dataset;
-        if (Number(d.bytes) > Number(d.total) / 10) {
-          observer.disconnect();
-          window.__cancelledAt = Number(d.bytes);
-          document.getElementById('load-cancel').click();
-        }
-      }).observe(panel, { attributes: true, subtree: true });
-    });
+    await cancelOnceRead(page, 10);
     await settle(page, () => page.setInputFiles('#file-input', big));
     assert.ok(speedRequests(log).some((u) => u.endsWith('.wasm')), 'the speed build was fetched');
     assert.ok(await page.evaluate(() => window.__cancelledAt), 'Cancel was clicked');
