@@ -548,23 +548,99 @@ impl TextColumn {
 /// while the dictionary pays off, plain text once nearly every value is new.
 pub struct ColumnBuilder {
     cells: Building,
-    /// The code of each distinct value longer than 16 bytes, by the value's hash
-    /// (only while coded).
-    index: HashTable<u16>,
-    /// The code of each distinct short value, by its [`ShortKey`] (only while coded). The table
-    /// holds only the codes, two bytes an entry, and the keys are in `short_keys`: a table of
-    /// (key, code) pairs took 32 bytes an entry, and the probes into the tables of a few
-    /// thousand merchant ids, fees and latencies missed the cache (~30% of `push`).
-    short_index: HashTable<u16>,
-    /// Each code's short key (`ShortKey::NONE` for a longer value), while coded.
-    short_keys: Vec<ShortKey>,
+    /// Finds a value's code in the dictionary (only while coded).
+    lookup: Lookup,
     /// The previous row's value as a key, when it was short: sorted exports repeat a value row
     /// after row.
     last_short: Option<(ShortKey, u16)>,
     /// The most values the dictionary may hold: `MAX_DICTIONARY`, raised once to
     /// `MAX_REPEATED_DICTIONARY` for a column whose values repeat (see `REPEATS`).
     dictionary_limit: usize,
+}
+
+/// The look-up tables of a dictionary being built: a value's code by its short key or its hash.
+/// Apart from the dictionary's values (in `Building::Coded`), so that both can be borrowed at once.
+struct Lookup {
+    /// The code of each distinct value longer than 15 bytes, by the value's hash.
+    index: HashTable<u16>,
+    /// The code of each distinct short value, by its [`ShortKey`]. The table holds only the
+    /// codes, two bytes an entry, and the keys are in `short_keys`: a table of (key, code) pairs
+    /// took 32 bytes an entry, and the probes into the tables of a few thousand merchant ids,
+    /// fees and latencies missed the cache (~30% of `push`).
+    short_index: HashTable<u16>,
+    /// Each code's short key (`ShortKey::NONE` for a longer value).
+    short_keys: Vec<ShortKey>,
     hasher: foldhash::fast::FixedState,
+}
+
+impl Default for Lookup {
+    fn default() -> Self {
+        Lookup {
+            index: HashTable::new(),
+            short_index: HashTable::new(),
+            short_keys: Vec::new(),
+            // A fixed seed: the codes, and so the order of first appearance, must not vary
+            // between runs. Hash flooding is no concern for a file the user loads themselves.
+            hasher: foldhash::fast::FixedState::with_seed(0x5041_594d),
+        }
+    }
+}
+
+impl Lookup {
+    /// The code of `cell` (`short`: its short key, if it has one) in `values`, added when new;
+    /// `None` when the dictionary already holds `limit` values (the caller grows or leaves it).
+    #[inline(always)]
+    fn code_of(
+        &mut self,
+        values: &mut Dictionary,
+        cell: &str,
+        short: Option<ShortKey>,
+        limit: usize,
+    ) -> Option<u16> {
+        match short {
+            Some(key) => {
+                let hash = key.hash();
+                let short_keys = &self.short_keys;
+                if let Some(&code) = self
+                    .short_index
+                    .find(hash, |&code| short_keys[code as usize] == key)
+                {
+                    return Some(code);
+                }
+                let code = values.add(cell, limit)?;
+                self.short_keys.push(key);
+                let short_keys = &self.short_keys;
+                self.short_index
+                    .insert_unique(hash, code, |&code| short_keys[code as usize].hash());
+                Some(code)
+            }
+            None => {
+                let hash = self.hasher.hash_one(cell);
+                if let Some(&code) = self
+                    .index
+                    .find(hash, |&code| values.get(code as usize) == cell)
+                {
+                    return Some(code);
+                }
+                let code = values.add(cell, limit)?;
+                // Every value has its place in `short_keys`, so that codes index it.
+                self.short_keys.push(ShortKey::NONE);
+                let hasher = &self.hasher;
+                let values = &*values;
+                self.index.insert_unique(hash, code, |&code| {
+                    hasher.hash_one(values.get(code as usize))
+                });
+                Some(code)
+            }
+        }
+    }
+
+    /// Bytes of the tables: a `u16` code and a control byte an entry, and each value's short key.
+    fn heap_bytes(&self) -> usize {
+        self.index.capacity() * 3
+            + self.short_index.capacity() * 3
+            + self.short_keys.capacity() * std::mem::size_of::<ShortKey>()
+    }
 }
 
 /// A value of at most 15 bytes packed with its length into two words, which determine it:
@@ -674,14 +750,9 @@ impl Default for ColumnBuilder {
                 codes: Vec::new(),
                 values: Dictionary::default(),
             },
-            index: HashTable::new(),
-            short_index: HashTable::new(),
-            short_keys: Vec::new(),
+            lookup: Lookup::default(),
             last_short: None,
             dictionary_limit: MAX_DICTIONARY,
-            // A fixed seed: the codes, and so the order of first appearance, must not vary
-            // between runs. Hash flooding is no concern for a file the user loads themselves.
-            hasher: foldhash::fast::FixedState::with_seed(0x5041_594d),
         }
     }
 }
@@ -699,66 +770,38 @@ impl ColumnBuilder {
                 return self.push(cell);
             }
         };
-        if let Some(key) = ShortKey::of(cell.as_bytes()) {
-            if let Some((last, code)) = self.last_short {
-                if last == key {
-                    codes.push(code);
-                    return Ok(());
+        let short = ShortKey::of(cell.as_bytes());
+        match short {
+            Some(key) => {
+                if let Some((last, code)) = self.last_short {
+                    if last == key {
+                        codes.push(code);
+                        return Ok(());
+                    }
                 }
             }
-            let hash = key.hash();
-            let found = self
-                .short_index
-                .find(hash, |&code| self.short_keys[code as usize] == key)
-                .copied();
-            let code = match found {
-                Some(code) => code,
-                None => {
-                    let Some(code) = values.add(cell, self.dictionary_limit) else {
-                        self.dictionary_full()?;
-                        return self.push(cell);
-                    };
-                    let short_keys = &mut self.short_keys;
-                    short_keys.push(key);
-                    self.short_index
-                        .insert_unique(hash, code, |&code| short_keys[code as usize].hash());
-                    code
-                }
-            };
-            self.last_short = Some((key, code));
-            codes.push(code);
-            return Ok(());
-        }
-        self.last_short = None;
-        // Sorted exports repeat a value row after row (one currency, one status): compare with
-        // the previous row's value before hashing.
-        if let Some(&last) = codes.last() {
-            if values.get(last as usize) == cell {
-                codes.push(last);
-                return Ok(());
-            }
-        }
-        let hash = self.hasher.hash_one(cell);
-        let found = self
-            .index
-            .find(hash, |&code| values.get(code as usize) == cell)
-            .copied();
-        let code = match found {
-            Some(code) => code,
             None => {
-                let Some(code) = values.add(cell, self.dictionary_limit) else {
-                    self.dictionary_full()?;
-                    return self.push(cell);
-                };
-                self.short_keys.push(ShortKey::NONE);
-                let hasher = &self.hasher;
-                let values = &*values;
-                self.index.insert_unique(hash, code, |&code| {
-                    hasher.hash_one(values.get(code as usize))
-                });
-                code
+                self.last_short = None;
+                // Sorted exports repeat a value row after row (one currency, one status): compare
+                // with the previous row's value before hashing.
+                if let Some(&last) = codes.last() {
+                    if values.get(last as usize) == cell {
+                        codes.push(last);
+                        return Ok(());
+                    }
+                }
             }
+        }
+        let Some(code) = self
+            .lookup
+            .code_of(values, cell, short, self.dictionary_limit)
+        else {
+            self.dictionary_full()?;
+            return self.push(cell);
         };
+        if let Some(key) = short {
+            self.last_short = Some((key, code));
+        }
         codes.push(code);
         Ok(())
     }
@@ -801,9 +844,7 @@ impl ColumnBuilder {
     /// Bytes of the dictionary's look-up tables: a `u16` code and a control byte an entry, and
     /// each value's short key.
     fn index_bytes(&self) -> usize {
-        self.index.capacity() * 3
-            + self.short_index.capacity() * 3
-            + self.short_keys.capacity() * std::mem::size_of::<ShortKey>()
+        self.lookup.heap_bytes()
     }
 
     /// Rows pushed so far.
@@ -871,9 +912,7 @@ impl ColumnBuilder {
                 Building::Plain(strings)
             }
         };
-        self.index = HashTable::new();
-        self.short_index = HashTable::new();
-        self.short_keys = Vec::new();
+        self.lookup = Lookup::default();
         self.last_short = None;
         Ok(())
     }
@@ -1157,44 +1196,13 @@ impl ColumnBuilder {
                 return Ok(None);
             };
             let short = ShortKey::of(cell.as_bytes());
-            let hash = match short {
-                Some(key) => key.hash(),
-                None => self.hasher.hash_one(cell),
-            };
-            let found = match short {
-                Some(key) => self
-                    .short_index
-                    .find(hash, |&code| self.short_keys[code as usize] == key)
-                    .copied(),
-                None => self
-                    .index
-                    .find(hash, |&code| values.get(code as usize) == cell)
-                    .copied(),
-            };
-            if found.is_some() {
-                return Ok(found);
+            if let Some(code) = self
+                .lookup
+                .code_of(values, cell, short, self.dictionary_limit)
+            {
+                return Ok(Some(code));
             }
-            let Some(code) = values.add(cell, self.dictionary_limit) else {
-                self.dictionary_full()?;
-                continue;
-            };
-            // Every value has its place in `short_keys`, so that codes index it.
-            self.short_keys.push(short.unwrap_or(ShortKey::NONE));
-            match short {
-                Some(_) => {
-                    let short_keys = &self.short_keys;
-                    self.short_index
-                        .insert_unique(hash, code, |&code| short_keys[code as usize].hash());
-                }
-                None => {
-                    let hasher = &self.hasher;
-                    let values = &*values;
-                    self.index.insert_unique(hash, code, |&code| {
-                        hasher.hash_one(values.get(code as usize))
-                    });
-                }
-            }
-            return Ok(Some(code));
+            self.dictionary_full()?;
         }
     }
 }
