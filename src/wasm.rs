@@ -114,13 +114,7 @@ impl CsvUpload {
             None => CsvStream::new(file),
         };
         CsvUpload {
-            stream: match memory_limit {
-                // `as` saturates: a negative or NaN limit is 0, a huge one no limit at all.
-                Some(limit) => {
-                    stream.with_memory_limit(limit as u64, row_reserve.unwrap_or(0.0) as u64)
-                }
-                None => stream,
-            },
+            stream: limited(stream, memory_limit, row_reserve),
         }
     }
 
@@ -163,12 +157,8 @@ impl CsvUpload {
     pub fn resume(continuation: JsValue, memory_limit: Option<f64>) -> Result<CsvUpload, JsError> {
         let continuation: Continuation = serde_wasm_bindgen::from_value(continuation)
             .map_err(|error| JsError::new(&format!("not a continuation: {error}")))?;
-        let stream = CsvStream::resume(continuation);
         Ok(CsvUpload {
-            stream: match memory_limit {
-                Some(limit) => stream.with_memory_limit(limit as u64, 0),
-                None => stream,
-            },
+            stream: limited(CsvStream::resume(continuation), memory_limit, None),
         })
     }
 
@@ -191,6 +181,15 @@ impl CsvUpload {
     pub fn append_part(&mut self, part: &[u8]) -> Result<JsValue, JsValue> {
         self.stream.append_part(part).map_err(core_error)?;
         Ok(to_js(&self.stream.progress())?)
+    }
+}
+
+/// `stream` with the host's memory limit (bytes) and row reserve (bytes a row), when given.
+fn limited(stream: CsvStream, memory_limit: Option<f64>, row_reserve: Option<f64>) -> CsvStream {
+    match memory_limit {
+        // `as` saturates: a negative or NaN limit is 0, a huge one no limit at all.
+        Some(limit) => stream.with_memory_limit(limit as u64, row_reserve.unwrap_or(0.0) as u64),
+        None => stream,
     }
 }
 

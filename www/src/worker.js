@@ -365,26 +365,24 @@ async function readInChunks(wb, file, name, role, encoding, budget, token, call,
         cancelled: () => token.cancelled,
         onCancel: () => new Cancelled(name),
       });
-      post(total, 'finishing');
-      owned = false;
-      return wb.finishCsv(upload);
-    }
-    for (let at = 0; at < total; ) {
-      if (token.cancelled) throw new Cancelled(name);
-      const end = Math.min(total, at + CHUNK_BYTES);
-      const buffer = await file.slice(at, end).arrayBuffer();
-      if (token.cancelled) throw new Cancelled(name);
-      let bytes = new Uint8Array(buffer);
-      if (decoder) bytes = encoder.encode(decoder.decode(bytes, { stream: true }));
-      const t = performance.now();
-      progress = upload.push(bytes);
-      pushMs += performance.now() - t;
-      at = end;
-      if (performance.now() - lastPost >= PROGRESS_MS) post(at, 'reading');
-    }
-    if (decoder) {
-      const tail = decoder.decode();
-      if (tail) progress = upload.push(encoder.encode(tail));
+    } else {
+      for (let at = 0; at < total; ) {
+        if (token.cancelled) throw new Cancelled(name);
+        const end = Math.min(total, at + CHUNK_BYTES);
+        const buffer = await file.slice(at, end).arrayBuffer();
+        if (token.cancelled) throw new Cancelled(name);
+        let bytes = new Uint8Array(buffer);
+        if (decoder) bytes = encoder.encode(decoder.decode(bytes, { stream: true }));
+        const t = performance.now();
+        progress = upload.push(bytes);
+        pushMs += performance.now() - t;
+        at = end;
+        if (performance.now() - lastPost >= PROGRESS_MS) post(at, 'reading');
+      }
+      if (decoder) {
+        const tail = decoder.decode();
+        if (tail) progress = upload.push(encoder.encode(tail));
+      }
     }
     post(total, 'finishing');
     owned = false;
