@@ -34,6 +34,10 @@ pub struct Options {
     /// Derived columns, applied in order after the joins: `name = formula [where condition]`,
     /// e.g. `amount = quantity * unit_price` or `amount = -amount where direction = "收入"`.
     pub derive: Vec<String>,
+    /// Custom metrics, `name = formula` over aggregates, catalog metric ids and arithmetic, e.g.
+    /// `app_qr_tpv_per_payer = sum(amount where status = "success" and channel = "app_qr") /
+    /// count_distinct(user_id)` (see `metrics::custom`). Reported after the catalog's metrics.
+    pub metrics: Vec<String>,
     /// The first day of weekly buckets and weekly cohorts.
     pub week_start: WeekStart,
     /// Only the days from `from` to `to` (local dates, both included); KPIs compare them with
