@@ -7,7 +7,7 @@ use crate::ingest::{ColumnBuilder, RawTable};
 use crate::join::{join, suggest, JoinOutcome, JoinSpec};
 use crate::number::{column_decimal, parse_number, Decimal};
 use crate::options::Options;
-use crate::schema::{auto_map, resolve_mapping, Role};
+use crate::schema::{auto_map, resolve_mapping, Mapping, Role};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -121,41 +121,101 @@ pub fn derived_roles(derived: &[Derived], table: &RawTable) -> Vec<(Role, usize)
         .collect()
 }
 
-/// A row of the table as a formula sees it: its columns, then the role aliases.
-struct AliasedRow<'t> {
-    table: &'t RawTable,
-    row: usize,
+/// A table as formulas see it: its columns by header, then each mapped role's id standing for
+/// the role's column (unless a column already has that name), each column's numbers read with
+/// its own decimal separator. Derived columns and custom metrics both read rows through it.
+pub struct FormulaTable<'t> {
+    pub table: &'t RawTable,
+    /// The names a formula may use: the headers, then the role aliases.
+    pub names: Vec<String>,
     own: usize,
-    targets: &'t [usize],
+    /// The column each role alias stands for.
+    targets: Vec<usize>,
+    forced: Option<Decimal>,
+    /// Each column's decimal separator, found the first time a formula reads it as a number
+    /// (finding it reads the whole column): the caller keeps them (see `decimal_cells`), so
+    /// that a frame finds each column's once.
+    decimals: &'t [OnceCell<Decimal>],
+}
+
+/// Room for the decimal separators of a table's columns (see `FormulaTable::new`).
+pub fn decimal_cells(table: &RawTable) -> Vec<OnceCell<Decimal>> {
+    (0..table.columns.len()).map(|_| OnceCell::new()).collect()
+}
+
+impl<'t> FormulaTable<'t> {
+    pub fn new(
+        table: &'t RawTable,
+        mapping: &Mapping,
+        forced: Option<Decimal>,
+        decimals: &'t [OnceCell<Decimal>],
+    ) -> Self {
+        let mut names = table.headers.clone();
+        let mut targets: Vec<usize> = Vec::new();
+        for role in Role::ALL {
+            let taken = names.iter().any(|n| n.eq_ignore_ascii_case(role.id()));
+            if let (Some(column), false) = (mapping.column(role), taken) {
+                names.push(role.id().to_string());
+                targets.push(column);
+            }
+        }
+        FormulaTable {
+            table,
+            names,
+            own: table.headers.len(),
+            targets,
+            forced,
+            decimals,
+        }
+    }
+
+    /// The table's column that formula column `index` (a header or an alias) reads.
+    pub fn target(&self, index: usize) -> usize {
+        if index < self.own {
+            index
+        } else {
+            self.targets[index - self.own]
+        }
+    }
+
+    /// A cell of formula column `column` read as a number, with that column's conventions. A
+    /// percentage reads as its fraction: `amount * fee_rate` with a fee_rate of 0.6%.
+    pub fn read_number(&self, column: usize, text: &str) -> Option<f64> {
+        let target = self.target(column);
+        let decimal = *self.decimals[target]
+            .get_or_init(|| column_decimal(self.table.columns[target].iter(), self.forced).0);
+        parse_number(text, decimal).map(|n| n.value)
+    }
+
+    /// A cursor over the rows (see `FormulaRow::go_to`).
+    pub fn row(&self) -> FormulaRow<'_> {
+        FormulaRow {
+            formulas: self,
+            row: 0,
+            written: vec![OnceCell::new(); self.table.columns.len()],
+        }
+    }
+}
+
+/// A row of the table as a formula sees it.
+pub struct FormulaRow<'f> {
+    formulas: &'f FormulaTable<'f>,
+    row: usize,
     /// The text of this row's cells in columns stored as times, written when first asked for.
     written: Vec<OnceCell<String>>,
 }
 
-impl<'t> AliasedRow<'t> {
-    fn new(table: &'t RawTable, own: usize, targets: &'t [usize]) -> AliasedRow<'t> {
-        AliasedRow {
-            table,
-            row: 0,
-            own,
-            targets,
-            written: vec![OnceCell::new(); table.columns.len()],
-        }
-    }
-
-    fn go_to(&mut self, row: usize) {
+impl FormulaRow<'_> {
+    pub fn go_to(&mut self, row: usize) {
         self.row = row;
         self.written.iter_mut().for_each(|text| drop(text.take()));
     }
 }
 
-impl Row for AliasedRow<'_> {
+impl Row for FormulaRow<'_> {
     fn column(&self, index: usize) -> &str {
-        let column = if index < self.own {
-            index
-        } else {
-            self.targets[index - self.own]
-        };
-        let cells = &self.table.columns[column];
+        let column = self.formulas.target(index);
+        let cells = &self.formulas.table.columns[column];
         match cells.stored_text(self.row) {
             Some(text) => text,
             None => self.written[column].get_or_init(|| cells.get(self.row).into_owned()),
@@ -188,40 +248,17 @@ fn apply_definition(
     // Role ids that are not column names stand for the column mapped to the role.
     let mapping = resolve_mapping(table, &options.mapping, &derived_roles(earlier, table))
         .unwrap_or_else(|_| auto_map(table));
-    let mut names = table.headers.clone();
-    let mut targets: Vec<usize> = Vec::new();
-    for role in Role::ALL {
-        let taken = names.iter().any(|n| n.eq_ignore_ascii_case(role.id()));
-        if let (Some(column), false) = (mapping.column(role), taken) {
-            names.push(role.id().to_string());
-            targets.push(column);
-        }
-    }
     let own = table.headers.len();
-    let target_of = |index: usize| {
-        if index < own {
-            index
-        } else {
-            targets[index - own]
-        }
-    };
-    // Each column is read with its own decimal separator, as the mapped roles are.
-    let decimals: Vec<Decimal> = table
-        .columns
-        .iter()
-        .map(|column| column_decimal(column.iter(), options.decimal).0)
-        .collect();
-    let read_number = |column: usize, text: &str| {
-        // A percentage reads as its fraction: `amount * fee_rate` with a fee_rate of 0.6%.
-        parse_number(text, decimals[target_of(column)]).map(|n| n.value)
-    };
     let (cells, replaces) = {
-        let compiled = match compile_definition(&parsed, &names, &read_number) {
+        let decimals = decimal_cells(table);
+        let formulas = FormulaTable::new(table, &mapping, options.decimal, &decimals);
+        let read_number = |column: usize, text: &str| formulas.read_number(column, text);
+        let compiled = match compile_definition(&parsed, &formulas.names, &read_number) {
             Ok(compiled) => compiled,
             Err(error) => return failed(Some(parsed.name.clone()), error.to_string()),
         };
         let mut cells = ColumnBuilder::default();
-        let mut cells_of_row = AliasedRow::new(table, own, &targets);
+        let mut cells_of_row = formulas.row();
         for row in 0..table.row_count() {
             cells_of_row.go_to(row);
             let value = compiled.eval(&cells_of_row);

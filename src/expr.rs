@@ -115,7 +115,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(span: Span, message: impl Into<String>) -> Self {
+    pub(crate) fn new(span: Span, message: impl Into<String>) -> Self {
         ParseError {
             position: span.start,
             end: span.end.max(span.start),
@@ -125,12 +125,12 @@ impl ParseError {
         }
     }
 
-    fn expecting(mut self, expected: &[&str]) -> Self {
+    pub(crate) fn expecting(mut self, expected: &[&str]) -> Self {
         self.expected = expected.iter().map(|item| item.to_string()).collect();
         self
     }
 
-    fn suggesting(mut self, suggestion: impl Into<String>) -> Self {
+    pub(crate) fn suggesting(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestion = Some(suggestion.into());
         self
     }
@@ -286,6 +286,8 @@ pub enum ExprKind {
         name: String,
         args: Vec<Expr>,
     },
+    /// The value of `count(where …)` and `share(where …)`: each row, written as nothing.
+    Rows,
     /// `value where condition`, a call argument filtered row by row: only aggregates give it a
     /// meaning (`sum(amount where status = "success")`). `keyword` is where `where` is written.
     Filter {
@@ -312,6 +314,7 @@ impl Expr {
             | ExprKind::Text(_)
             | ExprKind::Bool(_)
             | ExprKind::Null
+            | ExprKind::Rows
             | ExprKind::Column { .. } => 0,
             ExprKind::Unary { operand, .. } => operand.nesting,
             ExprKind::Binary { left, right, .. } => left.nesting.max(right.nesting),
@@ -372,6 +375,7 @@ fn write_expr(f: &mut fmt::Formatter<'_>, expr: &Expr, outermost: bool) -> fmt::
         ExprKind::Text(text) => f.write_str(&text_literal(text)),
         ExprKind::Bool(value) => write!(f, "{value}"),
         ExprKind::Null => f.write_str("null"),
+        ExprKind::Rows => Ok(()),
         ExprKind::Column { name, .. } => f.write_str(&written_name(name)),
         ExprKind::Unary { op, operand } => {
             f.write_str(open)?;
@@ -419,8 +423,11 @@ fn write_expr(f: &mut fmt::Formatter<'_>, expr: &Expr, outermost: bool) -> fmt::
         ExprKind::Filter {
             value, condition, ..
         } => {
-            write_expr(f, value, true)?;
-            f.write_str(" where ")?;
+            if value.kind != ExprKind::Rows {
+                write_expr(f, value, true)?;
+                f.write_str(" ")?;
+            }
+            f.write_str("where ")?;
             write_expr(f, condition, true)
         }
     }
@@ -1341,7 +1348,14 @@ impl Parser {
     /// A call argument: `value` or `value where condition`.
     #[inline(never)]
     fn argument(&mut self) -> Parsed<Expr> {
-        let value = self.expression(0)?;
+        // `count(where …)`: no value, each row counts.
+        let next = self.peek()?;
+        let value = match next.kind {
+            TokenKind::Keyword(Keyword::Where) => {
+                Expr::new(ExprKind::Rows, Span::new(next.span.start, next.span.start))
+            }
+            _ => self.expression(0)?,
+        };
         if self.peek()?.kind != TokenKind::Keyword(Keyword::Where) {
             return Ok(value);
         }
@@ -1884,6 +1898,44 @@ enum Node {
     },
 }
 
+fn node_columns(node: &Node, out: &mut Vec<usize>) {
+    match node {
+        Node::Constant(_) => {}
+        Node::NumberCell(index) | Node::TextCell(index) | Node::BoolCell(index) => out.push(*index),
+        Node::Negate(inner) | Node::Not(inner) | Node::ToText(inner) => node_columns(inner, out),
+        Node::Arithmetic { left, right, .. }
+        | Node::Compare { left, right, .. }
+        | Node::And(left, right)
+        | Node::Or(left, right) => {
+            node_columns(left, out);
+            node_columns(right, out);
+        }
+        Node::CompareCells {
+            as_numbers,
+            as_text,
+            ..
+        } => {
+            for (a, b) in [as_numbers.as_ref(), as_text.as_ref()] {
+                node_columns(a, out);
+                node_columns(b, out);
+            }
+        }
+        Node::Member { operand, list } => {
+            node_columns(operand, out);
+            list.iter().for_each(|item| node_columns(item, out));
+        }
+        Node::MemberCells { operand, list } => {
+            node_columns(&operand.0, out);
+            node_columns(&operand.1, out);
+            for (a, b) in list {
+                node_columns(a, out);
+                node_columns(b, out);
+            }
+        }
+        Node::Call { args, .. } => args.iter().for_each(|arg| node_columns(arg, out)),
+    }
+}
+
 /// A formula ready to evaluate on rows of one table.
 pub struct Compiled<'r> {
     root: Node,
@@ -1909,7 +1961,42 @@ pub fn compile<'r>(
     Ok(Compiled { root, read_number })
 }
 
+/// What a compiled formula is read as: its natural kind, or a number or condition as an
+/// aggregate needs (`sum(x)`, `count(where x)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Natural,
+    Number,
+    Condition,
+}
+
+/// Like `compile`, with the result read as `expect` says.
+pub fn compile_as<'r>(
+    expr: &Expr,
+    columns: &[String],
+    read_number: &'r NumberReader<'r>,
+    expect: Expect,
+) -> Result<Compiled<'r>, ParseError> {
+    let want = match expect {
+        Expect::Natural => Want::Natural,
+        Expect::Number => Want::Number,
+        Expect::Condition => Want::Bool,
+    };
+    let root = Compiler { columns }.compile(expr, want)?;
+    Ok(Compiled { root, read_number })
+}
+
 impl Compiled<'_> {
+    /// The columns (formula indices) the formula reads: its value on a row depends on those
+    /// cells only, so a caller may keep it per distinct combination of them.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut columns = Vec::new();
+        node_columns(&self.root, &mut columns);
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
     pub fn eval<'v>(&'v self, row: &'v dyn Row) -> Value<'v> {
         evaluate(&self.root, row, self.read_number)
     }
@@ -2530,6 +2617,7 @@ fn infer(expr: &Expr) -> Kind {
             }
         }
         ExprKind::Filter { value, .. } => infer(value),
+        ExprKind::Rows => Kind::Null,
     }
 }
 
@@ -2683,7 +2771,10 @@ fn unknown_function(name: &str, span: Span) -> ParseError {
 /// The candidate most likely meant by `typed`: equal once case, spaces, `_` and `-` are ignored;
 /// else the nearest within two edits (fewer than the typed length, so that `x` does not suggest
 /// `y`); else one that starts with it, ignoring case.
-fn closest_name<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest_name<'a>(
+    typed: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     /// Longer names are not compared: the distance is quadratic and nobody misspells a paragraph.
     const LONGEST_COMPARED: usize = 64;
     let squeeze = |text: &str| -> Vec<char> {
@@ -3367,6 +3458,8 @@ mod tests {
             ("COALESCE(a, b, 0)", "COALESCE(a, b, 0)"),
             ("if(a > 0, \"in\", \"out\")", "if(a > 0, \"in\", \"out\")"),
             ("count()", "count()"),
+            ("count(where x = 1)", "count(where x = 1)"),
+            ("share( where a in (1,2))", "share(where a in (1, 2))"),
             ("abs (x)", "abs(x)"),
             (
                 "sum(amount where status = \"success\" and channel = \"app_qr\") / count_distinct(user_id)",

@@ -2,13 +2,16 @@
 //! documented in docs/report.md), plus its plain-text rendering for the CLI.
 use crate::error::{Error, ErrorKind};
 type Result<T> = crate::error::Result<T>;
-use crate::dataset::{derived_roles, prepare, Dataset, Derived};
+use crate::dataset::{decimal_cells, derived_roles, prepare, Dataset, Derived, FormulaTable};
+use crate::expr::ParseError;
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::breakdown::{
     breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
     DeclineReasons, Dimension, Histogram, UNLISTED,
 };
+use crate::metrics::custom::{name_roles, parse_all, CustomMetric, Evaluator};
+use crate::metrics::engine::bucket_table;
 use crate::metrics::engine::{Payers, PayersFrom, Rows};
 use crate::metrics::funnel::{
     find_users_table, funnel_of, read_signups, Funnel, Signup, UserIndex,
@@ -35,15 +38,20 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+/// A metric's id: a catalog id, or a custom metric's name.
+pub type MetricId = Cow<'static, str>;
+/// Metric id -> value.
+pub type Values = BTreeMap<MetricId, Option<f64>>;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MetricValue {
-    pub id: &'static str,
-    pub name: &'static str,
+    pub id: MetricId,
+    pub name: MetricId,
     pub tier: Tier,
     pub stakeholders: &'static [Stakeholder],
     pub good: Good,
     pub unit: Unit,
-    pub description: &'static str,
+    pub description: MetricId,
     #[serde(serialize_with = "json_number")]
     pub value: Option<f64>,
     /// The value over the previous period (as many days just before the range).
@@ -58,12 +66,48 @@ pub struct MetricValue {
     pub note: Option<String>,
 }
 
+/// What one custom metric definition (`Options::metrics`) gave.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CustomOutcome {
+    /// The definition as the user wrote it.
+    pub definition: String,
+    /// The metric's id (its name), when the definition parses.
+    pub id: Option<String>,
+    /// The formula as it was understood (every operation in parentheses).
+    pub formula: Option<String>,
+    /// Why the metric has no values, with the position in the definition (1-based, in
+    /// characters) and what would fit there.
+    pub error: Option<FormulaError>,
+}
+
+/// A formula's error, for the page's editor to underline and explain.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FormulaError {
+    /// `at column N: what is wrong`.
+    pub message: String,
+    /// The part of the definition at fault: 0-based character offsets, end exclusive.
+    pub start: usize,
+    pub end: usize,
+    pub suggestion: Option<String>,
+}
+
+impl FormulaError {
+    fn of(error: &ParseError) -> FormulaError {
+        FormulaError {
+            message: error.to_string(),
+            start: error.position,
+            end: error.end,
+            suggestion: error.suggestion.clone(),
+        }
+    }
+}
+
 /// The money metrics of one currency, when the data mixes currencies and no rates convert them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CurrencyTotals {
     pub currency: String,
     #[serde(serialize_with = "json_numbers")]
-    pub totals: BTreeMap<&'static str, Option<f64>>,
+    pub totals: Values,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -72,7 +116,7 @@ pub struct SeriesPoint {
     pub start: String,
     /// Metric id -> value in this bucket.
     #[serde(flatten, serialize_with = "json_numbers")]
-    pub values: BTreeMap<&'static str, Option<f64>>,
+    pub values: Values,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -126,7 +170,7 @@ pub struct Segment {
     pub value: String,
     pub rows: u64,
     #[serde(serialize_with = "json_numbers")]
-    pub totals: BTreeMap<&'static str, Option<f64>>,
+    pub totals: Values,
     pub series: Vec<SeriesPoint>,
 }
 
@@ -146,10 +190,10 @@ pub struct Report {
     pub previous: Option<Dates>,
     /// Metric id -> whole-range value (`None` where a needed column is missing).
     #[serde(serialize_with = "json_numbers")]
-    pub totals: BTreeMap<&'static str, Option<f64>>,
+    pub totals: Values,
     /// Metric id -> value over `previous` (empty without one).
     #[serde(serialize_with = "json_numbers")]
-    pub previous_totals: BTreeMap<&'static str, Option<f64>>,
+    pub previous_totals: Values,
     pub metrics: Vec<MetricValue>,
     pub series: Vec<SeriesPoint>,
     pub segments: Option<Segments>,
@@ -174,6 +218,8 @@ pub struct Report {
     pub joins: Vec<JoinOutcome>,
     /// What each derived-column definition did, or why it was not applied.
     pub derived: Vec<Derived>,
+    /// What each custom metric definition gave, or why it has no values.
+    pub custom: Vec<CustomOutcome>,
     /// The lookup files loaded, with how each was read.
     pub lookups: Vec<LookupQuality>,
     /// Joins the user could make: lookups sharing a column name with the transactions.
@@ -202,7 +248,7 @@ fn json_number<S: Serializer>(
 }
 
 fn json_numbers<S: Serializer>(
-    values: &BTreeMap<&'static str, Option<f64>>,
+    values: &Values,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     struct JsonNumber(Option<f64>);
@@ -234,8 +280,11 @@ pub struct Frame {
     calendar: Calendar,
     /// The columns offered for filters and segments (counted over every loaded row).
     dimensions: Vec<Dimension>,
-    /// Each column of the table dictionary-encoded, when first needed (mixes, filters, segments).
+    /// Each column of the table dictionary-encoded, when first needed (mixes, filters, segments,
+    /// custom metrics).
     coded: Vec<OnceCell<Coded>>,
+    /// Each column's decimal separator, when a custom metric first reads it as numbers.
+    decimals: Vec<OnceCell<crate::number::Decimal>>,
     /// How dates like 03/04/2025 are read (the users file's signups are read like the data).
     date_order: Option<crate::time::DateOrder>,
     /// The payers of the unfiltered rows (`Payers`), the first time a report without filters
@@ -483,6 +532,7 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
     let calendar = Calendar::new(times, transactions.len, zone);
     let dimensions = dimensions(table, &mapping, transactions);
     let coded = (0..table.headers.len()).map(|_| OnceCell::new()).collect();
+    let decimals = decimal_cells(table);
     let (joins, derived) = (prepared.joins, prepared.derived);
     let prepared = match prepared.table {
         Cow::Owned(table) => Some(table),
@@ -498,6 +548,7 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
         calendar,
         dimensions,
         coded,
+        decimals,
         date_order: options.date_order,
         payers: OnceCell::new(),
         filtered: RefCell::new(None),
@@ -674,8 +725,11 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             (metric.value)(tally).filter(|v| v.is_finite())
         }
     };
-    let values_of = |tally: &Tally| -> BTreeMap<&'static str, Option<f64>> {
-        CATALOG.iter().map(|m| (m.id, value_of(m, tally))).collect()
+    let values_of = |tally: &Tally| -> Values {
+        CATALOG
+            .iter()
+            .map(|m| (Cow::Borrowed(m.id), value_of(m, tally)))
+            .collect()
     };
     let by_currency = || -> Vec<CurrencyTotals> {
         match (&transactions.currency, mixed) {
@@ -699,7 +753,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                             .map(|m| {
                                 let value =
                                     computable(m).then(|| (m.value)(&part.totals)).flatten();
-                                (m.id, value)
+                                (Cow::Borrowed(m.id), value)
                             })
                             .collect(),
                     }
@@ -732,13 +786,13 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             let value = value_of(metric, &computed.totals);
             let before = previous.as_ref().and_then(|p| value_of(metric, &p.totals));
             MetricValue {
-                id: metric.id,
-                name: metric.name,
+                id: Cow::Borrowed(metric.id),
+                name: Cow::Borrowed(metric.name),
                 tier: metric.tier,
                 stakeholders: metric.stakeholders,
                 good: metric.good,
                 unit: metric.unit,
-                description: metric.description,
+                description: Cow::Borrowed(metric.description),
                 value,
                 previous: before,
                 change: match (value, before) {
@@ -768,7 +822,9 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     };
     let series = series_of(&computed);
 
-    let segments = match &options.segment {
+    // Each segment's rows (in day order), kept for the custom metrics.
+    let mut rows_by_segment: Vec<Vec<u32>> = Vec::new();
+    let mut segments = match &options.segment {
         Some(name) => {
             let column = column_named(table, name, "segment by")?;
             let coded = frame.coded(dataset, column);
@@ -828,6 +884,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                     series: series_of(&part),
                 })
                 .collect();
+            rows_by_segment = segment_rows;
             Some(Segments {
                 column: table.headers[column].clone(),
                 values,
@@ -934,6 +991,42 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         quality.rows_loaded + quality.rows_skipped
     );
 
+    let mut metrics = metrics;
+    let mut series = series;
+    let mut previous_totals = previous
+        .as_ref()
+        .map(|p| values_of(&p.totals))
+        .unwrap_or_default();
+    let custom = match options.metrics.is_empty() {
+        true => Vec::new(),
+        false => custom_metrics(
+            &options.metrics,
+            &FormulaTable::new(table, mapping, options.decimal, &frame.decimals),
+            &transactions.rows,
+            &|column| {
+                let coded = frame.coded(dataset, column);
+                (&coded.codes[..], coded.values.len())
+            },
+            mapping,
+            CustomRows {
+                calendar,
+                filtered,
+                range,
+                previous: previous_range,
+                grain: options.grain,
+                week_start: options.week_start,
+                by_segment: &rows_by_segment,
+            },
+            CustomPlaces {
+                metrics: &mut metrics,
+                series: &mut series,
+                previous_totals: &mut previous_totals,
+                segments: segments.as_mut(),
+                mixed_note: mixed_note.as_deref(),
+            },
+        ),
+    };
+
     Ok(Report {
         file: table.file.clone(),
         tz: zone.to_string(),
@@ -947,12 +1040,10 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         data_range: calendar.span.map(Dates::of),
         range: range.map(Dates::of),
         previous: previous_range.map(Dates::of),
-        totals: metrics.iter().map(|m| (m.id, m.value)).collect(),
-        previous_totals: previous
-            .as_ref()
-            .map(|p| values_of(&p.totals))
-            .unwrap_or_default(),
+        totals: metrics.iter().map(|m| (m.id.clone(), m.value)).collect(),
+        previous_totals,
         metrics,
+        custom,
         series,
         segments,
         breakdowns: breakdowns.as_ref().clone(),
@@ -1138,6 +1229,163 @@ fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
     Zone::fixed(offset)
 }
 
+/// The rows custom metrics are computed over: the filtered rows in day order, the period, the
+/// previous period, the buckets, and each segment's rows.
+struct CustomRows<'a> {
+    calendar: &'a Calendar,
+    filtered: &'a [u32],
+    range: Option<(i64, i64)>,
+    previous: Option<(i64, i64)>,
+    grain: Grain,
+    week_start: WeekStart,
+    by_segment: &'a [Vec<u32>],
+}
+
+/// Where the custom metrics' values go: next to the catalog's everywhere.
+struct CustomPlaces<'a> {
+    metrics: &'a mut Vec<MetricValue>,
+    series: &'a mut [SeriesPoint],
+    previous_totals: &'a mut Values,
+    segments: Option<&'a mut Segments>,
+    mixed_note: Option<&'a str>,
+}
+
+/// Computes the custom metrics of `definitions` and adds their values to the report's places;
+/// a definition that does not parse or fit the table gets its error instead.
+fn custom_metrics<'f>(
+    definitions: &[String],
+    formulas: &'f FormulaTable<'f>,
+    table_rows: &'f [u32],
+    codes: &dyn Fn(usize) -> (&'f [u32], usize),
+    mapping: &Mapping,
+    rows: CustomRows,
+    places: CustomPlaces,
+) -> Vec<CustomOutcome> {
+    let roles = name_roles(formulas, mapping);
+    let parsed = parse_all(definitions, &formulas.names, &|index| roles[index]);
+    let mut errors: Vec<Option<ParseError>> =
+        parsed.iter().map(|p| p.as_ref().err().cloned()).collect();
+    let read_number = |column: usize, text: &str| formulas.read_number(column, text);
+    // Compiling against the table can fail for one metric (an unknown column): it is left out
+    // and the others compiled again.
+    let (evaluator, valid) = loop {
+        let valid: Vec<(usize, &CustomMetric)> = parsed
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| errors[*index].is_none())
+            .filter_map(|(index, p)| Some((index, p.as_ref().ok()?)))
+            .collect();
+        let metrics: Vec<&CustomMetric> = valid.iter().map(|(_, m)| *m).collect();
+        match Evaluator::new(&metrics, formulas, &read_number, table_rows, codes) {
+            Ok(evaluator) => break (evaluator, valid),
+            Err((failed, error)) => errors[valid[failed].0] = Some(error),
+        }
+    };
+    let calendar = rows.calendar;
+    let has_days = !calendar.day.is_empty();
+    let in_range = |order: &'_ [u32], range: Option<(i64, i64)>| -> Vec<u32> {
+        match range {
+            Some(range) if has_days => calendar.within(order, range).to_vec(),
+            _ => order.to_vec(),
+        }
+    };
+    // The buckets of the series, as the engine made them.
+    let table = match (rows.range, places.series.is_empty()) {
+        (Some(range), false) if has_days => bucket_table(range, rows.grain, rows.week_start)
+            .filter(|(starts, _, _)| starts.len() == places.series.len()),
+        _ => None,
+    };
+    let bucket_count = table.as_ref().map_or(0, |(starts, _, _)| starts.len());
+    let bucket_of = |row: u32| -> Option<usize> {
+        let (_, first, days) = table.as_ref()?;
+        let index = usize::try_from(calendar.day[row as usize] - first).ok()?;
+        days.get(index).map(|&b| b as usize)
+    };
+    let values_into = |into: &mut Values,
+                       tallies: &crate::metrics::custom::Tallies,
+                       aggregates: &[Option<f64>]| {
+        for (index, (_, metric)) in valid.iter().enumerate() {
+            let value = {
+                let catalog = |id: &'static str| into.get(id).copied().flatten();
+                metric.value(tallies.of(aggregates, index), &catalog)
+            };
+            into.insert(Cow::Owned(metric.id.clone()), value);
+        }
+    };
+
+    // The period and its buckets.
+    let mut evaluator = evaluator;
+    let period = evaluator.tally(
+        &in_range(rows.filtered, rows.range),
+        &bucket_of,
+        bucket_count,
+    );
+    let mut totals = Values::new();
+    for metric in places.metrics.iter() {
+        totals.insert(metric.id.clone(), metric.value);
+    }
+    values_into(&mut totals, &period, &period.totals);
+    for (point, aggregates) in places.series.iter_mut().zip(&period.buckets) {
+        values_into(&mut point.values, &period, aggregates);
+    }
+    // The previous period.
+    if let Some(range) = rows.previous {
+        let before = evaluator.tally(&in_range(rows.filtered, Some(range)), &|_| None, 0);
+        values_into(places.previous_totals, &before, &before.totals);
+    }
+    // Each segment.
+    if let Some(segments) = places.segments {
+        for (segment, order) in segments.values.iter_mut().zip(rows.by_segment) {
+            let part = evaluator.tally(&in_range(order, rows.range), &bucket_of, bucket_count);
+            values_into(&mut segment.totals, &part, &part.totals);
+            for (point, aggregates) in segment.series.iter_mut().zip(&part.buckets) {
+                values_into(&mut point.values, &part, aggregates);
+            }
+        }
+    }
+    for (_, metric) in &valid {
+        let value = totals.get(metric.id.as_str()).copied().flatten();
+        let before = places
+            .previous_totals
+            .get(metric.id.as_str())
+            .copied()
+            .flatten();
+        places.metrics.push(MetricValue {
+            id: Cow::Owned(metric.id.clone()),
+            name: Cow::Owned(metric.id.clone()),
+            tier: Tier::Custom,
+            stakeholders: &[],
+            good: Good::Neutral,
+            unit: metric.unit,
+            description: Cow::Owned(format!("Custom metric: {}", metric.formula)),
+            value,
+            previous: before,
+            change: match (value, before) {
+                (Some(now), Some(then)) if then != 0.0 => Some((now - then) / then.abs()),
+                _ => None,
+            },
+            thresholds: &[],
+            needs: Vec::new(),
+            note: (metric.unit == Unit::Currency)
+                .then_some(places.mixed_note)
+                .flatten()
+                .map(|_| {
+                    "amounts are read as written: mixed currencies are not converted".to_string()
+                }),
+        });
+    }
+    definitions
+        .iter()
+        .zip(parsed.iter().zip(&errors))
+        .map(|(definition, (parsed, error))| CustomOutcome {
+            definition: definition.clone(),
+            id: parsed.as_ref().ok().map(|m| m.id.clone()),
+            formula: parsed.as_ref().ok().map(|m| m.formula.clone()),
+            error: error.as_ref().map(FormulaError::of),
+        })
+        .collect()
+}
+
 /// Formats a metric value for people: thousands separators, two decimals for money, % for rates.
 pub fn format_value(value: Option<f64>, unit: Unit) -> String {
     let Some(value) = value else {
@@ -1152,6 +1400,8 @@ pub fn format_value(value: Option<f64>, unit: Unit) -> String {
         Unit::Hours => format!("{value:.1} h"),
         Unit::Milliseconds => format!("{} ms", group_thousands(&format!("{value:.0}"))),
         Unit::Index => group_thousands(&format!("{value:.0}")),
+        Unit::Number if value.fract() == 0.0 => group_thousands(&format!("{value:.0}")),
+        Unit::Number => group_thousands(&format!("{value:.4}")),
     }
 }
 
@@ -1261,7 +1511,7 @@ pub fn render_text(report: &Report) -> String {
     for part in &report.by_currency {
         let _ = writeln!(out, "\nin {}", part.currency);
         for m in report.metrics.iter().filter(|m| m.unit == Unit::Currency) {
-            let value = part.totals.get(m.id).copied().flatten();
+            let value = part.totals.get(&*m.id).copied().flatten();
             let _ = writeln!(out, "  {:<15} {:>22}", m.name, format_value(value, m.unit));
         }
     }
@@ -1279,7 +1529,7 @@ pub fn render_text(report: &Report) -> String {
         let columns: Vec<&MetricValue> = report
             .metrics
             .iter()
-            .filter(|m| TEXT_SERIES_METRICS.contains(&m.id))
+            .filter(|m| TEXT_SERIES_METRICS.contains(&&*m.id))
             .collect();
         let _ = write!(out, "  {:<10}", "bucket");
         for m in &columns {
@@ -1289,7 +1539,7 @@ pub fn render_text(report: &Report) -> String {
         for point in &report.series[report.series.len() - shown..] {
             let _ = write!(out, "  {:<10}", point.bucket);
             for m in &columns {
-                let value = point.values.get(m.id).copied().flatten();
+                let value = point.values.get(&*m.id).copied().flatten();
                 let _ = write!(out, " {:>14}", format_value(value, m.unit));
             }
             let _ = writeln!(out);

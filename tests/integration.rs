@@ -50,7 +50,7 @@ fn assert_close(what: &str, actual: Option<f64>, expected: Option<f64>) {
 /// counts must be exact, anything else is within 1e-9 relative.
 fn assert_metrics(
     what: &str,
-    actual: &BTreeMap<&'static str, Option<f64>>,
+    actual: &paymetrics::report::Values,
     expected: &serde_json::Map<String, Value>,
 ) {
     let mut compared = 0;
@@ -844,6 +844,9 @@ fn docs_metrics_md_is_generated_from_the_catalog() {
 
 #[path = "integration/hierarchy.rs"]
 mod hierarchy;
+
+#[path = "integration/custom.rs"]
+mod custom;
 
 #[path = "integration/cohorts.rs"]
 mod cohorts;

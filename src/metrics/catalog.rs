@@ -21,6 +21,8 @@ pub enum Unit {
     Milliseconds,
     /// A dimensionless index (the Herfindahl–Hirschman index, 0..10 000).
     Index,
+    /// A plain number (a custom metric whose unit does not follow from its formula).
+    Number,
 }
 
 /// Where a metric sits in the success-metrics hierarchy.
@@ -35,6 +37,8 @@ pub enum Tier {
     Supporting,
     /// Must not get worse while the others improve.
     Guardrail,
+    /// Defined by the user (`metrics::custom`).
+    Custom,
 }
 
 /// Who a metric speaks for.
@@ -594,6 +598,7 @@ impl Tier {
             Tier::Core => "Core",
             Tier::Supporting => "Supporting",
             Tier::Guardrail => "Guardrails",
+            Tier::Custom => "Custom",
         }
     }
 }
@@ -642,6 +647,7 @@ pub fn catalog_markdown() -> String {
                 Unit::Hours => "hours",
                 Unit::Milliseconds => "ms",
                 Unit::Index => "index",
+                Unit::Number => "number",
             };
             let good = match m.good {
                 Good::Up => "higher",

@@ -188,7 +188,7 @@ impl Calendar {
     }
 
     /// The run of `rows` (a subsequence of `order`) whose day is in `range`, both included.
-    fn within<'a>(&self, rows: &'a [u32], (from, to): (i64, i64)) -> &'a [u32] {
+    pub(crate) fn within<'a>(&self, rows: &'a [u32], (from, to): (i64, i64)) -> &'a [u32] {
         let start = rows.partition_point(|&r| self.day[r as usize] < from);
         let end = rows.partition_point(|&r| self.day[r as usize] <= to);
         &rows[start..end.max(start)]

@@ -6,5 +6,6 @@ pub mod engine;
 pub use catalog::{catalog_markdown, Good, Metric, Stakeholder, Threshold, Tier, Unit, CATALOG};
 pub use engine::{compute, Bucket, Calendar, Computed, Params, Selection, Tally, Want};
 pub mod breakdown;
+pub mod custom;
 pub mod funnel;
 pub mod retention;
