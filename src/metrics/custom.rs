@@ -23,7 +23,7 @@
 //! Percentiles interpolate like DuckDB's `quantile_cont`, as the catalog's do. A division by zero,
 //! or any result that is not a finite number, gives no value.
 use super::catalog::{Metric, Unit, CATALOG};
-use super::engine::percentiles;
+use super::engine::{key_percentiles, order_key};
 use crate::dataset::{FormulaRow, FormulaTable};
 use crate::expr::{
     closest_name, compile_as, is_aggregate, parse_definition, written_name, BinaryOp, Compiled,
@@ -632,11 +632,18 @@ impl Part<'_, '_> {
 #[derive(Clone)]
 enum Accumulator {
     Count(u64),
-    Sum { sum: f64, count: u64 },
+    Sum {
+        sum: f64,
+        count: u64,
+    },
     Min(Option<f64>),
     Max(Option<f64>),
-    Values(Vec<f64>),
-    Share { part: f64, whole: f64 },
+    /// The numbers as `order_key`s: percentiles then share the selection the catalog's use.
+    Values(Vec<u64>),
+    Share {
+        part: f64,
+        whole: f64,
+    },
 }
 
 impl Accumulator {
@@ -663,7 +670,7 @@ impl Accumulator {
             }
             Accumulator::Min(v) => *v = Some(v.map_or(number, |v| v.min(number))),
             Accumulator::Max(v) => *v = Some(v.map_or(number, |v| v.max(number))),
-            Accumulator::Values(values) => values.push(number),
+            Accumulator::Values(values) => values.push(order_key(number)),
             Accumulator::Share { part, whole } => {
                 *whole += number;
                 if kept {
@@ -680,7 +687,7 @@ impl Accumulator {
             (Accumulator::Sum { sum, count }, _) => (*count > 0).then(|| *sum / *count as f64),
             (Accumulator::Min(v) | Accumulator::Max(v), _) => *v,
             (Accumulator::Values(values), Function::Quantile(q)) => {
-                percentiles(values, &[q]).into_iter().next().flatten()
+                key_percentiles(values, &[q]).into_iter().next().flatten()
             }
             (Accumulator::Values(_), _) => None,
             (Accumulator::Share { part, whole }, _) => (*whole != 0.0).then(|| *part / *whole),

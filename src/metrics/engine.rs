@@ -1027,7 +1027,7 @@ pub fn percentiles(values: &mut [f64], quantiles: &[f64]) -> Vec<Option<f64>> {
 }
 
 /// `percentiles` over values held as `order_key`s.
-fn key_percentiles(keys: &mut [u64], quantiles: &[f64]) -> Vec<Option<f64>> {
+pub(crate) fn key_percentiles(keys: &mut [u64], quantiles: &[f64]) -> Vec<Option<f64>> {
     quantiles_by(keys, quantiles, u64::cmp, from_order_key)
 }
 

@@ -6,6 +6,7 @@ import { $, fill, h } from './dom.js';
 import { isDateOrderWarning, pickTransactions, uniqueNames } from './files.js';
 import { addDays, bytes, daysBetween, formatCount, parseDay, parseRate, plural, tzLabel } from './format.js';
 import { renderDerive, renderFiles, renderQuality, renderStatuses } from './panels.js';
+import { renderMetricEditor } from './metric-editor.js';
 import { viewById } from './views.js';
 
 const SAMPLE_ROWS = 50000;
@@ -124,6 +125,7 @@ const el = {
   mapping: $('#mapping'),
   resetMapping: $('#reset-mapping'),
   derive: $('#derive'),
+  customMetrics: $('#custom-metrics'),
   statuses: $('#statuses'),
   resetStatuses: $('#reset-statuses'),
   quality: $('#quality-body'),
@@ -137,6 +139,7 @@ const state = {
   statuses: {}, // raw status -> normal form (only what the user changed): options.statuses
   statusDefaults: {}, // raw status -> what the core made of it on its own
   derive: [], // "amount = quantity * unit_price", … (options.derive)
+  metrics: [], // custom metrics, "name = formula" (options.metrics)
   decimal: '', // '' auto | '.' | ','
   dateOrder: '', // '' auto | 'dmy' | 'mdy'
   currency: '', // the currency to convert into ('' = the first one found)
@@ -356,6 +359,7 @@ function reportOptions() {
   const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
   if (Object.keys(state.statuses).length) options.statuses = { ...state.statuses };
   if (state.derive.length) options.derive = [...state.derive];
+  if (state.metrics.length) options.metrics = [...state.metrics];
   if (state.decimal) options.decimal = state.decimal;
   if (state.dateOrder) options.date_order = state.dateOrder;
   if (state.weekStart !== 'monday') options.week_start = state.weekStart;
@@ -759,6 +763,26 @@ function setDerived(index, text) {
   return refresh();
 }
 
+/**
+ * Adds (index = the list's length), changes or, with empty text, removes a custom metric. A
+ * definition the core cannot use stays listed with its error.
+ */
+function setMetric(index, text) {
+  const definition = text.trim();
+  if (definition === (state.metrics[index] ?? '')) return undefined;
+  if (definition) state.metrics[index] = definition;
+  else state.metrics.splice(index, 1);
+  return refresh();
+}
+
+/** Shows a metric in the time series chart and scrolls to it. */
+function chartMetric(id) {
+  state.seriesMetric = id;
+  if (state.report) render(state.report);
+  document.querySelector('[data-section="series"]')?.scrollIntoView({ block: 'start' });
+  return undefined;
+}
+
 /** The exchange-rate controls: the currency to convert into (rates start over), or one rate. */
 function setRate(currency, rate, apply = true) {
   if (rate === undefined) {
@@ -837,6 +861,8 @@ const handlers = {
   setJoin,
   setStatusOverride,
   setDerived,
+  setMetric,
+  chartMetric,
   setRate,
   setView,
   setLargeAmount,
@@ -848,7 +874,7 @@ const handlers = {
 
 // Controls the panels rebuild on every report, by the data attribute that names them: the one
 // that had the focus gets it back, so keyboard users keep their place.
-const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain', 'derive', 'rate', 'openMetric', 'view', 'mixMode', 'editFilter', 'weekStart', 'watch', 'openGuardrail', 'largeAmount'];
+const FOCUS_KEYS = ['joinOn', 'joinKey', 'role', 'statusFor', 'useAsTransactions', 'removeFile', 'grain', 'derive', 'metricDefinition', 'chartMetric', 'rate', 'openMetric', 'view', 'mixMode', 'editFilter', 'weekStart', 'watch', 'openGuardrail', 'largeAmount'];
 
 function focusKey() {
   const node = document.activeElement;
@@ -887,6 +913,7 @@ function renderAll(report) {
   renderFiles(el, report, state, handlers);
   renderRates(el, report, state, handlers);
   renderDashboard(el, report, state, handlers);
+  renderMetricEditor(el.customMetrics, report, state, handlers);
   if (state.filterDraft) renderFilterEditor(el, report, state.filterDraft);
   renderMapping(report);
   renderDerive(el, report, state, handlers);

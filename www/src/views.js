@@ -6,6 +6,7 @@ export const TIERS = [
   { id: 'core', title: 'Core', blurb: 'What the business is run by, reviewed every week' },
   { id: 'supporting', title: 'Supporting', blurb: 'Explain the movements of the core metrics' },
   { id: 'guardrail', title: 'Guardrails', blurb: 'Must not get worse while the others improve' },
+  { id: 'custom', title: 'Yours', blurb: 'The metrics you defined (below)' },
 ];
 
 export const STAKEHOLDER_WORDS = {
@@ -101,6 +102,8 @@ export const viewById = (id) => VIEWS.find((v) => v.id === id) || VIEWS[0];
 
 /** True when the metric speaks for the view's stakeholder (every metric for "All"). */
 export function inView(metric, view) {
+  // The user's own metrics show in every view: they were written for whatever the user is looking at.
+  if (metric.tier === 'custom') return true;
   return !view.stakeholder || (Array.isArray(metric.stakeholders) && metric.stakeholders.includes(view.stakeholder));
 }
 
