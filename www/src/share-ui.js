@@ -56,6 +56,7 @@ async function hashFile(file) {
  */
 export function setupShare(app) {
   let request = null; // a file link waiting for its files: { view, dropped, problems }
+  let published = null; // the fragment this page put in the address: coming back to it is no new link
 
   // ---- making a link --------------------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ export function setupShare(app) {
     const url = linkOf(fragment);
     // The address bar shows the link too; replaceState does not reload nor fire hashchange.
     history.replaceState(history.state, '', `#${fragment}`);
+    published = `#${fragment}`;
     el.url.value = url;
     return url;
   }
@@ -267,6 +269,8 @@ export function setupShare(app) {
   async function openLocation() {
     const fragment = location.hash;
     if (!isShareFragment(fragment)) return false;
+    // Back in the history to the link this page made (after the skip link, say): the view is on screen.
+    if (fragment === published) return true;
     endRequest();
     const decoded = decodeView(fragment);
     const refuse = (message) => {
