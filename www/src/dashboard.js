@@ -41,7 +41,10 @@ export async function dashboardSvgs() {
   for (const c of host.listCharts()) {
     if (!c.shown) continue;
     try {
-      out.push({ title: c.el.getAttribute('aria-label') || c.key, svg: await host.svgOf(c.el) });
+      // The chart's accessible name, without its pointer to the table next to it on the page;
+      // drawn at a report's width (a chart of the two-column grid is narrow on screen).
+      const title = (c.el.getAttribute('aria-label') || c.key).replace(/;\s*the (data )?table[^;]*$/, '');
+      out.push({ title, svg: await host.svgOf(c.el, { width: Math.max(960, c.el.clientWidth) }) });
     } catch (err) {
       console.warn('chart not exported:', c.key, err);
     }

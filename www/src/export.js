@@ -75,7 +75,8 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px}h3{font-siz
 .muted{color:#697386}
 table{border-collapse:collapse;width:100%;background:#fff;margin:8px 0}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e3e8ee;vertical-align:top}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th .muted{font-weight:400}
 .params th{width:220px;color:#697386;font-weight:500}
 .chart{background:#fff;border:1px solid #e3e8ee;border-radius:8px;padding:12px;margin:12px 0;page-break-inside:avoid}
 .chart svg{max-width:100%;height:auto}
