@@ -111,7 +111,7 @@ describe('share.js and export.js, without a browser', () => {
       ['v=1&s=' + b64({ ...ok, filters: [{ column: 'c', values: 'x' }] }), /list/],
       ['v=1&s=' + b64({ ...ok, filters: [{ column: 'c', values: [] }] }), /keeps no value/],
       ['v=1&s=' + b64({ ...ok, filters: Array.from({ length: 51 }, (_, i) => ({ column: `c${i}`, values: ['a'] })) }), /more than 50/],
-      ['v=1&s=' + b64({ ...ok, segment: 'x'.repeat(300) }), /longer than/],
+      ['v=1&s=' + b64({ ...ok, segment: 'x'.repeat(600) }), /longer than/],
       ['v=1&s=' + b64({ ...ok, tz: '../../etc' }), /time zone/],
       ['v=1&s=' + b64({ ...ok, period: 'custom' }), /custom period/],
       ['v=1&s=' + b64({ ...ok, metrics: [42] }), /text/],
@@ -344,6 +344,22 @@ describe('Share links in the page', { timeout: 240000 }, () => {
       assert.deepEqual(other.log.pageErrors, []);
     } finally {
       await other.context.close();
+    }
+  });
+
+  test("a link's custom metrics are restored and sent to the core (options.metrics)", async () => {
+    const { browser, server } = session;
+    const metrics = ['payers_app = count_distinct(user_id where channel = "app_qr")'];
+    const { page, context, log } = await openLink(browser, `${server.url}#${encodeView({ dataset: SAMPLE, grain: 'month', metrics })}`);
+    try {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="json"]')]);
+      const json = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      assert.deepEqual(json.options.metrics, metrics);
+      assert.deepEqual(json.view.metrics, metrics);
+      assert.equal(json.options.grain, 'month');
+      assert.deepEqual(log.pageErrors, []);
+    } finally {
+      await context.close();
     }
   });
 

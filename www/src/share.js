@@ -17,7 +17,7 @@ export const VERSION = 1;
 export const LIMITS = {
   fragment: 200_000, // characters of the whole fragment (an embedded file included)
   viewJson: 64_000, // bytes of the view's JSON
-  text: 256, // a column, file, currency or status name
+  text: 512, // a column, file, currency or status name, a filter's value
   definition: 1_000, // a derived column or a custom metric
   list: 50, // derived columns, custom metrics, filters, files, joins, statuses, rates
   values: 1_000, // values of one filter
@@ -144,8 +144,8 @@ function text(v, what, { max = LIMITS.text, empty = false } = {}) {
   if (typeof v !== 'string') fail(`${what} must be text.`);
   if (!empty && v === '') fail(`${what} is empty.`);
   if (v.length > max) fail(`${what} is longer than ${max} characters.`);
-  // No control characters but tab: names come from CSV headers and values from its cells.
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(v)) fail(`${what} contains control characters.`);
+  // No control characters but tab and line breaks (a quoted CSV cell may hold those).
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v)) fail(`${what} contains control characters.`);
   return v;
 }
 
@@ -187,7 +187,7 @@ const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 // IANA names (Asia/Shanghai, America/Argentina/Buenos_Aires, UTC) or UTC offsets (+05:30).
 const TZ = /^(?:[A-Za-z][A-Za-z0-9_+-]{0,30}(?:\/[A-Za-z0-9_+-]{1,30}){0,2}|[+-](?:0\d|1[0-4]):[0-5]\d)$/;
 const HEX64 = /^[0-9a-f]{64}$/;
-const METRIC_ID = /^[a-z][a-z0-9_]{0,63}$/;
+const METRIC_ID = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 function fileEntry(f, what) {
   only(f, ['name', 'size', 'sha256', 'role'], what);
@@ -267,10 +267,11 @@ export function validateView(raw) {
     only(raw.retention, ['grain', 'kind'], 'The retention settings');
     v.retention = { grain: oneOf(raw.retention.grain, ['week', 'month'], 'The retention grain'), kind: oneOf(raw.retention.kind, ['classic', 'unbounded'], 'The retention kind') };
   }
-  if (has('currency')) v.currency = raw.currency === '' ? '' : /^[A-Z]{3}$/.test(raw.currency) ? raw.currency : fail('The currency must be a 3-letter code.');
+  // Currencies as the data spells them (CNY, but also RMB or ¥): short text.
+  if (has('currency')) v.currency = text(raw.currency, 'The currency', { max: 16, empty: true });
   if (has('rates')) {
     v.rates = dict(raw.rates, 'The exchange rates', (r, what) => text(r, what, { max: 32, empty: true }));
-    for (const k of Object.keys(v.rates)) if (!/^[A-Z]{3}$/.test(k)) fail('An exchange rate is not for a 3-letter currency.');
+    for (const k of Object.keys(v.rates)) text(k, 'The currency of an exchange rate', { max: 16 });
   }
   if (has('joins')) {
     v.joins = list(raw.joins, 'The joins').map((j, i) => {
