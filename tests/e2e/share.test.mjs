@@ -347,6 +347,51 @@ describe('Share links in the page', { timeout: 240000 }, () => {
     }
   });
 
+  test('a link of a transactions file and its lookup asks for both, and joins them again', async () => {
+    const { browser, server } = session;
+    const first = await openLink(browser, server.url);
+    let url;
+    let before;
+    try {
+      await settle(first.page, () => upload(first.page, 'cohorts/transactions.csv', 'cohorts/users.csv'));
+      await settle(first.page, () => first.page.click('#grain [data-grain="month"]'));
+      before = await snapshot(first.page);
+      url = await shareLink(first.page);
+    } finally {
+      await first.context.close();
+    }
+    const files = decodeView(new URL(url).hash).view.dataset.files;
+    assert.deepEqual(files.map((f) => [f.name, f.role]), [['transactions.csv', 'transactions'], ['users.csv', 'lookup']]);
+    const other = await openLink(browser, url);
+    try {
+      const p = other.page;
+      await p.waitForSelector('#share-request:not([hidden])');
+      assert.equal(await p.$$eval('#share-request-files li', (els) => els.length), 2);
+      await upload(p, 'cohorts/transactions.csv');
+      await p.waitForSelector('#share-request[data-state="mismatch"]');
+      assert.match(await text(p, '#share-request-problem'), /also needs users\.csv/);
+      await p.click('#share-request-cancel');
+      await settle(p, () => upload(p, 'cohorts/users.csv', 'cohorts/transactions.csv'));
+      assert.deepEqual(await snapshot(p), before);
+    } finally {
+      await other.context.close();
+    }
+  });
+
+  test('a link pasted into the address of an open page opens its view', async () => {
+    const { browser, server } = session;
+    const { page, context } = await openLink(browser, server.url);
+    try {
+      const fragment = encodeView({ dataset: SAMPLE, grain: 'month', view: 'regulators', seriesMetric: 'dispute_rate_bps' });
+      await settle(page, () => page.evaluate((f) => (window.location.hash = f), fragment));
+      const s = await snapshot(page);
+      assert.equal(s.grain, 'month');
+      assert.equal(s.tab, 'regulators');
+    } finally {
+      await context.close();
+    }
+  });
+
   test("a link's custom metrics are restored and sent to the core (options.metrics)", async () => {
     const { browser, server } = session;
     const metrics = ['payers_app = count_distinct(user_id where channel = "app_qr")'];
