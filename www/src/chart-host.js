@@ -22,7 +22,7 @@ const LOAD_MARGIN = '900px 0px';
 const DRAW_MARGIN = '400px 0px';
 
 function loadCharts() {
-  if (loading) return;
+  if (loading) return loading;
   // The import alone (Vite preloads its chunks around it); what follows handles its outcome.
   loading = import('./charts.js');
   loading.then(
@@ -37,6 +37,13 @@ function loadCharts() {
       console.warn('Paymetrics: the charts could not be loaded;', String(err));
     },
   );
+  return loading;
+}
+
+/** The chart module, imported now if it is not there yet (an export needs it at once). */
+async function chartModule() {
+  if (!charts) await loadCharts();
+  return charts;
 }
 
 /**
@@ -48,15 +55,18 @@ function loadCharts() {
  * browser is idle (the page has some twenty charts; a report should not wait for the ones below
  * the fold), all of them before printing; a chart whose `signature` (the report and the settings
  * it was drawn from) has not changed is not drawn again. Without `lazy`, a chart is drawn as soon
- * as the chart module is there.
+ * as the chart module is there. With `onExport`, each drawn chart gets PNG and SVG buttons.
  */
 export class ChartHost {
-  constructor({ lazy = false } = {}) {
+  constructor({ lazy = false, onExport = null } = {}) {
+    this.onExport = onExport; // (container, 'png' | 'svg') => void: the chart's download buttons
     this.charts = new Map(); // container -> ECharts instance
     this.boxes = new Map(); // key -> container, reused from one report to the next
     this.pending = new Map(); // container -> option builder waiting for the library or the viewport
     this.signatures = new Map(); // container -> signature of what it shows (or waits to show)
     this.visible = new Set();
+    this.builds = new Map(); // container -> option builder of what it shows: exports draw it again
+    this.actions = new Map(); // container -> its PNG / SVG download buttons
     this.kept = null;
     this.resizeObserver = new ResizeObserver((entries) => {
       // No animation on resize: a full-page capture, a window resize, a panel opening.
@@ -182,6 +192,7 @@ export class ChartHost {
    */
   render(el, build, signature = null) {
     this.kept?.add(el);
+    this.builds.set(el, build);
     if (signature !== null && this.signatures.get(el) === signature && (this.charts.has(el) || this.pending.has(el))) return;
     this.signatures.set(el, signature);
     if (this.io) {
@@ -210,7 +221,69 @@ export class ChartHost {
     }
     chart.setOption(build(charts), { notMerge: true });
     el.dataset.rendered = 'true';
+    this.attachActions(el);
     return chart;
+  }
+
+  /**
+   * The PNG and SVG buttons, right after the chart's container (re-attached after each render
+   * pass: the panels rebuild the cards around the containers they keep).
+   */
+  attachActions(el) {
+    if (!this.onExport || !el.isConnected) return;
+    let bar = this.actions.get(el);
+    if (!bar) {
+      bar = document.createElement('div');
+      bar.className = 'chart-actions';
+      for (const type of ['png', 'svg']) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'btn btn-small btn-plain';
+        b.dataset.chartExport = type;
+        b.textContent = type.toUpperCase();
+        b.title = `Download this chart as ${type.toUpperCase()}`;
+        b.addEventListener('click', () => this.onExport(el, type));
+        bar.append(b);
+      }
+      bar.setAttribute('role', 'group');
+      this.actions.set(el, bar);
+    }
+    bar.setAttribute('aria-label', `Download: ${el.getAttribute('aria-label') || 'chart'}`);
+    if (el.nextElementSibling !== bar) el.after(bar);
+  }
+
+  /** The charts of this host on the page now, in page order, shown or not: [{ el, key }]. */
+  listCharts() {
+    const keyOf = (el) => [...this.boxes].find(([, box]) => box === el)?.[0] || el.id || 'chart';
+    return [...this.builds.keys()]
+      .filter((el) => el.isConnected)
+      .sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1))
+      .map((el) => ({ el, key: keyOf(el), shown: !el.closest('[hidden]') }));
+  }
+
+  /** The chart in `el` as a PNG data URL, drawn now if it was still waiting. */
+  async pngOf(el) {
+    await chartModule();
+    if (this.pending.has(el)) {
+      const build = this.pending.get(el);
+      this.pending.delete(el);
+      this.draw(el, build);
+    }
+    const chart = this.charts.get(el);
+    if (!chart) throw new Error('This chart is not drawn.');
+    return chart.getDataURL({ type: 'png', pixelRatio: 2, backgroundColor: '#ffffff' });
+  }
+
+  /** The chart in `el` as an SVG document (drawn again, offscreen, by the SVG renderer; sanitised). */
+  async svgOf(el, { width, height } = {}) {
+    const module = await chartModule();
+    const build = this.builds.get(el);
+    if (!build) throw new Error('This chart has nothing to draw.');
+    const w = Math.round(width || el.clientWidth || 800);
+    const h = Math.round(height || el.clientHeight || 320);
+    const svg = module.toSvg(build(module), w, h);
+    if (!svg) throw new Error('The chart could not be drawn as SVG.');
+    return svg;
   }
 
   end() {
@@ -218,6 +291,7 @@ export class ChartHost {
     this.kept = null;
     const all = new Set([...this.charts.keys(), ...this.pending.keys(), ...this.boxes.values()]);
     for (const el of all) if (!kept.has(el)) this.dispose(el);
+    for (const el of kept) if (this.charts.has(el)) this.attachActions(el);
     this.drawWhenIdle();
   }
 
@@ -227,6 +301,9 @@ export class ChartHost {
     this.pending.delete(el);
     this.visible.delete(el);
     this.signatures.delete(el);
+    this.builds.delete(el);
+    this.actions.get(el)?.remove();
+    this.actions.delete(el);
     for (const [key, box] of this.boxes) if (box === el) this.boxes.delete(key);
     const chart = this.charts.get(el);
     if (!chart) return;

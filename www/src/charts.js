@@ -9,7 +9,7 @@
 import * as echarts from 'echarts/core';
 import { BarChart, FunnelChart, HeatmapChart, LineChart } from 'echarts/charts';
 import { GridComponent, LegendPlainComponent, MarkLineComponent, TooltipComponent, VisualMapPiecewiseComponent } from 'echarts/components';
-import { CanvasRenderer } from 'echarts/renderers';
+import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 import { bucketAxis, bucketLabel, formatAxis, formatCount, formatPercent, formatShort, formatValue, isNumber } from './format.js';
 import { colorFor } from './palette.js';
 
@@ -24,6 +24,8 @@ echarts.use([
   MarkLineComponent,
   VisualMapPiecewiseComponent,
   CanvasRenderer,
+  // Only for exports (toSvg): the page draws on canvas.
+  SVGRenderer,
 ]);
 
 const FONT = '-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial, sans-serif';
@@ -547,3 +549,64 @@ export function histogramOption({ hist, currency }) {
 
 /** A canvas ECharts instance in `el` (ChartHost owns the instances). */
 export const init = (el) => echarts.init(el, null, { renderer: 'canvas' });
+
+/**
+ * `option` drawn by the SVG renderer into a detached container of `width` × `height`, as an SVG
+ * document (a chart's SVG download and the one-file HTML report). No animation: the first frame
+ * is the final one.
+ */
+export function toSvg(option, width, height) {
+  // Server-side mode: the SVG is built as a string, without DOM nodes (whose style attributes the
+  // page's Content-Security-Policy refuses). Tooltips are for the screen only.
+  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+  try {
+    chart.setOption({ ...option, animation: false, tooltip: { show: false } }, { notMerge: true });
+    // ECharts writes the font into style attributes without escaping its quotes: single quotes
+    // keep the attribute well formed.
+    return sanitizeSvg(chart.renderToSVGString().split(FONT).join(FONT.replace(/"/g, "'")));
+  } finally {
+    chart.dispose();
+  }
+}
+
+// What a chart exported as SVG may contain: what ECharts draws with. The SVG string is checked
+// token by token (no DOM parser: the page's CSP would report its inline styles) and anything
+// else (script, foreignObject, event handlers, links out, a stray '<') rejects it. ECharts
+// escapes text (series and axis names from the data); this makes sure nothing else slipped in.
+const SVG_TAGS = new Set(['svg', 'g', 'path', 'rect', 'circle', 'ellipse', 'line', 'polyline', 'polygon', 'text', 'tspan', 'defs', 'clipPath', 'linearGradient', 'radialGradient', 'stop', 'pattern', 'style', 'title', 'desc', 'image', 'use']);
+const TAG = /^<(\/?)([A-Za-z]+)((?:\s+[A-Za-z_:][-A-Za-z0-9_:.]*="[^"<>]*")*)\s*(\/?)>/;
+const ATTR = /\s+([A-Za-z_:][-A-Za-z0-9_:.]*)="([^"<>]*)"/g;
+
+/** The SVG string if it holds only drawing elements and safe attributes, else null. */
+export function sanitizeSvg(text) {
+  if (typeof text !== 'string' || !text.startsWith('<svg')) return null;
+  let rest = text;
+  while (rest.length) {
+    if (rest[0] !== '<') {
+      const end = rest.indexOf('<');
+      const chunk = end < 0 ? rest : rest.slice(0, end);
+      if (chunk.includes('>')) return null;
+      rest = end < 0 ? '' : rest.slice(end);
+      continue;
+    }
+    const m = TAG.exec(rest);
+    if (!m || !SVG_TAGS.has(m[2])) return null;
+    for (const [, name, value] of m[3].matchAll(ATTR)) {
+      const n = name.toLowerCase();
+      const v = value.trim().toLowerCase();
+      if (n.startsWith('on')) return null;
+      if ((n === 'href' || n === 'xlink:href' || n === 'src') && !v.startsWith('#') && !v.startsWith('data:image/png')) return null;
+      if (/javascript:|url\(\s*['"]?(?!#)|expression\(|@import/.test(v)) return null;
+    }
+    rest = rest.slice(m[0].length);
+    if (m[2] === 'style' && !m[1] && !m[4]) {
+      // ECharts' CSS (hover rules), in CDATA: plain rules only, nothing fetched.
+      const end = rest.indexOf('</style>');
+      if (end < 0) return null;
+      const css = rest.slice(0, end).replace(/^\s*<!\[CDATA\[/, '').replace(/\]\]>\s*$/, '');
+      if (/[<>]|@import|url\(|expression\(|javascript:/i.test(css)) return null;
+      rest = rest.slice(end);
+    }
+  }
+  return text;
+}

@@ -4,15 +4,53 @@
 // time series of one metric in a dialog. Rendered from the report of docs/report.md; every text
 // goes through textContent (dom.js).
 import { ChartHost } from './chart-host.js';
-import { $, dataTable, fill, h } from './dom.js';
+import { $, dataTable, download, fill, h } from './dom.js';
 import { bucketLabel, daysBetween, formatCount, formatRange, formatShort, formatValue, isNumber, metricDelta, parseRate, tzLabel } from './format.js';
 import { renderDeclines, renderFunding, renderFunnel, renderHistogram, renderMix, renderRegulators, renderRetention, thresholdStatus } from './insights.js';
 import { capital, metricValueText, missingReason, perCurrency, renderTiers } from './kpis.js';
 import { colorFor } from './palette.js';
 import { DIMENSION_TITLES, GOOD_WORDS, STAKEHOLDER_WORDS, TIERS, VIEWS, hasValue, inView, isGuarded, viewById } from './views.js';
 
-const host = new ChartHost({ lazy: true });
-const dialogHost = new ChartHost();
+const host = new ChartHost({ lazy: true, onExport: (el, type) => exportChart(host, el, type) });
+const dialogHost = new ChartHost({ onExport: (el, type) => exportChart(dialogHost, el, type) });
+
+// ---- chart exports ------------------------------------------------------------------------------------
+
+let exportError = (title, message) => console.warn(title, message);
+/** Where a failed chart export is reported (main.js: the page's banner). */
+export function onChartExportError(fn) {
+  exportError = fn;
+}
+
+/** One chart's PNG (what is on screen, at twice its pixels) or SVG (drawn again as vectors). */
+async function exportChart(from, el, type) {
+  const key = from.listCharts().find((c) => c.el === el)?.key || el.dataset.chart || 'chart';
+  const slug = (key === 'main' ? `series-${el.dataset.chart || ''}` : key).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const name = `paymetrics-${slug || 'chart'}.${type}`;
+  try {
+    if (type === 'png') download(await from.pngOf(el), name);
+    else download(await from.svgOf(el), name, 'image/svg+xml');
+  } catch (err) {
+    exportError(`Could not export the chart as ${type.toUpperCase()}`, String(err?.message || err));
+  }
+}
+
+/** The dashboard's charts shown in the current view, as sanitised SVG: [{ title, svg }]. */
+export async function dashboardSvgs() {
+  const out = [];
+  for (const c of host.listCharts()) {
+    if (!c.shown) continue;
+    try {
+      // The chart's accessible name, without its pointer to the table next to it on the page;
+      // drawn at a report's width (a chart of the two-column grid is narrow on screen).
+      const title = (c.el.getAttribute('aria-label') || c.key).replace(/;\s*the (data )?table[^;]*$/, '');
+      out.push({ title, svg: await host.svgOf(c.el, { width: Math.max(960, c.el.clientWidth) }) });
+    } catch (err) {
+      console.warn('chart not exported:', c.key, err);
+    }
+  }
+  return out;
+}
 // Each report gets a number: a chart drawn from the same report and settings is not drawn again.
 const reportIds = new WeakMap();
 let nextReportId = 1;

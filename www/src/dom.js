@@ -73,3 +73,28 @@ export function dataTable({ caption, head, rows, rowData, className = 'series-ta
     ),
   );
 }
+
+/**
+ * Saves `data` (a string, Blob or data: URL) as a file named `name`: an object URL and an
+ * `<a download>` click, all in the page (no request leaves it).
+ */
+export function download(data, name, type = 'application/octet-stream') {
+  const isDataUrl = typeof data === 'string' && data.startsWith('data:');
+  const blob = isDataUrl ? dataUrlBlob(data) : data instanceof Blob ? data : new Blob([data], { type });
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // Long enough for the browser to have started the download.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function dataUrlBlob(url) {
+  const [head, body] = url.split(',', 2);
+  const type = /^data:([^;,]+)/.exec(head)?.[1] || 'application/octet-stream';
+  const binary = head.endsWith(';base64') ? atob(body) : decodeURIComponent(body);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Blob([bytes], { type });
+}

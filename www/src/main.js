@@ -1,7 +1,7 @@
 // The page: wires the controls to the worker (client.js) and renders the report of docs/report.md.
 // Nothing here parses user data as HTML: every text goes through textContent (dom.js).
 import { Engine } from './client.js';
-import { closeMetricDialog, dimensionsOf, disposeDialogCharts, openMetricDialog, renderDashboard, renderFilterEditor, renderRates } from './dashboard.js';
+import { closeMetricDialog, dimensionsOf, disposeDialogCharts, onChartExportError, openMetricDialog, renderDashboard, renderFilterEditor, renderRates } from './dashboard.js';
 import { $, fill, h } from './dom.js';
 import { isDateOrderWarning, pickTransactions, uniqueNames } from './files.js';
 import { addDays, bytes, daysBetween, formatCount, parseDay, parseRate, plural, tzLabel } from './format.js';
@@ -172,7 +172,13 @@ const state = {
   largeAmount: DEFAULT_LARGE_AMOUNT, // options.large_amount: the reporting threshold of large transactions
   funnelDays: DEFAULT_FUNNEL_DAYS, // options.funnel_days: the funnel's conversion window
   cohort: null, // options.cohort: signup | first_payment; null lets the core choose
+  sample: { seed: SAMPLE_SEED, rows: SAMPLE_ROWS }, // the sample generated: a share link may ask for another
 };
+
+// A view from a share link (share.js), applied once its dataset is loaded (committed).
+let pendingView = null;
+// Why a share link was refused: shown when the default view it falls back to is on screen.
+let linkNotice = null;
 
 /**
  * Test seam (README, "Page hooks"): `?memory-limit=BYTES` lowers the engine's memory limit for a
@@ -388,7 +394,8 @@ function resolvePeriod(report, sent) {
   // "Last N days" counts back from the data's last day: when that moved (another time zone or
   // date order), the report is asked again for the right days.
   const preset = state.period === 'auto' ? state.periodResolved : state.period;
-  return /^\d+$/.test(preset || '') && !!sent?.range && !!dr?.to && sent.range.to !== dr.to;
+  // A preset restored from a share link was sent before the data's range was known: ask again.
+  return /^\d+$/.test(preset || '') && !!dr?.to && sent?.range?.to !== dr.to;
 }
 
 /** Back to the automatic view for a new transactions file. The user's time zone stays. */
@@ -429,7 +436,7 @@ function resetForNewData(sample) {
 async function loadIntoEngine(files) {
   const tx = files.find((f) => f.role === 'transactions');
   if (tx.sample) {
-    await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
+    await engine.call('loadSample', { rows: state.sample.rows, seed: state.sample.seed });
     for (const name of state.sampleLookups) {
       if (!files.some((f) => f.name === name)) await engine.call('removeLookup', { name });
     }
@@ -577,15 +584,66 @@ function committed(files, action, { fresh = false, sample = false } = {}) {
   state.files = files;
   state.loadedIn = engine.generation;
   if (fresh) resetForNewData(sample);
+  if (fresh && pendingView) {
+    applyView(pendingView);
+    pendingView = null;
+  }
   if (action !== state.action) setTimeout(() => refresh(), 0);
 }
 
-function loadSample() {
+/**
+ * The settings of a share link's view (share.js, validated), over the defaults resetForNewData
+ * just set: the report asked for next is the view of the link.
+ */
+function applyView(v) {
+  state.overrides = { ...v.mapping };
+  state.statuses = { ...v.statuses };
+  state.derive = [...v.derive];
+  state.decimal = v.decimal;
+  state.dateOrder = v.dateOrder;
+  el.decimal.value = v.decimal;
+  el.dateOrder.value = v.dateOrder;
+  el.dateOrderProminent.value = v.dateOrder;
+  if (v.tz !== state.tz) state.tzChosen = true;
+  state.tz = v.tz;
+  if (v.tz && ![...el.tz.options].some((o) => o.value === v.tz)) el.tz.append(h('option', { value: v.tz }, tzLabel(v.tz)));
+  el.tz.value = v.tz ?? '';
+  state.grain = v.grain;
+  for (const b of el.grain.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.grain === v.grain));
+  state.weekStart = v.weekStart;
+  for (const b of el.weekStart.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.weekStart === v.weekStart));
+  state.period = v.period;
+  state.periodResolved = null;
+  state.custom = v.custom ? { ...v.custom } : { from: '', to: '' };
+  state.filters = v.filters.map((f) => ({ column: f.column, values: [...f.values], exclude: f.exclude }));
+  state.segment = v.segment;
+  state.view = v.view;
+  state.seriesMetric = v.seriesMetric;
+  state.largeAmount = v.largeAmount;
+  state.funnelDays = v.funnelDays;
+  state.cohort = v.cohort;
+  state.retention = { ...v.retention };
+  state.currency = v.currency;
+  state.rates = { ...v.rates };
+  // The link's joins replace the suggested ones (a join switched off stays off).
+  if (v.joins.length) state.joins = new Map(v.joins.map((j) => [j.file, { on: j.on, key: j.key, enabled: j.enabled, suggested: false, error: '' }]));
+  state.metrics = [...v.metrics];
+}
+
+/** The sample of `spec` (seed and size; the default one without), with `view` applied if given. */
+function loadSample(spec = null, view = null) {
+  state.sample = spec ? { seed: spec.seed, rows: spec.rows } : { seed: SAMPLE_SEED, rows: SAMPLE_ROWS };
+  pendingView = view;
+  // Another sample than the last one: its lookups are learnt again from its first report.
   el.datasetName.textContent = 'Generating the sample…';
   return run(
     () => 'Could not generate the sample',
-    async (action) => {
-      const info = await engine.call('loadSample', { rows: SAMPLE_ROWS, seed: SAMPLE_SEED });
+    async (action, notices) => {
+      if (linkNotice) {
+        notices.push(linkNotice);
+        linkNotice = null;
+      }
+      const info = await engine.call('loadSample', { rows: state.sample.rows, seed: state.sample.seed });
       // The lookups it comes with are known from an earlier load; the first report tells otherwise.
       const files = [
         { name: info?.file || 'sample-transactions.csv', role: 'transactions', file: null, sample: true },
@@ -607,6 +665,8 @@ function loadSample() {
  * the same name as one loaded replaces it (a fresh export of the same table).
  */
 function addFiles(list) {
+  // A share link waiting for its file: the file is checked against the link first.
+  if (share?.offerFiles(list)) return undefined;
   const current = transactionsFile();
   const fresh = !current || current.sample;
   const picked = uniqueNames([...(list || [])].filter(Boolean));
@@ -1300,4 +1360,67 @@ bindMisc();
 bindTableToggle();
 bindReportBar();
 bindDialog();
-loadSample();
+onChartExportError((title, message) => showError(title, message));
+
+// Share links and exports (share-ui.js, share.js, export.js) are imported when first needed: a
+// click on Share link or an Export button, or a page opened with a link.
+let share = null; // the share controls, once imported
+let shareImport = null;
+function shareControls() {
+  shareImport ||= import('./share-ui.js').then(
+    (module) => (share = module.setupShare(shareApp)),
+    (err) => {
+      shareImport = null;
+      throw err;
+    },
+  );
+  return shareImport;
+}
+const looksLikeLink = (hash) => /^#?(v=|s=|[^#]*&s=)/.test(hash || '');
+
+const shareApp = {
+  state,
+  report: () => state.report,
+  options: () => reportOptions(),
+  isSample,
+  openSample: (spec, view) => loadSample(spec, view),
+  openFiles: (files, view) => {
+    pendingView = view;
+    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`);
+  },
+  openDefault: (notice) => {
+    linkNotice = notice;
+    return loadSample();
+  },
+  showError: (title, message) => showError(title, message),
+  pickFiles: () => el.fileInput.click(),
+};
+
+function bindShare() {
+  const failed = (err) => showError('Could not load the share and export tools', messageOf(err));
+  $('#share-link').addEventListener('click', () => shareControls().then((s) => s.toggleShare(), failed));
+  $('#exports').addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-export]');
+    if (button) shareControls().then((s) => s.exportAs(button), failed);
+  });
+  // A link pasted into the address bar of an open page.
+  window.addEventListener('hashchange', () => {
+    if (looksLikeLink(window.location.hash)) shareControls().then((s) => s.openLocation(), failed);
+  });
+}
+bindShare();
+
+// A share link in the address opens its view; otherwise (or when it cannot be) the sample.
+if (looksLikeLink(window.location.hash)) {
+  shareControls()
+    .then((s) => s.openLocation())
+    .then(
+      (opened) => opened || loadSample(),
+      (err) => {
+        linkNotice = { title: 'This link could not be opened', message: `${messageOf(err)} The default view is shown instead.` };
+        loadSample();
+      },
+    );
+} else {
+  loadSample();
+}

@@ -1,0 +1,383 @@
+// The report bar's "Share link" and "Export" controls, and what the page does with a share link
+// it is opened with (share.js encodes and checks links; export.js builds the exported files).
+//
+// A link never carries the user's data unless they asked for it after a warning (embedding, for
+// small files only), and opening one makes no request: a sample link regenerates the sample, a
+// file link asks for the file and checks it by name, size and SHA-256, an embedded link unpacks
+// its data. Everything from a link or a file is shown with textContent.
+import { dashboardSvgs } from './dashboard.js';
+import { $, download, fill, h } from './dom.js';
+import { htmlReport, metricsCsv, reportJson, seriesCsv } from './export.js';
+import { bytes, formatRange, formatValue, metricDelta, tzLabel } from './format.js';
+import { LIMITS, compareFiles, decodeView, deflate, encodeView, isShareFragment, sha256Hex, unpackEmbedded, viewOfState } from './share.js';
+import { inView, viewById } from './views.js';
+
+// Files above this are not hashed for a link (the page would hold all of it in memory at once):
+// the recipient's copy is then checked by name and size only, and the page says so.
+const HASH_LIMIT = 256 * 1024 * 1024;
+
+const el = {
+  share: $('#share-link'),
+  panel: $('#share-panel'),
+  note: $('#share-note'),
+  url: $('#share-url'),
+  copy: $('#share-copy'),
+  status: $('#share-status'),
+  close: $('#share-close'),
+  embed: $('#share-embed'),
+  embedAsk: $('#share-embed-ask'),
+  embedWarning: $('#share-embed-warning'),
+  embedText: $('#share-embed-text'),
+  embedConfirm: $('#share-embed-confirm'),
+  embedCancel: $('#share-embed-cancel'),
+  request: $('#share-request'),
+  requestText: $('#share-request-text'),
+  requestFiles: $('#share-request-files'),
+  requestProblem: $('#share-request-problem'),
+  requestPick: $('#share-request-pick'),
+  requestAnyway: $('#share-request-anyway'),
+  requestCancel: $('#share-request-cancel'),
+};
+
+/** The link of a fragment: this page's address with it. */
+const linkOf = (fragment) => `${location.origin}${location.pathname}${location.search}#${fragment}`;
+
+async function hashFile(file) {
+  if (!file || file.size > HASH_LIMIT) return null;
+  return sha256Hex(await file.arrayBuffer());
+}
+
+/**
+ * Wires the panels; main.js imports this module (and share.js, export.js) on the first click on
+ * Share link or Export, or when the page is opened with a link, so the first load does not carry
+ * it. `app` is main.js's side: { state, report(), options(), isSample(),
+ * openSample(spec, view), openFiles(files, view), openDefault(notice), showError(title, text),
+ * pickFiles() }.
+ */
+export function setupShare(app) {
+  let request = null; // a file link waiting for its files: { view, dropped, problems }
+  let published = null; // the fragment this page put in the address: coming back to it is no new link
+
+  // ---- making a link --------------------------------------------------------------------------------
+
+  /** The dataset part of a link for what the page holds: the sample's seed and size, or the files. */
+  async function datasetOf() {
+    const { state } = app;
+    if (app.isSample()) return { kind: 'sample', seed: state.sample.seed, rows: state.sample.rows };
+    const files = state.files.filter((f) => !f.sample);
+    return {
+      kind: 'files',
+      files: await Promise.all(files.map(async (f) => ({ name: f.name, size: f.file.size, sha256: await hashFile(f.file), role: f.role }))),
+    };
+  }
+
+  function publish(fragment) {
+    const url = linkOf(fragment);
+    // The address bar shows the link too; replaceState does not reload nor fire hashchange.
+    history.replaceState(history.state, '', `#${fragment}`);
+    published = `#${fragment}`;
+    el.url.value = url;
+    return url;
+  }
+
+  async function copy(url) {
+    try {
+      if (!navigator.clipboard?.writeText) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(url);
+      el.status.textContent = 'Link copied to the clipboard.';
+      el.panel.dataset.copied = 'true';
+    } catch {
+      // No clipboard (permission, an old browser): the link is selected for the user to copy.
+      el.status.textContent = 'Select the link above and copy it (Ctrl+C or ⌘C).';
+      el.panel.dataset.copied = 'false';
+      el.url.focus();
+      el.url.select();
+    }
+  }
+
+  async function share() {
+    if (!app.report()) return;
+    el.panel.hidden = false;
+    el.share.setAttribute('aria-expanded', 'true');
+    el.embedWarning.hidden = true;
+    el.status.textContent = 'Making the link…';
+    el.url.value = '';
+    delete el.panel.dataset.copied;
+    delete el.panel.dataset.embedded;
+    try {
+      const dataset = await datasetOf();
+      const fragment = encodeView(viewOfState(app.state, dataset));
+      const url = publish(fragment);
+      if (dataset.kind === 'sample') {
+        el.note.textContent = `The link holds the view and the sample's seed (${dataset.seed}) and size (${dataset.rows} rows): whoever opens it gets the same sample, generated in their browser.`;
+      } else {
+        const names = dataset.files.map((f) => `${f.name} (${bytes(f.size)})`).join(', ');
+        const unhashed = dataset.files.some((f) => f.sha256 === null);
+        el.note.textContent = `The link holds the view, not your data: whoever opens it is asked for ${names} and the file is checked by name, size${unhashed ? '' : ' and content (SHA-256)'} before the view is shown.${unhashed ? ' A file over 256 MB is not hashed: only its name and size are checked.' : ''}`;
+      }
+      el.embed.hidden = dataset.kind === 'sample' || dataset.files.reduce((s, f) => s + f.size, 0) > LIMITS.embedRaw;
+      el.embedAsk.disabled = false;
+      await copy(url);
+    } catch (err) {
+      el.status.textContent = `Could not make the link: ${String(err?.message || err)}`;
+    }
+  }
+
+  let embedded = null; // { view, data } prepared for the user's consent
+  async function askEmbed() {
+    el.embedAsk.disabled = true;
+    el.status.textContent = 'Compressing the data…';
+    try {
+      const files = app.state.files.filter((f) => !f.sample);
+      const raw = await Promise.all(files.map(async (f) => new Uint8Array(await f.file.arrayBuffer())));
+      const data = await Promise.all(raw.map((b) => deflate(b)));
+      const packed = data.reduce((s, d) => s + d.length, 0);
+      if (packed > LIMITS.embedCompressed) {
+        el.status.textContent = `Too large to put in a link: ${bytes(packed)} compressed, the limit is ${bytes(LIMITS.embedCompressed)}. The link asks for the file instead.`;
+        return;
+      }
+      const dataset = { kind: 'embedded', files: await Promise.all(files.map(async (f, i) => ({ name: f.name, size: f.file.size, sha256: await sha256Hex(raw[i]), role: f.role }))) };
+      embedded = { view: viewOfState(app.state, dataset), data };
+      el.embedText.textContent =
+        `Warning: this puts every row of ${files.map((f) => f.name).join(', ')} into the link itself (${bytes(packed)} compressed). ` +
+        'Anyone who gets the link, or sees it in a chat log, e-mail, browser history or bookmark, can read all of that data. ' +
+        'Only do this with data you are allowed to share with everyone who may see the link.';
+      el.embedWarning.hidden = false;
+      el.status.textContent = '';
+      el.embedConfirm.focus();
+    } catch (err) {
+      el.status.textContent = `Could not embed the data: ${String(err?.message || err)}`;
+    } finally {
+      el.embedAsk.disabled = false;
+    }
+  }
+
+  async function confirmEmbed() {
+    if (!embedded) return;
+    const { view, data } = embedded;
+    embedded = null;
+    el.embedWarning.hidden = true;
+    try {
+      const url = publish(encodeView(view, data));
+      el.panel.dataset.embedded = 'true';
+      el.note.textContent = `This link contains the data of ${view.dataset.files.map((f) => f.name).join(', ')}: whoever opens it sees it without any file.`;
+      await copy(url);
+    } catch (err) {
+      el.status.textContent = `Could not embed the data: ${String(err?.message || err)}`;
+    }
+  }
+
+  function closePanel() {
+    el.panel.hidden = true;
+    el.embedWarning.hidden = true;
+    embedded = null;
+    el.share.setAttribute('aria-expanded', 'false');
+    el.share.focus({ preventScroll: true });
+  }
+
+  el.copy.addEventListener('click', () => el.url.value && copy(el.url.value));
+  el.close.addEventListener('click', closePanel);
+  el.embedAsk.addEventListener('click', askEmbed);
+  el.embedConfirm.addEventListener('click', confirmEmbed);
+  el.embedCancel.addEventListener('click', () => {
+    embedded = null;
+    el.embedWarning.hidden = true;
+    el.status.textContent = 'The data stays out of the link.';
+  });
+  el.panel.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') closePanel();
+  });
+
+  // ---- opening a link ---------------------------------------------------------------------------------
+
+  function showRequest(view) {
+    request = { view, dropped: null };
+    const files = view.dataset.files;
+    el.request.hidden = false;
+    el.requestText.textContent =
+      files.length === 1
+        ? 'It does not contain the data. Drop or choose this file to see the view; it is checked to be the same file, and read only in this browser:'
+        : 'It does not contain the data. Drop or choose these files together to see the view; they are checked to be the same files, and read only in this browser:';
+    fill(el.requestFiles, files.map((f) => h('li', { dataset: { wantedFile: f.name } }, `${f.name} · ${bytes(f.size)} (${f.size} bytes) · ${f.role}`)));
+    setProblem(null);
+  }
+
+  function setProblem(problems) {
+    el.requestProblem.hidden = !problems;
+    el.requestProblem.textContent = problems ? `${problems.join(' ')} Load it anyway, or cancel and choose another file.` : '';
+    el.requestAnyway.hidden = !problems;
+    el.requestCancel.textContent = problems ? 'Cancel' : 'Ignore the link';
+    el.request.dataset.state = problems ? 'mismatch' : 'waiting';
+  }
+
+  function endRequest() {
+    request = null;
+    el.request.hidden = true;
+    delete el.request.dataset.state;
+  }
+
+  /** Roles for dropped files: the link's role by name, else the first (or only) is the transactions. */
+  function withRoles(dropped, wanted) {
+    const named = dropped.map((d) => ({ ...d, role: wanted.find((w) => w.name === d.name)?.role || null }));
+    if (!named.some((d) => d.role === 'transactions')) {
+      const unnamed = named.find((d) => !d.role) || named[0];
+      unnamed.role = 'transactions';
+    }
+    for (const d of named) if (d.role === null || (d.role === 'transactions' && d !== named.find((x) => x.role === 'transactions'))) d.role = 'lookup';
+    return [...named.filter((d) => d.role === 'transactions'), ...named.filter((d) => d.role !== 'transactions')];
+  }
+
+  /** Files dropped while a file link waits: checked against it, then loaded with the link's view. */
+  async function offer(list) {
+    const wanted = request.view.dataset.files;
+    const dropped = [...list].filter(Boolean).map((file) => ({ name: file.name, file, size: file.size }));
+    if (!dropped.length) return;
+    el.request.dataset.state = 'checking';
+    el.requestProblem.hidden = true;
+    for (const d of dropped) d.sha256 = wanted.some((w) => w.name === d.name || wanted.length === 1) ? await hashFile(d.file) : null;
+    if (!request) return;
+    const { ok, missing, problems } = compareFiles(wanted, dropped);
+    const all = [...problems, ...(missing.length ? [`The link also needs ${missing.join(', ')}.`] : [])];
+    request.dropped = dropped;
+    if (ok) {
+      load(dropped);
+      return;
+    }
+    setProblem(all);
+    el.requestAnyway.focus();
+  }
+
+  function load(dropped) {
+    const { view } = request;
+    endRequest();
+    app.openFiles(withRoles(dropped, view.dataset.files).map((d) => ({ name: d.name, role: d.role, file: d.file, sample: false })), view);
+  }
+
+  el.requestPick.addEventListener('click', () => app.pickFiles());
+  el.requestAnyway.addEventListener('click', () => request?.dropped && load(request.dropped));
+  el.requestCancel.addEventListener('click', () => {
+    if (request?.dropped) {
+      request.dropped = null;
+      setProblem(null);
+      return;
+    }
+    endRequest();
+    history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+  });
+
+  /** Opens the link in the address bar, if there is one: false when there is none. */
+  async function openLocation() {
+    const fragment = location.hash;
+    if (!isShareFragment(fragment)) return false;
+    // Back in the history to the link this page made (after the skip link, say): the view is on screen.
+    if (fragment === published) return true;
+    endRequest();
+    const decoded = decodeView(fragment);
+    const refuse = (message) => {
+      // Back to the address without the link: a reload shows the default view, not the error.
+      history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+      app.openDefault({ title: 'This link could not be opened', message: `${message} The default view is shown instead.` });
+    };
+    if (decoded.error) {
+      refuse(decoded.error);
+      return true;
+    }
+    const { view, data } = decoded;
+    if (view.dataset.kind === 'sample') {
+      app.openSample({ seed: view.dataset.seed, rows: view.dataset.rows }, view);
+    } else if (view.dataset.kind === 'embedded') {
+      try {
+        const files = await unpackEmbedded(view, data);
+        app.openFiles(files.map((f) => ({ name: f.name, role: f.role, file: new File([f.bytes], f.name, { type: 'text/csv' }), sample: false })), view);
+      } catch (err) {
+        refuse(String(err?.message || err));
+      }
+    } else {
+      // The sample meanwhile, so the page is not empty; the panel says what to drop.
+      app.openDefault(null);
+      showRequest(view);
+    }
+    return true;
+  }
+
+
+  // ---- exports --------------------------------------------------------------------------------------------
+
+  function stamp() {
+    return new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+  }
+
+  async function htmlOf(report) {
+    const { state } = app;
+    const view = viewById(state.view);
+    const range = report.range || report.data_range;
+    const filters = state.filters.map((f) => `${f.column} ${f.exclude ? 'is not' : 'is'} ${f.values.map((v) => (v === '' ? '(empty)' : v)).join(', ')}`);
+    const params = [
+      ['Dataset', [report.file || 'Untitled', ...state.files.filter((f) => f.role === 'lookup').map((f) => `+ ${f.name}`)].join(' ')],
+      ['Rows loaded', String(report.quality?.rows_loaded ?? '—')],
+      ['Period', range ? formatRange(range) : 'All data'],
+      ['Compared with', report.previous ? formatRange(report.previous) : 'No comparison'],
+      ['Grain', report.grain || state.grain],
+      ['Time zone', report.tz ? tzLabel(report.tz) : state.tz || 'From the data'],
+      ['Weeks start', report.week_start || state.weekStart],
+      ['Filters', filters.length ? filters.join('; ') : 'All rows'],
+      ['Segment by', report.segments?.column || state.segment || 'None'],
+      ['Tab', view.label],
+      ['Currency', report.currency || (report.currencies || []).join(', ') || '—'],
+    ];
+    if (state.metrics?.length) params.push(['Custom metrics', state.metrics.join('; ')]);
+    const metrics = (report.metrics || [])
+      .filter((m) => inView(m, view))
+      .map((m) => {
+        const d = metricDelta(m);
+        return {
+          id: m.id,
+          name: m.name || m.id,
+          description: m.description || '',
+          tier: m.tier,
+          value: formatValue(m.value ?? null, m.unit, report.currency),
+          previous: formatValue(m.previous ?? null, m.unit, report.currency),
+          change: d ? `${d.arrow} ${d.text}` : '—',
+          tone: d?.tone,
+        };
+      });
+    const charts = await dashboardSvgs();
+    return htmlReport({ title: `Paymetrics report · ${report.file || 'Untitled'}`, subtitle: view.blurb, params, metrics, charts });
+  }
+
+  /** One of the Export buttons (its data-export): the file is built and downloaded. */
+  async function exportAs(button) {
+    const report = app.report();
+    if (!report) return;
+    const kind = button.dataset.export;
+    button.disabled = true;
+    try {
+      if (kind === 'metrics-csv') download(metricsCsv(report), `paymetrics-metrics-${stamp()}.csv`, 'text/csv;charset=utf-8');
+      else if (kind === 'series-csv') download(seriesCsv(report), `paymetrics-series-${stamp()}.csv`, 'text/csv;charset=utf-8');
+      else if (kind === 'json') {
+        const { state } = app;
+        // The files by name and size only: an export is not a link, and hashing waits for one.
+        const files = state.files.filter((f) => !f.sample).map((f) => ({ name: f.name, size: f.file?.size ?? null, sha256: null, role: f.role }));
+        const view = viewOfState(state, app.isSample() ? { kind: 'sample', seed: state.sample.seed, rows: state.sample.rows } : { kind: 'files', files });
+        download(reportJson(report, { options: app.options(), view }), `paymetrics-report-${stamp()}.json`, 'application/json');
+      } else if (kind === 'html') download(await htmlOf(report), `paymetrics-report-${stamp()}.html`, 'text/html;charset=utf-8');
+    } catch (err) {
+      app.showError('Could not export', String(err?.message || err));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  return {
+    openLocation,
+    exportAs,
+    /** The Share link button: opens the panel with a fresh link, or closes it. */
+    toggleShare: () => (el.panel.hidden ? share() : closePanel()),
+    /** True when a file link is waiting for files: the dropped files are its answer. */
+    offerFiles(list) {
+      if (!request) return false;
+      offer(list);
+      return true;
+    },
+  };
+}
