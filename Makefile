@@ -40,9 +40,11 @@ setup-test: setup
 cli:
 	cargo build --release
 
-# The time zones the page offers (~90 zones where payments happen, ~0.4 KB gzip each); the CLI
-# keeps the whole database. Etc/ and UTC forms are always kept by chrono-tz.
-TZ_FILTER := ^(UTC|GMT|Etc/.*|Asia/(Shanghai|Hong_Kong|Taipei|Macau|Singapore|Tokyo|Seoul|Kolkata|Calcutta|Jakarta|Bangkok|Ho_Chi_Minh|Manila|Kuala_Lumpur|Dubai|Karachi|Dhaka|Riyadh|Tehran|Jerusalem|Kathmandu|Colombo|Yangon|Almaty|Tashkent|Baghdad|Qatar|Kuwait|Bahrain)|Europe/(London|Dublin|Lisbon|Paris|Berlin|Madrid|Rome|Amsterdam|Brussels|Zurich|Vienna|Stockholm|Oslo|Copenhagen|Warsaw|Prague|Budapest|Athens|Helsinki|Kyiv|Kiev|Moscow|Istanbul|Bucharest|Luxembourg)|America/(New_York|Chicago|Denver|Phoenix|Los_Angeles|Anchorage|Toronto|Vancouver|Mexico_City|Bogota|Lima|Santiago|Sao_Paulo|Argentina/Buenos_Aires|Buenos_Aires|Caracas|Halifax|Panama)|Pacific/(Honolulu|Auckland)|Australia/(Sydney|Melbourne|Brisbane|Perth|Adelaide)|Africa/(Lagos|Cairo|Johannesburg|Nairobi|Casablanca|Accra))$$
+# The time zones the page offers (TZ_NAMES in www/src/main.js: keep the two lists together), ~0.45 KB
+# gzip each; any other zone is one of the page's UTC offsets. The CLI keeps the whole database.
+# Etc/ and UTC forms are always kept by chrono-tz. (Session 7 cut ~85 zones the page never offered
+# to make room for custom metrics and share links under the first-load budget: docs/size.md.)
+TZ_FILTER := ^(UTC|GMT|Etc/.*|Asia/(Shanghai|Hong_Kong|Singapore|Kolkata)|Europe/(London|Berlin)|America/(New_York|Los_Angeles|Sao_Paulo)|Australia/Sydney)$$
 
 # wasm-opt is npm's binaryen (package.json, installed by `npm ci`). Plain -Oz shrinks the raw file
 # but grows it by ~23 KB under gzip; without inlining single-caller functions and packing memory

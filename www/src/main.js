@@ -21,7 +21,8 @@ const TZ_OFFSETS = [
   '+04:30', '+05:00', '+05:30', '+05:45', '+06:00', '+06:30', '+07:00', '+08:00', '+08:45', '+09:00',
   '+09:30', '+10:00', '+10:30', '+11:00', '+12:00', '+12:45', '+13:00', '+14:00',
 ];
-// Time zones with daylight saving and history, offered before the plain offsets.
+// Time zones with daylight saving and history, offered before the plain offsets. The page's core
+// knows only these (the Makefile's TZ_FILTER): keep the two lists together.
 const TZ_NAMES = [
   'Asia/Shanghai', 'Asia/Hong_Kong', 'Asia/Singapore', 'Asia/Kolkata', 'Europe/London', 'Europe/Berlin',
   'America/New_York', 'America/Los_Angeles', 'America/Sao_Paulo', 'Australia/Sydney', 'UTC',
