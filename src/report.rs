@@ -1229,6 +1229,35 @@ fn most_common_offset(times: &[Timestamp]) -> Option<Zone> {
     Zone::fixed(offset)
 }
 
+/// What each custom metric definition would give on the frame's table, without computing it:
+/// the page checks a definition as it is typed.
+pub fn check_custom_metrics(
+    dataset: &Dataset,
+    frame: &Frame,
+    definitions: &[String],
+) -> Vec<CustomOutcome> {
+    let formulas = FormulaTable::new(frame.table(dataset), &frame.mapping, None, &frame.decimals);
+    let roles = name_roles(&formulas, &frame.mapping);
+    // Numbers are not read: the compiler only needs a reader to hold.
+    let read_number = |_: usize, _: &str| -> Option<f64> { None };
+    parse_all(definitions, &formulas.names, &|index| roles[index])
+        .into_iter()
+        .zip(definitions)
+        .map(|(parsed, definition)| {
+            let error = match &parsed {
+                Ok(metric) => metric.check(&formulas.names, &read_number).err(),
+                Err(error) => Some(error.clone()),
+            };
+            CustomOutcome {
+                definition: definition.clone(),
+                id: parsed.as_ref().ok().map(|m| m.id.clone()),
+                formula: parsed.as_ref().ok().map(|m| m.formula.clone()),
+                error: error.as_ref().map(FormulaError::of),
+            }
+        })
+        .collect()
+}
+
 /// The rows custom metrics are computed over: the filtered rows in day order, the period, the
 /// previous period, the buckets, and each segment's rows.
 struct CustomRows<'a> {

@@ -353,6 +353,20 @@ impl Workbench {
         crate::time::iana_zone_names().map(str::to_string).collect()
     }
 
+    /// What each custom metric definition (an array of `name = formula` strings) would give on
+    /// the data of the last report, without computing it: `[{definition, id, formula, error}]`
+    /// (see docs/report.md, "Custom metrics"). Empty before the first report.
+    #[wasm_bindgen(js_name = checkMetrics)]
+    pub fn check_metrics(&self, definitions: Vec<String>) -> Result<JsValue, JsError> {
+        let outcomes = match (&self.dataset, &self.frame) {
+            (Some(dataset), Some(frame)) => {
+                crate::report::check_custom_metrics(dataset, frame, &definitions)
+            }
+            _ => Vec::new(),
+        };
+        to_js(&outcomes)
+    }
+
     /// The report of the current dataset (see docs/report.md) under `options`
     /// (`{grain, tz, mapping}`, all optional).
     pub fn report(&mut self, options: JsValue) -> Result<JsValue, JsError> {

@@ -160,6 +160,27 @@ impl CustomMetric {
         evaluate(&self.plan, aggregates, catalog).filter(|v| v.is_finite())
     }
 
+    /// Checks that every aggregate's value and filter fit the table, without reading a row.
+    pub fn check(
+        &self,
+        names: &[String],
+        read_number: &crate::expr::NumberReader,
+    ) -> Result<(), ParseError> {
+        for aggregate in &self.aggregates {
+            let expect = match aggregate.function {
+                Function::Count | Function::CountDistinct => Expect::Natural,
+                _ => Expect::Number,
+            };
+            if let Some(value) = &aggregate.value {
+                compile_as(value, names, read_number, expect)?;
+            }
+            if let Some(filter) = &aggregate.filter {
+                compile_as(filter, names, read_number, Expect::Condition)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The ids of the catalog metrics the formula refers to.
     pub fn catalog_references(&self) -> Vec<&'static str> {
         fn walk(plan: &Plan, out: &mut Vec<&'static str>) {

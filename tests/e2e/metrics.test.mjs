@@ -51,6 +51,20 @@ describe('Custom metrics on the sample', { timeout: 180000 }, () => {
     await page.fill('#metric-input', '');
   });
 
+  test('a definition is checked as it is typed, before it is added', async () => {
+    await page.fill('#metric-input', 'late = p95(latncy_ms where channel = "app_qr")');
+    const live = page.locator('#metric-live .field-error');
+    await live.waitFor({ state: 'visible' });
+    assert.equal(await live.textContent(), 'at column 12: unknown column "latncy_ms" — did you mean "latency_ms"?');
+    assert.equal(await page.locator('#metric-live mark').textContent(), 'latncy_ms');
+    assert.equal(await page.getAttribute('#metric-input', 'aria-invalid'), 'true');
+    await page.click('#metric-live button:has-text("Use latency_ms")');
+    assert.equal(await page.inputValue('#metric-input'), 'late = p95(latency_ms where channel = "app_qr")');
+    await page.locator('#metric-live .metric-understood').waitFor({ state: 'visible' });
+    assert.equal(await page.getAttribute('#metric-input', 'aria-invalid'), null);
+    await page.fill('#metric-input', '');
+  });
+
   test('a metric gets its value, its card and its chart, equal to the CSV recomputed', async () => {
     const successful = rows.filter((r) => ['success', 'refunded', 'disputed'].includes(r.status));
     const appQr = rows.filter((r) => r.channel === 'app_qr');

@@ -255,3 +255,36 @@ fn count_of_rows_matches_the_catalog_on_every_fixture() {
     }
     assert!(checked >= 8, "only {checked} fixtures");
 }
+
+/// The page checks a definition as it is typed: the same errors as the report, without a value.
+#[test]
+fn a_definition_is_checked_without_computing_it() {
+    use paymetrics::report::{build_frame, check_custom_metrics};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/basic.csv");
+    let table = read_csv("basic.csv", &std::fs::read(path).unwrap()).unwrap();
+    let dataset = Dataset::new(table);
+    let frame = build_frame(&dataset, &Options::default()).unwrap();
+    let definitions: Vec<String> = [
+        r#"ok = share(where channel = "app")"#,
+        "typo = p95(latncy_ms)",
+        "x = 1 +",
+    ]
+    .iter()
+    .map(|d| d.to_string())
+    .collect();
+    let outcomes = check_custom_metrics(&dataset, &frame, &definitions);
+    assert_eq!(outcomes[0].error, None);
+    assert_eq!(
+        outcomes[0].formula.as_deref(),
+        Some(r#"share(where channel = "app")"#)
+    );
+    let typo = outcomes[1].error.as_ref().unwrap();
+    assert_eq!(typo.suggestion.as_deref(), Some("latency_ms"));
+    assert_eq!((typo.start, typo.end), (11, 20));
+    assert!(outcomes[2]
+        .error
+        .as_ref()
+        .unwrap()
+        .message
+        .starts_with("at column 8:"));
+}

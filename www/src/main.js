@@ -836,6 +836,16 @@ function setMetric(index, text) {
   return refresh();
 }
 
+/** What the core makes of a definition being typed: { error, formula } or null (no data yet). */
+async function checkMetric(definition) {
+  try {
+    const [outcome] = await engine.call('checkMetrics', { definitions: [definition] });
+    return outcome || null;
+  } catch {
+    return null;
+  }
+}
+
 /** Shows a metric in the time series chart and scrolls to it. */
 function chartMetric(id) {
   state.seriesMetric = id;
@@ -923,6 +933,7 @@ const handlers = {
   setStatusOverride,
   setDerived,
   setMetric,
+  checkMetric,
   chartMetric,
   setRate,
   setView,

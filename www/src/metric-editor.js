@@ -133,6 +133,38 @@ function makeEditor(handlers, state) {
       close();
     }
   });
+  // The core checks the definition as it is typed (after a pause): its message shows under the
+  // field before anything is added.
+  const live = h('div', { class: 'metric-live', id: 'metric-live', 'aria-live': 'polite' });
+  input.setAttribute('aria-describedby', 'metric-live');
+  let timer = 0;
+  let asked = 0;
+  const check = () => {
+    clearTimeout(timer);
+    const text = input.value.trim();
+    if (!text || !text.includes('=')) {
+      live.replaceChildren();
+      input.removeAttribute('aria-invalid');
+      return;
+    }
+    timer = setTimeout(async () => {
+      const ticket = ++asked;
+      const outcome = await handlers.checkMetric(text);
+      if (ticket !== asked || input.value.trim() !== text) return;
+      if (outcome?.error) {
+        input.setAttribute('aria-invalid', 'true');
+        fill(live, outcomeError(text, outcome.error, (fixed) => {
+          input.value = fixed;
+          check();
+          input.focus();
+        }));
+      } else {
+        input.removeAttribute('aria-invalid');
+        fill(live, outcome?.formula ? h('p', { class: 'muted small metric-understood' }, `Understood as ${outcome.formula}`) : null);
+      }
+    }, 250);
+  };
+  input.addEventListener('input', check);
   const form = h(
     'form',
     { class: 'metric-form' },
@@ -145,8 +177,31 @@ function makeEditor(handlers, state) {
     if (!input.value.trim()) return;
     handlers.setMetric(state.metrics.length, input.value);
     input.value = '';
+    check();
   });
-  return { input, form, list: h('ul', { class: 'metric-list' }), context };
+  return { input, form: h('div', {}, form, live), list: h('ul', { class: 'metric-list' }), context };
+}
+
+/**
+ * The core's error for `definition`: the definition with the fault marked, the message, and a
+ * button that applies the suggestion (`onFix(fixed definition)`) when there is one.
+ */
+function outcomeError(definition, e, onFix, noteId = null, index = null) {
+  const chars = [...definition];
+  const fix = e.suggestion
+    ? h(
+        'button',
+        { type: 'button', class: 'btn btn-small btn-plain', onclick: () => onFix(chars.slice(0, e.start).join('') + e.suggestion + chars.slice(e.end).join('')) },
+        `Use ${e.suggestion}`,
+      )
+    : null;
+  return h(
+    'div',
+    { class: 'metric-error', id: noteId, dataset: index === null ? null : { metricError: String(index) } },
+    markedDefinition(definition, e),
+    h('p', { class: 'field-error' }, e.message),
+    fix,
+  );
 }
 
 /** The definition with the part the error is about marked (offsets in characters). */
@@ -208,28 +263,7 @@ export function renderMetricEditor(container, report, state, handlers) {
       input.addEventListener('change', () => handlers.setMetric(i, input.value));
       let note;
       if (o?.error) {
-        const e = o.error;
-        const fix = e.suggestion
-          ? h(
-              'button',
-              {
-                type: 'button',
-                class: 'btn btn-small btn-plain',
-                onclick: () => {
-                  const chars = [...definition];
-                  handlers.setMetric(i, chars.slice(0, e.start).join('') + e.suggestion + chars.slice(e.end).join(''));
-                },
-              },
-              `Use ${e.suggestion}`,
-            )
-          : null;
-        note = h(
-          'div',
-          { class: 'metric-error', id: noteId, dataset: { metricError: String(i) } },
-          markedDefinition(definition, e),
-          h('p', { class: 'field-error' }, e.message),
-          fix,
-        );
+        note = outcomeError(definition, o.error, (fixed) => handlers.setMetric(i, fixed), noteId, i);
       } else if (metric) {
         note = h(
           'p',

@@ -87,6 +87,9 @@ const methods = {
     return { ok: true };
   },
   report: async ({ options }) => (await engine()).report(options),
+  // What custom metric definitions would give on the last report's data, without computing them
+  // (the metric editor checks as the user types).
+  checkMetrics: async ({ definitions }) => (await engine()).checkMetrics(definitions),
   // The three CSVs of the last generated sample, as text, for the download links.
   sampleFiles: async () => {
     const wb = await engine();
