@@ -894,3 +894,118 @@ impl Tallies {
         &values[start..end]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 5] = ["amount", "status", "channel", "user_id", "latency_ms"];
+
+    fn parse(definition: &str) -> Result<CustomMetric, ParseError> {
+        let names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+        let roles = |index: usize| match index {
+            0 => Some(Role::Amount),
+            4 => Some(Role::LatencyMs),
+            _ => None,
+        };
+        CustomMetric::parse(definition, &names, &roles, &["taken".to_string()])
+    }
+
+    #[test]
+    fn valid_definitions_read_back_in_canonical_form_with_their_unit() {
+        let cases = [
+            ("a = count()", "count()", Unit::Count),
+            (
+                "a = count(where status = 'failed')",
+                "count(where status = \"failed\")",
+                Unit::Count,
+            ),
+            (
+                "a = SUM(amount where channel in ('app', 'web'))",
+                "SUM(amount where channel in (\"app\", \"web\"))",
+                Unit::Currency,
+            ),
+            ("a = p95(latency_ms)", "p95(latency_ms)", Unit::Milliseconds),
+            (
+                "a = share(amount where not status = 'ok')",
+                "share(amount where not (status = \"ok\"))",
+                Unit::Ratio,
+            ),
+            (
+                "a = sum(amount) / count_distinct(user_id)",
+                "sum(amount) / count_distinct(user_id)",
+                Unit::Currency,
+            ),
+            (
+                "a = tpv / txn_count * 100",
+                "(tpv / txn_count) * 100",
+                Unit::Currency,
+            ),
+            (
+                "a = success_rate * count()",
+                "success_rate * count()",
+                Unit::Number,
+            ),
+            (
+                "a = round(avg(amount), 2)",
+                "round(avg(amount), 2)",
+                Unit::Currency,
+            ),
+            (
+                "a = -median(amount * 2 where amount > 10)",
+                "-median(amount * 2 where amount > 10)",
+                Unit::Number,
+            ),
+        ];
+        for (definition, formula, unit) in cases {
+            let metric = parse(definition).unwrap_or_else(|e| panic!("{definition}: {e}"));
+            assert_eq!(metric.formula, formula, "{definition}");
+            assert_eq!(metric.unit, unit, "{definition}");
+        }
+    }
+
+    #[test]
+    fn invalid_definitions_give_exact_messages() {
+        let cases = [
+            ("tpv = count()", "at column 1: tpv is already a catalog metric; give the custom metric another name"),
+            ("Taken = count()", "at column 1: there is already a custom metric named Taken"),
+            ("bucket = count()", "at column 1: bucket names the time bucket in the series; give the metric another name"),
+            ("a = amount", "at column 5: amount is a column: a metric reads it through an aggregate, as in sum(amount) or count_distinct(amount)"),
+            ("a = tvp", "at column 5: unknown metric tvp: outside aggregates a name is a catalog metric id — did you mean tpv?"),
+            ("a = count() where status = 'x'", "at column 12: a metric's filter goes inside its aggregates, as in sum(amount where status = \"success\")"),
+            ("a = sum()", "at column 5: sum() needs a value, as in sum(amount)"),
+            ("a = share(status = 'x')", "at column 5: share() needs a where: share(where channel = \"app\") is the share of rows, share(amount where …) the share of the amount"),
+            ("a = sum(amount, 2)", "at column 17: sum() takes one value (with an optional where): combine several with and / or"),
+            ("a = sum(max(amount))", "at column 9: an aggregate cannot be inside another: each one reads rows"),
+            ("a = count() > 3", "at column 5: a comparison is not a metric: put it in an aggregate's where, as in count(where status = \"failed\"), or use share(where …)"),
+            ("a = 'text'", "at column 5: a metric is a number: text, true, false and null only work inside an aggregate's where"),
+            ("a = summ(amount)", "at column 5: summ() is not a metric function: use an aggregate (sum, count, count_distinct, avg, min, max, median, p1…p99, share), abs or round — did you mean sum?"),
+            ("a = round(sum(amount), 2.5)", "at column 24: round()'s digits must be a whole number from -15 to 15"),
+            ("a = count(", "at column 11: expected a value after '(' but found end of formula"),
+        ];
+        for (definition, message) in cases {
+            match parse(definition) {
+                Ok(metric) => panic!("{definition}: parsed as {}", metric.formula),
+                Err(error) => assert_eq!(error.to_string(), message, "{definition}"),
+            }
+        }
+    }
+
+    #[test]
+    fn values_follow_sql_for_missing_and_zero() {
+        let metric = parse("a = sum(amount) / count()").unwrap();
+        let catalog = |_: &'static str| None;
+        assert_eq!(metric.value(&[Some(10.0), Some(4.0)], &catalog), Some(2.5));
+        assert_eq!(
+            metric.value(&[Some(10.0), Some(0.0)], &catalog),
+            None,
+            "division by zero"
+        );
+        assert_eq!(metric.value(&[None, Some(4.0)], &catalog), None);
+        let with_catalog = parse("a = tpv - 1").unwrap();
+        assert_eq!(
+            with_catalog.value(&[], &|id| (id == "tpv").then_some(5.0)),
+            Some(4.0)
+        );
+    }
+}

@@ -402,6 +402,13 @@ describe('Share links in the page', { timeout: 240000 }, () => {
       assert.deepEqual(json.options.metrics, metrics);
       assert.deepEqual(json.view.metrics, metrics);
       assert.equal(json.options.grain, 'month');
+      // The core computed it: the card and the editor show the report's value.
+      const value = json.report.totals.payers_app;
+      assert.equal(typeof value, 'number');
+      assert.ok(value > 0, 'app_qr payers in the sample');
+      assert.equal(Number(await page.getAttribute('[data-metric="payers_app"]', 'data-value')), value);
+      assert.equal(await page.inputValue('[data-metric-definition="0"]'), metrics[0]);
+      assert.equal(json.report.series.every((point) => typeof point.payers_app === 'number'), true, 'a value per month');
       assert.deepEqual(log.pageErrors, []);
     } finally {
       await context.close();
