@@ -13,6 +13,7 @@
 //! segment `segment_totals` and `segment_series` (the same per segment value). Each row has its
 //! keys then one column per computable metric, named by its id, in catalog order.
 use crate::error::{Error, ErrorKind, Result};
+use crate::expr::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::metrics::CATALOG;
 use crate::options::Options;
 use crate::report::{analyze, Report};
@@ -455,6 +456,10 @@ struct Script<'a> {
     /// The metrics written, and those left out with why.
     included: Vec<&'static str>,
     left_out: Vec<(&'static str, String)>,
+    /// The custom metrics (`Options.metrics`) by name: their SQL, or why they are left out.
+    custom: Vec<(String, std::result::Result<CustomSql, String>)>,
+    /// The table columns the custom metrics read (`x<index>` in `src`).
+    custom_columns: Vec<String>,
 }
 
 impl<'a> Script<'a> {
@@ -513,7 +518,7 @@ impl<'a> Script<'a> {
                 included.push(metric.id);
             }
         }
-        Ok(Script {
+        let mut script = Script {
             dialect,
             options,
             report,
@@ -522,7 +527,31 @@ impl<'a> Script<'a> {
             range,
             included,
             left_out,
-        })
+            custom: Vec::new(),
+            custom_columns: Vec::new(),
+        };
+        let mut compiler = CustomCompiler {
+            script: &script,
+            columns: Vec::new(),
+        };
+        let custom: Vec<(String, std::result::Result<CustomSql, String>)> = options
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let name = text
+                    .split_once('=')
+                    .map_or(text.as_str(), |(name, _)| name)
+                    .trim()
+                    .trim_matches('`')
+                    .to_string();
+                (name, compiler.metric(index, text))
+            })
+            .collect();
+        let custom_columns = compiler.columns;
+        script.custom = custom;
+        script.custom_columns = custom_columns;
+        Ok(script)
     }
 
     fn column(&self, role: Role) -> Option<&str> {
@@ -649,6 +678,21 @@ impl<'a> Script<'a> {
         for (id, why) in &self.left_out {
             let _ = writeln!(out, "-- Left out: {id} ({why}).");
         }
+        for (text, (name, sql)) in self.options.metrics.iter().zip(&self.custom) {
+            match sql {
+                Ok(_) => {
+                    let _ = writeln!(out, "-- Custom metric: {}", one_line(text));
+                }
+                Err(why) => {
+                    let _ = writeln!(
+                        out,
+                        "-- Left out: custom metric {} ({}).",
+                        one_line(name),
+                        one_line(why)
+                    );
+                }
+            }
+        }
         out.push_str(
             "-- Output: one statement per level, after a line `-- paymetrics: <level>`; one column per\n\
              -- metric id, in the order of the catalog (docs/metrics.md).\n\n",
@@ -765,6 +809,10 @@ impl<'a> Script<'a> {
             format!("{segment} AS seg_value"),
             format!("{} AS kept", self.filter_condition()),
         ];
+        let mut src = src;
+        for (index, column) in self.custom_columns.iter().enumerate() {
+            src.push(format!("nullif({}, '') AS x{index}", self.text_of(column)));
+        }
         let instants = [
             format!("{} AS created_i", d.instant("t_created", &self.zone)),
             format!("{} AS settled_i", d.instant("t_settled", &self.zone)),
@@ -1006,6 +1054,36 @@ impl<'a> Script<'a> {
                 "LEFT JOIN payvol pv ON pv.g = p.g AND pv.pk = p.pk",
             ]);
         }
+        let custom: Vec<&CustomSql> = self
+            .custom
+            .iter()
+            .filter_map(|(_, c)| c.as_ref().ok())
+            .collect();
+        let aggregates: Vec<&(String, String, bool)> =
+            custom.iter().flat_map(|c| &c.aggregates).collect();
+        let percentiles: Vec<(&str, String, f64)> = custom
+            .iter()
+            .flat_map(|c| &c.percentiles)
+            .map(|(alias, sql, q)| (alias.as_str(), sql.clone(), *q))
+            .collect();
+        if !aggregates.is_empty() {
+            let columns: Vec<String> = aggregates
+                .iter()
+                .map(|(alias, sql, _)| format!("{sql} AS {alias}"))
+                .collect();
+            ctes.push(format!(
+                "custom AS (\n  SELECT g, pk,\n    {}\n  FROM pr GROUP BY g, pk\n)",
+                columns.join(",\n    ")
+            ));
+            joins.push("LEFT JOIN custom cu ON cu.g = p.g AND cu.pk = p.pk");
+        }
+        if !percentiles.is_empty() {
+            ctes.push(format!(
+                "custom_pct AS ({})",
+                d.percentiles("pr", &percentiles)
+            ));
+            joins.push("LEFT JOIN custom_pct cp ON cp.g = p.g AND cp.pk = p.pk");
+        }
         let zero = |expr: &str| format!("coalesce({expr}, 0)");
         let mut facts = vec![
             "p.g".to_string(),
@@ -1077,6 +1155,15 @@ impl<'a> Script<'a> {
                 facts.push(format!("{} AS {v}", zero(&d.to_double(&format!("pv.{v}")))));
             }
         }
+        for (alias, _, zero_default) in &aggregates {
+            facts.push(match zero_default {
+                true => format!("{} AS {alias}", zero(&format!("cu.{alias}"))),
+                false => format!("cu.{alias}"),
+            });
+        }
+        for (alias, _, _) in &percentiles {
+            facts.push(format!("cp.{alias}"));
+        }
         ctes.push(format!(
             "facts AS (\n  SELECT {}\n  FROM periods p\n  {}\n)",
             facts.join(",\n    "),
@@ -1101,6 +1188,11 @@ impl<'a> Script<'a> {
             // `included` holds only ids with SQL (see `Script::new`).
             let expr = metric_sql(d, id).unwrap_or_else(|| "NULL".to_string());
             select.push(format!("{expr} AS {}", d.ident(id)));
+        }
+        for (name, sql) in &self.custom {
+            if let Ok(sql) = sql {
+                select.push(format!("{} AS {}", sql.value, d.ident(name)));
+            }
         }
         Ok(format!(
             "WITH\n{}\nSELECT\n  {}\nFROM facts\nORDER BY k, pk",
@@ -1142,6 +1234,484 @@ fn sla_number(millis: f64) -> String {
     } else {
         "NULL".to_string()
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Custom metrics: `name = formula` (Options.metrics) compiled from the formula's syntax tree.
+// ------------------------------------------------------------------------------------------------
+
+/// A custom metric as SQL: its value over the columns of `facts`, and the aggregates it needs,
+/// computed per period over the period's rows (`pr`).
+#[derive(Debug, Default)]
+struct CustomSql {
+    value: String,
+    /// (alias, aggregate over `pr`, 0 rather than NULL for a period without rows) computed
+    /// with GROUP BY.
+    aggregates: Vec<(String, String, bool)>,
+    /// (alias, value over `pr`, quantile): exact percentiles (`Dialect::percentiles`).
+    percentiles: Vec<(String, String, f64)>,
+}
+
+/// What a row-level expression is, for how the SQL reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ty {
+    Number,
+    Text,
+    Bool,
+    Null,
+    /// A column's trimmed text (NULL when empty): a number where a number is needed, as the
+    /// formula language reads columns.
+    Cell,
+}
+
+/// Compiles the custom metrics' formulas. Aggregates get aliases `c<metric>_<n>`; the table
+/// columns they read are added to `src` as `x<n>`.
+struct CustomCompiler<'s, 'a> {
+    script: &'s Script<'a>,
+    /// Table columns read by the formulas, in order (their `src` alias is `x<index>`).
+    columns: Vec<String>,
+}
+
+type Compiled = std::result::Result<String, String>;
+
+impl CustomCompiler<'_, '_> {
+    fn dialect(&self) -> Dialect {
+        self.script.dialect
+    }
+
+    /// The `src` alias of a column named in a formula: a column of the table (exactly, else
+    /// ignoring case), else a role id standing for its mapped column.
+    fn column(&mut self, name: &str) -> Compiled {
+        let headers = &self.script.report.columns;
+        let found = headers
+            .iter()
+            .find(|h| *h == name)
+            .or_else(|| headers.iter().find(|h| h.eq_ignore_ascii_case(name)))
+            .cloned()
+            .or_else(|| {
+                Role::ALL
+                    .into_iter()
+                    .find(|r| r.id().eq_ignore_ascii_case(name))
+                    .and_then(|r| self.script.column(r).map(str::to_string))
+            })
+            .ok_or_else(|| format!("no column {name:?}"))?;
+        let index = match self.columns.iter().position(|c| *c == found) {
+            Some(index) => index,
+            None => {
+                self.columns.push(found);
+                self.columns.len() - 1
+            }
+        };
+        Ok(format!("x{index}"))
+    }
+
+    fn metric(&mut self, index: usize, text: &str) -> std::result::Result<CustomSql, String> {
+        let definition = crate::expr::parse_definition(text).map_err(|e| e.to_string())?;
+        if definition.condition.is_some() {
+            return Err("a trailing `where` on a metric: put filters inside the aggregates, as in sum(amount where channel = \"app\")".into());
+        }
+        let mut out = CustomSql::default();
+        out.value = self.outer(&definition.expr, index, &mut out)?;
+        Ok(out)
+    }
+
+    /// The formula outside aggregates: numbers, catalog metric ids, aggregates and arithmetic.
+    fn outer(&mut self, expr: &Expr, index: usize, out: &mut CustomSql) -> Compiled {
+        let d = self.dialect();
+        match &expr.kind {
+            ExprKind::Number(n) => Ok(number_literal(d, *n)),
+            ExprKind::Null => Ok(format!("CAST(NULL AS {})", d.double_type())),
+            ExprKind::Column { name, .. } => {
+                let id = name.to_ascii_lowercase();
+                match crate::metrics::catalog::metric(&id) {
+                    Some(metric) if self.script.included.contains(&metric.id) => {
+                        let sql = metric_sql(d, metric.id).ok_or("no SQL")?;
+                        Ok(format!("({sql})"))
+                    }
+                    Some(metric) => Err(format!(
+                        "it uses {}, which has no value here ({})",
+                        metric.id,
+                        self.script
+                            .left_out
+                            .iter()
+                            .find(|(id, _)| *id == metric.id)
+                            .map_or("left out", |(_, why)| why.as_str())
+                    )),
+                    None => Err(format!(
+                        "{name:?} is not a catalog metric id; columns are read inside aggregates, as in sum({name})"
+                    )),
+                }
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Negate,
+                operand,
+            } => Ok(format!("(-{})", self.outer(operand, index, out)?)),
+            ExprKind::Binary { op, left, right } if op.is_arithmetic() => {
+                let (l, r) = (
+                    self.outer(left, index, out)?,
+                    self.outer(right, index, out)?,
+                );
+                Ok(arithmetic(d, *op, &l, &r))
+            }
+            ExprKind::Call { name, args } => {
+                let lower = name.to_ascii_lowercase();
+                if crate::expr::is_aggregate(&lower) {
+                    return self.aggregate(&lower, args, index, out);
+                }
+                match (lower.as_str(), args.as_slice()) {
+                    ("abs", [x]) => Ok(format!("ABS({})", self.outer(x, index, out)?)),
+                    ("round", [x]) => Ok(format!("ROUND({})", self.outer(x, index, out)?)),
+                    ("round", [x, digits]) => match digits.kind {
+                        ExprKind::Number(n) if n.fract() == 0.0 && n.abs() < 100.0 => Ok(format!(
+                            "ROUND({}, {})",
+                            self.outer(x, index, out)?,
+                            n as i64
+                        )),
+                        _ => Err("round's digits must be a whole number".into()),
+                    },
+                    _ => Err(format!(
+                        "{name}() outside an aggregate is not exported to SQL"
+                    )),
+                }
+            }
+            _ => Err(format!(
+                "{expr} is not a number: a metric is arithmetic over aggregates, catalog metric ids and numbers"
+            )),
+        }
+    }
+
+    /// An aggregate call: its alias in `facts`.
+    fn aggregate(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        index: usize,
+        out: &mut CustomSql,
+    ) -> Compiled {
+        let d = self.dialect();
+        let (value, condition) = match args {
+            [] => (None, None),
+            [arg] => match &arg.kind {
+                ExprKind::Filter {
+                    value, condition, ..
+                } => (Some(&**value), Some(&**condition)),
+                _ => (Some(arg), None),
+            },
+            _ => return Err(format!("{name}() takes one argument")),
+        };
+        let condition = match condition {
+            Some(c) => {
+                let (sql, ty) = self.row(c)?;
+                Some(as_bool(&sql, ty)?)
+            }
+            None => None,
+        };
+        let when = |sql: &str| match &condition {
+            Some(c) => format!("CASE WHEN {c} THEN {sql} END"),
+            None => sql.to_string(),
+        };
+        let number = |this: &mut Self| -> Compiled {
+            let value =
+                value.ok_or_else(|| format!("{name}() needs a value, as in {name}(amount)"))?;
+            let (sql, ty) = this.row(value)?;
+            as_number(d, &sql, ty)
+        };
+        let alias = format!("c{index}_{}", out.aggregates.len() + out.percentiles.len());
+        let quantile = match name {
+            "median" => Some(0.5),
+            _ => name
+                .strip_prefix('p')
+                .and_then(|digits| digits.parse::<u8>().ok())
+                .map(|p| f64::from(p) / 100.0),
+        };
+        if let Some(q) = quantile {
+            let sql = when(&number(self)?);
+            out.percentiles.push((alias.clone(), sql, q));
+            return Ok(alias);
+        }
+        let aggregate = match name {
+            // The sum of nothing is 0.
+            "sum" => format!("coalesce(sum({}), 0)", when(&number(self)?)),
+            // count() counts rows; count(x) the rows where x is not null.
+            "count" => match value {
+                None => match &condition {
+                    Some(c) => format!("count(CASE WHEN {c} THEN 1 END)"),
+                    None => "count(*)".to_string(),
+                },
+                Some(value) => {
+                    let (sql, _) = self.row(value)?;
+                    format!("count({})", when(&sql))
+                }
+            },
+            // Distinct non-null values, compared as trimmed text.
+            "count_distinct" => {
+                let value = value.ok_or("count_distinct() needs a value")?;
+                let (sql, ty) = self.row(value)?;
+                format!("count(DISTINCT {})", when(&as_text(d, &sql, ty)?))
+            }
+            "avg" => format!("AVG({})", when(&number(self)?)),
+            "min" => format!("MIN({})", when(&number(self)?)),
+            "max" => format!("MAX({})", when(&number(self)?)),
+            "share" => {
+                // share(x where c) = sum(x where c) / sum(x); a share of a condition alone is
+                // not settled yet.
+                let (Some(_), Some(c)) = (value, &condition) else {
+                    return Err("share() is exported as share(value where condition) only".into());
+                };
+                let x = number(self)?;
+                let part = format!("sum(CASE WHEN {c} THEN {x} END)");
+                let whole = format!("sum({x})");
+                format!("CASE WHEN {whole} <> 0 THEN coalesce({part}, 0) / {whole} END")
+            }
+            _ => return Err(format!("{name}() is not exported to SQL")),
+        };
+        let zero = matches!(name, "sum" | "count" | "count_distinct");
+        out.aggregates.push((alias.clone(), aggregate, zero));
+        Ok(alias)
+    }
+
+    /// A row-level expression inside an aggregate.
+    fn row(&mut self, expr: &Expr) -> std::result::Result<(String, Ty), String> {
+        let d = self.dialect();
+        Ok(match &expr.kind {
+            ExprKind::Number(n) => (number_literal(d, *n), Ty::Number),
+            ExprKind::Text(t) => (d.string(t.trim()), Ty::Text),
+            ExprKind::Bool(b) => (if *b { "TRUE" } else { "FALSE" }.to_string(), Ty::Bool),
+            ExprKind::Null => ("NULL".to_string(), Ty::Null),
+            ExprKind::Column { name, .. } => (self.column(name)?, Ty::Cell),
+            ExprKind::Unary { op, operand } => {
+                let (sql, ty) = self.row(operand)?;
+                match op {
+                    UnaryOp::Negate => (format!("(-{})", as_number(d, &sql, ty)?), Ty::Number),
+                    UnaryOp::Not => (format!("(NOT {})", as_bool(&sql, ty)?), Ty::Bool),
+                }
+            }
+            ExprKind::Binary { op, left, right } => {
+                let (l, lt) = self.row(left)?;
+                let (r, rt) = self.row(right)?;
+                if op.is_arithmetic() {
+                    let (l, r) = (as_number(d, &l, lt)?, as_number(d, &r, rt)?);
+                    (arithmetic(d, *op, &l, &r), Ty::Number)
+                } else if op.is_comparison() {
+                    (compare(d, *op, (&l, lt), (&r, rt))?, Ty::Bool)
+                } else {
+                    let word = if *op == BinaryOp::And { "AND" } else { "OR" };
+                    (
+                        format!("({} {word} {})", as_bool(&l, lt)?, as_bool(&r, rt)?),
+                        Ty::Bool,
+                    )
+                }
+            }
+            ExprKind::In {
+                operand,
+                list,
+                negated,
+            } => {
+                let operand = self.row(operand)?;
+                let mut any = Vec::new();
+                for item in list {
+                    let item = self.row(item)?;
+                    any.push(compare(
+                        d,
+                        BinaryOp::Equal,
+                        (&operand.0, operand.1),
+                        (&item.0, item.1),
+                    )?);
+                }
+                let test = format!("({})", any.join(" OR "));
+                (
+                    if *negated {
+                        format!("(NOT {test})")
+                    } else {
+                        test
+                    },
+                    Ty::Bool,
+                )
+            }
+            ExprKind::Call { name, args } => self.row_call(name, args)?,
+            ExprKind::Filter { .. } => {
+                return Err("'where' only works inside an aggregate's parentheses".into())
+            }
+        })
+    }
+
+    fn row_call(&mut self, name: &str, args: &[Expr]) -> std::result::Result<(String, Ty), String> {
+        let d = self.dialect();
+        let lower = name.to_ascii_lowercase();
+        if crate::expr::is_aggregate(&lower) {
+            return Err(format!("{name}() inside another aggregate"));
+        }
+        let mut compiled = Vec::new();
+        for arg in args {
+            compiled.push(self.row(arg)?);
+        }
+        let one = |ty: Ty| -> std::result::Result<(String, Ty), String> {
+            match compiled.as_slice() {
+                [(sql, t)] => Ok((sql.clone(), if ty == Ty::Null { *t } else { ty })),
+                _ => Err(format!("{name}() takes one argument")),
+            }
+        };
+        Ok(match (lower.as_str(), compiled.len()) {
+            ("abs", 1) => {
+                let (sql, ty) = one(Ty::Number)?;
+                (format!("ABS({})", as_number(d, &sql, ty)?), Ty::Number)
+            }
+            ("round", 1 | 2) => {
+                let (sql, ty) = &compiled[0];
+                let digits = match args.get(1).map(|a| &a.kind) {
+                    None => 0,
+                    Some(ExprKind::Number(n)) if n.fract() == 0.0 && n.abs() < 100.0 => *n as i64,
+                    Some(_) => return Err("round's digits must be a whole number".into()),
+                };
+                (
+                    format!("ROUND({}, {digits})", as_number(d, sql, *ty)?),
+                    Ty::Number,
+                )
+            }
+            ("lower" | "upper" | "trim", 1) => {
+                let (sql, ty) = &compiled[0];
+                let function = lower.to_ascii_uppercase();
+                (format!("{function}({})", as_text(d, sql, *ty)?), Ty::Text)
+            }
+            ("len", 1) => {
+                let (sql, ty) = &compiled[0];
+                (format!("LENGTH({})", as_text(d, sql, *ty)?), Ty::Number)
+            }
+            ("is_null", 1) => (format!("({} IS NULL)", compiled[0].0), Ty::Bool),
+            ("contains" | "starts_with", 2) => {
+                let a = as_text(d, &compiled[0].0, compiled[0].1)?;
+                let b = as_text(d, &compiled[1].0, compiled[1].1)?;
+                let sql = match (lower.as_str(), d) {
+                    ("contains", Dialect::DuckDb) => format!("contains({a}, {b})"),
+                    ("contains", Dialect::Spark) => format!("(instr({a}, {b}) > 0)"),
+                    ("contains", Dialect::BigQuery) => format!("(STRPOS({a}, {b}) > 0)"),
+                    (_, Dialect::DuckDb) => format!("starts_with({a}, {b})"),
+                    (_, Dialect::Spark) => format!("startswith({a}, {b})"),
+                    (_, Dialect::BigQuery) => format!("STARTS_WITH({a}, {b})"),
+                };
+                (sql, Ty::Bool)
+            }
+            ("coalesce", n) if n > 0 => {
+                let ty = unify(&compiled);
+                let parts: std::result::Result<Vec<String>, String> = compiled
+                    .iter()
+                    .map(|(sql, t)| convert(d, sql, *t, ty))
+                    .collect();
+                (format!("COALESCE({})", parts?.join(", ")), ty)
+            }
+            ("if", 3) => {
+                let condition = as_bool(&compiled[0].0, compiled[0].1)?;
+                let ty = unify(&compiled[1..]);
+                let a = convert(d, &compiled[1].0, compiled[1].1, ty)?;
+                let b = convert(d, &compiled[2].0, compiled[2].1, ty)?;
+                (format!("CASE WHEN {condition} THEN {a} ELSE {b} END"), ty)
+            }
+            _ => {
+                return Err(format!(
+                    "{name}() with {} arguments is not exported to SQL",
+                    compiled.len()
+                ))
+            }
+        })
+    }
+}
+
+/// The common type of a function's values: numbers if any is a number (cells read as numbers
+/// then), text if any is text, else cells.
+fn unify(values: &[(String, Ty)]) -> Ty {
+    let has = |ty: Ty| values.iter().any(|(_, t)| *t == ty);
+    if has(Ty::Number) {
+        Ty::Number
+    } else if has(Ty::Text) {
+        Ty::Text
+    } else if has(Ty::Bool) {
+        Ty::Bool
+    } else if has(Ty::Cell) {
+        Ty::Cell
+    } else {
+        Ty::Null
+    }
+}
+
+fn convert(d: Dialect, sql: &str, from: Ty, to: Ty) -> Compiled {
+    match to {
+        Ty::Number => as_number(d, sql, from),
+        Ty::Text | Ty::Cell => as_text(d, sql, from),
+        Ty::Bool => as_bool(sql, from),
+        Ty::Null => Ok(sql.to_string()),
+    }
+}
+
+fn as_number(d: Dialect, sql: &str, ty: Ty) -> Compiled {
+    match ty {
+        Ty::Number => Ok(sql.to_string()),
+        Ty::Cell | Ty::Text => Ok(d.try_cast(sql, d.double_type())),
+        Ty::Null => Ok(format!("CAST(NULL AS {})", d.double_type())),
+        Ty::Bool => Err("a condition where a number is needed".into()),
+    }
+}
+
+fn as_text(d: Dialect, sql: &str, ty: Ty) -> Compiled {
+    match ty {
+        Ty::Text | Ty::Cell => Ok(sql.to_string()),
+        Ty::Number => Ok(format!("CAST({sql} AS {})", d.text_type())),
+        Ty::Null => Ok(format!("CAST(NULL AS {})", d.text_type())),
+        Ty::Bool => Ok(format!(
+            "CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' END"
+        )),
+    }
+}
+
+fn as_bool(sql: &str, ty: Ty) -> Compiled {
+    match ty {
+        Ty::Bool => Ok(sql.to_string()),
+        Ty::Null => Ok("CAST(NULL AS BOOLEAN)".to_string()),
+        _ => Err(format!("{sql} is not a condition")),
+    }
+}
+
+/// A comparison as the formula language makes it: numbers with numbers (a cell compared with a
+/// number reads as a number), text with text; two cells compare as numbers when both read as
+/// numbers, else as text.
+fn compare(d: Dialect, op: BinaryOp, (l, lt): (&str, Ty), (r, rt): (&str, Ty)) -> Compiled {
+    let symbol = match op {
+        BinaryOp::NotEqual => "<>",
+        op => op.symbol(),
+    };
+    Ok(match (lt, rt) {
+        (Ty::Null, _) | (_, Ty::Null) => "CAST(NULL AS BOOLEAN)".to_string(),
+        (Ty::Bool, Ty::Bool) => format!("({l} {symbol} {r})"),
+        (Ty::Bool, _) | (_, Ty::Bool) => return Err("a condition compared with a value".into()),
+        (Ty::Number, _) | (_, Ty::Number) => format!(
+            "({} {symbol} {})",
+            as_number(d, l, lt)?,
+            as_number(d, r, rt)?
+        ),
+        (Ty::Cell, Ty::Cell) => {
+            let (ln, rn) = (as_number(d, l, lt)?, as_number(d, r, rt)?);
+            format!(
+                "(CASE WHEN {ln} IS NOT NULL AND {rn} IS NOT NULL THEN {ln} {symbol} {rn} ELSE {l} {symbol} {r} END)"
+            )
+        }
+        _ => format!("({l} {symbol} {r})"),
+    })
+}
+
+/// Arithmetic; division (and remainder) by zero is NULL.
+fn arithmetic(d: Dialect, op: BinaryOp, l: &str, r: &str) -> String {
+    match op {
+        BinaryOp::Divide => format!("({l} / NULLIF({r}, 0))"),
+        BinaryOp::Remainder => match d {
+            // BigQuery's MOD is for integers only.
+            Dialect::BigQuery => format!("({l} - NULLIF({r}, 0) * TRUNC({l} / NULLIF({r}, 0)))"),
+            _ => format!("({l} % NULLIF({r}, 0))"),
+        },
+        op => format!("({l} {} {r})", op.symbol()),
+    }
+}
+
+fn number_literal(d: Dialect, n: f64) -> String {
+    format!("CAST({} AS {})", sql_number(n), d.double_type())
 }
 
 #[cfg(test)]
@@ -1321,5 +1891,80 @@ mod tests {
             !sql.contains('"'),
             "Spark quotes identifiers with backticks"
         );
+    }
+
+    fn with_metrics(metrics: &[&str], dialect: Dialect) -> String {
+        let options = Options {
+            metrics: metrics.iter().map(|m| m.to_string()).collect(),
+            ..Options::default()
+        };
+        export_sql(&sample(), &options, dialect).expect("the script")
+    }
+
+    #[test]
+    fn custom_metrics_compile_from_the_formula() {
+        let sql = with_metrics(
+            &[
+                r#"app_tpv_per_payer = sum(amount where status = "success" and channel = "app_qr") / count_distinct(user_id)"#,
+                "rows = count()",
+                "p90_latency = p90(latency_ms)",
+                "half = tpv / 2",
+            ],
+            Dialect::DuckDb,
+        );
+        // The columns the formulas read, once each, as trimmed text (empty is NULL).
+        assert!(sql.contains(r#"nullif(trim(CAST("status" AS VARCHAR)), '') AS x0"#));
+        assert!(sql.contains(r#"nullif(trim(CAST("amount" AS VARCHAR)), '') AS x2"#));
+        assert!(sql.contains(r#"nullif(trim(CAST("user_id" AS VARCHAR)), '') AS x3"#));
+        assert!(sql.contains(
+            "coalesce(sum(CASE WHEN ((x0 = 'success') AND (x1 = 'app_qr')) THEN TRY_CAST(x2 AS DOUBLE) END), 0) AS c0_0"
+        ));
+        assert!(sql.contains("count(DISTINCT x3) AS c0_1"));
+        assert!(sql.contains("(c0_0 / NULLIF(c0_1, 0)) AS \"app_tpv_per_payer\""));
+        assert!(sql.contains("count(*) AS c1_0"));
+        assert!(sql.contains("quantile_cont(TRY_CAST(x4 AS DOUBLE), 0.9) AS c2_0"));
+        assert!(sql.contains(
+            "((success_amount - refund_amount) / NULLIF(CAST(2.0 AS DOUBLE), 0)) AS \"half\""
+        ));
+        for name in ["app_tpv_per_payer", "rows", "p90_latency", "half"] {
+            assert!(
+                sql.contains(&format!("-- Custom metric: {name} = ")),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_metrics_that_cannot_be_exported_say_why() {
+        let sql = with_metrics(
+            &[
+                "a = sum(nope)",
+                "b = kyc_verified_share * 2",
+                "c = amount",
+                "d = sum(amount) where channel = \"app\"",
+                "e = share(channel = \"app\")",
+                "f = sum(",
+            ],
+            Dialect::DuckDb,
+        );
+        assert!(sql.contains("-- Left out: custom metric a (no column \"nope\")."));
+        assert!(sql.contains("-- Left out: custom metric b (it uses kyc_verified_share, which has no value here (needs kyc))."));
+        assert!(sql.contains("-- Left out: custom metric c (\"amount\" is not a catalog metric id"));
+        assert!(sql.contains("-- Left out: custom metric d (a trailing `where`"));
+        assert!(sql.contains("-- Left out: custom metric e (share() is exported as share(value where condition) only)."));
+        assert!(sql.contains("-- Left out: custom metric f ("));
+        assert!(!sql.contains("custom AS ("));
+    }
+
+    #[test]
+    fn custom_percentiles_are_analytic_in_bigquery() {
+        let sql = with_metrics(
+            &["m = median(amount where status = \"success\")"],
+            Dialect::BigQuery,
+        );
+        assert!(sql.contains(
+            "PERCENTILE_CONT(CASE WHEN (x0 = 'success') THEN SAFE_CAST(x1 AS FLOAT64) END, 0.5) OVER (PARTITION BY g, pk) AS c0_0"
+        ));
+        assert!(sql.contains("c0_0 AS `m`"));
     }
 }

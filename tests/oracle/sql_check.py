@@ -294,6 +294,105 @@ def write_holes_copy(src, dst):
         w.writerows(data)
 
 
+# Custom metrics (`--metric`), with their values computed here in Python from the definitions of
+# the formula language (src/expr.rs), independently of the SQL: (formula, function of the
+# period's rows and the report's totals for that period). Rows are dicts of trimmed cells.
+def num(cell):
+    try:
+        return float(cell) if cell != "" else None
+    except ValueError:
+        return None
+
+
+def quantile_cont(values, q):
+    values = sorted(values)
+    if not values:
+        return None
+    pos = q * (len(values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def divide(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+CUSTOM = [
+    ('app_qr_tpv_per_payer = sum(amount where status = "success" and channel = "app_qr") / count_distinct(user_id)',
+     lambda rows, t: divide(sum(num(r["amount"]) or 0.0 for r in rows
+                                if r["status"] == "success" and r["channel"] == "app_qr"),
+                            len({r["user_id"] for r in rows if r["user_id"] != ""}))),
+    ("rows = count()", lambda rows, t: len(rows)),
+    ("big = count(amount where amount >= 1000)",
+     lambda rows, t: sum(1 for r in rows if (num(r["amount"]) or 0) >= 1000)),
+    ('p90_failed_latency = p90(latency_ms where status = "failed")',
+     lambda rows, t: quantile_cont([num(r["latency_ms"]) for r in rows
+                                    if r["status"] == "failed" and num(r["latency_ms"]) is not None], 0.9)),
+    ('app_share = share(amount where channel = "app_qr")',
+     lambda rows, t: divide(sum(num(r["amount"]) or 0.0 for r in rows if r["channel"] == "app_qr"),
+                            sum(num(r["amount"]) or 0.0 for r in rows))),
+    ('avg_card_fee = avg(fee where funding_source in ("credit_card", "debit_card"))',
+     lambda rows, t: (lambda v: sum(v) / len(v) if v else None)(
+         [num(r["fee"]) for r in rows
+          if r["funding_source"] in ("credit_card", "debit_card") and num(r["fee"]) is not None])),
+    ("net_per_txn = tpv / count()", lambda rows, t: divide(t["tpv"], len(rows))),
+    ("spread = max(amount) - min(amount)",
+     lambda rows, t: (lambda v: max(v) - min(v) if v else None)(
+         [num(r["amount"]) for r in rows if num(r["amount"]) is not None])),
+    ('pos_or_small = count(txn_id where lower(channel) = "pos" or amount < 10)',
+     lambda rows, t: sum(1 for r in rows if r["txn_id"] != ""
+                         and (r["channel"].lower() == "pos" or (num(r["amount"]) is not None and num(r["amount"]) < 10)))),
+    ("big_merchants = count_distinct(merchant_id where abs(-amount) > 100)",
+     lambda rows, t: len({r["merchant_id"] for r in rows
+                          if r["merchant_id"] != "" and (num(r["amount"]) or 0) > 100})),
+]
+
+
+def check_custom(ck, binary, txns):
+    """Custom metrics over the generated file (every row loads): totals in the default view,
+    per month in UTC, and per channel segment, against the Python values."""
+    import csv
+    with open(txns, newline="") as f:
+        rows = [{k: v.strip() for k, v in r.items()} for r in csv.DictReader(f)]
+    flags = [a for formula, _ in CUSTOM for a in ("--metric", formula)]
+    names = [formula.split("=", 1)[0].strip() for formula, _ in CUSTOM]
+
+    def month_utc(r):
+        return dt.datetime.fromisoformat(r["created_at"]).astimezone(dt.timezone.utc).strftime("%Y-%m")
+
+    for label, extra, part_of in [
+        ("custom totals", [], lambda rep: [("totals", rows, rep["totals"])]),
+        ("custom month UTC", ["--tz", "+00:00", "--grain", "month"],
+         lambda rep: [(s["bucket"], [r for r in rows if month_utc(r) == s["bucket"]], s) for s in rep["series"]]),
+        ("custom segment channel", ["--segment", "channel"],
+         lambda rep: [(v["value"], [r for r in rows if r["channel"] == v["value"]], v["totals"])
+                      for v in rep["segments"]["values"]]),
+    ]:
+        try:
+            rep = json.loads(run([binary, "report", txns, *extra, "--json", "--quiet"]))
+            script = run([binary, "sql", txns, *extra, *flags, "--dialect", "duckdb", "--quiet"])
+        except (RuntimeError, ValueError) as e:
+            ck.check(f"{label} runs", False, e)
+            continue
+        ck.check(f"{label}: every custom metric exported", "-- Left out: custom" not in script,
+                 [line for line in script.splitlines() if line.startswith("-- Left out: custom")])
+        levels = statements(script)
+        level = {"custom totals": "totals", "custom month UTC": "series",
+                 "custom segment channel": "segment_totals"}[label]
+        got_rows = run_sql(txns, ",", levels[level])
+        parts = part_of(rep)
+        if not ck.check(f"{label}: rows", len(got_rows) == len(parts), f"{len(got_rows)} vs {len(parts)}"):
+            continue
+        for (key, part, totals), got in zip(parts, got_rows):
+            bad = []
+            for (formula, expected_of), name in zip(CUSTOM, names):
+                e, g = expected_of(part, totals), plain(got.get(name))
+                if not same_number(e, g):
+                    bad.append(f"{name}: python {e!r}, sql {g!r}")
+            ck.check(f"{label} [{key}]", not bad, "; ".join(bad[:4]) if bad else f"{len(CUSTOM)} custom metrics")
+
+
 def catalog_ids(binary):
     text = run([binary, "metrics"])
     return re.findall(r"^\| `([a-z0-9_]+)` \|", text, flags=re.M)
@@ -311,6 +410,7 @@ def main(argv):
     run([binary, "gen", "--rows", str(GEN_ROWS), "--seed", str(GEN_SEED), "--out", gen_dir])
     for label, extra in GEN_VIEWS:
         check_view(ck, binary, label, txns, ",", extra, ids)
+    check_custom(ck, binary, txns)
     holes = os.path.join(gen_dir, "transactions_holes.csv")
     write_holes_copy(txns, holes)
     for label, extra in HOLES_VIEWS:
