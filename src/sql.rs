@@ -124,6 +124,13 @@ impl Dialect {
         }
     }
 
+    fn bool_type(self) -> &'static str {
+        match self {
+            Dialect::DuckDb | Dialect::Spark => "BOOLEAN",
+            Dialect::BigQuery => "BOOL",
+        }
+    }
+
     fn int_type(self) -> &'static str {
         match self {
             Dialect::DuckDb | Dialect::Spark => "BIGINT",
@@ -1402,7 +1409,7 @@ impl CustomCompiler<'_, '_> {
         let condition = match condition {
             Some(c) => {
                 let (sql, ty) = self.row(c)?;
-                Some(as_bool(&sql, ty)?)
+                Some(as_bool(d, &sql, ty)?)
             }
             None => None,
         };
@@ -1483,7 +1490,7 @@ impl CustomCompiler<'_, '_> {
                 let (sql, ty) = self.row(operand)?;
                 match op {
                     UnaryOp::Negate => (format!("(-{})", as_number(d, &sql, ty)?), Ty::Number),
-                    UnaryOp::Not => (format!("(NOT {})", as_bool(&sql, ty)?), Ty::Bool),
+                    UnaryOp::Not => (format!("(NOT {})", as_bool(d, &sql, ty)?), Ty::Bool),
                 }
             }
             ExprKind::Binary { op, left, right } => {
@@ -1497,7 +1504,7 @@ impl CustomCompiler<'_, '_> {
                 } else {
                     let word = if *op == BinaryOp::And { "AND" } else { "OR" };
                     (
-                        format!("({} {word} {})", as_bool(&l, lt)?, as_bool(&r, rt)?),
+                        format!("({} {word} {})", as_bool(d, &l, lt)?, as_bool(d, &r, rt)?),
                         Ty::Bool,
                     )
                 }
@@ -1600,7 +1607,7 @@ impl CustomCompiler<'_, '_> {
                 (format!("COALESCE({})", parts?.join(", ")), ty)
             }
             ("if", 3) => {
-                let condition = as_bool(&compiled[0].0, compiled[0].1)?;
+                let condition = as_bool(d, &compiled[0].0, compiled[0].1)?;
                 let ty = unify(&compiled[1..]);
                 let a = convert(d, &compiled[1].0, compiled[1].1, ty)?;
                 let b = convert(d, &compiled[2].0, compiled[2].1, ty)?;
@@ -1637,7 +1644,7 @@ fn convert(d: Dialect, sql: &str, from: Ty, to: Ty) -> Compiled {
     match to {
         Ty::Number => as_number(d, sql, from),
         Ty::Text | Ty::Cell => as_text(d, sql, from),
-        Ty::Bool => as_bool(sql, from),
+        Ty::Bool => as_bool(d, sql, from),
         Ty::Null => Ok(sql.to_string()),
     }
 }
@@ -1662,10 +1669,10 @@ fn as_text(d: Dialect, sql: &str, ty: Ty) -> Compiled {
     }
 }
 
-fn as_bool(sql: &str, ty: Ty) -> Compiled {
+fn as_bool(d: Dialect, sql: &str, ty: Ty) -> Compiled {
     match ty {
         Ty::Bool => Ok(sql.to_string()),
-        Ty::Null => Ok("CAST(NULL AS BOOLEAN)".to_string()),
+        Ty::Null => Ok(format!("CAST(NULL AS {})", d.bool_type())),
         _ => Err(format!("{sql} is not a condition")),
     }
 }
@@ -1679,7 +1686,7 @@ fn compare(d: Dialect, op: BinaryOp, (l, lt): (&str, Ty), (r, rt): (&str, Ty)) -
         op => op.symbol(),
     };
     Ok(match (lt, rt) {
-        (Ty::Null, _) | (_, Ty::Null) => "CAST(NULL AS BOOLEAN)".to_string(),
+        (Ty::Null, _) | (_, Ty::Null) => format!("CAST(NULL AS {})", d.bool_type()),
         (Ty::Bool, Ty::Bool) => format!("({l} {symbol} {r})"),
         (Ty::Bool, _) | (_, Ty::Bool) => return Err("a condition compared with a value".into()),
         (Ty::Number, _) | (_, Ty::Number) => format!(
