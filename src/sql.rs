@@ -467,6 +467,9 @@ struct Script<'a> {
     custom: Vec<(String, std::result::Result<CustomSql, String>)>,
     /// The table columns the custom metrics read (`x<index>` in `src`).
     custom_columns: Vec<String>,
+    /// With exchange rates: the currency money is reported in, and the rate of each other
+    /// currency into it.
+    conversion: Option<(String, Vec<(String, f64)>)>,
 }
 
 impl<'a> Script<'a> {
@@ -498,7 +501,33 @@ impl<'a> Script<'a> {
         let mapped = |role: Role| columns.iter().any(|(r, _)| *r == role);
         // Amounts in different currencies are never summed: the core then has no value for the
         // money metrics (it gives them per currency), and neither does the script.
-        let mixed = report.currencies.len() > 1;
+        // Money in several currencies: the core converts with the user's rates into
+        // `report.currency`, or, without rates, has no value for money metrics (it gives them
+        // per currency). The script converts by the currency column; currencies read from signs
+        // in the amounts (¥28.16) are not exported.
+        let converting = !options.rates.is_empty() && !report.currencies.is_empty();
+        let money_out = match (&report.currency, converting) {
+            (None, _) if report.currencies.len() > 1 => Some(format!(
+                "mixed currencies without exchange rates: {}",
+                report.currencies.join(", ")
+            )),
+            (_, true) if !mapped(Role::Currency) => {
+                Some("currencies read from signs in the amounts".to_string())
+            }
+            _ => None,
+        };
+        let conversion = match (&report.currency, converting && money_out.is_none()) {
+            (Some(target), true) => Some((
+                target.clone(),
+                options
+                    .rates
+                    .iter()
+                    .filter(|(code, _)| *code != target)
+                    .map(|(code, rate)| (code.to_uppercase(), *rate))
+                    .collect(),
+            )),
+            _ => None,
+        };
         let mut included = Vec::new();
         let mut left_out = Vec::new();
         for metric in CATALOG {
@@ -510,15 +539,8 @@ impl<'a> Script<'a> {
                 .collect();
             if !missing.is_empty() {
                 left_out.push((metric.id, format!("needs {}", missing.join(", "))));
-            } else if mixed && metric.uses_money() {
-                let why = match report.currency {
-                    Some(_) => "amounts converted between currencies (the export does not convert)",
-                    None => "mixed currencies",
-                };
-                left_out.push((
-                    metric.id,
-                    format!("{why}: {}", report.currencies.join(", ")),
-                ));
+            } else if let (Some(why), true) = (&money_out, metric.uses_money()) {
+                left_out.push((metric.id, why.clone()));
             } else if metric_sql(dialect, metric.id).is_none() {
                 left_out.push((metric.id, "no SQL for it yet".to_string()));
             } else {
@@ -536,6 +558,7 @@ impl<'a> Script<'a> {
             left_out,
             custom: Vec::new(),
             custom_columns: Vec::new(),
+            conversion,
         };
         let mut compiler = CustomCompiler {
             script: &script,
@@ -668,6 +691,17 @@ impl<'a> Script<'a> {
             o.sla_hours(),
             o.large_amount()
         );
+        if let Some((target, rates)) = &self.conversion {
+            let rates: Vec<String> = rates
+                .iter()
+                .map(|(code, rate)| format!("{code} × {rate}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "-- Money in {target}, converted by the currency column: {} (other currencies: no value).",
+                rates.join(", ")
+            );
+        }
         if !o.joins.is_empty() || !o.derive.is_empty() {
             out.push_str(
                 "-- Joined and derived columns are taken to be columns of `transactions` already.\n",
@@ -800,13 +834,38 @@ impl<'a> Script<'a> {
             Some(text) => d.try_cast(&text, d.double_type()),
             None => null_double.clone(),
         };
+        // Amounts and fees converted as the core converts them: a row without a currency keeps
+        // its value, one in a currency without a rate has none.
+        let money = |role: Role| {
+            let value = number(role);
+            match (&self.conversion, self.text(Role::Currency)) {
+                (Some((target, rates)), Some(currency)) if self.text(role).is_some() => {
+                    let mut case = format!(
+                        "CASE WHEN nullif({currency}, '') IS NULL OR upper({currency}) = {} THEN {value}",
+                        d.string(target)
+                    );
+                    for (code, rate) in rates {
+                        let _ = write!(
+                            case,
+                            " WHEN upper({currency}) = {} THEN {value} * {}",
+                            d.string(code),
+                            number_literal(d, *rate)
+                        );
+                    }
+                    case.push_str(" END");
+                    case
+                }
+                _ => value,
+            }
+        };
         let src = vec![
             format!("{} AS t_created", text_or_null(Role::CreatedAt)),
             format!("{} AS t_settled", text_or_null(Role::SettledAt)),
             format!("{} AS t_disputed", text_or_null(Role::DisputedAt)),
             format!("{} AS t_amount", text_or_null(Role::Amount)),
-            format!("{} AS amount", number(Role::Amount)),
-            format!("{} AS fee", number(Role::Fee)),
+            format!("{} AS amount_read", number(Role::Amount)),
+            format!("{} AS amount", money(Role::Amount)),
+            format!("{} AS fee", money(Role::Fee)),
             format!("{} AS latency_ms", number(Role::LatencyMs)),
             format!("{status} AS status"),
             format!("{} AS user_id", id(Role::UserId)),
@@ -830,7 +889,7 @@ impl<'a> Script<'a> {
              timed AS (\n  SELECT src.*, {}\n  FROM src\n),\n\
              loaded AS (\n  SELECT timed.*,\n    {} AS day,\n    {} AS created_ms,\n    {} AS settled_ms,\n    {} AS disputed_day,\n    \
              status IN ('success', 'refunded', 'disputed') AS succ\n  FROM timed\n  \
-             WHERE {}(t_amount IS NULL OR t_amount = '' OR amount IS NOT NULL)\n)",
+             WHERE {}(t_amount IS NULL OR t_amount = '' OR amount_read IS NOT NULL)\n)",
             src.join(",\n    "),
             instants.join(",\n    "),
             d.local_date("created_i", &self.zone),
@@ -1973,5 +2032,24 @@ mod tests {
             "PERCENTILE_CONT(CASE WHEN (x0 = 'success') THEN SAFE_CAST(x1 AS FLOAT64) END, 0.5) OVER (PARTITION BY g, pk) AS c0_0"
         ));
         assert!(sql.contains("c0_0 AS `m`"));
+    }
+
+    #[test]
+    fn money_is_converted_with_the_rates() {
+        let options = Options {
+            rates: [("CNY".to_string(), 0.14)].into_iter().collect(),
+            currency: Some("USD".into()),
+            ..Options::default()
+        };
+        let sql = export_sql(&sample(), &options, Dialect::DuckDb).expect("the script");
+        let currency = r#"trim(CAST("currency" AS VARCHAR))"#;
+        assert!(sql.contains(&format!(
+            "CASE WHEN nullif({currency}, '') IS NULL OR upper({currency}) = 'USD' THEN TRY_CAST"
+        )));
+        assert!(sql.contains(&format!(
+            "WHEN upper({currency}) = 'CNY' THEN TRY_CAST(trim(CAST(\"amount\" AS VARCHAR)) AS DOUBLE) * CAST(0.14 AS DOUBLE) END AS amount"
+        )));
+        assert!(sql.contains("-- Money in USD, converted by the currency column: CNY × 0.14"));
+        assert!(sql.contains("AS \"tpv\""));
     }
 }

@@ -71,6 +71,7 @@ GEN_VIEWS = [
     ("gen thresholds", ["--large-amount", "1000", "--sla-hours", "30", "--grain", "month"]),
     ("gen unmapped user and fee", ["--map", "user_id=", "--map", "fee="]),
     ("gen status override", ["--status", "pending=failed", "--grain", "month"]),
+    ("gen converted into USD", ["--rate", "CNY=0.14", "--currency", "USD", "--grain", "week"]),
 ]
 
 # Views of the generated file with holes (see `write_holes_copy`).
@@ -80,6 +81,10 @@ HOLES_VIEWS = [
     ("holes month Europe/Berlin", ["--tz", "Europe/Berlin", "--grain", "month"]),
     ("holes segment channel (empty values)", ["--segment", "channel", "--grain", "month"]),
     ("holes filter kyc_level", ["--filter", "kyc_level=1,yes,verified", "--grain", "week"]),
+    # Mixed currencies: money metrics have no value without rates, and are converted with them.
+    ("holes rate USD", ["--rate", "USD=7.1", "--grain", "month"]),
+    ("holes rates into USD", ["--rate", "CNY=0.14", "--currency", "USD", "--segment", "channel"]),
+    ("holes rate missing for CNY", ["--rate", "USD=7.1", "--currency", "EUR"]),
 ]
 
 # Fixtures whose numbers and times the SQL reads as the core does (not the locale ones, with
@@ -291,7 +296,8 @@ def check_view(ck, binary, label, path, delim, extra, ids):
 def write_holes_copy(src, dst):
     """The generated file with holes and variety, deterministic by row number: empty cells in
     optional columns, unsettled successes, a KYC column (levels and words), times written as
-    epochs or as wall-clock times without offset, and rows the core skips (an amount that is not
+    epochs or as wall-clock times without offset, some amounts in USD (written usd) or without a
+    currency, and rows the core skips (an amount that is not
     a number, a created_at that is not a time)."""
     import csv
     with open(src, newline="") as f:
@@ -324,6 +330,10 @@ def write_holes_copy(src, dst):
             when = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
             if when.tzinfo is not None:
                 r[c["created_at"]] = str(int(when.timestamp() * 1000))
+        if i % 13 == 3:
+            r[c["currency"]] = "usd"
+        if i % 131 == 7:
+            r[c["currency"]] = ""
         if i == 101:
             r[c["amount"]] = "abc"
         if i == 202:
