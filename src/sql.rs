@@ -254,10 +254,14 @@ impl Dialect {
 
     /// `date` plus `days` days.
     fn add_days(self, date: &str, days: i64) -> String {
-        match self {
-            Dialect::DuckDb => format!("({date} + ({days}))"),
-            Dialect::Spark => format!("date_add({date}, {days})"),
-            Dialect::BigQuery => format!("DATE_ADD({date}, INTERVAL {days} DAY)"),
+        let n = days.unsigned_abs();
+        match (self, days < 0) {
+            (Dialect::DuckDb, false) => format!("({date} + {n})"),
+            (Dialect::DuckDb, true) => format!("({date} - {n})"),
+            (Dialect::Spark, false) => format!("date_add({date}, {n})"),
+            (Dialect::Spark, true) => format!("date_sub({date}, {n})"),
+            (Dialect::BigQuery, false) => format!("DATE_ADD({date}, INTERVAL {n} DAY)"),
+            (Dialect::BigQuery, true) => format!("DATE_SUB({date}, INTERVAL {n} DAY)"),
         }
     }
 
@@ -887,6 +891,7 @@ impl<'a> Script<'a> {
         format!(
             "src AS (\n  SELECT {}\n  FROM transactions\n),\n\
              timed AS (\n  SELECT src.*, {}\n  FROM src\n),\n\
+             -- The rows the report keeps: a readable created_at, and an amount that is empty or a number.\n\
              loaded AS (\n  SELECT timed.*,\n    {} AS day,\n    {} AS created_ms,\n    {} AS settled_ms,\n    {} AS disputed_day,\n    \
              status IN ('success', 'refunded', 'disputed') AS succ\n  FROM timed\n  \
              WHERE {}(t_amount IS NULL OR t_amount = '' OR amount_read IS NOT NULL)\n)",
@@ -915,11 +920,16 @@ impl<'a> Script<'a> {
             None => ("data_first".to_string(), "data_last".to_string()),
         };
         ctes.push(format!(
-            "span AS (\n  SELECT {from} AS d0, {to} AS d1, data_first, data_last, data_end_ms\n  \
+            "-- The period (d0..d1), the data's first and last local days, and its last created_at.\n\
+             span AS (\n  SELECT {from} AS d0, {to} AS d1, data_first, data_last, data_end_ms\n  \
              FROM (SELECT min(day) AS data_first, max(day) AS data_last, max(created_ms) AS data_end_ms FROM loaded) AS bounds\n)"
         ));
         // f0: the rows the filters keep, on every date; r0: those of the period.
-        ctes.push("f0 AS (SELECT * FROM loaded WHERE kept)".to_string());
+        ctes.push(
+            "-- f0: the rows the filters keep, on every date; r0: those of the period.\n\
+             f0 AS (SELECT * FROM loaded WHERE kept)"
+                .to_string(),
+        );
         let in_period = if has_time {
             "f0.day BETWEEN span.d0 AND span.d1"
         } else {
@@ -1058,7 +1068,8 @@ impl<'a> Script<'a> {
             "f.disputed_day IS NOT NULL"
         };
         ctes.push(format!(
-            "disputes AS (\n  SELECT p.g, p.pk, count(*) AS disputes_opened\n  \
+            "-- Disputes by dispute date, whatever the transaction's date.\n\
+             disputes AS (\n  SELECT p.g, p.pk, count(*) AS disputes_opened\n  \
              FROM periods p JOIN f ON f.g = p.g AND {disputed_in}\n  GROUP BY p.g, p.pk\n)"
         ));
         if has_time {
@@ -1070,7 +1081,8 @@ impl<'a> Script<'a> {
                     .to_string(),
             );
             ctes.push(format!(
-                "windows AS (\n  SELECT p.g, p.pk,\n    \
+                "-- DAU, WAU and MAU as of the period's last day with data (l).\n\
+                 windows AS (\n  SELECT p.g, p.pk,\n    \
                  count(DISTINCT CASE WHEN pd.day = p.l THEN pd.user_id END) AS dau,\n    \
                  count(DISTINCT CASE WHEN pd.day > {} THEN pd.user_id END) AS wau,\n    \
                  count(DISTINCT pd.user_id) AS mau\n  \
@@ -1095,7 +1107,8 @@ impl<'a> Script<'a> {
                 d.add_days("p.l", -29)
             ));
             ctes.push(
-                "first_pay AS (SELECT g, user_id, min(day) AS first_day FROM f WHERE succ AND user_id IS NOT NULL GROUP BY g, user_id)"
+                "-- Each payer's first successful day, on every date after the filters.\n\
+                 first_pay AS (SELECT g, user_id, min(day) AS first_day FROM f WHERE succ AND user_id IS NOT NULL GROUP BY g, user_id)"
                     .to_string(),
             );
             ctes.push(

@@ -71,6 +71,7 @@ GEN_VIEWS = [
     ("gen thresholds", ["--large-amount", "1000", "--sla-hours", "30", "--grain", "month"]),
     ("gen unmapped user and fee", ["--map", "user_id=", "--map", "fee="]),
     ("gen status override", ["--status", "pending=failed", "--grain", "month"]),
+    ("gen without created_at (no series)", ["--map", "created_at=", "--segment", "channel"]),
     ("gen converted into USD", ["--rate", "CNY=0.14", "--currency", "USD", "--grain", "week"]),
 ]
 
