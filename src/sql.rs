@@ -180,7 +180,32 @@ impl Dialect {
                     ZoneSql::Fixed(off) => {
                         format!("timezone('UTC', {naive} - INTERVAL ({off}) SECOND)")
                     }
-                    ZoneSql::Named(name) => format!("timezone({}, {naive})", self.string(name)),
+                    // A wall-clock time that a daylight-saving change skips or repeats is read
+                    // as the core reads it (`Zone::local_to_utc_millis`): with the offset in
+                    // force before the change, unless only the offset after it gives back that
+                    // wall-clock time. The two offsets are those 14 hours before and after it.
+                    ZoneSql::Named(name) => {
+                        let zone = self.string(name);
+                        let offset_at = |instant: String| {
+                            format!("(timezone({zone}, timezone('UTC', {instant})) - {instant})")
+                        };
+                        let before = format!(
+                            "({naive} - {})",
+                            offset_at(format!("({naive} - INTERVAL 14 HOUR)"))
+                        );
+                        let after = format!(
+                            "({naive} - {})",
+                            offset_at(format!("({naive} + INTERVAL 14 HOUR)"))
+                        );
+                        let shows = |instant: &str| {
+                            format!("timezone({zone}, timezone('UTC', {instant})) = {naive}")
+                        };
+                        format!(
+                            "timezone('UTC', CASE WHEN {} OR NOT {} THEN {before} ELSE {after} END)",
+                            shows(&before),
+                            shows(&after)
+                        )
+                    }
                 };
                 (
                     format!("timezone('UTC', epoch_ms({integer} * 1000))"),

@@ -20,7 +20,7 @@ compared with the report's `totals` and `series` (and `segments` values' `totals
 with --segment): same buckets, and every metric the report gives, with the oracle's relative
 tolerance (1e-9); a metric the SQL leaves out must be one the report has no value for.
 
-Cases: a generated dataset (`paymetrics gen --rows 20000 --seed 20261126`, a seed no other test
+Cases: a small file of wall-clock times at daylight-saving changes (`DST_CSV`), a generated dataset (`paymetrics gen --rows 20000 --seed 20261126`, a seed no other test
 uses) under several views (day / week from Monday and Sunday / month, +08:00 and UTC and a named
 zone, a date range, filters, segments, thresholds), and the fixtures of tests/data that hold plain
 numbers and times.
@@ -444,6 +444,27 @@ def check_custom(ck, binary, txns):
             ck.check(f"{label} [{key}]", not bad, "; ".join(bad[:4]) if bad else f"{len(CUSTOM)} custom metrics")
 
 
+# Wall-clock times that daylight-saving changes skip or repeat (Europe/Berlin on 2025-03-30 and
+# 2025-10-26, America/New_York on 2025-03-09 and 2025-11-02): the core reads them with the offset
+# in force before the change, or the only one that gives the time back.
+DST_CSV = """txn_id,created_at,user_id,amount,status,settled_at
+1,2025-03-29 23:30:00,u1,10,success,2025-03-30 02:30:00
+2,2025-03-30 02:30:00,u2,20,success,2025-03-30 03:30:00
+3,2025-03-30 03:30:00,u1,30,success,2025-03-31 03:30:00
+4,2025-10-26 02:30:00,u3,40,success,2025-10-26 03:30:00
+5,2025-10-26 01:59:00,u2,50,failed,
+6,2025-10-25 23:59:59,u4,60,success,2025-10-26 02:15:00
+7,2025-03-09 01:30:00,u5,70,success,2025-03-09 02:30:00
+8,2025-03-09 02:30:00,u5,80,success,2025-03-09 03:30:00
+9,2025-11-02 01:30:00,u6,90,success,2025-11-02 02:30:00
+10,2025-11-01 23:30:00,u6,100,success,2025-11-02 01:15:00
+"""
+DST_VIEWS = [
+    ("dst Europe/Berlin", ["--tz", "Europe/Berlin", "--grain", "month"]),
+    ("dst America/New_York", ["--tz", "America/New_York"]),
+]
+
+
 def catalog_ids(binary):
     text = run([binary, "metrics"])
     return re.findall(r"^\| `([a-z0-9_]+)` \|", text, flags=re.M)
@@ -480,6 +501,11 @@ def main(argv):
         if not spark or label in SPARK_HOLES_VIEWS:
             check_view(ck, binary, label, holes, ",", extra, ids)
     if not spark:
+        dst = os.path.join(gen_dir, "dst.csv")
+        with open(dst, "w") as f:
+            f.write(DST_CSV)
+        for label, extra in DST_VIEWS:
+            check_view(ck, binary, label, dst, ",", extra, ids)
         for name, delim, extra in FIXTURE_CASES:
             label = " ".join(["fixture", name, *extra])
             check_view(ck, binary, label, os.path.join(DATA, name), delim, extra, ids)
