@@ -1,4 +1,5 @@
-//! The `paymetrics` command: the core's reports for files on disk, and the sample generator.
+//! The `paymetrics` command: the core's reports for files on disk, their SQL export, and the
+//! sample generator.
 use clap::{Args, Parser, Subcommand};
 use paymetrics::join::JoinSpec;
 use paymetrics::number::Decimal;
