@@ -10,11 +10,11 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM_TARGET := target/wasm32-unknown-unknown/wasm/paymetrics.wasm
 
-.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-e2e lint bench clean
+.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-oracle test-sql test-spark test-e2e lint bench clean
 
 help:
 	@echo "make serve   build the page with the sample loaded and serve it on http://localhost:$(PORT)/"
-	@echo "make test    run every test (Rust core, wasm boundary, DuckDB oracle, browser end-to-end)"
+	@echo "make test    run every test (Rust core, wasm boundary, DuckDB oracle, SQL export, browser end-to-end)"
 	@echo "make dist    build the static site into dist/"
 	@echo "make cli     build the native CLI into target/release/paymetrics"
 
@@ -80,7 +80,7 @@ serve: dist
 	vite preview --port $(PORT) --strictPort
 
 ## ---- tests -------------------------------------------------------------------------------------
-test: setup-test lint test-rust test-wasm test-oracle test-e2e
+test: setup-test lint test-rust test-wasm test-oracle test-sql test-e2e
 
 lint:
 	cargo fmt --check
@@ -97,6 +97,20 @@ test-oracle:
 	cargo build
 	python3 tests/oracle/duckdb_oracle.py --selftest
 	python3 tests/oracle/duckdb_oracle.py target/debug/paymetrics target/oracle
+
+# The SQL export, verified by running it: the DuckDB script of several views of a generated file
+# and of the fixtures, executed with DuckDB, must give the report's numbers (docs/sql.md).
+test-sql:
+	cargo build
+	python3 tests/oracle/sql_check.py target/debug/paymetrics target/sql-check
+
+# Optional, not part of `make test`: the Spark SQL script of a few views run with pyspark (local,
+# one core; needs Java 17+), compared the same way. Installs pyspark (~300 MB) when missing.
+test-spark:
+	cargo build
+	@java -version >/dev/null 2>&1 || { echo "test-spark needs Java (apt-get install default-jre-headless)"; exit 1; }
+	@python3 -c "import pyspark" 2>/dev/null || python3 -m pip install --quiet pyspark
+	python3 tests/oracle/sql_check.py --engine=spark target/debug/paymetrics target/sql-check-spark
 
 test-e2e: setup-test dist
 	node --test tests/e2e/

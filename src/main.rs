@@ -1,11 +1,13 @@
-//! The `paymetrics` command: the core's reports for files on disk, and the sample generator.
-use clap::{Parser, Subcommand};
+//! The `paymetrics` command: the core's reports for files on disk, their SQL export, and the
+//! sample generator.
+use clap::{Args, Parser, Subcommand};
 use paymetrics::join::JoinSpec;
 use paymetrics::number::Decimal;
 use paymetrics::options::{
     CohortBasis, DateRange, Filter, DEFAULT_FUNNEL_DAYS, DEFAULT_LARGE_AMOUNT, DEFAULT_SLA_HOURS,
 };
 use paymetrics::schema::Status;
+use paymetrics::sql::Dialect;
 use paymetrics::time::{DateOrder, WeekStart};
 use paymetrics::{analyze, render_text, Dataset, Grain, Options};
 use std::collections::BTreeMap;
@@ -30,79 +32,20 @@ struct Cli {
 enum Command {
     /// Print the metrics of a transactions CSV file
     Report {
-        /// The transactions CSV file (, ; tab or | delimited)
-        file: PathBuf,
-        /// Reporting time zone: a UTC offset (+08:00) or a zone name (Asia/Shanghai); default: the
-        /// offset found in the data, else UTC
-        #[arg(long)]
-        tz: Option<String>,
-        /// Time bucket of the series
-        #[arg(long, default_value = "day", value_parser = parse_grain)]
-        grain: Grain,
-        /// Map a role to a column, e.g. --map amount=payment_value (repeatable; --map fee= unmaps)
-        #[arg(long = "map", value_name = "ROLE=COLUMN", value_parser = parse_mapping)]
-        mappings: Vec<(String, Option<String>)>,
-        /// Join a lookup file many-to-one on a column of the transactions, e.g.
-        /// --join orders.csv:order_id or --join users.csv:customer_id=user_id (repeatable);
-        /// --join FILE alone picks the shared column
-        #[arg(long = "join", value_name = "FILE[:COLUMN[=KEY]]")]
-        joins: Vec<String>,
-        /// Define a column from others, e.g. --derive "amount = quantity * unit_price" or
-        /// --derive 'amount = -amount where direction = "收入"' (repeatable, applied in order)
-        #[arg(long = "derive", value_name = "NAME = FORMULA")]
-        derive: Vec<String>,
-        /// Day/month order of dates like 03/04/2025: dmy or mdy (default: inferred per column)
-        #[arg(long = "date-order", value_parser = parse_date_order)]
-        date_order: Option<DateOrder>,
-        /// Decimal separator of number columns: "," or "." (default: inferred per column)
-        #[arg(long, value_parser = parse_decimal)]
-        decimal: Option<Decimal>,
-        /// Exchange rate into the report currency, e.g. --rate USD=7.1 (repeatable); without
-        /// rates, mixed currencies are reported per currency, never summed
-        #[arg(long = "rate", value_name = "CODE=RATE", value_parser = parse_rate)]
-        rates: Vec<(String, f64)>,
-        /// Currency to convert into with --rate (default: the most common one)
-        #[arg(long)]
-        currency: Option<String>,
-        /// Override how a raw status value is read, e.g. --status "已转账=success" (repeatable)
-        #[arg(long = "status", value_name = "RAW=NORMAL", value_parser = parse_status)]
-        statuses: Vec<(String, Status)>,
-        /// First local date of the period reported, YYYY-MM-DD (with --to; KPIs then compare
-        /// with as many days just before)
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        /// Last local date of the period reported, YYYY-MM-DD (included)
-        #[arg(long, requires = "from")]
-        to: Option<String>,
-        /// Keep only rows whose COLUMN is one of the values, e.g. --filter channel=app_qr,online;
-        /// COLUMN!=VALUES keeps the others (repeatable: all must hold)
-        #[arg(long = "filter", value_name = "COLUMN=V1,V2", value_parser = parse_filter)]
-        filters: Vec<Filter>,
-        /// Break every metric down by the values of a column
-        #[arg(long, value_name = "COLUMN")]
-        segment: Option<String>,
-        /// First day of weekly buckets: monday or sunday
-        #[arg(long = "week-start", default_value = "monday", value_parser = parse_week_start)]
-        week_start: WeekStart,
-        /// Settlement SLA in hours for settlement_sla_breach
-        #[arg(long = "sla-hours", default_value_t = DEFAULT_SLA_HOURS)]
-        sla_hours: f64,
-        /// Amount at or above which a payment is large (large_txn_count)
-        #[arg(long = "large-amount", default_value_t = DEFAULT_LARGE_AMOUNT)]
-        large_amount: f64,
-        /// The funnel's conversion window in days
-        #[arg(long = "funnel-days", default_value_t = DEFAULT_FUNNEL_DAYS)]
-        funnel_days: u32,
-        /// Retention cohorts by signup or first_payment (default: signup when a users file
-        /// with signup dates is joined)
-        #[arg(long, value_parser = parse_cohort)]
-        cohort: Option<CohortBasis>,
+        #[command(flatten)]
+        view: ViewArgs,
         /// Print the report as JSON (the shape in docs/report.md)
         #[arg(long)]
         json: bool,
-        /// Do not print reading progress and speed on standard error
-        #[arg(long, short)]
-        quiet: bool,
+    },
+    /// Print SQL computing every catalog metric of the same view, over a table `transactions`
+    /// with the file's column names (docs/sql.md)
+    Sql {
+        #[command(flatten)]
+        view: ViewArgs,
+        /// SQL dialect: duckdb, spark or bigquery
+        #[arg(long, default_value = "duckdb", value_parser = parse_dialect)]
+        dialect: Dialect,
     },
     /// Print the metric catalog as Markdown (the source of docs/metrics.md)
     Metrics,
@@ -118,6 +61,116 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+}
+
+/// The file and the view options that `report` and `sql` share.
+#[derive(Args)]
+struct ViewArgs {
+    /// The transactions CSV file (, ; tab or | delimited)
+    file: PathBuf,
+    /// Reporting time zone: a UTC offset (+08:00) or a zone name (Asia/Shanghai); default: the
+    /// offset found in the data, else UTC
+    #[arg(long)]
+    tz: Option<String>,
+    /// Time bucket of the series
+    #[arg(long, default_value = "day", value_parser = parse_grain)]
+    grain: Grain,
+    /// Map a role to a column, e.g. --map amount=payment_value (repeatable; --map fee= unmaps)
+    #[arg(long = "map", value_name = "ROLE=COLUMN", value_parser = parse_mapping)]
+    mappings: Vec<(String, Option<String>)>,
+    /// Join a lookup file many-to-one on a column of the transactions, e.g.
+    /// --join orders.csv:order_id or --join users.csv:customer_id=user_id (repeatable);
+    /// --join FILE alone picks the shared column
+    #[arg(long = "join", value_name = "FILE[:COLUMN[=KEY]]")]
+    joins: Vec<String>,
+    /// Define a column from others, e.g. --derive "amount = quantity * unit_price" or
+    /// --derive 'amount = -amount where direction = "收入"' (repeatable, applied in order)
+    #[arg(long = "derive", value_name = "NAME = FORMULA")]
+    derive: Vec<String>,
+    /// Define a custom metric, e.g. --metric 'app_tpv = sum(amount where channel = "app")'
+    /// (repeatable; reported after the catalog's metrics)
+    #[arg(long = "metric", value_name = "NAME = FORMULA")]
+    metrics: Vec<String>,
+    /// Day/month order of dates like 03/04/2025: dmy or mdy (default: inferred per column)
+    #[arg(long = "date-order", value_parser = parse_date_order)]
+    date_order: Option<DateOrder>,
+    /// Decimal separator of number columns: "," or "." (default: inferred per column)
+    #[arg(long, value_parser = parse_decimal)]
+    decimal: Option<Decimal>,
+    /// Exchange rate into the report currency, e.g. --rate USD=7.1 (repeatable); without
+    /// rates, mixed currencies are reported per currency, never summed
+    #[arg(long = "rate", value_name = "CODE=RATE", value_parser = parse_rate)]
+    rates: Vec<(String, f64)>,
+    /// Currency to convert into with --rate (default: the most common one)
+    #[arg(long)]
+    currency: Option<String>,
+    /// Override how a raw status value is read, e.g. --status "已转账=success" (repeatable)
+    #[arg(long = "status", value_name = "RAW=NORMAL", value_parser = parse_status)]
+    statuses: Vec<(String, Status)>,
+    /// First local date of the period reported, YYYY-MM-DD (with --to; KPIs then compare
+    /// with as many days just before)
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Last local date of the period reported, YYYY-MM-DD (included)
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Keep only rows whose COLUMN is one of the values, e.g. --filter channel=app_qr,online;
+    /// COLUMN!=VALUES keeps the others (repeatable: all must hold)
+    #[arg(long = "filter", value_name = "COLUMN=V1,V2", value_parser = parse_filter)]
+    filters: Vec<Filter>,
+    /// Break every metric down by the values of a column
+    #[arg(long, value_name = "COLUMN")]
+    segment: Option<String>,
+    /// First day of weekly buckets: monday or sunday
+    #[arg(long = "week-start", default_value = "monday", value_parser = parse_week_start)]
+    week_start: WeekStart,
+    /// Settlement SLA in hours for settlement_sla_breach
+    #[arg(long = "sla-hours", default_value_t = DEFAULT_SLA_HOURS)]
+    sla_hours: f64,
+    /// Amount at or above which a payment is large (large_txn_count)
+    #[arg(long = "large-amount", default_value_t = DEFAULT_LARGE_AMOUNT)]
+    large_amount: f64,
+    /// The funnel's conversion window in days
+    #[arg(long = "funnel-days", default_value_t = DEFAULT_FUNNEL_DAYS)]
+    funnel_days: u32,
+    /// Retention cohorts by signup or first_payment (default: signup when a users file
+    /// with signup dates is joined)
+    #[arg(long, value_parser = parse_cohort)]
+    cohort: Option<CohortBasis>,
+    /// Do not print reading progress and speed on standard error
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl ViewArgs {
+    /// The core's options for these flags (joins are added once their files are read).
+    fn options(&self) -> Options {
+        Options {
+            grain: self.grain,
+            tz: self.tz.clone(),
+            mapping: self.mappings.iter().cloned().collect::<BTreeMap<_, _>>(),
+            statuses: self.statuses.iter().cloned().collect(),
+            decimal: self.decimal,
+            date_order: self.date_order,
+            derive: self.derive.clone(),
+            metrics: self.metrics.clone(),
+            rates: self.rates.iter().cloned().collect(),
+            currency: self.currency.as_ref().map(|c| c.to_uppercase()),
+            range: self
+                .from
+                .clone()
+                .zip(self.to.clone())
+                .map(|(from, to)| DateRange { from, to }),
+            filters: self.filters.clone(),
+            segment: self.segment.clone(),
+            week_start: self.week_start,
+            sla_hours: Some(self.sla_hours),
+            large_amount: Some(self.large_amount),
+            funnel_days: Some(self.funnel_days),
+            cohort: self.cohort,
+            ..Options::default()
+        }
+    }
 }
 
 fn parse_grain(text: &str) -> Result<Grain, String> {
@@ -199,52 +252,8 @@ fn parse_cohort(text: &str) -> Result<CohortBasis, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Report {
-            file,
-            tz,
-            grain,
-            mappings,
-            joins,
-            derive,
-            date_order,
-            decimal,
-            rates,
-            currency,
-            statuses,
-            from,
-            to,
-            filters,
-            segment,
-            week_start,
-            sla_hours,
-            large_amount,
-            funnel_days,
-            cohort,
-            json,
-            quiet,
-        } => {
-            let options = Options {
-                grain,
-                tz,
-                mapping: mappings.into_iter().collect::<BTreeMap<_, _>>(),
-                statuses: statuses.into_iter().collect(),
-                decimal,
-                date_order,
-                derive,
-                rates: rates.into_iter().collect(),
-                currency: currency.map(|c| c.to_uppercase()),
-                range: from.zip(to).map(|(from, to)| DateRange { from, to }),
-                filters,
-                segment,
-                week_start,
-                sla_hours: Some(sla_hours),
-                large_amount: Some(large_amount),
-                funnel_days: Some(funnel_days),
-                cohort,
-                ..Options::default()
-            };
-            report(&file, &joins, options, json, quiet)
-        }
+        Command::Report { view, json } => report(&view, json),
+        Command::Sql { view, dialect } => sql(&view, dialect),
         Command::Gen { rows, seed, out } => generate(rows, seed, &out),
         Command::Metrics => write_stdout(&paymetrics::metrics::catalog_markdown()),
     };
@@ -312,15 +321,13 @@ fn read_table(path: &Path, quiet: bool) -> Result<paymetrics::RawTable, String> 
     Ok(table)
 }
 
-fn report(
-    path: &Path,
-    joins: &[String],
-    mut options: Options,
-    json: bool,
-    quiet: bool,
-) -> Result<(), String> {
+/// Reads the file and the lookups it joins, with the options of the view.
+fn load(view: &ViewArgs) -> Result<(Dataset, Options), String> {
+    let mut options = view.options();
+    let path = &view.file;
+    let quiet = view.quiet;
     let mut dataset = Dataset::new(read_table(path, quiet)?);
-    for join in joins {
+    for join in &view.joins {
         // FILE:COLUMN[=KEY], or FILE alone for the suggested key. A Windows path's drive
         // letter (C:\...) is not a column: only a ':' after the file's extension counts.
         let spec = JoinSpec::parse(join).filter(|spec| Path::new(&spec.file).extension().is_some());
@@ -337,6 +344,11 @@ fn report(
         dataset.add_lookup(lookup);
         options.joins.push(spec);
     }
+    Ok((dataset, options))
+}
+
+fn report(view: &ViewArgs, json: bool) -> Result<(), String> {
+    let (dataset, options) = load(view)?;
     let report = analyze(&dataset, &options).map_err(|e| e.to_string())?;
     // A script asked for these columns: a formula that does not apply is an error, not a note.
     if let Some((derived, error)) = report
@@ -357,6 +369,17 @@ fn report(
 }
 
 /// Writes to standard output; a closed pipe (`paymetrics report f.csv | head`) is not an error.
+fn sql(view: &ViewArgs, dialect: Dialect) -> Result<(), String> {
+    let (dataset, options) = load(view)?;
+    let text =
+        paymetrics::sql::export_sql(&dataset, &options, dialect).map_err(|e| e.to_string())?;
+    write_stdout(&text)
+}
+
+fn parse_dialect(text: &str) -> Result<Dialect, String> {
+    Dialect::parse(text).ok_or_else(|| format!("{text:?} is not duckdb, spark or bigquery"))
+}
+
 fn write_stdout(text: &str) -> Result<(), String> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),

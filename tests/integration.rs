@@ -376,6 +376,43 @@ fn cli_errors_name_the_file_and_exit_with_status_2() {
 }
 
 #[test]
+fn cli_sql_prints_each_dialect_and_shares_the_view_flags_with_report() {
+    for (dialect, quoted) in [
+        ("duckdb", "AS \"tpv\""),
+        ("spark", "AS `tpv`"),
+        ("bigquery", "AS `tpv`"),
+    ] {
+        let output = cli()
+            .args(["sql", "--quiet", "--dialect", dialect, "--grain", "week"])
+            .args(["--filter", "channel=app", "--segment", "funding_source"])
+            .args(["--metric", "app_tpv = sum(amount where channel = \"app\")"])
+            .arg(data("basic.csv"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{dialect}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        for level in ["totals", "series", "segment_totals", "segment_series"] {
+            assert!(
+                text.contains(&format!("-- paymetrics: {level}\n")),
+                "{dialect} {level}"
+            );
+        }
+        assert!(text.contains(quoted), "{dialect}");
+        assert!(text.contains("-- Custom metric: app_tpv = "), "{dialect}");
+        assert!(text.contains("-- Filter: channel in app."), "{dialect}");
+    }
+    let output = cli()
+        .args(["sql", "--dialect", "postgres"])
+        .arg(data("basic.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("is not duckdb, spark or bigquery"));
+}
+
+#[test]
 fn cli_gen_writes_three_related_files() {
     let out = std::env::temp_dir().join(format!("paymetrics-gen-{}", std::process::id()));
     let status = cli()
