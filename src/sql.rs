@@ -604,7 +604,23 @@ impl<'a> Script<'a> {
                     .trim()
                     .trim_matches('`')
                     .to_string();
-                (name, compiler.metric(index, text))
+                // The core checked the definition first (the report's `custom`): its message,
+                // with the position, says what is wrong; the export adds its own reasons only
+                // for definitions the core accepts.
+                let refused = report
+                    .custom
+                    .get(index)
+                    .and_then(|outcome| outcome.error.as_ref())
+                    .map(|error| error.message.clone());
+                let name = report
+                    .custom
+                    .get(index)
+                    .and_then(|outcome| outcome.id.clone())
+                    .unwrap_or(name);
+                match refused {
+                    Some(message) => (name, Err(message)),
+                    None => (name, compiler.metric(index, text)),
+                }
             })
             .collect();
         let custom_columns = compiler.columns;
@@ -1496,6 +1512,10 @@ impl CustomCompiler<'_, '_> {
         let (value, condition) = match args {
             [] => (None, None),
             [arg] => match &arg.kind {
+                // `count(where c)`: no value, each row.
+                ExprKind::Filter {
+                    value, condition, ..
+                } if value.kind == ExprKind::Rows => (None, Some(&**condition)),
                 ExprKind::Filter {
                     value, condition, ..
                 } => (Some(&**value), Some(&**condition)),
@@ -1557,11 +1577,23 @@ impl CustomCompiler<'_, '_> {
             "min" => format!("MIN({})", when(&number(self)?)),
             "max" => format!("MAX({})", when(&number(self)?)),
             "share" => {
-                // share(x where c) = sum(x where c) / sum(x); a share of a condition alone is
-                // not settled yet.
-                let (Some(_), Some(c)) = (value, &condition) else {
-                    return Err("share() is exported as share(value where condition) only".into());
+                // share(where c): the fraction of rows where c holds; share(x where c) =
+                // sum(x where c) / sum(x).
+                let Some(c) = &condition else {
+                    return Err("share() needs a where: share(where c) or share(x where c)".into());
                 };
+                if value.is_none() {
+                    let part = format!("count(CASE WHEN {c} THEN 1 END)");
+                    let whole = "count(*)";
+                    return {
+                        let sql = format!(
+                            "CASE WHEN {whole} <> 0 THEN CAST({part} AS {double}) / {whole} END",
+                            double = d.double_type()
+                        );
+                        out.aggregates.push((alias.clone(), sql, false));
+                        Ok(alias)
+                    };
+                }
                 let x = number(self)?;
                 let part = format!("sum(CASE WHEN {c} THEN {x} END)");
                 let whole = format!("sum({x})");
@@ -1633,7 +1665,7 @@ impl CustomCompiler<'_, '_> {
                 )
             }
             ExprKind::Call { name, args } => self.row_call(name, args)?,
-            ExprKind::Filter { .. } => {
+            ExprKind::Filter { .. } | ExprKind::Rows => {
                 return Err("'where' only works inside an aggregate's parentheses".into())
             }
         })
@@ -2051,12 +2083,14 @@ mod tests {
             ],
             Dialect::DuckDb,
         );
-        assert!(sql.contains("-- Left out: custom metric a (no column \"nope\")."));
+        // The core's messages for what it refuses; the export's own reason for a metric the
+        // core accepts but the data cannot give (no kyc column).
+        assert!(sql.contains("-- Left out: custom metric a (at column 9: unknown column \"nope\""));
         assert!(sql.contains("-- Left out: custom metric b (it uses kyc_verified_share, which has no value here (needs kyc))."));
-        assert!(sql.contains("-- Left out: custom metric c (\"amount\" is not a catalog metric id"));
-        assert!(sql.contains("-- Left out: custom metric d (a trailing `where`"));
-        assert!(sql.contains("-- Left out: custom metric e (share() is exported as share(value where condition) only)."));
-        assert!(sql.contains("-- Left out: custom metric f ("));
+        assert!(sql.contains("-- Left out: custom metric c (at column 5: amount is a column"));
+        assert!(sql.contains("-- Left out: custom metric d (at column "));
+        assert!(sql.contains("-- Left out: custom metric e (at column 5: share() needs a where"));
+        assert!(sql.contains("-- Left out: custom metric f (at column "));
         assert!(!sql.contains("custom AS ("));
     }
 
