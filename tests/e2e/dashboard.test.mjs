@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, assertClose, kpiValues, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
+import { ROOT, assertClose, downloadSampleCsv, kpiValues, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
 
 // ---- what the catalog says --------------------------------------------------------------------------
 
@@ -117,10 +117,7 @@ describe('The dashboard on the sample', { timeout: 180000 }, () => {
     session = await startPage();
     ({ page, log } = session);
     await waitForStatus(page, 'ready', 45000);
-    await page.waitForFunction(() => document.querySelector('#dl-transactions')?.href.startsWith('blob:'));
-    // The sample's CSV as the page offers it for download (a blob: URL: nothing leaves the page).
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dl-transactions')]);
-    rows = parseSample(readFileSync(await download.path(), 'utf8'));
+    rows = parseSample(await downloadSampleCsv(page));
   });
 
   after(() => session?.close());

@@ -1,6 +1,6 @@
 // Shared by the e2e tests: a tiny static server over dist/ (no dependencies) and the browser.
 import assert from 'node:assert/strict';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -241,4 +241,14 @@ export function writeCsv(path, rows) {
   parts.push(block);
   writeFileSync(path, parts.join(''));
   return statSync(path).size;
+}
+
+/**
+ * The sample's transactions CSV as the page offers it for download (a blob: URL: nothing leaves
+ * the page), once the page has made the link.
+ */
+export async function downloadSampleCsv(page) {
+  await page.waitForFunction(() => document.querySelector('#dl-transactions')?.href.startsWith('blob:'));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dl-transactions')]);
+  return readFileSync(await download.path(), 'utf8');
 }

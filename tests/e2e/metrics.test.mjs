@@ -4,8 +4,7 @@
 // JS from the sample's CSV (read back through the page's download link).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { assertClose, kpiValues, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
+import { assertClose, downloadSampleCsv, kpiValues, seriesRows, settle, startPage, text, waitForStatus } from './helpers.mjs';
 
 /** The sample's transactions CSV (no quoted fields) as objects. */
 function parseSample(csv) {
@@ -24,9 +23,7 @@ describe('Custom metrics on the sample', { timeout: 180000 }, () => {
     session = await startPage();
     ({ page, log } = session);
     await waitForStatus(page, 'ready', 45000);
-    await page.waitForFunction(() => document.querySelector('#dl-transactions')?.href.startsWith('blob:'));
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dl-transactions')]);
-    rows = parseSample(readFileSync(await download.path(), 'utf8'));
+    rows = parseSample(await downloadSampleCsv(page));
     // Every day of the sample, so that the expected values are over every row.
     await settle(page, () => page.selectOption('#period', 'all'));
   });

@@ -40,6 +40,9 @@ import tempfile
 
 import duckdb
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from duckdb_oracle import punch_holes  # noqa: E402  (the oracle's module, beside this one)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -306,23 +309,10 @@ def write_holes_copy(src, dst):
     header, data = rows[0] + ["kyc_level"], rows[1:]
     c = {name: header.index(name) for name in header}
     kyc = ["0", "1", "2", "yes", "", "no", "verified", "Full", "是"]
-    last_day = max(r[c["created_at"]][:10] for r in data)
+    # The oracle's holes first (empty optional cells, unsettled successes), then more variety.
+    punch_holes(data, c)
     for i, r in enumerate(data):
         r.append(kyc[i % len(kyc)])
-        if i % 97 == 5:
-            r[c["amount"]] = ""
-        if i % 89 == 7:
-            r[c["user_id"]] = ""
-        if i % 83 == 11:
-            r[c["merchant_id"]] = ""
-        if i % 79 == 13:
-            r[c["fee"]] = ""
-        if i % 73 == 17:
-            r[c["latency_ms"]] = ""
-        if i % 71 == 19:
-            r[c["channel"]] = ""
-        if r[c["settled_at"]] and (i % 37 == 0 or r[c["created_at"]][:10] >= last_day[:8] + "28"):
-            r[c["settled_at"]] = ""
         if i % 61 == 23:
             # A wall-clock time: read in the reporting zone.
             r[c["created_at"]] = r[c["created_at"]][:19].replace("T", " ")

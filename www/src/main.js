@@ -813,28 +813,20 @@ function setStatusOverride(raw, normal) {
 }
 
 /**
- * Adds (index = the list's length), changes or, with empty text, removes a derived column. A
- * definition the core cannot use stays listed: the report says why, under its input.
+ * Adds (index = the list's length), changes or, with empty text, removes a definition of `list`
+ * (derived columns, custom metrics) and recomputes. A definition the core cannot use stays listed:
+ * the report says why, under its input.
  */
-function setDerived(index, text) {
+function setDefinition(list, index, text) {
   const definition = text.trim();
-  if (definition === (state.derive[index] ?? '')) return undefined;
-  if (definition) state.derive[index] = definition;
-  else state.derive.splice(index, 1);
+  if (definition === (list[index] ?? '')) return undefined;
+  if (definition) list[index] = definition;
+  else list.splice(index, 1);
   return refresh();
 }
 
-/**
- * Adds (index = the list's length), changes or, with empty text, removes a custom metric. A
- * definition the core cannot use stays listed with its error.
- */
-function setMetric(index, text) {
-  const definition = text.trim();
-  if (definition === (state.metrics[index] ?? '')) return undefined;
-  if (definition) state.metrics[index] = definition;
-  else state.metrics.splice(index, 1);
-  return refresh();
-}
+const setDerived = (index, text) => setDefinition(state.derive, index, text);
+const setMetric = (index, text) => setDefinition(state.metrics, index, text);
 
 /** What the core makes of a definition being typed: { error, formula } or null (no data yet). */
 async function checkMetric(definition) {
