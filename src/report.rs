@@ -1537,6 +1537,16 @@ pub fn render_text(report: &Report) -> String {
             m.name, value, change, m.description
         );
     }
+    // Custom metrics that could not be computed, with the reason.
+    let refused: Vec<&CustomOutcome> = report.custom.iter().filter(|c| c.error.is_some()).collect();
+    if !refused.is_empty() {
+        let _ = writeln!(out, "\ncustom metrics not computed");
+        for outcome in refused {
+            if let Some(error) = &outcome.error {
+                let _ = writeln!(out, "  {}\n    {}", outcome.definition, error.message);
+            }
+        }
+    }
     for part in &report.by_currency {
         let _ = writeln!(out, "\nin {}", part.currency);
         for m in report.metrics.iter().filter(|m| m.unit == Unit::Currency) {

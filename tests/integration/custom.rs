@@ -288,3 +288,23 @@ fn a_definition_is_checked_without_computing_it() {
         .message
         .starts_with("at column 8:"));
 }
+
+/// The CLI prints custom metrics in their own tier, and says why one was not computed.
+#[test]
+fn the_cli_prints_custom_metrics_and_their_errors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/basic.csv");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_paymetrics"))
+        .args(["report", path, "--quiet"])
+        .args(["--metric", r#"app_share = share(where channel = "app")"#])
+        .args(["--metric", "bad = sum(amuont)"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    // Six of the twelve rows are app payments.
+    assert!(text.contains("\ncustom\n  app_share "), "{text}");
+    assert!(text.contains("50.00%"), "{text}");
+    assert!(text.contains(
+        "custom metrics not computed\n  bad = sum(amuont)\n    at column 11: unknown column \"amuont\" — did you mean \"amount\"?"
+    ));
+}
