@@ -181,23 +181,6 @@ impl CustomMetric {
         Ok(())
     }
 
-    /// The ids of the catalog metrics the formula refers to.
-    pub fn catalog_references(&self) -> Vec<&'static str> {
-        fn walk(plan: &Plan, out: &mut Vec<&'static str>) {
-            match plan {
-                Plan::Catalog(id) => out.push(id),
-                Plan::Negate(p) | Plan::Abs(p) | Plan::Round(p, _) => walk(p, out),
-                Plan::Arithmetic(_, a, b) => {
-                    walk(a, out);
-                    walk(b, out);
-                }
-                Plan::Number(_) | Plan::Aggregate(_) => {}
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.plan, &mut out);
-        out
-    }
 }
 
 fn evaluate(
