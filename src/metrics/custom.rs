@@ -180,7 +180,6 @@ impl CustomMetric {
         }
         Ok(())
     }
-
 }
 
 fn evaluate(
