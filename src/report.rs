@@ -10,7 +10,7 @@ use crate::metrics::breakdown::{
     breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
     DeclineReasons, Dimension, Histogram, UNLISTED,
 };
-use crate::metrics::custom::{name_roles, parse_all, CustomMetric, Evaluator};
+use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
 use crate::metrics::engine::bucket_table;
 use crate::metrics::engine::{Payers, PayersFrom, Rows};
 use crate::metrics::funnel::{
@@ -1237,10 +1237,9 @@ pub fn check_custom_metrics(
     definitions: &[String],
 ) -> Vec<CustomOutcome> {
     let formulas = FormulaTable::new(frame.table(dataset), &frame.mapping, None, &frame.decimals);
-    let roles = name_roles(&formulas, &frame.mapping);
     // Numbers are not read: the compiler only needs a reader to hold.
     let read_number = |_: usize, _: &str| -> Option<f64> { None };
-    parse_all(definitions, &formulas.names, &|index| roles[index])
+    parse_all(definitions, &formulas, &frame.mapping)
         .into_iter()
         .zip(definitions)
         .map(|(parsed, definition)| {
@@ -1290,8 +1289,7 @@ fn custom_metrics<'f>(
     rows: CustomRows,
     places: CustomPlaces,
 ) -> Vec<CustomOutcome> {
-    let roles = name_roles(formulas, mapping);
-    let parsed = parse_all(definitions, &formulas.names, &|index| roles[index]);
+    let parsed = parse_all(definitions, formulas, mapping);
     let mut errors: Vec<Option<ParseError>> =
         parsed.iter().map(|p| p.as_ref().err().cloned()).collect();
     let read_number = |column: usize, text: &str| formulas.read_number(column, text);

@@ -483,12 +483,16 @@ fn combined_unit(op: BinaryOp, a: Unit, b: Unit, plan_a: &Plan, plan_b: &Plan) -
     }
 }
 
-/// Every custom metric of the options, parsed; each definition's outcome, in order.
+/// Every custom metric of the options, parsed against the table's formula names (and the roles
+/// their columns play, for units); each definition's outcome, in order.
 pub fn parse_all(
     definitions: &[String],
-    names: &[String],
-    role_of_name: &dyn Fn(usize) -> Option<Role>,
+    formulas: &FormulaTable,
+    mapping: &Mapping,
 ) -> Vec<Result<CustomMetric, ParseError>> {
+    let roles = name_roles(formulas, mapping);
+    let role_of_name = |index: usize| roles[index];
+    let names = &formulas.names;
     let mut taken: Vec<String> = Vec::new();
     definitions
         .iter()
@@ -500,7 +504,7 @@ pub fn parse_all(
                     format!("at most {MAX_CUSTOM_METRICS} custom metrics: remove some first"),
                 ));
             }
-            let metric = CustomMetric::parse(definition, names, role_of_name, &taken)?;
+            let metric = CustomMetric::parse(definition, names, &role_of_name, &taken)?;
             taken.push(metric.id.clone());
             Ok(metric)
         })
@@ -508,7 +512,7 @@ pub fn parse_all(
 }
 
 /// The role each formula name plays: a header's column's role, or the role an alias names.
-pub fn name_roles(formulas: &FormulaTable, mapping: &Mapping) -> Vec<Option<Role>> {
+fn name_roles(formulas: &FormulaTable, mapping: &Mapping) -> Vec<Option<Role>> {
     (0..formulas.names.len())
         .map(|index| {
             let column = formulas.target(index);

@@ -219,18 +219,25 @@ def plain(v):
     return float(v)  # Decimal
 
 
-def compare_values(ck, label, exp, got_row, ids):
-    """Every catalog metric of the report: in the SQL row when the SQL computes it, else it must
-    have no value in the report."""
+def mismatches(where, exp, got_row, ids):
+    """The metrics of `ids` whose report value (`exp`) the SQL row does not give: a different
+    number, or a value the SQL left out."""
     bad = []
     for m in ids:
         e = exp.get(m)
         if m in got_row:
             g = plain(got_row[m])
             if not same_number(e, g):
-                bad.append(f"{m}: report {e!r}, sql {g!r}")
+                bad.append(f"{where}{m}: report {e!r}, sql {g!r}")
         elif e is not None:
-            bad.append(f"{m}: report {e!r}, left out of the SQL")
+            bad.append(f"{where}{m}: report {e!r}, left out of the SQL")
+    return bad
+
+
+def compare_values(ck, label, exp, got_row, ids):
+    """Every catalog metric of the report: in the SQL row when the SQL computes it, else it must
+    have no value in the report."""
+    bad = mismatches("", exp, got_row, ids)
     ck.check(label, not bad, "; ".join(bad[:4]) if bad else f"{len(ids)} metrics")
 
 
@@ -241,16 +248,7 @@ def compare_series(ck, label, exp_series, rows, ids):
                     f"report {exp_buckets[:3]}..{exp_buckets[-2:]} ({len(exp_buckets)}), "
                     f"sql {got_buckets[:3]}..{got_buckets[-2:]} ({len(got_buckets)})"):
         return
-    bad = []
-    for s, r in zip(exp_series, rows):
-        for m in ids:
-            e = s.get(m)
-            if m in r:
-                g = plain(r[m])
-                if not same_number(e, g):
-                    bad.append(f"{s['bucket']} {m}: report {e!r}, sql {g!r}")
-            elif e is not None:
-                bad.append(f"{s['bucket']} {m}: report {e!r}, left out of the SQL")
+    bad = [b for s, r in zip(exp_series, rows) for b in mismatches(f"{s['bucket']} ", s, r, ids)]
     ck.check(f"{label} values", not bad,
              f"{len(bad)} wrong, e.g. {bad[:4]}" if bad else f"{len(rows)} buckets x {len(ids)} metrics")
 
