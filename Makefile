@@ -10,11 +10,12 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM_TARGET := target/wasm32-unknown-unknown/wasm/paymetrics.wasm
 
-.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-native test-browser test-oracle test-sql test-spark test-e2e lint bench clean
+.PHONY: help serve test dist wasm cli docs setup setup-rust setup-test screenshot test-rust test-wasm test-native test-browser test-oracle test-sql test-spark test-e2e test-fuzz fuzz setup-fuzz lint bench clean
 
 help:
 	@echo "make serve   build the page with the sample loaded and serve it on http://localhost:$(PORT)/"
-	@echo "make test    run every test (Rust core, wasm boundary, DuckDB oracle, SQL export, browser end-to-end)"
+	@echo "make test    run every test (Rust core, wasm boundary, DuckDB oracle, SQL export, browser end-to-end, fuzz)"
+	@echo "make fuzz    fuzz the ingestion path and the formula language, FUZZ_SECONDS (300) each"
 	@echo "make dist    build the static site into dist/"
 	@echo "make cli     build the native CLI into target/release/paymetrics"
 
@@ -95,6 +96,7 @@ test-native:
 	$(MAKE) --no-print-directory test-sql
 
 test-browser: test-e2e
+	$(MAKE) --no-print-directory test-fuzz
 
 lint:
 	cargo fmt --check
@@ -130,6 +132,38 @@ test-spark:
 
 test-e2e: setup-test dist
 	node --test tests/e2e/
+
+# Fuzzing (fuzz/, cargo fuzz: libFuzzer on nightly) of the ingestion path (bytes -> table ->
+# report) and of the formula language (parser, planner, evaluation); seeds: the fixtures in
+# tests/data and fuzz/seeds/formula. `make fuzz` runs each target FUZZ_SECONDS (default 5 min);
+# `make test` runs each for 20 s. A crash is saved under fuzz/artifacts/TARGET/ and the target
+# fails: reproduce it with `cargo +nightly fuzz run -O -a -s none TARGET FILE` and make it a
+# regression test in the core (the first: `a_character_cut_by_a_delimiter_is_replaced_not_joined`).
+# -s none: no AddressSanitizer. The core has no unsafe code, and without it the build takes half
+# the time and runs ~2x the inputs; -a keeps debug assertions and overflow checks on.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := ingest formula
+FUZZ_SEEDS_ingest := tests/data
+FUZZ_SEEDS_formula := fuzz/seeds/formula
+FUZZ_MAX_LEN_ingest := 65536
+FUZZ_MAX_LEN_formula := 4096
+
+setup-fuzz:
+	@cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2
+
+fuzz: setup-fuzz
+	cargo +nightly fuzz build -O -a -s none
+	@for target in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-$$target || exit 1; done
+
+fuzz-%:
+	@mkdir -p fuzz/corpus/$*
+	cargo +nightly fuzz run -O -a -s none $* fuzz/corpus/$* $(FUZZ_SEEDS_$*) -- \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN_$*) -print_final_stats=1 2>&1 | \
+	  grep -vE '^#[0-9]+ +(NEW|REDUCE|pulse)'; exit $${PIPESTATUS[0]}
+
+test-fuzz:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
 # Refreshes the README's picture of the page with the sample loaded.
 screenshot: setup-test dist

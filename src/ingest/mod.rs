@@ -825,8 +825,16 @@ impl Body {
         let mut spans = std::mem::take(&mut self.spans);
         spans.clear();
         let lossy: String;
+        // csv-core stores the fields without their delimiters, so the bytes of a character cut
+        // by a delimiter (`\xe7\xbb,\x88`) join into a valid one: each field's end must also be
+        // a character boundary, else the fields are read one by one as below (found by fuzzing).
+        let ends_on_characters = |text: &str| {
+            ends[..self.ends_len]
+                .iter()
+                .all(|&end| text.is_char_boundary(end))
+        };
         let text = match std::str::from_utf8(bytes) {
-            Ok(text) => {
+            Ok(text) if ends_on_characters(text) => {
                 let mut start = 0;
                 for &end in &ends[..self.ends_len] {
                     spans.push(trimmed_span(text, start, end));
@@ -834,7 +842,7 @@ impl Body {
                 }
                 text
             }
-            Err(_) => {
+            _ => {
                 self.replaced = true;
                 let mut owned = String::with_capacity(bytes.len() + 8);
                 let mut start = 0;
@@ -1157,6 +1165,26 @@ mod tests {
         assert_eq!(sniff_delimiter("a|b|c\n1|2|3\n"), b'|');
         // Commas inside quotes do not fool it.
         assert_eq!(sniff_delimiter("a;b\n\"1,2,3\";4\n"), b';');
+    }
+
+    #[test]
+    fn a_character_cut_by_a_delimiter_is_replaced_not_joined() {
+        // Found by `make fuzz` (fuzz/fuzz_targets/ingest.rs): the fields' bytes, stored without
+        // the delimiter, joined into 终 (e7 bb 88), and slicing a field inside it panicked.
+        let table = read_csv("t.csv", b"a,b,c\n1,\xe7\xbb,\x88\n2,x,y\n").unwrap();
+        let row = |r: usize| -> Vec<String> {
+            table
+                .columns
+                .iter()
+                .map(|c| c.get(r).into_owned())
+                .collect()
+        };
+        assert_eq!(row(0), ["1", "\u{FFFD}", "\u{FFFD}"]);
+        assert_eq!(row(1), ["2", "x", "y"]);
+        assert_eq!(
+            table.warnings,
+            ["the file is not valid UTF-8; unreadable bytes were replaced by \u{FFFD}"]
+        );
     }
 
     #[test]
