@@ -426,11 +426,30 @@ describe('Share links in the page', { timeout: 240000 }, () => {
     await page.waitForFunction(() => /&data=/.test(document.getElementById('share-url').value));
     const url = await page.inputValue('#share-url');
     assert.ok(url.length < 10000, `a small link: ${url.length}`);
+    // The consent was for that link: the address bar drops the data at the next change.
+    await settle(page, () => page.click('#grain [data-grain="week"]'));
+    await page.waitForSelector('#app[data-address="current"]');
+    assert.doesNotMatch(page.url(), /[&#]data=/, 'the address embeds nothing on its own');
+    assert.equal(decodeView(new URL(page.url()).hash).view.dataset.kind, 'files');
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+
     const other = await openLink(browser, url);
     try {
-      assert.deepEqual(await snapshot(other.page), before);
-      assert.equal(await other.page.isHidden('#share-request'), true);
+      const p = other.page;
+      assert.deepEqual(await snapshot(p), before);
+      assert.equal(await p.isHidden('#share-request'), true);
+      // The recipient's address keeps the data it came with, through changes of the view: a
+      // reload could not find the file otherwise.
+      await settle(p, () => p.click('#grain [data-grain="month"]'));
+      await p.waitForSelector('#app[data-address="current"]');
+      assert.match(p.url(), /&data=/);
+      const changed = await snapshot(p);
+      await p.reload();
+      await waitForStatus(p, 'ready', 45000);
+      assert.deepEqual(await snapshot(p), changed);
+      assert.equal(await p.isHidden('#share-request'), true, 'no file asked for');
       assert.deepEqual(other.log.offsite, []);
+      assert.deepEqual(other.log.pageErrors, []);
     } finally {
       await other.context.close();
     }
