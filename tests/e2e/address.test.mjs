@@ -177,11 +177,18 @@ describe('The address follows the view', { timeout: 300000 }, () => {
     assert.deepEqual(log.pageErrors, []);
   });
 
-  test('the Share panel gives the link in the address', async () => {
+  test('the Share panel gives the link in the address, and follows the view while it is open', async () => {
     const { page } = session;
     await page.click('#share-link');
     await page.waitForFunction(() => document.getElementById('share-url').value.includes('#v=1&'));
     assert.equal(await page.inputValue('#share-url'), page.url());
+    const first = page.url();
+    await settle(page, () => page.click('#grain [data-grain="month"]'));
+    await addressFollows(page);
+    await page.waitForFunction((old) => document.getElementById('share-url').value !== old, first);
+    assert.equal(await page.inputValue('#share-url'), page.url(), 'not the link of the view before');
+    assert.equal(addressView(page).grain, 'month');
+    assert.match(await text(page, '#share-status'), /view changed.*Copy it again/);
     await page.click('#share-close');
   });
 });

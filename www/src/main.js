@@ -978,6 +978,7 @@ let liveImport = null;
 // text, taken on the page's first load of the default sample (`cleanFrom`: the action doing it).
 let cleanView = null;
 let cleanFrom = 0;
+let shownSignature = null; // the view of the last render: an open Share panel follows its changes
 
 /** What a link holds of the view (share.js viewOfState), as text, to compare with cleanView. */
 function viewSignature() {
@@ -998,6 +999,8 @@ function followView() {
     cleanFrom = -1;
   }
   if (share?.waiting()) return;
+  if (signature !== shownSignature) share?.viewChanged();
+  shownSignature = signature;
   if (signature === cleanView) {
     if (live) live.clear();
     else if (looksLikeLink(window.location.hash)) history.replaceState(history.state, '', `${window.location.pathname}${window.location.search}`);
@@ -1447,7 +1450,11 @@ const shareApp = {
   // `files` may carry `packed`: the compressed data of a file that came embedded in the link.
   openFiles: (files, view) => {
     pendingView = view;
-    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`);
+    // Applied when the files are in (committed); if they never are (an error, Cancel), the
+    // link's view must not land on the next files dropped.
+    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`).finally(() => {
+      if (pendingView === view) pendingView = null;
+    });
   },
   openDefault: (notice) => {
     linkNotice = notice;

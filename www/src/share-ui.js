@@ -75,11 +75,21 @@ export function setupShare(app) {
     }
   }
 
-  async function share() {
+  let making = 0; // the latest link being made: an older one that finishes later is dropped
+  let embedded = null; // { view, data } prepared for the user's consent
+
+  /**
+   * Opens the panel with the link of the view on screen, copied to the clipboard; or, with
+   * `changed`, puts the link of the view that just changed in the open panel (copying is the
+   * user's to do again: the clipboard is not overwritten behind their back).
+   */
+  async function share({ changed = false } = {}) {
     if (!app.report()) return;
+    const mine = ++making;
     el.panel.hidden = false;
     el.share.setAttribute('aria-expanded', 'true');
     el.embedWarning.hidden = true;
+    embedded = null;
     el.status.textContent = 'Making the link…';
     el.url.value = '';
     delete el.panel.dataset.copied;
@@ -87,6 +97,7 @@ export function setupShare(app) {
     try {
       // A large file takes a second or so to hash: the panel says what it is doing meanwhile.
       const { dataset, data } = await datasetOf(app, (name) => (el.status.textContent = `Checking ${name}…`));
+      if (mine !== making) return;
       el.status.textContent = 'Making the link…';
       const url = show(encodeView(viewOfState(app.state, dataset), data));
       if (dataset.kind === 'sample') {
@@ -101,13 +112,13 @@ export function setupShare(app) {
       }
       el.embed.hidden = dataset.kind !== 'files' || dataset.files.reduce((s, f) => s + f.size, 0) > LIMITS.embedRaw;
       el.embedAsk.disabled = false;
-      await copy(url);
+      if (changed) el.status.textContent = 'The view changed: this is its link now. Copy it again to share it.';
+      else await copy(url);
     } catch (err) {
-      el.status.textContent = `Could not make the link: ${String(err?.message || err)}`;
+      if (mine === making) el.status.textContent = `Could not make the link: ${String(err?.message || err)}`;
     }
   }
 
-  let embedded = null; // { view, data } prepared for the user's consent
   async function askEmbed() {
     el.embedAsk.disabled = true;
     el.status.textContent = 'Compressing the data…';
@@ -371,6 +382,10 @@ export function setupShare(app) {
     exportAs,
     /** The Share link button: opens the panel with a fresh link, or closes it. */
     toggleShare: () => (el.panel.hidden ? share() : closePanel()),
+    /** The view changed (main.js, after it is rendered): an open panel gets the new link. */
+    viewChanged() {
+      if (!el.panel.hidden) share({ changed: true });
+    },
     /** Is a file link waiting for its files (the address keeps that link meanwhile)? */
     waiting: () => request !== null,
     /** True when a file link is waiting for files: the dropped files are its answer. */
