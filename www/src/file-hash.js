@@ -2,11 +2,11 @@
 // so that the address bar's link (live-link.js), the Share panel and a recipient's check
 // (share-ui.js) never hash the same file twice.
 //
-// crypto.subtle.digest takes the whole file at once but works off the main thread: on this
-// 2-core machine a 200 MB file takes ~0.7 s to read and ~0.5 s to hash, and the page's main
-// thread never stalls more than ~30 ms meanwhile (measured with a setTimeout loop in headless
-// Chromium). So no hashing worker; what the user needs is to be told why the link is not ready
-// yet: `onCheck(name)` is called when a file is about to be read for its hash.
+// The hash runs in a worker of its own (hash-worker.js): crypto.subtle.digest takes the whole
+// file at once and, in Chromium, holds up the calling thread while it runs; on the main thread a
+// 60 MB file froze the page for 200–300 ms on this 2-core machine (a 256 MB one would for over a
+// second). It still takes a while, so the page says what it is doing: `onCheck(name)` is called
+// when a file is about to be read for its hash.
 import { sha256Hex } from './share.js';
 
 // Files above this are not hashed (the page would hold all of it in memory at once): a link
@@ -25,11 +25,30 @@ export function hashFile(file, onCheck = null) {
   if (!pending) {
     // A file that cannot be read (changed or removed on disk since it was picked) is not
     // hashed: its link checks the recipient's copy by name and size only, as above the limit.
-    pending = file.arrayBuffer().then(sha256Hex).catch(() => null);
+    pending = hashOffThread(file)
+      .catch(() => file.arrayBuffer().then(sha256Hex)) // no worker: on this thread after all
+      .catch(() => null);
     hashes.set(file, pending);
     pending.then((hex) => known.set(file, hex));
   }
   return pending;
+}
+
+/** The SHA-256 of `file`, computed by a worker started for it (and ended once it answers). */
+function hashOffThread(file) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { type: 'module' });
+    worker.onmessage = ({ data }) => {
+      worker.terminate();
+      if (typeof data?.hex === 'string') resolve(data.hex);
+      else reject(new Error(data?.error || 'no hash'));
+    };
+    worker.onerror = (event) => {
+      worker.terminate();
+      reject(new Error(event.message || 'the hash worker failed'));
+    };
+    worker.postMessage(file);
+  });
 }
 
 /**
