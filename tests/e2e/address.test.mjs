@@ -231,6 +231,7 @@ describe('The address follows the view', { timeout: 300000 }, () => {
         t.diagnostic(`${size} bytes hashed; the main thread's longest pause: ${Math.round(gap)} ms`);
         assert.ok(gap < 150, `the main thread was blocked ${Math.round(gap)} ms`);
         assert.deepEqual(log.pageErrors, []);
+        assert.deepEqual(log.csp, [], 'the hash worker is allowed by the page CSP');
       } finally {
         await context.close();
       }
