@@ -80,6 +80,19 @@ describe('The address follows the view', { timeout: 300000 }, () => {
     await addressFollows(page);
     assert.equal(addressView(page).segment, 'funding_source');
 
+    await settle(page, () => page.selectOption('#tz', 'Europe/Berlin'));
+    await addressFollows(page);
+    assert.equal(addressView(page).tz, 'Europe/Berlin');
+
+    await settle(page, () => page.selectOption('#period', '90'));
+    await addressFollows(page);
+    assert.equal(addressView(page).period, '90');
+
+    // The mapping: the fee column unmapped (revenue and take rate then say what they need).
+    await settle(page, () => page.selectOption('select[data-role="fee"]', ''));
+    await addressFollows(page);
+    assert.deepEqual(addressView(page).mapping, { fee: null });
+
     await page.fill('#metric-input', METRIC);
     await settle(page, () => page.click('.metric-form button[type="submit"]'));
     await addressFollows(page);
@@ -92,6 +105,7 @@ describe('The address follows the view', { timeout: 300000 }, () => {
     const view = addressView(page);
     assert.equal(view.grain, 'week', 'the earlier changes are still there');
     assert.equal(view.segment, 'funding_source');
+    assert.equal(view.tz, 'Europe/Berlin');
     assert.equal(await page.evaluate(() => history.length), entries, 'replaceState: no history entry per change');
 
     const before = await snapshot(page);
@@ -106,6 +120,9 @@ describe('The address follows the view', { timeout: 300000 }, () => {
     await addressFollows(page);
     assert.deepEqual(await snapshot(page), before, 'the reloaded page shows the same view and numbers');
     assert.equal(await page.inputValue('[data-metric-definition="0"]'), METRIC);
+    assert.equal(await page.inputValue('#tz'), 'Europe/Berlin');
+    assert.equal(await page.inputValue('#period'), '90');
+    assert.equal(await page.inputValue('select[data-role="fee"]'), '');
     assert.equal(page.url(), address, 'the address is the same link');
     assert.equal(await page.isHidden('#error-banner'), true, 'no error');
 
