@@ -252,3 +252,24 @@ export async function downloadSampleCsv(page) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#dl-transactions')]);
   return readFileSync(await download.path(), 'utf8');
 }
+
+/** Everything the view shows that a share link (or the address of the view) must restore. */
+export async function snapshot(page) {
+  return {
+    kpis: await kpiValues(page),
+    series: await seriesRows(page),
+    grain: await page.$eval('#grain [aria-pressed="true"]', (b) => b.dataset.grain),
+    tab: await page.$eval('#views [aria-selected="true"]', (b) => b.dataset.view),
+    segment: await page.$eval('#segment', (s) => s.value),
+    filters: await page.$$eval('#filter-chips [data-filter] .chip-edit', (els) => els.map((e) => e.textContent)),
+    period: [await page.getAttribute('#period-caption', 'data-from'), await page.getAttribute('#period-caption', 'data-to')],
+    dataset: await text(page, '#dataset-name'),
+  };
+}
+
+/** A new page (in its own context) at `url`, once it is ready. */
+export async function openLink(browser, url) {
+  const opened = await openPage(browser, url);
+  await waitForStatus(opened.page, 'ready', 45000);
+  return opened;
+}

@@ -297,7 +297,7 @@ describe('First load: the charts wait until they are needed', { timeout: 120000 
 
   after(() => session?.close());
 
-  test('the sample loads without the chart chunks, within the budget; scrolling to a chart draws it', async () => {
+  test('the sample loads without the chart chunks, within the budget; scrolling to a chart draws it', async (t) => {
     const { page, log } = session;
     await waitForStatus(page, 'ready', 45000);
     await page.waitForFunction(() => document.querySelectorAll('.downloads a[href^="blob:"]').length === 3);
@@ -314,6 +314,9 @@ describe('First load: the charts wait until they are needed', { timeout: 120000 
     const total = Object.values(sizes).reduce((a, b) => a + b, 0);
     const wasmJsCss = first.filter((f) => /\.(wasm|js|css)$/.test(f)).reduce((a, f) => a + sizes[f], 0);
     assert.ok(total < FIRST_LOAD_BUDGET, `first load ${total} bytes gzip (wasm + JS + CSS ${wasmJsCss}), budget ${FIRST_LOAD_BUDGET}: ${JSON.stringify(sizes)}`);
+    t.diagnostic(`first load ${total} bytes gzip (wasm + JS + CSS ${wasmJsCss}): ${JSON.stringify(sizes)}`);
+    // Share links and exports (share-ui.js, live-link.js…) wait for a click or a change of the view.
+    assert.deepEqual(first.filter((f) => /^assets\/(share|share-ui|live-link|file-hash|export)-[^/]+\.js$/.test(f)), [], 'share code in the first load');
 
     // Meanwhile the chart's box keeps its size and shows its summary.
     const main = page.locator('[data-chart="tpv"]');

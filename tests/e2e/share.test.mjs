@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DATA, kpiValues, openPage, seriesRows, settle, startPage, text, upload, waitForStatus } from './helpers.mjs';
+import { DATA, kpiValues, openLink, seriesRows, settle, snapshot, startPage, text, upload, waitForStatus } from './helpers.mjs';
 import { csvCell, metricsCsv, seriesCsv, toCsv, escapeHtml, htmlReport } from '../../www/src/export.js';
 import { compareFiles, decodeView, deflate, encodeView, sha256Hex, toBase64Url, unpackEmbedded, viewOfState } from '../../www/src/share.js';
 
@@ -215,25 +215,6 @@ async function shareLink(page) {
   return url;
 }
 
-/** Everything the view shows that a link must restore. */
-async function snapshot(page) {
-  return {
-    kpis: await kpiValues(page),
-    series: await seriesRows(page),
-    grain: await page.$eval('#grain [aria-pressed="true"]', (b) => b.dataset.grain),
-    tab: await page.$eval('#views [aria-selected="true"]', (b) => b.dataset.view),
-    segment: await page.$eval('#segment', (s) => s.value),
-    filters: await page.$$eval('#filter-chips [data-filter] .chip-edit', (els) => els.map((e) => e.textContent)),
-    period: [await page.getAttribute('#period-caption', 'data-from'), await page.getAttribute('#period-caption', 'data-to')],
-    dataset: await text(page, '#dataset-name'),
-  };
-}
-
-async function openLink(browser, url) {
-  const opened = await openPage(browser, url);
-  await waitForStatus(opened.page, 'ready', 45000);
-  return opened;
-}
 
 describe('Share links in the page', { timeout: 240000 }, () => {
   let session;
@@ -445,11 +426,30 @@ describe('Share links in the page', { timeout: 240000 }, () => {
     await page.waitForFunction(() => /&data=/.test(document.getElementById('share-url').value));
     const url = await page.inputValue('#share-url');
     assert.ok(url.length < 10000, `a small link: ${url.length}`);
+    // The consent was for that link: the address bar drops the data at the next change.
+    await settle(page, () => page.click('#grain [data-grain="week"]'));
+    await page.waitForSelector('#app[data-address="current"]');
+    assert.doesNotMatch(page.url(), /[&#]data=/, 'the address embeds nothing on its own');
+    assert.equal(decodeView(new URL(page.url()).hash).view.dataset.kind, 'files');
+    await settle(page, () => page.click('#grain [data-grain="day"]'));
+
     const other = await openLink(browser, url);
     try {
-      assert.deepEqual(await snapshot(other.page), before);
-      assert.equal(await other.page.isHidden('#share-request'), true);
+      const p = other.page;
+      assert.deepEqual(await snapshot(p), before);
+      assert.equal(await p.isHidden('#share-request'), true);
+      // The recipient's address keeps the data it came with, through changes of the view: a
+      // reload could not find the file otherwise.
+      await settle(p, () => p.click('#grain [data-grain="month"]'));
+      await p.waitForSelector('#app[data-address="current"]');
+      assert.match(p.url(), /&data=/);
+      const changed = await snapshot(p);
+      await p.reload();
+      await waitForStatus(p, 'ready', 45000);
+      assert.deepEqual(await snapshot(p), changed);
+      assert.equal(await p.isHidden('#share-request'), true, 'no file asked for');
       assert.deepEqual(other.log.offsite, []);
+      assert.deepEqual(other.log.pageErrors, []);
     } finally {
       await other.context.close();
     }
@@ -521,6 +521,67 @@ describe('Exports', { timeout: 240000 }, () => {
     assert.match(body, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.doesNotMatch(body, /<script|<foreignObject|\son\w+=/i);
     assert.ok((body.match(/<path/g) || []).length > 5, 'bars drawn as paths');
+    assert.deepEqual(session.log.pageErrors, []);
+  });
+
+  test("a custom metric: its row in the metrics CSV, its chart in its dialog as PNG and SVG", async () => {
+    const { page, browser } = session;
+    const id = 'app_payers';
+    await page.fill('#metric-input', `${id} = count_distinct(user_id where channel = "app_qr")`);
+    await settle(page, () => page.click('.metric-form button[type="submit"]'));
+    const value = (await kpiValues(page))[id];
+    assert.equal(typeof value, 'number', 'the metric has its card');
+    assert.ok(value > 0);
+
+    // The CSV has the metric's row, with the value on its card.
+    const rows = parseCsv((await save(page, () => page.click('[data-export="metrics-csv"]'))).bytes.toString('utf8'));
+    const row = rows.find((r) => r[0] === id);
+    assert.ok(row, `${id} in the CSV`);
+    assert.equal(row[2], 'custom');
+    assert.equal(Number(row[4]), value, 'the value on the card');
+
+    // Its card opens its dialog; the dialog's chart downloads as PNG and SVG.
+    await page.click(`[data-open-metric="${id}"]`);
+    await page.locator('#metric-dialog').waitFor({ state: 'visible' });
+    const actions = '#metric-dialog-chart[data-rendered] + .chart-actions';
+    await page.waitForSelector(`${actions} [data-chart-export="png"]`);
+    const box = await page.$eval('#metric-dialog-chart', (el) => ({ width: el.clientWidth, height: el.clientHeight }));
+    const png = await save(page, () => page.click(`${actions} [data-chart-export="png"]`));
+    assert.equal(png.name, 'paymetrics-metric-app-payers.png');
+    assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'the PNG signature');
+    assert.equal(png.bytes.subarray(12, 16).toString('latin1'), 'IHDR', 'the first chunk is the header');
+    assert.ok(png.bytes.length > 5000 && png.bytes.length < 5e6, `PNG of ${png.bytes.length} bytes`);
+    // At twice the chart's pixels (pixelRatio 2), whatever the window.
+    const [width, height] = [png.bytes.readUInt32BE(16), png.bytes.readUInt32BE(20)];
+    assert.ok(Math.abs(width - 2 * box.width) <= 2 && Math.abs(height - 2 * box.height) <= 2, `PNG ${width}×${height} for a chart of ${box.width}×${box.height}`);
+
+    const svg = await save(page, () => page.click(`${actions} [data-chart-export="svg"]`));
+    assert.equal(svg.name, 'paymetrics-metric-app-payers.svg');
+    const body = svg.bytes.toString('utf8');
+    assert.doesNotMatch(body, /<script|<foreignObject|\son\w+=/i);
+    // Parsed as XML by the browser, in a blank page of its own (not the app's).
+    const blank = await browser.newContext();
+    try {
+      const parsed = await (await blank.newPage()).evaluate((source) => {
+        const doc = new DOMParser().parseFromString(source, 'image/svg+xml');
+        const root = doc.documentElement;
+        return { error: doc.getElementsByTagName('parsererror').length, root: root.localName, ns: root.namespaceURI, title: root.querySelector('title')?.textContent, paths: root.getElementsByTagName('path').length };
+      }, body);
+      assert.equal(parsed.error, 0, 'well-formed XML');
+      assert.equal(parsed.root, 'svg');
+      assert.equal(parsed.ns, 'http://www.w3.org/2000/svg');
+      assert.match(parsed.title, new RegExp(`^${id} by day`), "the SVG's title names the metric");
+      assert.ok(parsed.paths > 5, 'drawn');
+    } finally {
+      await blank.close();
+    }
+    await page.click('#metric-dialog-close');
+
+    // "Chart it" puts it in the time series, whose SVG is named after it too.
+    await page.click(`[data-chart-metric="${id}"]`);
+    await page.waitForSelector(`[data-chart="${id}"][data-rendered] + .chart-actions [data-chart-export="svg"]`);
+    const series = await save(page, () => page.click(`[data-chart="${id}"] + .chart-actions [data-chart-export="svg"]`));
+    assert.match(series.bytes.toString('utf8'), new RegExp(`<title>[^<]*${id}`));
     assert.deepEqual(session.log.pageErrors, []);
   });
 

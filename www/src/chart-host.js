@@ -46,6 +46,11 @@ async function chartModule() {
   return charts;
 }
 
+/** A chart's name: its accessible name, without the pointer to the table next to it on the page. */
+export function chartTitle(el) {
+  return (el.getAttribute('aria-label') || '').replace(/;\s*the (data )?table[^;]*$/, '');
+}
+
 /**
  * Keeps one ECharts instance per container and updates it in place. A render pass is
  * begin() … box() / render() … end(): the charts not rendered in the pass are disposed.
@@ -274,7 +279,10 @@ export class ChartHost {
     return chart.getDataURL({ type: 'png', pixelRatio: 2, backgroundColor: '#ffffff' });
   }
 
-  /** The chart in `el` as an SVG document (drawn again, offscreen, by the SVG renderer; sanitised). */
+  /**
+   * The chart in `el` as an SVG document (drawn again, offscreen, by the SVG renderer; sanitised),
+   * named by a <title>: a downloaded file says what it shows (a single series has no legend).
+   */
   async svgOf(el, { width, height } = {}) {
     const module = await chartModule();
     const build = this.builds.get(el);
@@ -283,7 +291,8 @@ export class ChartHost {
     const h = Math.round(height || el.clientHeight || 320);
     const svg = module.toSvg(build(module), w, h);
     if (!svg) throw new Error('The chart could not be drawn as SVG.');
-    return svg;
+    const title = chartTitle(el).replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]);
+    return title ? svg.replace(/^<svg[^>]*>/, (open) => `${open}<title>${title}</title>`) : svg;
   }
 
   end() {

@@ -3,7 +3,7 @@
 // the insights (mixes, funnel, retention, distributions), plus the exchange rates and the full
 // time series of one metric in a dialog. Rendered from the report of docs/report.md; every text
 // goes through textContent (dom.js).
-import { ChartHost } from './chart-host.js';
+import { ChartHost, chartTitle } from './chart-host.js';
 import { $, dataTable, download, fill, h } from './dom.js';
 import { bucketLabel, daysBetween, formatCount, formatRange, formatShort, formatValue, isNumber, metricDelta, parseRate, tzLabel } from './format.js';
 import { renderDeclines, renderFunding, renderFunnel, renderHistogram, renderMix, renderRegulators, renderRetention, thresholdStatus } from './insights.js';
@@ -24,7 +24,8 @@ export function onChartExportError(fn) {
 
 /** One chart's PNG (what is on screen, at twice its pixels) or SVG (drawn again as vectors). */
 async function exportChart(from, el, type) {
-  const key = from.listCharts().find((c) => c.el === el)?.key || el.dataset.chart || 'chart';
+  // The dialog's chart is named by its metric (paymetrics-metric-tpv.png), the others by their key.
+  const key = from === dialogHost ? `metric-${el.dataset.chart || ''}` : from.listCharts().find((c) => c.el === el)?.key || el.dataset.chart || 'chart';
   const slug = (key === 'main' ? `series-${el.dataset.chart || ''}` : key).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
   const name = `paymetrics-${slug || 'chart'}.${type}`;
   try {
@@ -41,9 +42,8 @@ export async function dashboardSvgs() {
   for (const c of host.listCharts()) {
     if (!c.shown) continue;
     try {
-      // The chart's accessible name, without its pointer to the table next to it on the page;
-      // drawn at a report's width (a chart of the two-column grid is narrow on screen).
-      const title = (c.el.getAttribute('aria-label') || c.key).replace(/;\s*the (data )?table[^;]*$/, '');
+      // Drawn at a report's width (a chart of the two-column grid is narrow on screen).
+      const title = chartTitle(c.el) || c.key;
       out.push({ title, svg: await host.svgOf(c.el, { width: Math.max(960, c.el.clientWidth) }) });
     } catch (err) {
       console.warn('chart not exported:', c.key, err);

@@ -130,6 +130,7 @@ const el = {
   statuses: $('#statuses'),
   resetStatuses: $('#reset-statuses'),
   quality: $('#quality-body'),
+  linkStatus: $('#link-status'),
 };
 
 const state = {
@@ -635,6 +636,7 @@ function applyView(v) {
 function loadSample(spec = null, view = null) {
   state.sample = spec ? { seed: spec.seed, rows: spec.rows } : { seed: SAMPLE_SEED, rows: SAMPLE_ROWS };
   pendingView = view;
+  const fresh = !spec && !view && cleanView === null && cleanFrom === 0;
   // Another sample than the last one: its lookups are learnt again from its first report.
   el.datasetName.textContent = 'Generating the sample…';
   return run(
@@ -644,6 +646,8 @@ function loadSample(spec = null, view = null) {
         notices.push(linkNotice);
         linkNotice = null;
       }
+      // The page's own first view: its address stays clean (followView).
+      if (fresh) cleanFrom = action;
       const info = await engine.call('loadSample', { rows: state.sample.rows, seed: state.sample.seed });
       // The lookups it comes with are known from an earlier load; the first report tells otherwise.
       const files = [
@@ -963,6 +967,61 @@ function render(report) {
   } finally {
     restoreFocus(focus);
   }
+  followView();
+}
+
+// ---- the address follows the view (live-link.js) ---------------------------------------------------
+
+let live = null; // the address writer, once imported
+let liveImport = null;
+// The page's default view (the sample, nothing changed) keeps a clean address: what it holds, as
+// text, taken on the page's first load of the default sample (`cleanFrom`: the action doing it).
+let cleanView = null;
+let cleanFrom = 0;
+let shownSignature = null; // the view of the last render: an open Share panel follows its changes
+
+/** What a link holds of the view (share.js viewOfState), as text, to compare with cleanView. */
+function viewSignature() {
+  const files = state.files.map((f) => [f.name, f.role, !!f.sample]);
+  return JSON.stringify([reportOptions(), files, state.sample, state.view, state.seriesMetric, state.retention, state.period, state.custom, state.currency, state.rates]);
+}
+
+/**
+ * After every render: the address gets the link of the view on screen (live-link.js, imported
+ * after the first change), or no link for the default view. Not while a file link waits for its
+ * files: the address keeps that link until they are given.
+ */
+function followView() {
+  if (!state.report) return;
+  const signature = viewSignature();
+  if (cleanFrom === state.action) {
+    cleanView = signature;
+    cleanFrom = -1;
+  }
+  if (share?.waiting()) return;
+  if (signature !== shownSignature) share?.viewChanged();
+  shownSignature = signature;
+  if (signature === cleanView) {
+    if (live) live.clear();
+    else if (looksLikeLink(window.location.hash)) history.replaceState(history.state, '', `${window.location.pathname}${window.location.search}`);
+    el.app.dataset.address = 'clean';
+    return;
+  }
+  el.app.dataset.address = 'pending';
+  liveImport ||= import('./live-link.js').then(
+    (module) => (live = module.createLiveLink({ state, isSample, follow: followView, status: (text) => (el.linkStatus.textContent = text) })),
+    (err) => {
+      liveImport = null;
+      throw err;
+    },
+  );
+  // Written when the module is there, from the state as it is then (a later view wins).
+  liveImport.then(
+    (writer) => {
+      if (!share?.waiting()) el.app.dataset.address = writer.write();
+    },
+    (err) => console.warn('Paymetrics: the address cannot follow the view;', String(err)),
+  );
 }
 
 function renderAll(report) {
@@ -1388,9 +1447,14 @@ const shareApp = {
   options: () => reportOptions(),
   isSample,
   openSample: (spec, view) => loadSample(spec, view),
+  // `files` may carry `packed`: the compressed data of a file that came embedded in the link.
   openFiles: (files, view) => {
     pendingView = view;
-    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`);
+    // Applied when the files are in (committed); if they never are (an error, Cancel), the
+    // link's view must not land on the next files dropped.
+    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`).finally(() => {
+      if (pendingView === view) pendingView = null;
+    });
   },
   openDefault: (notice) => {
     linkNotice = notice;
@@ -1398,6 +1462,7 @@ const shareApp = {
   },
   showError: (title, message) => showError(title, message),
   pickFiles: () => el.fileInput.click(),
+  follow: () => followView(),
 };
 
 function bindShare() {
@@ -1407,9 +1472,11 @@ function bindShare() {
     const button = event.target.closest('button[data-export]');
     if (button) shareControls().then((s) => s.exportAs(button), failed);
   });
-  // A link pasted into the address bar of an open page.
+  // A link pasted into the address bar of an open page; or an in-page anchor (the skip link)
+  // that took the view's link out of the address: it goes back, so a reload shows the view.
   window.addEventListener('hashchange', () => {
     if (looksLikeLink(window.location.hash)) shareControls().then((s) => s.openLocation(), failed);
+    else live?.restore();
   });
 }
 bindShare();

@@ -8,13 +8,11 @@
 import { dashboardSvgs } from './dashboard.js';
 import { $, download, fill, h } from './dom.js';
 import { htmlReport, metricsCsv, reportJson, seriesCsv } from './export.js';
+import { hashFile, knownHash, rememberHash } from './file-hash.js';
 import { bytes, formatRange, formatValue, metricDelta, tzLabel } from './format.js';
-import { LIMITS, compareFiles, decodeView, deflate, encodeView, isShareFragment, sha256Hex, unpackEmbedded, viewOfState } from './share.js';
+import { datasetOf, isPublished, publish } from './live-link.js';
+import { LIMITS, compareFiles, decodeView, deflate, encodeView, isShareFragment, unpackEmbedded, viewOfState } from './share.js';
 import { inView, viewById } from './views.js';
-
-// Files above this are not hashed for a link (the page would hold all of it in memory at once):
-// the recipient's copy is then checked by name and size only, and the page says so.
-const HASH_LIMIT = 256 * 1024 * 1024;
 
 const el = {
   share: $('#share-link'),
@@ -34,6 +32,7 @@ const el = {
   requestText: $('#share-request-text'),
   requestFiles: $('#share-request-files'),
   requestProblem: $('#share-request-problem'),
+  requestStatus: $('#share-request-status'),
   requestPick: $('#share-request-pick'),
   requestAnyway: $('#share-request-anyway'),
   requestCancel: $('#share-request-cancel'),
@@ -42,42 +41,23 @@ const el = {
 /** The link of a fragment: this page's address with it. */
 const linkOf = (fragment) => `${location.origin}${location.pathname}${location.search}#${fragment}`;
 
-async function hashFile(file) {
-  if (!file || file.size > HASH_LIMIT) return null;
-  return sha256Hex(await file.arrayBuffer());
-}
-
 /**
  * Wires the panels; main.js imports this module (and share.js, export.js) on the first click on
  * Share link or Export, or when the page is opened with a link, so the first load does not carry
  * it. `app` is main.js's side: { state, report(), options(), isSample(),
  * openSample(spec, view), openFiles(files, view), openDefault(notice), showError(title, text),
- * pickFiles() }.
+ * pickFiles(), follow() }.
  */
 export function setupShare(app) {
   let request = null; // a file link waiting for its files: { view, dropped, problems }
-  let published = null; // the fragment this page put in the address: coming back to it is no new link
 
   // ---- making a link --------------------------------------------------------------------------------
 
-  /** The dataset part of a link for what the page holds: the sample's seed and size, or the files. */
-  async function datasetOf() {
-    const { state } = app;
-    if (app.isSample()) return { kind: 'sample', seed: state.sample.seed, rows: state.sample.rows };
-    const files = state.files.filter((f) => !f.sample);
-    return {
-      kind: 'files',
-      files: await Promise.all(files.map(async (f) => ({ name: f.name, size: f.file.size, sha256: await hashFile(f.file), role: f.role }))),
-    };
-  }
-
-  function publish(fragment) {
-    const url = linkOf(fragment);
-    // The address bar shows the link too; replaceState does not reload nor fire hashchange.
-    history.replaceState(history.state, '', `#${fragment}`);
-    published = `#${fragment}`;
-    el.url.value = url;
-    return url;
+  /** The link in the panel and in the address bar (live-link.js: replaceState, no hashchange). */
+  function show(fragment) {
+    publish(fragment);
+    el.url.value = linkOf(fragment);
+    return el.url.value;
   }
 
   async function copy(url) {
@@ -95,35 +75,50 @@ export function setupShare(app) {
     }
   }
 
-  async function share() {
+  let making = 0; // the latest link being made: an older one that finishes later is dropped
+  let embedded = null; // { view, data } prepared for the user's consent
+
+  /**
+   * Opens the panel with the link of the view on screen, copied to the clipboard; or, with
+   * `changed`, puts the link of the view that just changed in the open panel (copying is the
+   * user's to do again: the clipboard is not overwritten behind their back).
+   */
+  async function share({ changed = false } = {}) {
     if (!app.report()) return;
+    const mine = ++making;
     el.panel.hidden = false;
     el.share.setAttribute('aria-expanded', 'true');
     el.embedWarning.hidden = true;
+    embedded = null;
     el.status.textContent = 'Making the link…';
     el.url.value = '';
     delete el.panel.dataset.copied;
     delete el.panel.dataset.embedded;
     try {
-      const dataset = await datasetOf();
-      const fragment = encodeView(viewOfState(app.state, dataset));
-      const url = publish(fragment);
+      // A large file takes a second or so to hash: the panel says what it is doing meanwhile.
+      const { dataset, data } = await datasetOf(app, (name) => (el.status.textContent = `Checking ${name}…`));
+      if (mine !== making) return;
+      el.status.textContent = 'Making the link…';
+      const url = show(encodeView(viewOfState(app.state, dataset), data));
       if (dataset.kind === 'sample') {
         el.note.textContent = `The link holds the view and the sample's seed (${dataset.seed}) and size (${dataset.rows} rows): whoever opens it gets the same sample, generated in their browser.`;
+      } else if (dataset.kind === 'embedded') {
+        el.panel.dataset.embedded = 'true';
+        el.note.textContent = `This link contains the data of ${dataset.files.map((f) => f.name).join(', ')}, as the link this page was opened with did: whoever opens it sees it without any file.`;
       } else {
         const names = dataset.files.map((f) => `${f.name} (${bytes(f.size)})`).join(', ');
         const unhashed = dataset.files.some((f) => f.sha256 === null);
         el.note.textContent = `The link holds the view, not your data: whoever opens it is asked for ${names} and the file is checked by name, size${unhashed ? '' : ' and content (SHA-256)'} before the view is shown.${unhashed ? ' A file over 256 MB is not hashed: only its name and size are checked.' : ''}`;
       }
-      el.embed.hidden = dataset.kind === 'sample' || dataset.files.reduce((s, f) => s + f.size, 0) > LIMITS.embedRaw;
+      el.embed.hidden = dataset.kind !== 'files' || dataset.files.reduce((s, f) => s + f.size, 0) > LIMITS.embedRaw;
       el.embedAsk.disabled = false;
-      await copy(url);
+      if (changed) el.status.textContent = 'The view changed: this is its link now. Copy it again to share it.';
+      else await copy(url);
     } catch (err) {
-      el.status.textContent = `Could not make the link: ${String(err?.message || err)}`;
+      if (mine === making) el.status.textContent = `Could not make the link: ${String(err?.message || err)}`;
     }
   }
 
-  let embedded = null; // { view, data } prepared for the user's consent
   async function askEmbed() {
     el.embedAsk.disabled = true;
     el.status.textContent = 'Compressing the data…';
@@ -136,7 +131,7 @@ export function setupShare(app) {
         el.status.textContent = `Too large to put in a link: ${bytes(packed)} compressed, the limit is ${bytes(LIMITS.embedCompressed)}. The link asks for the file instead.`;
         return;
       }
-      const dataset = { kind: 'embedded', files: await Promise.all(files.map(async (f, i) => ({ name: f.name, size: f.file.size, sha256: await sha256Hex(raw[i]), role: f.role }))) };
+      const dataset = { kind: 'embedded', files: await Promise.all(files.map(async (f) => ({ name: f.name, size: f.file.size, sha256: await hashFile(f.file), role: f.role }))) };
       embedded = { view: viewOfState(app.state, dataset), data };
       el.embedText.textContent =
         `Warning: this puts every row of ${files.map((f) => f.name).join(', ')} into the link itself (${bytes(packed)} compressed). ` +
@@ -158,9 +153,11 @@ export function setupShare(app) {
     embedded = null;
     el.embedWarning.hidden = true;
     try {
-      const url = publish(encodeView(view, data));
+      const url = show(encodeView(view, data));
       el.panel.dataset.embedded = 'true';
-      el.note.textContent = `This link contains the data of ${view.dataset.files.map((f) => f.name).join(', ')}: whoever opens it sees it without any file.`;
+      // The consent is for this link: the address goes back to a link without the data at the
+      // next change of the view (live-link.js never embeds on its own).
+      el.note.textContent = `This link contains the data of ${view.dataset.files.map((f) => f.name).join(', ')}: whoever opens it sees it without any file. The address bar goes back to a link without the data when you change the view.`;
       await copy(url);
     } catch (err) {
       el.status.textContent = `Could not embed the data: ${String(err?.message || err)}`;
@@ -234,7 +231,10 @@ export function setupShare(app) {
     if (!dropped.length) return;
     el.request.dataset.state = 'checking';
     el.requestProblem.hidden = true;
-    for (const d of dropped) d.sha256 = wanted.some((w) => w.name === d.name || wanted.length === 1) ? await hashFile(d.file) : null;
+    // Hashing a large file takes a second or so: the panel says so rather than look frozen.
+    const checking = (name) => (el.requestStatus.textContent = `Checking ${name}…`);
+    for (const d of dropped) d.sha256 = wanted.some((w) => w.name === d.name || wanted.length === 1) ? await hashFile(d.file, checking) : null;
+    el.requestStatus.textContent = '';
     if (!request) return;
     const { ok, missing, problems } = compareFiles(wanted, dropped);
     const all = [...problems, ...(missing.length ? [`The link also needs ${missing.join(', ')}.`] : [])];
@@ -262,7 +262,9 @@ export function setupShare(app) {
       return;
     }
     endRequest();
-    history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+    publish(null);
+    // The view on screen (the sample, maybe changed meanwhile) takes the address again.
+    app.follow();
   });
 
   /** Opens the link in the address bar, if there is one: false when there is none. */
@@ -270,12 +272,12 @@ export function setupShare(app) {
     const fragment = location.hash;
     if (!isShareFragment(fragment)) return false;
     // Back in the history to the link this page made (after the skip link, say): the view is on screen.
-    if (fragment === published) return true;
+    if (isPublished(fragment)) return true;
     endRequest();
     const decoded = decodeView(fragment);
     const refuse = (message) => {
       // Back to the address without the link: a reload shows the default view, not the error.
-      history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+      publish(null);
       app.openDefault({ title: 'This link could not be opened', message: `${message} The default view is shown instead.` });
     };
     if (decoded.error) {
@@ -288,7 +290,13 @@ export function setupShare(app) {
     } else if (view.dataset.kind === 'embedded') {
       try {
         const files = await unpackEmbedded(view, data);
-        app.openFiles(files.map((f) => ({ name: f.name, role: f.role, file: new File([f.bytes], f.name, { type: 'text/csv' }), sample: false })), view);
+        // Checked against the link's SHA-256 already; `packed` keeps them embedded in the address.
+        const opened = files.map((f, i) => {
+          const file = new File([f.bytes], f.name, { type: 'text/csv' });
+          rememberHash(file, f.sha256);
+          return { name: f.name, role: f.role, file, sample: false, packed: data[i] };
+        });
+        app.openFiles(opened, view);
       } catch (err) {
         refuse(String(err?.message || err));
       }
@@ -356,8 +364,9 @@ export function setupShare(app) {
       else if (kind === 'series-csv') download(seriesCsv(report), `paymetrics-series-${stamp()}.csv`, 'text/csv;charset=utf-8');
       else if (kind === 'json') {
         const { state } = app;
-        // The files by name and size only: an export is not a link, and hashing waits for one.
-        const files = state.files.filter((f) => !f.sample).map((f) => ({ name: f.name, size: f.file?.size ?? null, sha256: null, role: f.role }));
+        // The files by name, size and the hash if known (the address's link computes it): an
+        // export does not wait for one.
+        const files = state.files.filter((f) => !f.sample).map((f) => ({ name: f.name, size: f.file?.size ?? null, sha256: knownHash(f.file) ?? null, role: f.role }));
         const view = viewOfState(state, app.isSample() ? { kind: 'sample', seed: state.sample.seed, rows: state.sample.rows } : { kind: 'files', files });
         download(reportJson(report, { options: app.options(), view }), `paymetrics-report-${stamp()}.json`, 'application/json');
       } else if (kind === 'html') download(await htmlOf(report), `paymetrics-report-${stamp()}.html`, 'text/html;charset=utf-8');
@@ -373,6 +382,12 @@ export function setupShare(app) {
     exportAs,
     /** The Share link button: opens the panel with a fresh link, or closes it. */
     toggleShare: () => (el.panel.hidden ? share() : closePanel()),
+    /** The view changed (main.js, after it is rendered): an open panel gets the new link. */
+    viewChanged() {
+      if (!el.panel.hidden) share({ changed: true });
+    },
+    /** Is a file link waiting for its files (the address keeps that link meanwhile)? */
+    waiting: () => request !== null,
     /** True when a file link is waiting for files: the dropped files are its answer. */
     offerFiles(list) {
       if (!request) return false;
