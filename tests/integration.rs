@@ -887,3 +887,6 @@ mod custom;
 
 #[path = "integration/cohorts.rs"]
 mod cohorts;
+
+#[path = "integration/sql_page.rs"]
+mod sql_page;
