@@ -5,10 +5,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertClose, downloadSampleCsv, kpiValues, settle, startPage, waitForStatus } from './helpers.mjs';
+import { DATA, ROOT, assertClose, downloadSampleCsv, kpiValues, openPage, settle, startPage, waitForStatus } from './helpers.mjs';
 
 const CUSTOM = 'ok_latency = avg(latency_ms where status = "success")';
 
@@ -37,6 +37,18 @@ for level, body in zip(parts[1::2], parts[2::2]):
     out[level] = [dict(zip(names, row)) for row in cur.fetchall()]
 print(json.dumps(out, default=str))
 `;
+
+const SPEED_BUILD = /\/assets\/paymetrics_fast[-_][^/]*\.(js|wasm)$/;
+
+/** The CLI (target/debug/paymetrics; `make test` builds it before the browser tests). */
+function cliBinary() {
+  const path = join(ROOT, 'target', 'debug', 'paymetrics');
+  if (!existsSync(path)) {
+    const built = spawnSync('cargo', ['build', '--quiet', '--bin', 'paymetrics'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+  }
+  return path;
+}
 
 /** One of the sample's lookup CSVs as the page offers it for download. */
 async function sampleFile(page, kind) {
@@ -147,6 +159,33 @@ describe('The SQL of the view in the page', { timeout: 300000 }, () => {
     assert.ok(levels.series.length >= 2 && levels.series.every((row) => /^\d{4}-\d{2}$/.test(row.bucket)), 'monthly buckets');
     const segmentRows = levels.segment_totals.reduce((sum, row) => sum + Number(row.txn_count), 0);
     assertClose(segmentRows, kpis.txn_count, 'the segments add up to the total');
+  });
+
+  test('SQL first, then a large file: the worker switches to the build it loaded, and the SQL is the CLI’s', async () => {
+    // A page whose every transactions file counts as large (README, "Page hooks").
+    const o = await openPage(session.browser, new URL('?speed-build-from=0', session.server.url).href);
+    try {
+      await waitForStatus(o.page, 'ready', 45000);
+      await o.page.click('[data-export="sql"]');
+      await o.page.waitForSelector('#sql-dialog[data-ready="duckdb"]', { timeout: 60000 });
+      await o.page.keyboard.press('Escape');
+      const fetched = o.log.requests.filter((u) => SPEED_BUILD.test(u)).length;
+      assert.ok(fetched >= 2, 'the speed build (glue and wasm) was fetched for the SQL');
+      await settle(o.page, () => o.page.setInputFiles('#file-input', join(DATA, 'basic.csv')));
+      await settle(o.page, () => o.page.selectOption('#period', 'all'));
+      assert.equal((await kpiValues(o.page)).txn_count, 12, 'the file read by the speed build');
+      assert.deepEqual(o.log.console.filter((line) => /speed build could not/.test(line)), [], 'the switch to the speed build happened');
+      await o.page.click('[data-export="sql"]');
+      await o.page.waitForSelector('#sql-dialog[data-ready="duckdb"]', { timeout: 60000 });
+      const shown = await o.page.inputValue('#sql-text');
+      assert.equal(o.log.requests.filter((u) => SPEED_BUILD.test(u)).length, fetched, 'fetched once');
+      const cli = spawnSync(cliBinary(), ['sql', 'basic.csv', '--dialect', 'duckdb'], { cwd: DATA, encoding: 'utf8' });
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal(shown, cli.stdout, 'the page shows what `paymetrics sql` prints');
+      assert.deepEqual(o.log.pageErrors, []);
+    } finally {
+      await o.context.close();
+    }
   });
 
   test('the SQL button needs no request off this machine and breaks no policy', () => {
