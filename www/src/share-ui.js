@@ -413,7 +413,9 @@ export function setupShare(app) {
   function openSql(button) {
     const report = app.report();
     const options = app.reportOptions?.();
-    if (!report || !options) return;
+    if (!report) return;
+    // Every report on screen comes with its options (main.js, computedWith): none would be a bug.
+    if (!options) return app.showError('Could not write the SQL', 'The options of the view on screen are not known. Change the view and try again.');
     sql ||= buildSqlDialog();
     sqlView = { report, options, scripts: new Map(), opener: button };
     sql.dialog.showModal();
