@@ -55,7 +55,8 @@ WASM_OPT := -Oz --one-caller-inline-max-function-size=0 --skip-pass=memory-packi
   --enable-mutable-globals
 
 # The speed build (profile wasm-fast, opt-level 2) goes to www/pkg-fast with its own glue: the
-# worker fetches it only when a large file is loaded, so it is not part of the first load. No
+# worker fetches it only when a large file is loaded, or the SQL panel is first opened (it alone
+# has the SQL export, feature sql), so it is not part of the first load. No
 # wasm-opt: its -O2, -O3 or -Oz made it no faster in Chromium and ~5 KB larger under gzip (and
 # cost CI half a minute). Measurements: docs/size.md, "The speed build".
 WASM_FAST_TARGET := target/wasm32-unknown-unknown/wasm-fast/paymetrics.wasm
@@ -71,7 +72,7 @@ wasm: setup
 	$(WASM_CARGO) --profile wasm
 	$(WASM_BINDGEN) $(WASM_TARGET) --out-dir www/pkg
 	wasm-opt $(WASM_OPT) www/pkg/paymetrics_bg.wasm -o www/pkg/paymetrics_bg.wasm
-	$(WASM_CARGO) --profile wasm-fast --features parts
+	$(WASM_CARGO) --profile wasm-fast --features parts,sql
 	$(WASM_BINDGEN) $(WASM_FAST_TARGET) --out-dir www/pkg-fast --out-name paymetrics_fast
 
 dist: wasm

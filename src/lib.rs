@@ -23,6 +23,7 @@ pub mod quality;
 pub mod report;
 pub mod sample;
 pub mod schema;
+#[cfg(feature = "sql")]
 pub mod sql;
 pub mod time;
 pub mod transactions;

@@ -20,6 +20,7 @@ use crate::report::{analyze, Report};
 use crate::schema::{Role, Status};
 use crate::time::{Grain, WeekStart, Zone};
 use crate::Dataset;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// The SQL dialects the export writes.
@@ -476,14 +477,106 @@ pub fn export_sql(dataset: &Dataset, options: &Options, dialect: Dialect) -> Res
 
 /// The SQL script of a report's view (`report` must have been computed under `options`).
 pub fn script(report: &Report, options: &Options, dialect: Dialect) -> Result<String> {
-    Script::new(report, options, dialect)?.write()
+    script_from(&ScriptInput::of(report), options, dialect)
+}
+
+/// The SQL script of a view from the parts of its report that the script reads (`input` must come
+/// from a report computed under `options`). The page calls this through the speed build's
+/// `sqlScript` with the report it shows: no dataset is needed, so the binding is stateless.
+pub fn script_from(input: &ScriptInput, options: &Options, dialect: Dialect) -> Result<String> {
+    Script::new(input, options, dialect)?.write()
+}
+
+/// The parts of a report the script is written from: the file's name, the reporting zone, the
+/// role -> column mapping, the file's columns, the raw statuses and their normal forms, the
+/// currencies, and what became of each custom metric. Each field has the name and shape it has in
+/// a report's JSON (`paymetrics report --json`, the page's report object), and other fields are
+/// ignored, so a report's JSON, or just these fields of it, reads as a `ScriptInput`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptInput {
+    pub file: String,
+    pub tz: String,
+    pub mapping: Vec<MappedRole>,
+    pub columns: Vec<String>,
+    pub statuses: Vec<RawStatus>,
+    pub currencies: Vec<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub custom: Vec<CustomName>,
+}
+
+/// A role and the column it is mapped to (`None`: not mapped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappedRole {
+    pub role: String,
+    #[serde(default)]
+    pub column: Option<String>,
+}
+
+/// A raw status value of the data and its normal form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawStatus {
+    pub raw: String,
+    pub status: Status,
+}
+
+/// What the core made of a custom metric definition: its id, or why it refused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomName {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub error: Option<CustomRefusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomRefusal {
+    pub message: String,
+}
+
+impl ScriptInput {
+    pub fn of(report: &Report) -> ScriptInput {
+        ScriptInput {
+            file: report.file.clone(),
+            tz: report.tz.clone(),
+            mapping: report
+                .mapping
+                .iter()
+                .map(|m| MappedRole {
+                    role: m.role.to_string(),
+                    column: m.column.clone(),
+                })
+                .collect(),
+            columns: report.columns.clone(),
+            statuses: report
+                .statuses
+                .iter()
+                .map(|s| RawStatus {
+                    raw: s.raw.clone(),
+                    status: s.status,
+                })
+                .collect(),
+            currencies: report.currencies.clone(),
+            currency: report.currency.clone(),
+            custom: report
+                .custom
+                .iter()
+                .map(|c| CustomName {
+                    id: c.id.clone(),
+                    error: c.error.as_ref().map(|e| CustomRefusal {
+                        message: e.message.clone(),
+                    }),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What the script is written from.
 struct Script<'a> {
     dialect: Dialect,
     options: &'a Options,
-    report: &'a Report,
+    report: &'a ScriptInput,
     zone: ZoneSql,
     /// The column of each mapped role.
     columns: Vec<(Role, String)>,
@@ -502,7 +595,7 @@ struct Script<'a> {
 }
 
 impl<'a> Script<'a> {
-    fn new(report: &'a Report, options: &'a Options, dialect: Dialect) -> Result<Script<'a>> {
+    fn new(report: &'a ScriptInput, options: &'a Options, dialect: Dialect) -> Result<Script<'a>> {
         let zone = ZoneSql::of(&report.tz)?;
         let columns: Vec<(Role, String)> = report
             .mapping

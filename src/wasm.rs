@@ -375,7 +375,8 @@ impl Workbench {
             .as_ref()
             .ok_or_else(|| JsError::new("no file is loaded"))?;
         // Through JSON text, not serde_wasm_bindgen::from_value: that reads only the fields a
-        // struct declares, so a misspelt option would be ignored instead of refused.
+        // struct declares, so a misspelt option would be ignored instead of refused. (The SQL
+        // binding reads its options the same way: `options_of`.)
         let options: Options = if options.is_undefined() || options.is_null() {
             Options::default()
         } else {
@@ -400,4 +401,39 @@ impl Workbench {
             .map_err(|e| JsError::new(&e.to_string()))?;
         js_sys::JSON::parse(&text).map_err(|_| JsError::new("the report is not valid JSON"))
     }
+}
+
+/// Report options from JS (`undefined` or `null`: the defaults), read as `Workbench::report` reads
+/// them (through JSON text, so that a misspelt option is refused). Not shared with it: called from
+/// two places, the size build kept it as a function of its own, +375 bytes gzip (docs/size.md).
+#[cfg(feature = "sql")]
+fn options_of(options: JsValue) -> Result<Options, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(Options::default());
+    }
+    let text: String = js_sys::JSON::stringify(&options)
+        .map_err(|_| JsError::new("invalid options: not JSON-shaped"))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("invalid options: {e}")))
+}
+
+/// The SQL script of a view (docs/sql.md) in `dialect` (`duckdb`, `spark` or `bigquery`), the
+/// same text as `paymetrics sql` prints for the same file and options. Stateless: `report` is the
+/// report the page shows (or just its fields `file`, `tz`, `mapping`, `columns`, `statuses`,
+/// `currencies`, `currency` and `custom`: see `sql::ScriptInput`), and `options` those it was
+/// computed under. Only the speed build has it (feature `sql`): the page fetches that build when
+/// the SQL panel is first opened, so the first load carries no SQL writer.
+#[cfg(feature = "sql")]
+#[wasm_bindgen(js_name = sqlScript)]
+pub fn sql_script(report: JsValue, options: JsValue, dialect: &str) -> Result<String, JsError> {
+    use crate::sql::{script_from, Dialect, ScriptInput};
+    let dialect = Dialect::parse(dialect).ok_or_else(|| {
+        JsError::new(&format!(
+            "unknown SQL dialect {dialect:?}: use duckdb, spark or bigquery"
+        ))
+    })?;
+    let input: ScriptInput = serde_wasm_bindgen::from_value(report)
+        .map_err(|e| JsError::new(&format!("not a report: {e}")))?;
+    let options = options_of(options)?;
+    script_from(&input, &options, dialect).map_err(|e| JsError::new(&e.to_string()))
 }

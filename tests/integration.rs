@@ -890,3 +890,6 @@ mod cohorts;
 
 #[path = "integration/properties.rs"]
 mod properties;
+
+#[path = "integration/sql_page.rs"]
+mod sql_page;

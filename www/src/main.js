@@ -463,6 +463,10 @@ async function ensureLoaded() {
   state.loadedIn = engine.generation;
 }
 
+// The options each report was computed under: the SQL export writes the view of the report on
+// screen, which the state may have moved on from (a report superseded before it was shown).
+const computedWith = new WeakMap();
+
 /**
  * The report under the current options. Lookups the core suggests joining are joined the first
  * time they are suggested (the user can change or undo it); a join the core refuses (its column
@@ -475,6 +479,7 @@ async function fetchReport(notices = []) {
     const options = reportOptions();
     try {
       report = await engine.call('report', { options });
+      computedWith.set(report, options);
     } catch (err) {
       const message = messageOf(err);
       const name = attempt < 8 && [...state.joins.keys()].find((f) => message.startsWith(`cannot join ${f}:`));
@@ -1445,6 +1450,9 @@ const shareApp = {
   state,
   report: () => state.report,
   options: () => reportOptions(),
+  reportOptions: () => computedWith.get(state.report),
+  // The SQL of a view (share-ui.js): written by the worker's speed build (src/wasm.rs, sqlScript).
+  sqlScript: (params) => engine.call('sqlScript', params),
   isSample,
   openSample: (spec, view) => loadSample(spec, view),
   // `files` may carry `packed`: the compressed data of a file that came embedded in the link.

@@ -46,7 +46,8 @@ const linkOf = (fragment) => `${location.origin}${location.pathname}${location.s
  * Share link or Export, or when the page is opened with a link, so the first load does not carry
  * it. `app` is main.js's side: { state, report(), options(), isSample(),
  * openSample(spec, view), openFiles(files, view), openDefault(notice), showError(title, text),
- * pickFiles(), follow() }.
+ * pickFiles(), follow(), reportOptions() (those the report on screen was computed under),
+ * sqlScript({ report, options, dialect }) }.
  */
 export function setupShare(app) {
   let request = null; // a file link waiting for its files: { view, dropped, problems }
@@ -353,11 +354,129 @@ export function setupShare(app) {
     return htmlReport({ title: `Paymetrics report · ${report.file || 'Untitled'}`, subtitle: view.blurb, params, metrics, charts });
   }
 
+  // ---- the SQL of the view (docs/sql.md) ---------------------------------------------------------------
+  //
+  // The worker's speed build writes it (src/wasm.rs, sqlScript) from the report on screen and the
+  // options it was computed under: the same text as `paymetrics sql` for the same file and view.
+  // The dialog is built here, on first use, so the first load carries only the button.
+
+  const DIALECTS = [
+    ['duckdb', 'DuckDB'],
+    ['spark', 'Spark SQL'],
+    ['bigquery', 'BigQuery'],
+  ];
+  let sql = null; // the dialog's elements, once built
+  let sqlView = null; // { report, options, scripts: Map(dialect -> script), opener }
+  let sqlAsked = 0; // the latest request: an older answer is dropped
+
+  function buildSqlDialog() {
+    const close = h('button', { type: 'button', class: 'btn btn-small btn-icon dialog-close', 'aria-label': 'Close' }, '×');
+    const dialect = h('select', { id: 'sql-dialect', class: 'input' }, DIALECTS.map(([value, label]) => h('option', { value }, label)));
+    const copyButton = h('button', { type: 'button', class: 'btn btn-small', id: 'sql-copy', disabled: true }, 'Copy');
+    const save = h('button', { type: 'button', class: 'btn btn-small btn-plain', id: 'sql-download', disabled: true }, 'Download');
+    const status = h('p', { class: 'small', id: 'sql-status', role: 'status' });
+    const text = h('textarea', { id: 'sql-text', class: 'input sql-text', readOnly: true, spellcheck: 'false', wrap: 'off', rows: '18' });
+    const dialog = h(
+      'dialog',
+      { id: 'sql-dialog', class: 'metric-dialog sql-dialog', 'aria-labelledby': 'sql-title', 'aria-describedby': 'sql-note' },
+      h(
+        'header',
+        { class: 'dialog-head' },
+        h(
+          'div',
+          {},
+          h('p', { class: 'dialog-kicker' }, 'Export'),
+          h('h2', { class: 'dialog-title', id: 'sql-title' }, 'SQL of this view'),
+          h(
+            'p',
+            { class: 'muted small', id: 'sql-note' },
+            'Replace the table name ',
+            h('code', {}, 'transactions'),
+            ' with yours; the column names are those of your file, as mapped here (the script’s header lists them).',
+          ),
+        ),
+        close,
+      ),
+      h('div', { class: 'share-row' }, h('label', { for: 'sql-dialect' }, 'Dialect'), dialect, copyButton, save),
+      status,
+      h('label', { class: 'visually-hidden', for: 'sql-text' }, 'SQL script'),
+      text,
+    );
+    close.addEventListener('click', () => dialog.close());
+    // Escape closes a modal <dialog> by itself; focus goes back to the SQL button.
+    dialog.addEventListener('close', () => {
+      sqlAsked++;
+      sqlView?.opener?.focus({ preventScroll: true });
+      sqlView = null;
+    });
+    dialect.addEventListener('change', () => showSql());
+    copyButton.addEventListener('click', () => copySql());
+    save.addEventListener('click', () => {
+      if (text.value) download(text.value, `paymetrics-${app.state.view || 'view'}.sql`, 'application/sql;charset=utf-8');
+    });
+    document.body.append(dialog);
+    return { dialog, dialect, copy: copyButton, save, status, text };
+  }
+
+  function openSql(button) {
+    const report = app.report();
+    const options = app.reportOptions?.();
+    if (!report) return;
+    // Every report on screen comes with its options (main.js, computedWith): none would be a bug.
+    if (!options) return app.showError('Could not write the SQL', 'The options of the view on screen are not known. Change the view and try again.');
+    sql ||= buildSqlDialog();
+    sqlView = { report, options, scripts: new Map(), opener: button };
+    sql.dialog.showModal();
+    sql.dialect.focus();
+    showSql();
+  }
+
+  async function showSql() {
+    if (!sqlView) return;
+    const ask = ++sqlAsked;
+    const dialect = sql.dialect.value;
+    const { report, options, scripts } = sqlView;
+    sql.text.value = '';
+    sql.copy.disabled = sql.save.disabled = true;
+    delete sql.dialog.dataset.ready;
+    sql.status.textContent = 'Writing the SQL…';
+    try {
+      if (!scripts.has(dialect)) {
+        // Only what src/sql.rs reads of the report (sql::ScriptInput): a report can be large.
+        const { file, tz, mapping, columns, statuses, currencies, currency, custom } = report;
+        const input = { file, tz, mapping, columns, statuses, currencies, currency: currency ?? null, custom };
+        scripts.set(dialect, await app.sqlScript({ report: input, options, dialect }));
+      }
+      if (ask !== sqlAsked) return;
+      sql.text.value = scripts.get(dialect);
+      sql.text.scrollTop = 0;
+      sql.copy.disabled = sql.save.disabled = false;
+      sql.dialog.dataset.ready = dialect;
+      sql.status.textContent = '';
+    } catch (err) {
+      if (ask === sqlAsked) sql.status.textContent = `Could not write the SQL: ${String(err?.message || err)}`;
+    }
+  }
+
+  async function copySql() {
+    try {
+      if (!navigator.clipboard?.writeText) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(sql.text.value);
+      sql.status.textContent = 'SQL copied to the clipboard.';
+    } catch {
+      // No clipboard (permission, an old browser): the script is selected for the user to copy.
+      sql.status.textContent = 'Select the script below and copy it (Ctrl+C or ⌘C).';
+      sql.text.focus();
+      sql.text.select();
+    }
+  }
+
   /** One of the Export buttons (its data-export): the file is built and downloaded. */
   async function exportAs(button) {
     const report = app.report();
     if (!report) return;
     const kind = button.dataset.export;
+    if (kind === 'sql') return openSql(button);
     button.disabled = true;
     try {
       if (kind === 'metrics-csv') download(metricsCsv(report), `paymetrics-metrics-${stamp()}.csv`, 'text/csv;charset=utf-8');

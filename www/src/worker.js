@@ -17,7 +17,8 @@
 //
 // Two builds of the core: the size build (www/pkg, part of the first load) starts the engine; the
 // speed build (www/pkg-fast, ~390 KB gzip) is fetched only when a large transactions file is
-// loaded, and from then on every call goes to it (see switchToSpeedBuild).
+// loaded, and from then on every call goes to it (see switchToSpeedBuild); or when the page first
+// asks for SQL (sqlScript), which only the speed build writes.
 import initSizeBuild, * as sizeBuild from '../pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from './speed-build.js';
 import { blobSource, readInParts, readsInParts } from './parts.js';
@@ -90,6 +91,20 @@ const methods = {
   // What custom metric definitions would give on the last report's data, without computing them
   // (the metric editor checks as the user types).
   checkMetrics: async ({ definitions }) => (await engine()).checkMetrics(definitions),
+  // The SQL of the view of `report` (the report on screen, or its fields that src/sql.rs reads)
+  // computed under `options` (share-ui.js's SQL panel). Only the speed build writes SQL: the one
+  // in use, else the same build loaded beside the size build on first use (docs/size.md).
+  sqlScript: async ({ report, options, dialect }) => {
+    let writer = build;
+    if (writer === sizeBuild) {
+      try {
+        writer = (await loadSpeedBuild()).fast;
+      } catch (err) {
+        throw new Error(`The SQL export could not be loaded (${err?.message || err}). Try again when online; the command-line tool writes the same SQL: \`paymetrics sql FILE\`.`);
+      }
+    }
+    return writer.sqlScript(report, options, dialect);
+  },
   // The three CSVs of the last generated sample, as text, for the download links.
   sampleFiles: async () => {
     const wb = await engine();
@@ -265,10 +280,7 @@ async function switchToSpeedBuild() {
   let fast;
   let exports;
   try {
-    fast = await import('../pkg-fast/paymetrics_fast.js');
-    const module = await compile(new URL('../pkg-fast/paymetrics_fast_bg.wasm', import.meta.url));
-    exports = await fast.default({ module_or_path: module });
-    speedModule = module;
+    ({ fast, exports, module: speedModule } = await loadSpeedBuild());
   } catch (err) {
     // Offline, say: the size build reads the file, only slower. Not tried again in this worker.
     speedBuild = 'unavailable';
@@ -293,6 +305,20 @@ async function switchToSpeedBuild() {
   transactionRows = 0;
   speedBuild = 'in use';
   return { released };
+}
+
+// The speed build's glue, compiled module and instance, loaded once: by the first large file, or
+// by the first SQL script (which leaves the size build in use). A failed load is tried again at
+// the next SQL script; a large file does not try again (speedBuild is then 'unavailable').
+let speedLoad = null;
+function loadSpeedBuild() {
+  speedLoad ||= (async () => {
+    const fast = await import('../pkg-fast/paymetrics_fast.js');
+    const module = await compile(new URL('../pkg-fast/paymetrics_fast_bg.wasm', import.meta.url));
+    return { fast, module, exports: await fast.default({ module_or_path: module }) };
+  })();
+  speedLoad.catch(() => (speedLoad = null));
+  return speedLoad;
 }
 
 /** The wasm module at `url`, compiled (while it downloads, where the server allows). */
