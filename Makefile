@@ -95,9 +95,9 @@ test-native:
 	$(MAKE) --no-print-directory test-wasm
 	$(MAKE) --no-print-directory test-oracle
 	$(MAKE) --no-print-directory test-sql
+	$(MAKE) --no-print-directory test-fuzz
 
 test-browser: test-e2e
-	$(MAKE) --no-print-directory test-fuzz
 
 lint:
 	cargo fmt --check
