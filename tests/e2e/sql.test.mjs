@@ -40,11 +40,15 @@ print(json.dumps(out, default=str))
 
 const SPEED_BUILD = /\/assets\/paymetrics_fast[-_][^/]*\.(js|wasm)$/;
 
-/** The CLI (target/debug/paymetrics; `make test` builds it before the browser tests). */
+/**
+ * The CLI (target/debug/paymetrics: `make test`'s other chain builds it with `cargo test`). Built
+ * here if missing with `--tests`, as `cargo test` and the oracle build it: the same dependency
+ * features, so neither build undoes the other.
+ */
 function cliBinary() {
   const path = join(ROOT, 'target', 'debug', 'paymetrics');
   if (!existsSync(path)) {
-    const built = spawnSync('cargo', ['build', '--quiet', '--bin', 'paymetrics'], { cwd: ROOT, encoding: 'utf8' });
+    const built = spawnSync('cargo', ['build', '--quiet', '--tests'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(built.status, 0, built.stderr);
   }
   return path;
