@@ -24,6 +24,8 @@ csv, users, merchants, sql = sys.argv[1], sys.argv[2], sys.argv[3], open(sys.arg
 sql = re.sub(r"\\bFROM transactions\\b", "FROM payments", sql)
 con = duckdb.connect()
 con.execute("SET threads = 1")
+# A query over ~2 s (a busy machine) would print a progress bar into the JSON on stdout.
+con.execute("SET enable_progress_bar = false")
 read = "read_csv(?, header = true, all_varchar = true)"
 con.execute(
     "CREATE TABLE payments AS SELECT t.*, u.* EXCLUDE (user_id), m.category, m.region AS \\"sample-merchants.region\\" "
