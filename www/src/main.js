@@ -51,6 +51,7 @@ const el = {
   errorTitle: $('#error-title'),
   errorMessage: $('#error-message'),
   errorClose: $('#error-close'),
+  errorRetry: $('#error-retry'),
   dropzone: $('#dropzone'),
   dropTitle: $('#dropzone-title'),
   dropHint: $('#dropzone-hint'),
@@ -235,12 +236,18 @@ function setStatus(status) {
   el.dropzone.classList.toggle('is-busy', status === 'loading');
 }
 
-function showError(title, message, { info = false } = {}) {
+function showError(title, message, { info = false, retry = null } = {}) {
   el.errorTitle.textContent = title;
   el.errorMessage.textContent = message;
   el.banner.classList.toggle('is-info', info);
   el.banner.hidden = false;
+  // After a crash the page could not recover from: the action again, on a fresh engine.
+  retryAction = retry;
+  el.errorRetry.hidden = !retry;
 }
+
+// What "Try again" in the banner runs, when it is shown.
+let retryAction = null;
 
 // ---- a file being read: progress bar, time left, Cancel -------------------------------------------
 
@@ -312,6 +319,8 @@ function cancelLoad() {
 const isCancelled = (err) => err?.kind === 'Cancelled';
 
 function clearError() {
+  retryAction = null;
+  el.errorRetry.hidden = true;
   el.banner.hidden = true;
   el.banner.classList.remove('is-info');
   el.errorTitle.textContent = '';
@@ -540,8 +549,24 @@ async function run(label, task) {
   const action = ++state.action;
   setStatus('loading');
   const notices = [];
+  // A share link's view waiting for its data: a retry after a crash needs it again.
+  const view = pendingView;
   try {
-    const report = await task(action, notices);
+    let report;
+    try {
+      report = await task(action, notices);
+    } catch (err) {
+      // The core crashed (a panic: the worker reports a trapped instance as `fatal`). The client
+      // has dropped that worker; the action runs once more on a fresh one, which ensureLoaded (or
+      // the task itself) fills with the files again, so the user keeps their data and view. A
+      // second crash is shown, with Try again; the client stops restarting after MAX_CRASHES.
+      if (!err?.fatal || action !== state.action) throw err;
+      console.error(err);
+      notices.length = 0;
+      notices.push({ title: 'The metrics engine crashed and was restarted', message: `${messageOf(err)} Your files were loaded again and the view computed anew.` });
+      pendingView = view;
+      report = await task(action, notices);
+    }
     if (action !== state.action) return null;
     if (report) render(report);
     else if (state.report) render(state.report);
@@ -567,7 +592,9 @@ async function run(label, task) {
       return false;
     }
     console.error(err);
-    showError(label(err), messageOf(err));
+    // A crash (or a halted engine) leaves the view as it was: Try again runs the action anew.
+    const again = err?.fatal || err?.kind === 'Halted' ? () => retry(label, task, view) : null;
+    showError(label(err), messageOf(err), { retry: again });
     setStatus('error');
     // The panels show the state as it is now (a join switched off, say), over the last report.
     if (state.report) render(state.report);
@@ -580,6 +607,13 @@ async function run(label, task) {
       el.app.dataset.settled = String(++settled);
     }
   }
+}
+
+/** Try again (banner): the engine may be restarted again, and the action that failed runs anew. */
+function retry(label, task, view) {
+  engine.resume();
+  pendingView = view;
+  return run(label, task);
 }
 
 function refresh() {
@@ -1402,6 +1436,7 @@ function bindTableToggle() {
 
 function bindMisc() {
   el.errorClose.addEventListener('click', () => clearError());
+  el.errorRetry.addEventListener('click', () => retryAction?.());
   el.loadCancel.addEventListener('click', () => cancelLoad());
   el.loadSample.addEventListener('click', () => loadSample());
   el.startOver.addEventListener('click', () => loadSample());
