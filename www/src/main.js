@@ -178,8 +178,6 @@ const state = {
   sample: { seed: SAMPLE_SEED, rows: SAMPLE_ROWS }, // the sample generated: a share link may ask for another
 };
 
-// A view from a share link (share.js), applied once its dataset is loaded (committed).
-let pendingView = null;
 // Why a share link was refused: shown when the default view it falls back to is on screen.
 let linkNotice = null;
 
@@ -549,8 +547,6 @@ async function run(label, task) {
   const action = ++state.action;
   setStatus('loading');
   const notices = [];
-  // A share link's view waiting for its data: a retry after a crash needs it again.
-  const view = pendingView;
   try {
     let report;
     try {
@@ -564,7 +560,6 @@ async function run(label, task) {
       console.error(err);
       notices.length = 0;
       notices.push({ title: 'The metrics engine crashed and was restarted', message: `${messageOf(err)} Your files were loaded again and the view computed anew.` });
-      pendingView = view;
       report = await task(action, notices);
     }
     if (action !== state.action) return null;
@@ -593,7 +588,7 @@ async function run(label, task) {
     }
     console.error(err);
     // A crash (or a halted engine) leaves the view as it was: Try again runs the action anew.
-    const again = err?.fatal || err?.kind === 'Halted' ? () => retry(label, task, view) : null;
+    const again = err?.fatal || err?.kind === 'Halted' ? () => retry(label, task) : null;
     showError(label(err), messageOf(err), { retry: again });
     setStatus('error');
     // The panels show the state as it is now (a join switched off, say), over the last report.
@@ -610,9 +605,8 @@ async function run(label, task) {
 }
 
 /** Try again (banner): the engine may be restarted again, and the action that failed runs anew. */
-function retry(label, task, view) {
+function retry(label, task) {
   engine.resume();
-  pendingView = view;
   return run(label, task);
 }
 
@@ -620,15 +614,17 @@ function refresh() {
   return run(() => 'Could not compute the report', (action, notices) => fetchReport(notices));
 }
 
-/** The engine now holds `files`. If the user acted meanwhile, show the new data with their settings. */
-function committed(files, action, { fresh = false, sample = false } = {}) {
+/**
+ * The engine now holds `files`. If the user acted meanwhile, show the new data with their settings.
+ * `view`: a share link's view (share.js, validated), applied over the new data's defaults. It is
+ * passed by the action that loads the link's data, never left in a global: the sample the page
+ * was still loading when a file link's file was dropped would otherwise take it (issue 7).
+ */
+function committed(files, action, { fresh = false, sample = false, view = null } = {}) {
   state.files = files;
   state.loadedIn = engine.generation;
   if (fresh) resetForNewData(sample);
-  if (fresh && pendingView) {
-    applyView(pendingView);
-    pendingView = null;
-  }
+  if (fresh && view) applyView(view);
   if (action !== state.action) setTimeout(() => refresh(), 0);
 }
 
@@ -674,7 +670,6 @@ function applyView(v) {
 /** The sample of `spec` (seed and size; the default one without), with `view` applied if given. */
 function loadSample(spec = null, view = null) {
   state.sample = spec ? { seed: spec.seed, rows: spec.rows } : { seed: SAMPLE_SEED, rows: SAMPLE_ROWS };
-  pendingView = view;
   const fresh = !spec && !view && cleanView === null && cleanFrom === 0;
   // Another sample than the last one: its lookups are learnt again from its first report.
   el.datasetName.textContent = 'Generating the sample…';
@@ -693,7 +688,7 @@ function loadSample(spec = null, view = null) {
         { name: info?.file || 'sample-transactions.csv', role: 'transactions', file: null, sample: true },
         ...state.sampleLookups.map((name) => ({ name, role: 'lookup', file: null, sample: true })),
       ];
-      committed(files, action, { fresh: true, sample: true });
+      committed(files, action, { fresh: true, sample: true, view });
       const report = await fetchReport();
       // The download links are filled after the first paint.
       setTimeout(() => updateSampleLinks(), 0);
@@ -788,7 +783,7 @@ function addFiles(list) {
 }
 
 /** A new dataset from the files already known: another transactions file, or one file fewer. */
-function reorganise(files, label) {
+function reorganise(files, label, view = null) {
   if (!files.length) return loadSample();
   return run(label, async (action) => {
     try {
@@ -797,7 +792,7 @@ function reorganise(files, label) {
       state.loadedIn = -1; // the engine holds half of the new set: reload the old one next time
       throw err;
     }
-    committed(files, action, { fresh: true });
+    committed(files, action, { fresh: true, view });
     return fetchReport();
   });
 }
@@ -1162,7 +1157,7 @@ function renderMapping(report) {
         { class: 'map-main' },
         h(
           'p',
-          { class: 'map-summary', dataset: { roleSummary: m.role } },
+          { class: 'map-summary', dataset: { roleSummary: m.role }, title: m.column == null ? null : `${m.role} ← ${m.column}` },
           h('span', { class: 'map-role' }, m.role),
           h('span', { class: 'map-arrow' }, ' ← '),
           h('span', { class: 'map-column' }, m.column == null ? 'not mapped' : m.column),
@@ -1491,14 +1486,9 @@ const shareApp = {
   isSample,
   openSample: (spec, view) => loadSample(spec, view),
   // `files` may carry `packed`: the compressed data of a file that came embedded in the link.
-  openFiles: (files, view) => {
-    pendingView = view;
-    // Applied when the files are in (committed); if they never are (an error, Cancel), the
-    // link's view must not land on the next files dropped.
-    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`).finally(() => {
-      if (pendingView === view) pendingView = null;
-    });
-  },
+  // The link's view is applied when the files are in (committed); if they never are (an error,
+  // Cancel), it goes with the action and cannot land on the next files dropped.
+  openFiles: (files, view) => reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`, view),
   openDefault: (notice) => {
     linkNotice = notice;
     return loadSample();
