@@ -13,7 +13,9 @@
 // stopped reading (so the next call finds it idle).
 // Every call rejects with an Error whose message is readable text. When the worker dies (a script
 // error, or the wasm instance trapped), pending calls reject, `onDeath(message)` is called, and
-// the next call starts a fresh worker.
+// the next call starts a fresh worker. A core that crashes again and again (MAX_CRASHES within
+// CRASH_WINDOW_MS) is not restarted any more: calls reject with kind 'Halted' until `resume()`,
+// so that a page that retries after a crash cannot loop on restarts.
 
 export class EngineError extends Error {
   constructor(message, { fatal = false, name = 'Error', released = false } = {}) {
@@ -26,6 +28,11 @@ export class EngineError extends Error {
   }
 }
 
+// Three crashes in two minutes is no longer bad luck (a panic the data or the view triggers every
+// time): restarting again would only repeat it, and each restart reloads the files.
+export const MAX_CRASHES = 3;
+export const CRASH_WINDOW_MS = 120_000;
+
 export class Engine {
   constructor({ onDeath } = {}) {
     this.onDeath = onDeath || (() => {});
@@ -33,10 +40,29 @@ export class Engine {
     this.nextId = 1;
     this.pending = new Map();
     this.generation = 0;
+    this.crashes = []; // times of the recent crashes
+    this.halted = null; // why the engine is not restarted any more, or null
+  }
+
+  /** Lets the engine be restarted again after it was halted (the user asked to try again). */
+  resume() {
+    this.halted = null;
+    this.crashes = [];
+  }
+
+  /** Counts a crash; halts the engine when there were too many of them lately. */
+  #crashed() {
+    const now = Date.now();
+    this.crashes = this.crashes.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.crashes.push(now);
+    if (this.crashes.length >= MAX_CRASHES) {
+      this.halted = `The metrics engine crashed ${this.crashes.length} times in ${Math.round(CRASH_WINDOW_MS / 60000)} minutes, so it was not restarted again. Undo the last change and try again, or reload the page.`;
+    }
   }
 
   start() {
     if (this.worker) return this.worker;
+    if (this.halted) throw new EngineError(this.halted, { name: 'Halted' });
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'paymetrics-engine' });
     const generation = ++this.generation;
     worker.onmessage = (event) => this.#reply(event.data);
@@ -60,7 +86,12 @@ export class Engine {
    * sends (loadFile does); aborting `signal` asks the worker to cancel the call.
    */
   call(method, params = {}, transfer = [], { onProgress = null, signal = null } = {}) {
-    const worker = this.start();
+    let worker;
+    try {
+      worker = this.start();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       let cleanup = () => {};
@@ -110,13 +141,17 @@ export class Engine {
     const err = new EngineError(error?.message || `${entry.method} failed`, { fatal: !!error?.fatal, name: error?.name, released: !!error?.released });
     entry.reject(err);
     // The wasm instance trapped: its memory can no longer be trusted. Start over on the next call.
-    if (err.fatal) this.#stop(entry.generation, 'The metrics engine was restarted after a crash.');
+    if (err.fatal && entry.generation === this.generation) {
+      this.#crashed();
+      this.#stop(entry.generation, 'The metrics engine was restarted after a crash.');
+    }
   }
 
   // The worker itself failed (script error, failed import, out of memory). The page hears it
   // first; then each pending call rejects with the same detail.
   #die(generation, detail) {
     if (generation !== this.generation) return;
+    this.#crashed();
     this.onDeath(detail);
     this.#stop(generation, `The metrics engine stopped: ${detail}`);
   }

@@ -321,7 +321,7 @@ function renderSeries(el, report, state, view) {
     h(
       'header',
       { class: 'chart-head' },
-      h('div', {}, h('h3', { class: 'chart-title' }, `${m.name || m.id}${segmented ? ` by ${report.segments.column}` : ''}`), h('p', { class: 'chart-desc muted small' }, m.description || '')),
+      h('div', {}, h('h3', { class: 'chart-title', title: segmented ? `${m.name || m.id} by ${report.segments.column}` : null }, `${m.name || m.id}${segmented ? ` by ${report.segments.column}` : ''}`), h('p', { class: 'chart-desc muted small' }, m.description || '')),
       h(
         'div',
         { class: 'chart-figures' },

@@ -86,7 +86,7 @@ export function renderMix(el, report, { view, state, host, sig, onChange }) {
       h(
         'header',
         { class: 'insight-head' },
-        h('div', {}, h('h3', { class: 'chart-title' }, title), b.column && b.column !== b.dimension ? h('p', { class: 'muted small' }, `column ${b.column}`) : null),
+        h('div', {}, h('h3', { class: 'chart-title', title }, title), b.column && b.column !== b.dimension ? h('p', { class: 'muted small chart-column', title: b.column }, `column ${b.column}`) : null),
         overTime
           ? segmented(`${title}: share by`, [['counts', 'By count'], ['volumes', 'By volume']], mode, (value) => {
               state.mixMode[b.dimension] = value;

@@ -51,6 +51,7 @@ const el = {
   errorTitle: $('#error-title'),
   errorMessage: $('#error-message'),
   errorClose: $('#error-close'),
+  errorRetry: $('#error-retry'),
   dropzone: $('#dropzone'),
   dropTitle: $('#dropzone-title'),
   dropHint: $('#dropzone-hint'),
@@ -177,8 +178,6 @@ const state = {
   sample: { seed: SAMPLE_SEED, rows: SAMPLE_ROWS }, // the sample generated: a share link may ask for another
 };
 
-// A view from a share link (share.js), applied once its dataset is loaded (committed).
-let pendingView = null;
 // Why a share link was refused: shown when the default view it falls back to is on screen.
 let linkNotice = null;
 
@@ -235,12 +234,18 @@ function setStatus(status) {
   el.dropzone.classList.toggle('is-busy', status === 'loading');
 }
 
-function showError(title, message, { info = false } = {}) {
+function showError(title, message, { info = false, retry = null } = {}) {
   el.errorTitle.textContent = title;
   el.errorMessage.textContent = message;
   el.banner.classList.toggle('is-info', info);
   el.banner.hidden = false;
+  // After a crash the page could not recover from: the action again, on a fresh engine.
+  retryAction = retry;
+  el.errorRetry.hidden = !retry;
 }
+
+// What "Try again" in the banner runs, when it is shown.
+let retryAction = null;
 
 // ---- a file being read: progress bar, time left, Cancel -------------------------------------------
 
@@ -312,6 +317,8 @@ function cancelLoad() {
 const isCancelled = (err) => err?.kind === 'Cancelled';
 
 function clearError() {
+  retryAction = null;
+  el.errorRetry.hidden = true;
   el.banner.hidden = true;
   el.banner.classList.remove('is-info');
   el.errorTitle.textContent = '';
@@ -541,7 +548,20 @@ async function run(label, task) {
   setStatus('loading');
   const notices = [];
   try {
-    const report = await task(action, notices);
+    let report;
+    try {
+      report = await task(action, notices);
+    } catch (err) {
+      // The core crashed (a panic: the worker reports a trapped instance as `fatal`). The client
+      // has dropped that worker; the action runs once more on a fresh one, which ensureLoaded (or
+      // the task itself) fills with the files again, so the user keeps their data and view. A
+      // second crash is shown, with Try again; the client stops restarting after MAX_CRASHES.
+      if (!err?.fatal || action !== state.action) throw err;
+      console.error(err);
+      notices.length = 0;
+      notices.push({ title: 'The metrics engine crashed and was restarted', message: `${messageOf(err)} Your files were loaded again and the view computed anew.` });
+      report = await task(action, notices);
+    }
     if (action !== state.action) return null;
     if (report) render(report);
     else if (state.report) render(state.report);
@@ -567,7 +587,9 @@ async function run(label, task) {
       return false;
     }
     console.error(err);
-    showError(label(err), messageOf(err));
+    // A crash (or a halted engine) leaves the view as it was: Try again runs the action anew.
+    const again = err?.fatal || err?.kind === 'Halted' ? () => retry(label, task) : null;
+    showError(label(err), messageOf(err), { retry: again });
     setStatus('error');
     // The panels show the state as it is now (a join switched off, say), over the last report.
     if (state.report) render(state.report);
@@ -582,19 +604,27 @@ async function run(label, task) {
   }
 }
 
+/** Try again (banner): the engine may be restarted again, and the action that failed runs anew. */
+function retry(label, task) {
+  engine.resume();
+  return run(label, task);
+}
+
 function refresh() {
   return run(() => 'Could not compute the report', (action, notices) => fetchReport(notices));
 }
 
-/** The engine now holds `files`. If the user acted meanwhile, show the new data with their settings. */
-function committed(files, action, { fresh = false, sample = false } = {}) {
+/**
+ * The engine now holds `files`. If the user acted meanwhile, show the new data with their settings.
+ * `view`: a share link's view (share.js, validated), applied over the new data's defaults. It is
+ * passed by the action that loads the link's data, never left in a global: the sample the page
+ * was still loading when a file link's file was dropped would otherwise take it (issue 7).
+ */
+function committed(files, action, { fresh = false, sample = false, view = null } = {}) {
   state.files = files;
   state.loadedIn = engine.generation;
   if (fresh) resetForNewData(sample);
-  if (fresh && pendingView) {
-    applyView(pendingView);
-    pendingView = null;
-  }
+  if (fresh && view) applyView(view);
   if (action !== state.action) setTimeout(() => refresh(), 0);
 }
 
@@ -640,7 +670,6 @@ function applyView(v) {
 /** The sample of `spec` (seed and size; the default one without), with `view` applied if given. */
 function loadSample(spec = null, view = null) {
   state.sample = spec ? { seed: spec.seed, rows: spec.rows } : { seed: SAMPLE_SEED, rows: SAMPLE_ROWS };
-  pendingView = view;
   const fresh = !spec && !view && cleanView === null && cleanFrom === 0;
   // Another sample than the last one: its lookups are learnt again from its first report.
   el.datasetName.textContent = 'Generating the sample…';
@@ -659,7 +688,7 @@ function loadSample(spec = null, view = null) {
         { name: info?.file || 'sample-transactions.csv', role: 'transactions', file: null, sample: true },
         ...state.sampleLookups.map((name) => ({ name, role: 'lookup', file: null, sample: true })),
       ];
-      committed(files, action, { fresh: true, sample: true });
+      committed(files, action, { fresh: true, sample: true, view });
       const report = await fetchReport();
       // The download links are filled after the first paint.
       setTimeout(() => updateSampleLinks(), 0);
@@ -754,7 +783,7 @@ function addFiles(list) {
 }
 
 /** A new dataset from the files already known: another transactions file, or one file fewer. */
-function reorganise(files, label) {
+function reorganise(files, label, view = null) {
   if (!files.length) return loadSample();
   return run(label, async (action) => {
     try {
@@ -763,7 +792,7 @@ function reorganise(files, label) {
       state.loadedIn = -1; // the engine holds half of the new set: reload the old one next time
       throw err;
     }
-    committed(files, action, { fresh: true });
+    committed(files, action, { fresh: true, view });
     return fetchReport();
   });
 }
@@ -1128,7 +1157,7 @@ function renderMapping(report) {
         { class: 'map-main' },
         h(
           'p',
-          { class: 'map-summary', dataset: { roleSummary: m.role } },
+          { class: 'map-summary', dataset: { roleSummary: m.role }, title: m.column == null ? null : `${m.role} ← ${m.column}` },
           h('span', { class: 'map-role' }, m.role),
           h('span', { class: 'map-arrow' }, ' ← '),
           h('span', { class: 'map-column' }, m.column == null ? 'not mapped' : m.column),
@@ -1402,6 +1431,7 @@ function bindTableToggle() {
 
 function bindMisc() {
   el.errorClose.addEventListener('click', () => clearError());
+  el.errorRetry.addEventListener('click', () => retryAction?.());
   el.loadCancel.addEventListener('click', () => cancelLoad());
   el.loadSample.addEventListener('click', () => loadSample());
   el.startOver.addEventListener('click', () => loadSample());
@@ -1456,14 +1486,9 @@ const shareApp = {
   isSample,
   openSample: (spec, view) => loadSample(spec, view),
   // `files` may carry `packed`: the compressed data of a file that came embedded in the link.
-  openFiles: (files, view) => {
-    pendingView = view;
-    // Applied when the files are in (committed); if they never are (an error, Cancel), the
-    // link's view must not land on the next files dropped.
-    return reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`).finally(() => {
-      if (pendingView === view) pendingView = null;
-    });
-  },
+  // The link's view is applied when the files are in (committed); if they never are (an error,
+  // Cancel), it goes with the action and cannot land on the next files dropped.
+  openFiles: (files, view) => reorganise(files, () => `Could not read ${files[0]?.name || 'the files'}`, view),
   openDefault: (notice) => {
     linkNotice = notice;
     return loadSample();

@@ -447,7 +447,13 @@ function loadSample(wb, rows, seed) {
 
 function describe(err) {
   if (err instanceof Error) {
-    const fatal = err instanceof WebAssembly.RuntimeError || /unreachable|RuntimeError/.test(String(err.name));
+    // A JS exception that unwound through the core (out of memory in an import, say) leaves a
+    // Workbench borrowed for good: wasm-bindgen then refuses every call with "recursive use of an
+    // object". The instance is as unusable as after a trap, so it is restarted the same way.
+    const fatal =
+      err instanceof WebAssembly.RuntimeError ||
+      /unreachable|RuntimeError/.test(String(err.name)) ||
+      /recursive use of an object detected/.test(String(err.message));
     let message = err.message || String(err);
     if (fatal) {
       message = `The metrics engine crashed (${err.name}: ${message}). It has been restarted.`;
