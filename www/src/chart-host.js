@@ -238,8 +238,9 @@ export class ChartHost {
   }
 
   /**
-   * The Table toggle and the PNG and SVG buttons, right after the chart's container (re-attached after each render
-   * pass: the panels rebuild the cards around the containers they keep).
+   * The Table toggle and the PNG and SVG buttons, right after the chart's container, then its
+   * table (re-attached after each render pass: the panels rebuild the cards around the
+   * containers they keep).
    */
   attachActions(el) {
     if (!this.onExport || !el.isConnected) return;
