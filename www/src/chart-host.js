@@ -46,10 +46,15 @@ async function chartModule() {
   return charts;
 }
 
-/** A chart's name: its accessible name, without the pointer to the table next to it on the page. */
+/**
+ * A chart's name (an SVG's <title>, a report's heading): `data-chart-name` when its accessible
+ * name is a longer summary, else that name without the pointer to the table next to it.
+ */
 export function chartTitle(el) {
-  return (el.getAttribute('aria-label') || '').replace(/;\s*the (data )?table[^;]*$/, '');
+  return el.dataset.chartName || (el.getAttribute('aria-label') || '').replace(/;\s*the (data )?table[^;]*$/, '');
 }
+
+let tableIds = 0;
 
 /**
  * Keeps one ECharts instance per container and updates it in place. A render pass is
@@ -60,7 +65,8 @@ export function chartTitle(el) {
  * browser is idle (the page has some twenty charts; a report should not wait for the ones below
  * the fold), all of them before printing; a chart whose `signature` (the report and the settings
  * it was drawn from) has not changed is not drawn again. Without `lazy`, a chart is drawn as soon
- * as the chart module is there. With `onExport`, each drawn chart gets PNG and SVG buttons.
+ * as the chart module is there. With `onExport`, each drawn chart gets a Table toggle (its
+ * numbers as a table) and PNG and SVG buttons.
  */
 export class ChartHost {
   constructor({ lazy = false, onExport = null } = {}) {
@@ -227,12 +233,14 @@ export class ChartHost {
     chart.setOption(build(charts), { notMerge: true });
     el.dataset.rendered = 'true';
     this.attachActions(el);
+    this.showTable(el);
     return chart;
   }
 
   /**
-   * The PNG and SVG buttons, right after the chart's container (re-attached after each render
-   * pass: the panels rebuild the cards around the containers they keep).
+   * The Table toggle and the PNG and SVG buttons, right after the chart's container, then its
+   * table (re-attached after each render pass: the panels rebuild the cards around the
+   * containers they keep).
    */
   attachActions(el) {
     if (!this.onExport || !el.isConnected) return;
@@ -240,6 +248,31 @@ export class ChartHost {
     if (!bar) {
       bar = document.createElement('div');
       bar.className = 'chart-actions';
+      // The chart's numbers as a table, for screen readers and for reading exact values (the
+      // chart itself is a canvas): built when asked for, by the chart module, from the option
+      // the chart is drawn from.
+      const wrap = document.createElement('div');
+      wrap.className = 'chart-data table-scroll';
+      wrap.id = `chart-data-${++tableIds}`;
+      wrap.hidden = true;
+      // It scrolls when long: focusable, so the keyboard can scroll it.
+      wrap.tabIndex = 0;
+      wrap.setAttribute('role', 'region');
+      const toggle = document.createElement('button');
+      toggle.type = 'button';
+      toggle.className = 'btn btn-small btn-plain';
+      toggle.dataset.chartTable = 'toggle';
+      toggle.textContent = 'Table';
+      toggle.title = 'Show this chart’s numbers as a table';
+      toggle.setAttribute('aria-pressed', 'false');
+      toggle.setAttribute('aria-controls', wrap.id);
+      toggle.addEventListener('click', () => {
+        toggle.setAttribute('aria-pressed', String(wrap.hidden));
+        wrap.hidden = !wrap.hidden;
+        this.showTable(el);
+      });
+      bar.append(toggle);
+      bar.table = wrap;
       for (const type of ['png', 'svg']) {
         const b = document.createElement('button');
         b.type = 'button';
@@ -253,8 +286,24 @@ export class ChartHost {
       bar.setAttribute('role', 'group');
       this.actions.set(el, bar);
     }
-    bar.setAttribute('aria-label', `Download: ${el.getAttribute('aria-label') || 'chart'}`);
+    bar.setAttribute('aria-label', `Table and downloads: ${chartTitle(el) || 'chart'}`);
     if (el.nextElementSibling !== bar) el.after(bar);
+    bar.table.setAttribute('aria-label', `${chartTitle(el) || 'Chart'}: the numbers`);
+    if (bar.nextElementSibling !== bar.table) bar.after(bar.table);
+  }
+
+  /** Fills the chart's table, if it is shown, from what the chart draws now; the chart points to it. */
+  showTable(el) {
+    const wrap = this.actions.get(el)?.table;
+    if (!wrap || !charts) return;
+    if (wrap.hidden) {
+      wrap.replaceChildren();
+      el.removeAttribute('aria-describedby');
+      return;
+    }
+    const build = this.builds.get(el);
+    wrap.replaceChildren(charts.chartTable(build(charts), chartTitle(el) || 'Chart'));
+    el.setAttribute('aria-describedby', wrap.id);
   }
 
   /** The charts of this host on the page now, in page order, shown or not: [{ el, key }]. */
@@ -311,6 +360,7 @@ export class ChartHost {
     this.visible.delete(el);
     this.signatures.delete(el);
     this.builds.delete(el);
+    this.actions.get(el)?.table.remove();
     this.actions.get(el)?.remove();
     this.actions.delete(el);
     for (const [key, box] of this.boxes) if (box === el) this.boxes.delete(key);

@@ -11,6 +11,7 @@ import { BarChart, FunnelChart, HeatmapChart, LineChart } from 'echarts/charts';
 import { GridComponent, LegendPlainComponent, MarkLineComponent, TooltipComponent, VisualMapPiecewiseComponent } from 'echarts/components';
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers';
 import { bucketAxis, bucketLabel, formatAxis, formatCount, formatPercent, formatShort, formatValue, isNumber } from './format.js';
+import { dataTable } from './dom.js';
 import { colorFor } from './palette.js';
 
 echarts.use([
@@ -189,7 +190,8 @@ export function seriesOption({ metric, buckets, lines, grain, currency, threshol
           : undefined,
     };
   });
-  return {
+  const fmt = (v) => formatValue(v, metric.unit, currency);
+  return described({
     ...BASE,
     grid: grid({ top: single ? 14 : 36 }),
     legend: single ? undefined : { top: 0, left: 0, type: 'plain', icon: 'roundRect', itemWidth: 10, itemHeight: 10, textStyle: { color: '#3c4257', fontSize: 11.5 } },
@@ -213,7 +215,7 @@ export function seriesOption({ metric, buckets, lines, grain, currency, threshol
       interval: flat && !limits.length ? 0.25 : undefined,
     }),
     series,
-  };
+  }, { corner: grain ? capital(grain) : 'Bucket', row: (b) => bucketLabel(b, grain), cell: fmt });
 }
 
 // ---- mixes ----------------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ export function mixOption({ breakdown, mode, grain, currency }) {
   const totals = points.map((p) => (p[key] || []).reduce((s, x) => s + (isNumber(x) ? x : 0), 0));
   const label = (v) => (v === '' ? '(empty)' : v);
   const fmt = (v) => (key === 'volumes' ? formatShort(v, 'currency', currency) : formatCount(v));
-  return {
+  return described({
     ...BASE,
     grid: grid({ top: 8 }),
     tooltip: {
@@ -255,7 +257,7 @@ export function mixOption({ breakdown, mode, grain, currency }) {
       emphasis: { focus: 'series' },
       data: points.map((p, b) => (totals[b] > 0 ? (p[key]?.[i] ?? 0) / totals[b] : null)),
     })),
-  };
+  }, { corner: grain ? capital(grain) : 'Bucket', row: (b) => bucketLabel(b, grain), cell: (v) => formatPercent(v) });
 }
 
 /**
@@ -280,7 +282,7 @@ export function byValueOption({ breakdown, currency }) {
     ]);
   };
   const bounds = { outerBoundsMode: 'same', outerBoundsContain: 'axisLabel', top: 6, bottom: 4 };
-  return {
+  return described({
     ...BASE,
     grid: [
       { ...bounds, left: 8, right: '52%' },
@@ -320,13 +322,13 @@ export function byValueOption({ breakdown, currency }) {
         data: values.map((v) => v.volume ?? null),
       },
     ],
-  };
+  }, { corner: 'Funding source', reverse: true, cell: (v, i) => (i === 0 ? formatPercent(v, 2) : formatValue(v, 'currency', currency)) });
 }
 
 /** Horizontal bars, largest on top: decline reasons, or any [{ name, value, share }]. */
 export function rankedBarsOption({ items, unit = 'count', color = '#e11d48', noun = 'failures' }) {
   const rows = [...items].reverse();
-  return {
+  return described({
     ...BASE,
     grid: grid({ top: 4, right: 64 }),
     tooltip: {
@@ -346,10 +348,11 @@ export function rankedBarsOption({ items, unit = 'count', color = '#e11d48', nou
         barMaxWidth: 18,
         itemStyle: { borderRadius: [0, 3, 3, 0] },
         label: { show: true, position: 'right', fontSize: 11, color: '#3c4257', formatter: (p) => formatPercent(rows[p.dataIndex].share) },
+        name: capital(noun),
         data: rows.map((r) => r.value),
       },
     ],
-  };
+  }, { corner: 'Reason', reverse: true, cell: (v) => formatValue(v, unit) });
 }
 
 // ---- funnel -----------------------------------------------------------------------------------------
@@ -358,7 +361,7 @@ export function rankedBarsOption({ items, unit = 'count', color = '#e11d48', nou
 export function funnelOption({ steps }) {
   const top = Math.max(1, ...steps.map((s) => (isNumber(s.users) ? s.users : 0)));
   const colors = ['#635bff', '#7c74ff', '#958eff', '#aea9ff', '#c7c3ff', '#dedbff'];
-  return {
+  return described({
     ...BASE,
     tooltip: {
       ...TOOLTIP,
@@ -414,7 +417,11 @@ export function funnelOption({ steps }) {
         })),
       },
     ],
-  };
+  }, {
+    corner: 'Step',
+    head: ['Users', 'From the step before', 'From the first step'],
+    rows: steps.map((s) => [s.name, [s.users, formatCount(s.users)], [s.step_conversion, formatPercent(s.step_conversion)], [s.overall_conversion, formatPercent(s.overall_conversion)]]),
+  });
 }
 
 // ---- retention heatmap --------------------------------------------------------------------------------
@@ -436,7 +443,7 @@ export function heatmapOption({ rows, periods, periodNoun }) {
     });
   });
   const small = periods > 16;
-  return {
+  return described({
     ...BASE,
     animation: false,
     grid: grid({ top: 26, right: 8, bottom: 26 }),
@@ -500,7 +507,11 @@ export function heatmapOption({ rows, periods, periodNoun }) {
         emphasis: { itemStyle: { borderColor: '#1a1f36', borderWidth: 1 } },
       },
     ],
-  };
+  }, {
+    corner: 'Cohort',
+    head: ['Size', ...Array.from({ length: periods }, (_, i) => `${periodNoun} ${i}`)],
+    rows: rows.map((r) => [r.label, [r.size, formatCount(r.size)], ...Array.from({ length: periods }, (_, i) => [r.values[i] ?? null, isNumber(r.values[i]) ? formatPercent(r.values[i]) : ''])]),
+  });
 }
 
 // ---- histograms -------------------------------------------------------------------------------------
@@ -514,7 +525,7 @@ export function histogramOption({ hist, currency }) {
   const edge = (v) => formatAxis(v, unit);
   const names = counts.map((_, i) => `${edge(edges[i])}–${edge(edges[i + 1])}`);
   const full = (v) => formatValue(v, hist.unit, hist.unit === 'currency' ? currency : null);
-  return {
+  return described({
     ...BASE,
     grid: grid({ top: 10 }),
     tooltip: {
@@ -539,10 +550,58 @@ export function histogramOption({ hist, currency }) {
         color: hist.id === 'latency' ? '#0891b2' : PRIMARY,
         barCategoryGap: '8%',
         itemStyle: { borderRadius: [2, 2, 0, 0] },
+        name: hist.id === 'latency' ? 'Attempts' : 'Transactions',
         data: counts,
       },
     ],
-  };
+  }, {
+    corner: hist.id === 'latency' ? 'Latency' : 'Ticket size',
+    row: (_, i) => `${full(edges[i])} to ${i === counts.length - 1 ? '' : 'under '}${full(edges[i + 1])}`,
+    cell: (v) => formatCount(v),
+  });
+}
+
+// ---- the numbers as a table ------------------------------------------------------------------------------
+
+// How each option's data reads as a table (its Table toggle, chart-host.js): the corner header,
+// the rows' labels, each cell's formatted text; or the rows themselves (funnel, heatmap).
+const TABLES = new WeakMap();
+function described(option, spec) {
+  TABLES.set(option, spec);
+  return option;
+}
+
+const capital = (s) => String(s).charAt(0).toUpperCase() + String(s).slice(1);
+
+/** The values of a series' data point (a number, null, or { value }). */
+const pointValue = (d) => (d !== null && typeof d === 'object' && !Array.isArray(d) ? (d.value ?? null) : (d ?? null));
+
+/**
+ * The numbers `option` draws as a <table> (caption, column and row headers with scope, formatted
+ * numbers, the raw number in data-value), built with textContent only (dom.js).
+ */
+export function chartTable(option, caption) {
+  const spec = TABLES.get(option) || {};
+  let head;
+  let rows;
+  if (spec.rows) {
+    head = spec.head;
+    rows = spec.rows.map(([name, ...cells]) => [name, ...cells.map(([value, text]) => ({ text, value: isNumber(value) ? value : null }))]);
+  } else {
+    const axes = [option.xAxis, option.yAxis].flat().filter(Boolean);
+    const labels = axes.find((a) => a.type === 'category')?.data || [];
+    const series = (option.series || []).filter((s) => Array.isArray(s.data));
+    head = series.map((s) => s.name || 'Value');
+    rows = labels.map((label, i) => [
+      { text: spec.row ? spec.row(label, i) : String(label), header: true },
+      ...series.map((s, j) => {
+        const v = pointValue(s.data[i]);
+        return { text: spec.cell ? spec.cell(isNumber(v) ? v : null, j) : String(v ?? '—'), value: isNumber(v) ? v : null, col: String(j) };
+      }),
+    ]);
+    if (spec.reverse) rows.reverse();
+  }
+  return dataTable({ caption, captionHidden: false, head: [spec.corner || '', ...head], rows, className: 'series-table compact-table chart-data-table' });
 }
 
 // ---- instances ------------------------------------------------------------------------------------------

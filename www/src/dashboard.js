@@ -261,6 +261,20 @@ function linesOf(report, metric) {
   return [{ name: metric.name || metric.id, values: list(report.series).map((b) => b?.[metric.id] ?? null) }];
 }
 
+/**
+ * What a time series chart shows, in words (its accessible name): the first and last buckets, the
+ * latest value and which way it went, e.g. "from 1 Jul 2025 to 30 Sep 2025; latest CNY 1.23M
+ * (30 Sep 2025), up from CNY 1.01M".
+ */
+function trendText(m, buckets, values, grain, currency) {
+  const points = buckets.map((b, i) => [b, values[i]]).filter(([, v]) => isNumber(v));
+  if (!points.length) return 'no values';
+  const [[firstB, firstV], [lastB, lastV]] = [points[0], points[points.length - 1]];
+  const way = lastV > firstV ? 'up from' : lastV < firstV ? 'down from' : 'the same as';
+  const span = points.length > 1 ? `from ${bucketLabel(firstB, grain)} to ${bucketLabel(lastB, grain)}; ` : '';
+  return `${span}latest ${formatValue(lastV, m.unit, currency)} (${bucketLabel(lastB, grain)})${points.length > 1 ? `, ${way} ${formatValue(firstV, m.unit, currency)} at the start` : ''}`;
+}
+
 function bucketsOf(report) {
   const segs = list(report.segments?.values);
   const series = segs.length && list(segs[0].series).length ? segs[0].series : list(report.series);
@@ -334,8 +348,9 @@ function renderSeries(el, report, state, view) {
   const chartEl = host.box('main', {
     className: 'chart chart-large',
     dataset: { chart: m.id, grain, points: String(series.length), first: series[0]?.bucket ?? '', last: series[series.length - 1]?.bucket ?? '', lines: String(segmented ? segs.length : 1) },
-    label: `${m.name || m.id} by ${grain}${segmented ? `, one line per ${report.segments.column}` : ''}, ${series.length} points; the table below has the numbers`,
+    label: `${m.name || m.id} by ${grain}${segmented ? `, one line per ${report.segments.column}` : `, ${trendText(m, bucketsOf(report), linesOf(report, m)[0].values, grain, report.currency)}`}, ${series.length} points; the Table button below has the numbers`,
   });
+  chartEl.dataset.chartName = `${m.name || m.id} by ${grain}${segmented ? `, one line per ${report.segments.column}` : ''}, ${series.length} points`;
   const noted = !hasValue(m) && reason;
   if (noted || !series.length) {
     card.append(h('p', { class: 'chart-empty' }, noted ? reason.text : 'No data'));
@@ -447,9 +462,10 @@ function renderGuardrails(el, report, state, view, handlers) {
   const cards = drawn.map((m) => {
     const chartEl = host.box(`guardrail:${m.id}`, {
       className: 'chart',
-      label: `${m.name} by ${grain}${list(m.thresholds).length ? `, with thresholds ${list(m.thresholds).map((t) => `${t.label} at ${formatValue(t.value, m.unit, report.currency)}`).join(' and ')}` : ''}`,
+      label: `${m.name} by ${grain}, ${trendText(m, series.map((b) => b.bucket), series.map((b) => b?.[m.id] ?? null), grain, report.currency)}${list(m.thresholds).length ? `; thresholds ${list(m.thresholds).map((t) => `${t.label} at ${formatValue(t.value, m.unit, report.currency)}`).join(' and ')}` : ''}`,
       dataset: { guardrailChart: m.id, thresholds: String(list(m.thresholds).length), points: String(series.length) },
     });
+    chartEl.dataset.chartName = `${m.name} by ${grain}${list(m.thresholds).length ? `, with thresholds ${list(m.thresholds).map((t) => `${t.label} at ${formatValue(t.value, m.unit, report.currency)}`).join(' and ')}` : ''}`;
     const delta = metricDelta(m);
     const card = h(
       'article',
@@ -547,7 +563,9 @@ export function openMetricDialog(el, report, id, state) {
   const lines = linesOf(report, m);
   const buckets = bucketsOf(report);
   el.metricDialogChart.dataset.chart = m.id;
-  el.metricDialogChart.setAttribute('aria-label', `${m.name} by ${grain}, ${series.length} points; the data table has the numbers`);
+  const single = lines.length === 1 ? `, ${trendText(m, buckets, lines[0].values, grain, report.currency)}` : `, one line per ${report.segments?.column}`;
+  el.metricDialogChart.setAttribute('aria-label', `${m.name} by ${grain}${single}, ${series.length} points; the data table has the numbers`);
+  el.metricDialogChart.dataset.chartName = `${m.name} by ${grain}, ${series.length} points`;
   const empty = (!hasValue(m) && reason) || !series.length;
   el.metricDialogChart.hidden = !!empty;
   el.metricDialogEmpty.hidden = !empty;

@@ -95,7 +95,8 @@ export function renderMix(el, report, { view, state, host, sig, onChange }) {
           : null,
       ),
       overTime ? chart : null,
-      h('div', { class: 'table-scroll table-capped' }, breakdownTable(b, report.currency, true)),
+      // Capped in height, so it scrolls: focusable, so that the keyboard can scroll it (WCAG 2.1.1).
+      h('div', { class: 'table-scroll table-capped', tabindex: '0', role: 'region', 'aria-label': `${title}: the numbers by value` }, breakdownTable(b, report.currency, true)),
     );
     // Swatch colours through the CSSOM (the page's CSP forbids inline style attributes).
     for (const sw of card.querySelectorAll('.swatch')) sw.style.backgroundColor = sw.dataset.color;

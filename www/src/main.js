@@ -1240,7 +1240,6 @@ function bindFiles() {
       pick();
     }
   });
-  el.fileInput.addEventListener('click', (event) => event.stopPropagation());
   el.fileInput.addEventListener('change', () => {
     const files = [...(el.fileInput.files || [])];
     el.fileInput.value = '';
