@@ -2,12 +2,14 @@
 // archive and an Excel workbook renamed .csv, a PNG, a header of 3,000 columns and a quote never
 // closed: each gets the core's message, with the file's name, as the page shows it; the data
 // loaded before stays, and a good file loads afterwards. Fixtures: tests/data/limits (and the PNG
-// of tests/data/not_csv.csv); the wide file is made here.
+// of tests/data/not_csv.csv); the wide file is made here. The speed build, reading a file in two
+// parts, says the same: a quote never closed in the second part names its line in the file.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DATA, fileNames, kpiValues, settle, startPage, text, upload, waitForStatus } from './helpers.mjs';
+import { DATA, fileNames, kpiValues, openPage, settle, startPage, text, upload, waitForStatus, writeCsv } from './helpers.mjs';
 
 const fixture = (path, name) => ({ name, mimeType: 'text/csv', buffer: readFileSync(join(DATA, path)) });
 
@@ -54,5 +56,49 @@ describe('Files the page cannot read', { timeout: 120000 }, () => {
     assert.deepEqual(await fileNames(page), ['basic.csv']);
     assert.equal((await kpiValues(page)).txn_count, 12);
     assert.equal(await page.isVisible('#error-message'), false);
+  });
+});
+
+describe('The same limits on the speed build, a file read in two parts', { timeout: 120000 }, () => {
+  let dir;
+  let session;
+  let quoted;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'paymetrics-e2e-'));
+    // 60,000 rows of ~100 bytes (over the 4 MiB the engine reads before it splits the file); the
+    // status of line 55,001 (row 55,000), in the second part, opens a quote that never closes.
+    quoted = join(dir, 'payments-quote.csv');
+    writeCsv(quoted, 60000);
+    const lines = readFileSync(quoted, 'utf8').split('\n');
+    lines[55000] = lines[55000].replace(',success,', ',"success,');
+    writeFileSync(quoted, lines.join('\n'));
+    session = await startPage();
+    await session.page.goto(new URL('?speed-build-from=0&parts-from=0', session.page.url()).href);
+    await waitForStatus(session.page, 'ready', 45000);
+  });
+
+  after(async () => {
+    await session?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a quote never closed in the second part names its line; a header too wide is refused', async () => {
+    const { page, log } = session;
+    const sample = await kpiValues(page);
+    // The second reader's part is refused (the quote): the engine reads that part itself. (It
+    // used to wait for ever: www/src/part-worker.js.)
+    await settle(page, () => page.setInputFiles('#file-input', quoted), { expect: 'error', timeout: 60000 });
+    assert.ok(log.requests.some((u) => /part-worker/.test(u)), 'the second reader was started');
+    assert.equal(
+      await text(page, '#error-message'),
+      'payments-quote.csv:55001:5: a quote opened on line 55001 is never closed: the rest of the file would be one cell. Close the quote, or remove it',
+    );
+    await settle(page, () => page.setInputFiles('#file-input', wide(3000)), { expect: 'error' });
+    assert.equal(await text(page, '#error-message'), CASES[3][1]);
+    assert.deepEqual(await kpiValues(page), sample);
+    await settle(page, () => upload(page, 'basic.csv'));
+    assert.equal((await kpiValues(page)).txn_count, 12);
+    assert.deepEqual(log.pageErrors, []);
   });
 });
