@@ -1,5 +1,6 @@
 //! Typed errors of the core. Like the `csv` crate, an error knows where it happened (file, line,
 //! column) so that every message can point the user at the offending cell.
+use crate::ingest::FileFormat;
 use std::fmt;
 
 /// What went wrong. Non-exhaustive: later work adds kinds without breaking matches downstream.
@@ -10,6 +11,17 @@ pub enum ErrorKind {
     Empty,
     /// The bytes are not text: a NUL byte or other binary data was found at `byte`.
     NotText { byte: u64 },
+    /// The file is in a known format that is not CSV (a workbook, an archive, an image...),
+    /// recognised by its first bytes whatever its name says.
+    NotCsv { format: FileFormat },
+    /// The header has more columns than the core reads (`ingest::MAX_COLUMNS`).
+    TooManyColumns { columns: u64, limit: u64 },
+    /// One record, starting on `line`, takes more than `limit_bytes` of the file
+    /// (`ingest::MAX_RECORD_BYTES`).
+    RecordTooLong { line: u64, limit_bytes: u64 },
+    /// A quoted field opened on `line` never ends: at the end of the file, or (`within`) before
+    /// its record grew past the limit of one record.
+    UnclosedQuote { line: u64, within: Option<u64> },
     /// The bytes are text in `encoding` (GB18030), which this build does not decode: it was built
     /// without the `legacy-encodings` feature, as the wasm build is. The host decodes the bytes
     /// to UTF-8 (the browser's `TextDecoder`) and reads them with `ingest::read_decoded_csv`.
@@ -56,6 +68,11 @@ impl Error {
         self.line = Some(line);
         self
     }
+
+    pub fn at_column(mut self, column: u64) -> Self {
+        self.column = Some(column);
+        self
+    }
 }
 
 impl fmt::Display for ErrorKind {
@@ -65,6 +82,28 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotText { byte } => write!(
                 f,
                 "this does not look like a CSV text file (binary data at byte {byte})"
+            ),
+            ErrorKind::NotCsv { format } => write!(f, "{format}"),
+            ErrorKind::TooManyColumns { columns, limit } => write!(
+                f,
+                "the header has {columns} columns, more than {limit}, the most a file may have: keep the columns you need and save it again"
+            ),
+            ErrorKind::RecordTooLong { line, limit_bytes } => write!(
+                f,
+                "the record starting on line {line} is longer than {} MiB, the most one record may take: is every line ended by a line break?",
+                limit_bytes >> 20
+            ),
+            ErrorKind::UnclosedQuote { line, within: None } => write!(
+                f,
+                "a quote opened on line {line} is never closed: the rest of the file would be one cell. Close the quote, or remove it"
+            ),
+            ErrorKind::UnclosedQuote {
+                line,
+                within: Some(limit_bytes),
+            } => write!(
+                f,
+                "a quote opened on line {line} is not closed within {} MiB, the most one record may take: close the quote, or remove it",
+                limit_bytes >> 20
             ),
             ErrorKind::NeedsDecoding { encoding } => write!(
                 f,

@@ -235,7 +235,7 @@ fn files_that_cannot_be_read_say_which_and_why() {
         ),
         (
             "not_csv.csv",
-            "not_csv.csv: this does not look like a CSV text file",
+            "not_csv.csv: the file is a PNG image, not CSV",
         ),
     ];
     for (name, message) in cases {
@@ -893,3 +893,6 @@ mod properties;
 
 #[path = "integration/sql_page.rs"]
 mod sql_page;
+
+#[path = "integration/limits.rs"]
+mod limits;

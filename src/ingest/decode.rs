@@ -28,6 +28,9 @@ pub(super) fn detect(head: &[u8], complete: bool) -> Result<Detected> {
         skip,
         warning: None,
     };
+    if let Some(format) = super::magic::recognise(head) {
+        return Err(Error::new(ErrorKind::NotCsv { format }));
+    }
     if head.starts_with(b"\xEF\xBB\xBF") {
         return Ok(detected(Decoder::Utf8, "UTF-8", 3));
     }

@@ -9,12 +9,14 @@
 mod column;
 mod decode;
 mod lines;
+mod magic;
 mod part;
 mod plain;
 mod times;
 
 pub use column::{ColumnBuilder, TextColumn};
 pub use lines::Lines;
+pub use magic::FileFormat;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::quality::{SkipLog, SkipReason};
@@ -32,6 +34,20 @@ const SNIFF_BYTES: usize = 64 * 1024;
 const SNIFF_RECORDS: usize = 50;
 /// How often (in data rows) the stream compares its memory with the limit.
 const MEMORY_CHECK_ROWS: u64 = 1 << 14;
+/// The most columns a header may have. Payment exports have 10 to 100 (the widest we know,
+/// settlement reports, ~250); 2,000 leaves room for any real one. Past that a file is almost
+/// surely not a transactions table, and it would cost: each column is a builder with its own
+/// dictionary and buffers, sized for the whole file (at 2 bytes a cell at least, 2,000 columns
+/// take 4 KB a row, so ~200,000 rows already fill the page's memory), and the page lists every
+/// column in each mapping, filter and segment menu. A data row with more fields than this is
+/// skipped as having the wrong field count, and its fields are counted, not kept.
+pub const MAX_COLUMNS: usize = 2000;
+/// The most bytes one record (a line, or several joined by a quoted line break) may take. Real
+/// records are under a kilobyte, a few KB with a JSON payload column; 16 MiB is far above any of
+/// them. It bounds what one record holds in memory (a wasm memory never shrinks), and how far an
+/// unclosed quote, which would swallow the rest of the file as one cell, is read before it is
+/// reported.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 /// How the file was read: shown to the user in the data-quality panel.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -539,6 +555,12 @@ struct Body {
     ends: Vec<usize>,
     record_len: usize,
     ends_len: usize,
+    /// Bytes of the file the current record has taken so far (see `MAX_RECORD_BYTES`).
+    record_bytes: usize,
+    /// Fields of the current record let go (with their ends) once it had `MAX_COLUMNS`: such a
+    /// record is refused or skipped, so only their count matters. And the end of the last one.
+    dropped_fields: usize,
+    dropped_end: usize,
     /// The 1-based line of the next byte, and the line the current record started on.
     line: u64,
     record_line: Option<u64>,
@@ -591,6 +613,9 @@ impl Body {
             ends: vec![0; 64],
             record_len: 0,
             ends_len: 0,
+            record_bytes: 0,
+            dropped_fields: 0,
+            dropped_end: 0,
             line: 1,
             record_line: None,
             between_records: true,
@@ -639,6 +664,12 @@ impl Body {
         }
         self.ended = last;
         self.sizes.text += text.len() as u64;
+        // At the end of the file csv-core ends a record inside quotes like any other, with the
+        // rest of the file in its last cell. A line break is given in its place instead: it ends
+        // any record as the end of the file would, but joins the text of a quoted field, which
+        // tells the one mistake from the other (csv-core does not tell its state, and its
+        // `Clone` does not copy it whole).
+        let mut closing = false;
         loop {
             if self.between_records && self.header.is_some() && plain::enabled() {
                 let consumed = self.read_plain_lines(text, limit)?;
@@ -647,16 +678,34 @@ impl Body {
                     return Ok(());
                 }
             }
+            if last && text.is_empty() && self.in_record() && !closing {
+                closing = true;
+                text = b"\n";
+            }
             let (result, read, written, ends) = self.reader.read_record(
                 text,
                 &mut self.record[self.record_len..],
                 &mut self.ends[self.ends_len..],
             );
             self.count_lines(&text[..read]);
-            self.sizes.consumed += read as u64;
+            if closing && read > 0 {
+                // The line break given is not the file's.
+                self.reader.set_line(self.reader.line().saturating_sub(1));
+                self.line = self.reader.line();
+            } else {
+                self.sizes.consumed += read as u64;
+            }
             text = &text[read..];
             self.record_len += written;
             self.ends_len += ends;
+            // Checked after each call, not each byte: the record's buffers grow (below) only
+            // after a call, so they stay within the limit's size too.
+            if self.record_line.is_some() {
+                self.record_bytes += read;
+                if self.record_bytes > MAX_RECORD_BYTES {
+                    return Err(self.record_too_long());
+                }
+            }
             match result {
                 csv_core::ReadRecordResult::InputEmpty => {
                     // The record goes on in the next chunk (or this one was all blank lines).
@@ -664,21 +713,47 @@ impl Body {
                     if !last {
                         return Ok(());
                     }
+                    if closing && self.in_record() {
+                        return Err(self.unclosed_quote(None));
+                    }
                 }
+                // The record goes on: the plain path must not take the rest of its line for a
+                // record of its own.
                 csv_core::ReadRecordResult::OutputFull => {
-                    let len = self.record.len() * 2;
+                    self.between_records = false;
+                    // A record's text is at most its bytes in the file, within the limit.
+                    let len = self.record.len();
+                    let len = (len * 2).min(MAX_RECORD_BYTES + 1).max(len + 1);
                     self.record.resize(len, 0);
                 }
+                csv_core::ReadRecordResult::OutputEndsFull if self.ends.len() >= MAX_COLUMNS => {
+                    self.between_records = false;
+                    // Wider than any header may be: its fields are counted and let go, so that
+                    // a line of a million delimiters takes no more memory than a header's.
+                    if let Some(&end) = self.ends[..self.ends_len].last() {
+                        self.dropped_end = end;
+                    }
+                    self.dropped_fields += self.ends_len;
+                    self.ends_len = 0;
+                }
                 csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.between_records = false;
                     let len = self.ends.len() * 2;
                     self.ends.resize(len, 0);
                 }
                 csv_core::ReadRecordResult::Record => {
                     self.between_records = true;
                     let line = self.record_line.take().unwrap_or(self.line);
-                    self.take_record(line)?;
+                    match self.dropped_fields {
+                        0 => self.take_record(line)?,
+                        dropped => {
+                            self.dropped_fields = 0;
+                            self.take_wide_record(line, dropped + self.ends_len)?;
+                        }
+                    }
                     self.record_len = 0;
                     self.ends_len = 0;
+                    self.record_bytes = 0;
                     if self.rows_read % MEMORY_CHECK_ROWS == 0 && self.rows_read > 0 {
                         self.check_memory(limit)?;
                     }
@@ -720,6 +795,10 @@ impl Body {
                 .iter()
                 .filter(|&&b| b == b'\n')
                 .count() as u64;
+            // Only a host that pushes chunks larger than the limit gets here with such a line.
+            if length > MAX_RECORD_BYTES {
+                break Err(record_too_long(self.line));
+            }
             consumed += blank + length;
             // Counted line by line: the memory check estimates the file's rows from it.
             self.sizes.consumed += (blank + length) as u64;
@@ -793,6 +872,64 @@ impl Body {
             }));
         }
         Ok(())
+    }
+
+    /// Whether the tokenizer is inside a record (one begun, not yet ended).
+    fn in_record(&self) -> bool {
+        self.record_line.is_some()
+            || self.record_len > 0
+            || self.ends_len > 0
+            || self.dropped_fields > 0
+    }
+
+    /// The start of the field being read in `record`: where the last one ended.
+    fn field_start(&self) -> usize {
+        match self.ends[..self.ends_len].last() {
+            Some(&end) => end,
+            None => self.dropped_end,
+        }
+    }
+
+    /// The error for a quoted field that does not end: at the end of the file, or (`within`)
+    /// before its record grew past that limit. Its line is the record's, plus the line breaks
+    /// in quoted fields before it; its column is its field's.
+    fn unclosed_quote(&self, within: Option<u64>) -> Error {
+        let start = self.field_start().min(self.record_len);
+        let breaks = self.record[..start].iter().filter(|&&b| b == b'\n').count() as u64;
+        let line = self.record_line.unwrap_or(self.line) + breaks;
+        let column = (self.dropped_fields + self.ends_len + 1) as u64;
+        Error::new(ErrorKind::UnclosedQuote { line, within })
+            .at_line(line)
+            .at_column(column)
+    }
+
+    /// The error for a record past `MAX_RECORD_BYTES`. A line break in the field being read
+    /// means it is quoted (csv-core keeps line breaks only there) and still open: a quote not
+    /// closed, the usual cause.
+    fn record_too_long(&self) -> Error {
+        let start = self.field_start().min(self.record_len);
+        if self.record[start..self.record_len].contains(&b'\n') {
+            return self.unclosed_quote(Some(MAX_RECORD_BYTES as u64));
+        }
+        record_too_long(self.record_line.unwrap_or(self.line))
+    }
+
+    /// Accounts for a record of more than `MAX_COLUMNS` fields, whose fields were let go: as
+    /// `store_record` would (a header too wide, a note before it, or a row that does not fit).
+    fn take_wide_record(&mut self, line: u64, fields: usize) -> Result<()> {
+        match &self.header {
+            Some(header) => {
+                let width = header.names.len();
+                let detail = format!("expected {width} fields, found {fields}");
+                self.misfits.push((line, detail));
+                Ok(())
+            }
+            None if self.records_before_header > 0 => {
+                self.records_before_header -= 1;
+                Ok(())
+            }
+            None => Err(too_many_columns(fields, line)),
+        }
     }
 
     /// Advances the line count over bytes the tokenizer consumed, and notes the line on which a
@@ -875,6 +1012,9 @@ impl Body {
                 self.records_before_header -= 1;
                 return Ok(());
             }
+            if fields > MAX_COLUMNS {
+                return Err(too_many_columns(fields, line));
+            }
             // Every line above the header is a note, blank ones included.
             for note in 1..line {
                 self.lines_skipped.add(
@@ -899,7 +1039,9 @@ impl Body {
         let width = header.names.len();
         let filled = spans.iter().filter(|(start, end)| start < end).count();
         let fits = (fields <= width && fields + header.unnamed_tail >= width)
-            || (fields > width && spans[width..].iter().all(|(start, end)| start == end));
+            || (fields > width
+                && fields <= MAX_COLUMNS
+                && spans[width..].iter().all(|(start, end)| start == end));
         if !fits || (filled <= 1 && width > 2) {
             let detail = if fits {
                 "only one cell is filled".to_string()
@@ -1001,6 +1143,22 @@ impl Body {
             warnings,
         })
     }
+}
+
+fn too_many_columns(columns: usize, line: u64) -> Error {
+    Error::new(ErrorKind::TooManyColumns {
+        columns: columns as u64,
+        limit: MAX_COLUMNS as u64,
+    })
+    .at_line(line)
+}
+
+fn record_too_long(line: u64) -> Error {
+    Error::new(ErrorKind::RecordTooLong {
+        line,
+        limit_bytes: MAX_RECORD_BYTES as u64,
+    })
+    .at_line(line)
 }
 
 /// What the first kilobytes of a file say about its layout.
@@ -1275,12 +1433,18 @@ mod tests {
             read_csv("e.csv", b" \n\n").unwrap_err().kind,
             ErrorKind::Empty
         );
-        assert!(matches!(
+        assert_eq!(
             read_csv("b.csv", b"\x89PNG\r\n\x1a\n\0\0\0")
                 .unwrap_err()
                 .kind,
-            ErrorKind::NotText { .. }
-        ));
+            ErrorKind::NotCsv {
+                format: FileFormat::Png
+            }
+        );
+        assert_eq!(
+            read_csv("b.csv", b"BM6\0\0\0\0\0").unwrap_err().kind,
+            ErrorKind::NotText { byte: 3 }
+        );
         let header_only = read_csv("h.csv", b"a,b\n").unwrap_err();
         assert_eq!(header_only.kind, ErrorKind::HeaderOnly);
         assert_eq!(
@@ -1998,5 +2162,210 @@ mod tests {
             .append_part(&helper.finish_part().unwrap())
             .unwrap_err();
         assert!(matches!(error.kind, ErrorKind::TooLarge { .. }), "{error}");
+    }
+
+    /// The error of reading `bytes` pushed in chunks of `chunk` bytes (0: in one push).
+    fn error_in_chunks(bytes: &[u8], chunk: usize) -> Error {
+        let mut stream = CsvStream::new("t.csv");
+        let pushed = match chunk {
+            0 => stream.push(bytes),
+            _ => bytes.chunks(chunk).try_for_each(|piece| stream.push(piece)),
+        };
+        match pushed {
+            Err(error) => error,
+            Ok(()) => stream.finish().unwrap_err(),
+        }
+    }
+
+    #[test]
+    fn known_formats_are_named_with_what_to_do() {
+        let xlsx = b"PK\x03\x04\x14\0\x06\0\x08\0\0\0!\0\0\0\0\0\0\0\0\0\0\0\0\0\x13\0\0\0[Content_Types].xml\xb5\x94";
+        let cases: [(&[u8], &str); 4] = [
+            (
+                xlsx,
+                "t.csv: the file is an Excel workbook (.xlsx), not CSV: in Excel, File › Save As › CSV UTF-8",
+            ),
+            (
+                b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+                "t.csv: the file is a ZIP archive, not CSV: extract the CSV file from it and load that",
+            ),
+            (
+                b"\x1f\x8b\x08\0\0\0\0\0\0\x03",
+                "t.csv: the file is gzip-compressed, not CSV: decompress it first (gunzip), or pipe it to the command-line tool: gunzip -c FILE | paymetrics report -",
+            ),
+            (
+                b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+                "t.csv: the file is a PNG image, not CSV: export the transactions as CSV from the system they come from",
+            ),
+        ];
+        for (bytes, message) in cases {
+            for chunk in [0, 1, 5] {
+                let error = error_in_chunks(bytes, chunk);
+                assert!(matches!(error.kind, ErrorKind::NotCsv { .. }), "{error}");
+                assert_eq!(error.to_string(), message, "chunks of {chunk}");
+            }
+        }
+        // Whatever follows the first bytes: a 100 KB file is refused from its head.
+        let mut big = xlsx.to_vec();
+        big.resize(100_000, b'x');
+        assert_eq!(
+            error_in_chunks(&big, 4096).kind,
+            read_csv("t.csv", xlsx).unwrap_err().kind
+        );
+    }
+
+    /// A header of `columns` columns and one row.
+    fn wide(columns: usize) -> String {
+        let header: Vec<String> = (0..columns).map(|c| format!("c{c}")).collect();
+        let row: Vec<String> = (0..columns).map(|c| c.to_string()).collect();
+        format!("{}\n{}\n", header.join(","), row.join(","))
+    }
+
+    #[test]
+    fn a_header_of_too_many_columns_is_refused_with_its_line_and_count() {
+        let table = read_csv("t.csv", wide(MAX_COLUMNS).as_bytes()).unwrap();
+        assert_eq!(table.headers.len(), MAX_COLUMNS);
+        for (csv, line) in [
+            (wide(3000), 1),
+            (format!("Export of July\n\n{}", wide(2001)), 3),
+        ] {
+            let columns = csv.lines().nth(line - 1).unwrap().split(',').count();
+            for chunk in [0, 1000, 4096] {
+                let error = error_in_chunks(csv.as_bytes(), chunk);
+                assert_eq!(
+                    error.to_string(),
+                    format!("t.csv:{line}: the header has {columns} columns, more than 2000, the most a file may have: keep the columns you need and save it again")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_of_a_million_delimiters_is_skipped_without_keeping_its_fields() {
+        let mut csv = payments(10);
+        csv.push_str(&format!("T1,2{}\n", ",".repeat(1_000_000)));
+        csv.push_str(&format!("T2,3{}x\n", ",".repeat(2500)));
+        csv.push_str("T3,4.5,success\n");
+        for chunk in [0, 4096, 1 << 20] {
+            let mut stream = CsvStream::new("t.csv");
+            match chunk {
+                0 => stream.push(csv.as_bytes()).unwrap(),
+                _ => csv
+                    .as_bytes()
+                    .chunks(chunk)
+                    .for_each(|c| stream.push(c).unwrap()),
+            }
+            let Stage::Body(body) = &stream.stage else {
+                panic!("reading")
+            };
+            // The record's buffers hold a header's worth of fields at most.
+            assert!(body.ends.len() <= 2 * MAX_COLUMNS, "{}", body.ends.len());
+            assert!(
+                body.spans.capacity() <= 2 * MAX_COLUMNS,
+                "{}",
+                body.spans.capacity()
+            );
+            assert!(body.plain_ends.capacity() <= 2 * MAX_COLUMNS);
+            let table = stream.finish().unwrap();
+            assert_eq!(
+                (table.rows_read, table.row_count()),
+                (13, 11),
+                "chunks of {chunk}"
+            );
+            let group = &table.skipped.groups()[0];
+            let details: Vec<&str> = group.examples.iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(
+                details,
+                [
+                    "t.csv:12: expected 3 fields, found 1000002",
+                    "t.csv:13: expected 3 fields, found 2502"
+                ],
+                "chunks of {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_over_the_size_limit_names_its_line_and_the_limit() {
+        let mut csv = payments(3).into_bytes();
+        csv.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 1));
+        csv.extend(b"\nT9,1,success\n");
+        let message = "t.csv:5: the record starting on line 5 is longer than 16 MiB, the most one record may take: is every line ended by a line break?";
+        // In one push the line is split as a plain line; in chunks csv-core reads it.
+        for chunk in [0, 1 << 20, 4 << 20] {
+            let error = error_in_chunks(&csv, chunk);
+            assert_eq!(error.to_string(), message, "chunks of {chunk}");
+            assert_eq!(error.line, Some(5));
+        }
+        // A record just under the limit is read.
+        let mut csv = payments(3).into_bytes();
+        csv.extend(b"T4,\"");
+        csv.extend(std::iter::repeat_n(b'y', MAX_RECORD_BYTES - 100));
+        csv.extend(b"\",success\n");
+        let table = read_csv("t.csv", &csv).unwrap();
+        assert_eq!(table.columns[1].get(3).len(), MAX_RECORD_BYTES - 100);
+    }
+
+    #[test]
+    fn an_unclosed_quote_names_the_line_it_opened_on() {
+        // Near the end of the file: the rest of the file is not a cell.
+        let mut csv = payments(5000);
+        csv.push_str("T1,\"a\nb\",success\nT2,\"two\nlines\",\"open\nT3,1,success\nT4,2,success\n");
+        for chunk in [0, 7, 4096] {
+            let error = error_in_chunks(csv.as_bytes(), chunk);
+            assert_eq!(
+                error.to_string(),
+                "t.csv:5005:3: a quote opened on line 5005 is never closed: the rest of the file would be one cell. Close the quote, or remove it",
+                "chunks of {chunk}"
+            );
+        }
+        // Far from the end: the quote is reported at the limit, before the file is read whole.
+        let mut csv = payments(3).into_bytes();
+        csv.extend(b"T4,\"1.5,success\n");
+        csv.extend(payments(1_100_000).into_bytes());
+        for chunk in [1 << 20, 4 << 20] {
+            let mut stream = CsvStream::new("t.csv");
+            let mut pushed = 0;
+            let error = csv
+                .chunks(chunk)
+                .try_for_each(|piece| {
+                    pushed += piece.len();
+                    stream.push(piece)
+                })
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "t.csv:5:2: a quote opened on line 5 is not closed within 16 MiB, the most one record may take: close the quote, or remove it"
+            );
+            assert!(pushed < MAX_RECORD_BYTES + 2 * chunk, "{pushed}");
+        }
+    }
+
+    #[test]
+    fn a_long_record_read_by_csv_core_is_not_split_by_the_plain_path() {
+        // csv-core reads a line with a quote; when its buffers filled part way through the line,
+        // the plain path took the rest of the line for a record of its own (found by the test of
+        // a row of a million delimiters).
+        let long = "x".repeat(5000);
+        let many = ",y".repeat(100);
+        let csv = format!("a,b\n1,2\n\"q\",{long}\n\"r\",s{many}\n3,4\n");
+        for chunk in [0, 4096, 1 << 20] {
+            let mut stream = CsvStream::new("t.csv");
+            match chunk {
+                0 => stream.push(csv.as_bytes()).unwrap(),
+                _ => csv
+                    .as_bytes()
+                    .chunks(chunk)
+                    .for_each(|c| stream.push(c).unwrap()),
+            }
+            let table = stream.finish().unwrap();
+            assert_eq!(
+                (table.rows_read, table.row_count()),
+                (4, 3),
+                "chunks of {chunk}"
+            );
+            assert_eq!(table.columns[1].get(1), long.as_str());
+            assert_eq!(table.skipped.groups()[0].examples[0].line, 4);
+        }
     }
 }

@@ -91,7 +91,9 @@ fn structural(
     ends: &mut Vec<usize>,
 ) -> Option<Option<usize>> {
     match text[index] {
-        byte if byte == delimiter => {
+        // A line wider than any header may be is left to csv-core, which counts its fields
+        // without keeping them (`MAX_COLUMNS`).
+        byte if byte == delimiter && ends.len() < super::MAX_COLUMNS => {
             ends.push(index);
             Some(None)
         }

@@ -36,8 +36,12 @@ self.onmessage = async ({ data }) => {
       self.postMessage({ progress: { bytes: at, rows: progress.rows } });
     }
     times.read_ms = performance.now() - started;
-    const part = upload.finishPart();
+    // finishPart takes the upload over, even when it throws (its part is refused, e.g. a quote
+    // never closed): freeing it again in the catch below threw "null pointer passed to rust",
+    // the error was never posted, and the engine waited for the part for ever.
+    const finishing = upload;
     upload = null;
+    const part = finishing.finishPart();
     times.finish_ms = performance.now() - started;
     self.postMessage({ part, times }, [part.buffer]);
   } catch (err) {
