@@ -11,7 +11,9 @@ const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const BLOCKING = new Set(['serious', 'critical']);
 
 /**
- * Runs axe on the page as it is (or on `within`); fails on any serious or critical violation (with the rule, the
+ * Runs axe on the page as it is (or on `within`: a state that changes one part of the page is
+ * audited there, after the whole page was audited once with every chart drawn; a whole-page run
+ * takes ~10 s on 2 cores, which over a dozen states was ~2.5 min of `make test`); fails on any serious or critical violation (with the rule, the
  * elements and axe's reason), prints the others as test diagnostics.
  */
 async function audit(t, page, state, within = null) {
@@ -77,14 +79,14 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
     await page.click('[data-retention-grain="month"]');
     await page.click('[data-retention-kind="unbounded"]');
     await page.waitForFunction(() => document.querySelector('[data-retention-kind="unbounded"]').getAttribute('aria-pressed') === 'true');
-    await audit(t, page, 'retention');
+    await audit(t, page, 'retention', '[data-section="retention"]');
   });
 
   test("a metric's dialog", async (t) => {
     await page.click('[data-open-metric="tpv"]');
     await page.waitForSelector('#metric-dialog-chart[data-rendered="true"]');
     await page.click('#metric-dialog [data-chart-table="toggle"]');
-    await audit(t, page, 'metric dialog');
+    await audit(t, page, 'metric dialog', '#metric-dialog');
     await page.keyboard.press('Escape');
     assert.equal(await page.$eval('#metric-dialog', (d) => d.open), false);
   });
@@ -92,13 +94,14 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
   test('the filter editor, a filter applied and a segment chosen', async (t) => {
     await page.click('#add-filter');
     await page.waitForSelector('#filter-editor:not([hidden])');
-    await audit(t, page, 'filter editor');
+    await audit(t, page, 'filter editor', '.reportbar');
     await page.check('#filter-values input[type="checkbox"] >> nth=0');
     await settle(page, () => page.click('#filter-apply'));
     const column = await page.$eval('#segment option:nth-child(2)', (o) => o.value);
     await settle(page, () => page.selectOption('#segment', column));
     await drawAll(page);
-    await audit(t, page, 'filtered and segmented');
+    await audit(t, page, 'filtered and segmented', '.reportbar');
+    await audit(t, page, 'filtered and segmented', '#view-panel');
     await settle(page, () => page.click('#filter-chips [data-remove-filter]'));
     await settle(page, () => page.selectOption('#segment', ''));
   });
@@ -109,7 +112,7 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
     const options = await select.locator('option').evaluateAll((os) => os.map((o) => o.value));
     const current = await select.inputValue();
     await settle(page, () => select.selectOption(options.find((o) => o !== current && o !== '') ?? ''));
-    await audit(t, page, 'mapping changed');
+    await audit(t, page, 'mapping changed', '#mapping-panel');
     await settle(page, () => page.click('#reset-mapping'));
   });
 
@@ -117,11 +120,11 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
     await page.click('#share-link');
     await page.waitForSelector('#share-panel:not([hidden])');
     await page.waitForFunction(() => document.querySelector('#share-url').value.length > 0);
-    await audit(t, page, 'share panel');
+    await audit(t, page, 'share panel', '#share-panel');
     await page.click('#share-close');
     await page.click('[data-export="sql"]');
     await page.waitForSelector('#sql-dialog[data-ready]', { timeout: 60000 });
-    await audit(t, page, 'SQL dialog');
+    await audit(t, page, 'SQL dialog', '#sql-dialog');
     await page.keyboard.press('Escape');
   });
 
@@ -129,12 +132,12 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
     await page.locator('#metric-input').scrollIntoViewIfNeeded();
     await page.fill('#metric-input', 'late = p95(latncy_ms where channel = "app_qr")');
     await page.locator('#metric-live .field-error').waitFor({ state: 'visible' });
-    await audit(t, page, 'metric editor error');
+    await audit(t, page, 'metric editor error', '#custom-metrics');
     await page.fill('#metric-input', '');
     await page.click('#metric-input');
     await page.keyboard.type('x = count_d');
     await page.waitForSelector('#metric-completions:not([hidden]) [role="option"]');
-    await audit(t, page, 'metric completions');
+    await audit(t, page, 'metric completions', '#custom-metrics');
     await page.keyboard.press('Escape');
     await page.fill('#metric-input', '');
   });
@@ -142,7 +145,7 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
   test('an error message: a file that is not a CSV', async (t) => {
     await settle(page, () => upload(page, 'not_csv.csv'), { expect: null });
     await page.waitForSelector('#error-banner:not([hidden])');
-    await audit(t, page, 'error banner');
+    await audit(t, page, 'error banner', '#error-banner');
   });
 });
 
