@@ -57,9 +57,14 @@ describe('Accessibility: axe-core on every state of the page', { timeout: 900000
     await waitForStatus(page, 'ready', 60000);
   });
 
-  test('each stakeholder view, every chart drawn, a chart table shown', async (t) => {
-    const views = await page.$$eval('#views [role="tab"]', (tabs) => tabs.map((b) => b.dataset.view));
-    assert.ok(views.length >= 5, views.join(','));
+  test('every section of the views, every chart drawn, a chart table shown', async (t) => {
+    const tabs = await page.$$eval('#views [role="tab"]', (tabs) => tabs.map((b) => b.dataset.view));
+    assert.ok(tabs.length >= 5, tabs.join(','));
+    // "All" has every section but two, which the financial institutions' and the regulators' views
+    // add (www/src/views.js); the other views show subsets of the same sections, so auditing them
+    // too cost ~1 min of `make test` and found nothing more.
+    const views = ['all', 'financial_institutions', 'regulators'];
+    for (const view of views) assert.ok(tabs.includes(view), view);
     for (const view of views) {
       await page.click(`#views [data-view="${view}"]`);
       await page.waitForFunction((v) => document.querySelector('#view-panel').dataset.view === v, view);
