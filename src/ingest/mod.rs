@@ -2240,6 +2240,16 @@ mod tests {
         }
     }
 
+    /// A stream fed `bytes` whole (`chunk` 0) or in chunks of `chunk` bytes, not finished.
+    fn pushed(bytes: &[u8], chunk: usize) -> CsvStream {
+        let mut stream = CsvStream::new("t.csv");
+        match chunk {
+            0 => stream.push(bytes).unwrap(),
+            _ => bytes.chunks(chunk).for_each(|c| stream.push(c).unwrap()),
+        }
+        stream
+    }
+
     #[test]
     fn a_row_of_a_million_delimiters_is_skipped_without_keeping_its_fields() {
         let mut csv = payments(10);
@@ -2247,14 +2257,7 @@ mod tests {
         csv.push_str(&format!("T2,3{}x\n", ",".repeat(2500)));
         csv.push_str("T3,4.5,success\n");
         for chunk in [0, 4096, 1 << 20] {
-            let mut stream = CsvStream::new("t.csv");
-            match chunk {
-                0 => stream.push(csv.as_bytes()).unwrap(),
-                _ => csv
-                    .as_bytes()
-                    .chunks(chunk)
-                    .for_each(|c| stream.push(c).unwrap()),
-            }
+            let stream = pushed(csv.as_bytes(), chunk);
             let Stage::Body(body) = &stream.stage else {
                 panic!("reading")
             };
@@ -2350,14 +2353,7 @@ mod tests {
         let many = ",y".repeat(100);
         let csv = format!("a,b\n1,2\n\"q\",{long}\n\"r\",s{many}\n3,4\n");
         for chunk in [0, 4096, 1 << 20] {
-            let mut stream = CsvStream::new("t.csv");
-            match chunk {
-                0 => stream.push(csv.as_bytes()).unwrap(),
-                _ => csv
-                    .as_bytes()
-                    .chunks(chunk)
-                    .for_each(|c| stream.push(c).unwrap()),
-            }
+            let stream = pushed(csv.as_bytes(), chunk);
             let table = stream.finish().unwrap();
             assert_eq!(
                 (table.rows_read, table.row_count()),

@@ -8,9 +8,9 @@
 // wasm frames exactly like a trap ("unreachable", which is what a Rust panic becomes): the call is
 // abandoned half way, the Workbench stays borrowed, and the instance cannot be used any more. The
 // patch lives in that worker only, so the worker the page starts next is a healthy one.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kpiValues, launch, openPage, serveStatic, seriesRows, settle, text, upload, waitForStatus } from './helpers.mjs';
+import { kpiValues, openPage, serverAndBrowser, seriesRows, settle, text, upload, waitForStatus } from './helpers.mjs';
 
 /** The engine's worker (not the hashing or second-reader workers). */
 function engineWorker(page) {
@@ -69,38 +69,37 @@ async function assertRecovered(page, expected, what) {
   assert.deepEqual(await numbers(page), expected, `${what}: the same numbers as before the crash`);
 }
 
-describe('a crash of the core', () => {
-  let server;
-  let browser;
-  before(async () => {
-    server = await serveStatic();
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+/**
+ * Takes the weekly and daily numbers, crashes the core at the next change to weekly, checks the
+ * weekly numbers come back, then that the next change (to daily) works as if nothing happened.
+ * Returns the daily numbers.
+ */
+async function crashAtAChangeOfGrain(page, what) {
+  await grain(page, 'week');
+  const week = await numbers(page);
+  await grain(page, 'day');
+  const day = await numbers(page);
+  await crashNextCall(page);
+  await grain(page, 'week');
+  await assertRecovered(page, week, `${what}, crash at a change of grain`);
+  assert.equal(await grain(page, 'day'), 'ready');
+  assert.deepEqual(await numbers(page), day, `${what}: the next change of grain`);
+  return day;
+}
 
-  async function open(url = server.url) {
-    const opened = await openPage(browser, url);
+describe('a crash of the core', () => {
+  const started = serverAndBrowser();
+
+  async function open(url = started.server.url) {
+    const opened = await openPage(started.browser, url);
     return opened;
   }
 
   test('on the sample: the view comes back, with the same numbers, and carries on', async () => {
     const { page, context, log } = await open();
     await waitForStatus(page, 'ready', 60000);
-    await grain(page, 'week');
-    const week = await numbers(page);
-    await grain(page, 'day');
-    const day = await numbers(page);
-
-    await crashNextCall(page);
-    await grain(page, 'week');
-    await assertRecovered(page, week, 'sample, crash at a change of grain');
+    await crashAtAChangeOfGrain(page, 'sample');
     assert.match(await text(page, '#dataset-name'), /sample/i);
-    // The next action works as if nothing happened, and the notice goes.
-    assert.equal(await grain(page, 'day'), 'ready');
-    assert.deepEqual(await numbers(page), day, 'the next change of grain');
     assert.equal(await page.isVisible('#error-banner'), false);
     assert.deepEqual(log.pageErrors, []);
     await context.close();
@@ -112,17 +111,8 @@ describe('a crash of the core', () => {
     await settle(page, () => upload(page, 'basic.csv'));
     const name = await text(page, '#dataset-name');
     assert.match(name, /basic\.csv/);
-    await grain(page, 'week');
-    const week = await numbers(page);
-    await grain(page, 'day');
-    const day = await numbers(page);
-
-    await crashNextCall(page);
-    await grain(page, 'week');
-    await assertRecovered(page, week, 'file, crash at a change of grain');
+    const day = await crashAtAChangeOfGrain(page, 'file');
     assert.equal(await text(page, '#dataset-name'), name, 'the same file is loaded');
-    assert.equal(await grain(page, 'day'), 'ready');
-    assert.deepEqual(await numbers(page), day);
 
     // A crash while a file is read: it is read again from the same File.
     await crashNextCall(page);
@@ -144,10 +134,10 @@ describe('a crash of the core', () => {
     await reference.context.close();
 
     for (const [url, expected, what] of [
-      [server.url, sample, 'the first load'],
+      [started.server.url, sample, 'the first load'],
       [link, monthly, 'a share link'],
     ]) {
-      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const context = await started.browser.newContext({ viewport: { width: 1440, height: 900 } });
       const page = await context.newPage();
       const crashes = await crashEveryWorker(context, page);
       // Only the first worker crashes: the page's retry runs on a healthy one.

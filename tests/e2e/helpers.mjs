@@ -1,5 +1,6 @@
 // Shared by the e2e tests: a tiny static server over dist/ (no dependencies) and the browser.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -79,6 +80,23 @@ export function launch() {
 }
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The static server and Chromium of a suite: call it in a `describe`; they start before its
+ * tests and stop after them. Returns `{ server, browser }`, filled in once started.
+ */
+export function serverAndBrowser() {
+  const started = {};
+  before(async () => {
+    started.server = await serveStatic();
+    started.browser = await launch();
+  });
+  after(async () => {
+    await started.browser?.close();
+    await started.server?.close();
+  });
+  return started;
+}
 
 /**
  * A page that records every request and every CSP violation, and collects uncaught errors.

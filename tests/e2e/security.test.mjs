@@ -2,11 +2,11 @@
 // is a GET of one of its own static files, through every feature), the Content-Security-Policy
 // forbids inline script and foreign origins, and the contents of a file (or its name) are never
 // interpreted as HTML or script, wherever the page shows them.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST, launch, serveStatic, settle, text, waitForStatus } from './helpers.mjs';
+import { DIST, serverAndBrowser, settle, text, waitForStatus } from './helpers.mjs';
 
 // ---- the page, with everything that could send data watched --------------------------------------
 
@@ -110,16 +110,7 @@ function builtPolicy() {
 }
 
 describe('no data leaves the browser', () => {
-  let server;
-  let browser;
-  before(async () => {
-    server = await serveStatic();
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const started = serverAndBrowser();
 
   test('the built page keeps a strict Content-Security-Policy', () => {
     const csp = builtPolicy();
@@ -139,7 +130,7 @@ describe('no data leaves the browser', () => {
   });
 
   test('an inline script is blocked and reported', async () => {
-    const { context, page } = await watchedPage(browser, server.url);
+    const { context, page } = await watchedPage(started.browser, started.server.url);
     await page.evaluate(() => {
       const s = document.createElement('script');
       s.textContent = 'window.__inline = 1;';
@@ -156,8 +147,8 @@ describe('no data leaves the browser', () => {
   });
 
   test('load, file, every change, every export, a share link: nothing but the page\'s own files', async () => {
-    const { context, page, seen } = await watchedPage(browser, server.url);
-    const origin = new URL(server.url).origin;
+    const { context, page, seen } = await watchedPage(started.browser, started.server.url);
+    const origin = new URL(started.server.url).origin;
 
     // A file of the user's.
     await settle(page, () => page.setInputFiles('#file-input', join(DIST, '..', 'tests', 'data', 'basic.csv')));
@@ -189,7 +180,7 @@ describe('no data leaves the browser', () => {
     await page.click('#share-link');
     await page.waitForFunction(() => document.getElementById('share-url').value.includes('#v=1&'));
     const link = await page.inputValue('#share-url');
-    const other = await watchedPage(browser, link, { wait: false });
+    const other = await watchedPage(started.browser, link, { wait: false });
     await other.page.waitForSelector('#share-request:not([hidden])');
     await settle(other.page, () => other.page.setInputFiles('#file-input', join(DIST, '..', 'tests', 'data', 'basic.csv')));
 
@@ -283,19 +274,12 @@ function injected(page) {
 }
 
 describe('file contents are never interpreted as HTML or script', () => {
-  let server;
-  let browser;
+  const started = serverAndBrowser();
   let session;
   const file = { name: FILE_NAME, mimeType: 'text/csv', buffer: evilCsv() };
 
   before(async () => {
-    server = await serveStatic();
-    browser = await launch();
-    session = await watchedPage(browser, server.url);
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
+    session = await watchedPage(started.browser, started.server.url);
   });
 
   async function assertClean(page, seen, what) {
@@ -385,7 +369,7 @@ describe('file contents are never interpreted as HTML or script', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="html"]')]);
     const html = readFileSync(await download.path(), 'utf8');
     assert.ok(html.includes('&lt;script&gt;window.__pwned=1'), 'the markup is in the report, escaped');
-    const blank = await browser.newContext({ javaScriptEnabled: false, offline: true });
+    const blank = await started.browser.newContext({ javaScriptEnabled: false, offline: true });
     try {
       const found = await (await blank.newPage()).evaluate((source) => {
         const doc = new DOMParser().parseFromString(source, 'text/html');
@@ -407,7 +391,7 @@ describe('file contents are never interpreted as HTML or script', () => {
     await page.click('#share-link');
     await page.waitForFunction(() => document.getElementById('share-url').value.includes('#v=1&'));
     const link = await page.inputValue('#share-url');
-    const other = await watchedPage(browser, link, { wait: false });
+    const other = await watchedPage(started.browser, link, { wait: false });
     try {
       await other.page.waitForSelector('#share-request:not([hidden])');
       assert.ok((await text(other.page, '#share-request-files')).includes(FILE_NAME), 'the file asked for, by its name as text');
