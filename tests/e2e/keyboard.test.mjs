@@ -49,9 +49,13 @@ describe('Keyboard only', { timeout: 600000 }, () => {
   after(() => session?.close());
 
   test('a whole session, from the file picker to the Share link', async () => {
-    // The file picker opens from the drop zone with Enter.
+    // The file picker opens from the drop zone with Enter. The wait starts before the Tabs: it is
+    // what makes Playwright intercept the picker, and that takes effect asynchronously (on a busy
+    // machine an Enter pressed at once opened a picker nobody saw, and the wait timed out).
+    const opened = page.waitForEvent('filechooser');
     await tabTo(page, '#dropzone');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await page.keyboard.press('Enter');
+    const chooser = await opened;
     assert.equal(chooser.isMultiple(), true);
     await settle(page, () => chooser.setFiles(join(DATA, 'basic.csv')));
     assert.match(await page.textContent('#dataset-name'), /basic\.csv/);
