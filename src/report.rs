@@ -7,7 +7,7 @@ use crate::expr::ParseError;
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::breakdown::{
-    breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded,
+    breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded, Codes,
     DeclineReasons, Dimension, Histogram, UNLISTED,
 };
 use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
@@ -830,7 +830,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             let coded = frame.coded(dataset, column);
             let mut rows_per_code = vec![0u64; coded.values.len()];
             for &row in selected() {
-                rows_per_code[coded.codes[row] as usize] += 1;
+                rows_per_code[coded.codes.get(row) as usize] += 1;
             }
             let weight: Vec<f64> = rows_per_code.iter().map(|&n| n as f64).collect();
             let (group_of, labels) = coded.top(&weight, &rows_per_code, SEGMENT_VALUES);
@@ -838,7 +838,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             // segment: a segment's computation then walks only its own rows.
             let mut segment_rows: Vec<Vec<u32>> = vec![Vec::new(); labels.len()];
             for &row in filtered.iter() {
-                let group = group_of[coded.codes[row as usize] as usize];
+                let group = group_of[coded.codes.get(row as usize) as usize];
                 if group != UNLISTED {
                     segment_rows[group as usize].push(row);
                 }
@@ -861,7 +861,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 .map(|(group, order)| {
                     let mut part = compute_within(
                         order,
-                        &|row| group_of[coded.codes[row] as usize] as usize == group,
+                        &|row| group_of[coded.codes.get(row) as usize] as usize == group,
                         want,
                     );
                     if let Some(totals) = known.as_ref().and_then(|k| k.get(group)) {
@@ -1005,7 +1005,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             &transactions.rows,
             &|column| {
                 let coded = frame.coded(dataset, column);
-                (&coded.codes[..], coded.values.len())
+                (&coded.codes, coded.values.len())
             },
             mapping,
             CustomRows {
@@ -1192,9 +1192,12 @@ fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<V
             .iter()
             .map(|v| wanted.contains(v.as_str()))
             .collect();
-        for (keep, &code) in mask.iter_mut().zip(&coded.codes) {
-            *keep &= listed[code as usize] != filter.exclude;
-        }
+        let mut keep = mask.iter_mut();
+        coded.codes.for_each(|code| {
+            if let Some(keep) = keep.next() {
+                *keep &= listed[code as usize] != filter.exclude;
+            }
+        });
     }
     Ok(mask)
 }
@@ -1284,7 +1287,7 @@ fn custom_metrics<'f>(
     definitions: &[String],
     formulas: &'f FormulaTable<'f>,
     table_rows: &'f [u32],
-    codes: &dyn Fn(usize) -> (&'f [u32], usize),
+    codes: &dyn Fn(usize) -> (&'f Codes, usize),
     mapping: &Mapping,
     rows: CustomRows,
     places: CustomPlaces,

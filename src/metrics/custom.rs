@@ -22,6 +22,7 @@
 //!
 //! Percentiles interpolate like DuckDB's `quantile_cont`, as the catalog's do. A division by zero,
 //! or any result that is not a finite number, gives no value.
+use super::breakdown::Codes;
 use super::catalog::{Metric, Unit, CATALOG};
 use super::engine::{key_percentiles, order_key};
 use crate::dataset::{FormulaRow, FormulaTable};
@@ -555,7 +556,7 @@ struct Part<'f, 'r> {
     role: PartRole,
     /// Each column read, as its codes per typed row and its number of codes (`None`: too many
     /// combinations to keep, evaluated on every row).
-    key: Option<Vec<(&'f [u32], usize)>>,
+    key: Option<Vec<(&'f Codes, usize)>>,
     /// What the part gave per combination, as `Slot` bits (`UNKNOWN` before it is evaluated):
     /// 8 bytes, so that more of the table stays in cache.
     memo: Vec<u64>,
@@ -589,7 +590,7 @@ impl Part<'_, '_> {
         for &row in rows {
             let key = self.key.as_ref().map(|columns| {
                 columns.iter().fold(0usize, |key, (codes, size)| {
-                    key * size + codes[row as usize] as usize
+                    key * size + codes.get(row as usize) as usize
                 })
             });
             let known = key.map_or(UNKNOWN, |k| self.memo[k]);
@@ -712,7 +713,7 @@ impl<'f, 'r> Evaluator<'f, 'r> {
         formulas: &'f FormulaTable<'f>,
         read_number: &'r crate::expr::NumberReader<'r>,
         table_rows: &'f [u32],
-        codes: &dyn Fn(usize) -> (&'f [u32], usize),
+        codes: &dyn Fn(usize) -> (&'f Codes, usize),
     ) -> Result<Evaluator<'f, 'r>, (usize, ParseError)> {
         let mut aggregates = Vec::new();
         let mut starts = Vec::with_capacity(metrics.len());
@@ -723,7 +724,7 @@ impl<'f, 'r> Evaluator<'f, 'r> {
                 PartRole::Present | PartRole::Text => Expect::Natural,
             };
             let compiled = compile_as(expr, &formulas.names, read_number, expect)?;
-            let columns: Vec<(&'f [u32], usize)> = compiled
+            let columns: Vec<(&'f Codes, usize)> = compiled
                 .columns()
                 .into_iter()
                 .map(|column| codes(formulas.target(column)))
