@@ -425,6 +425,25 @@ impl Values {
         }
     }
 
+    /// The values `value` gives for the rows of `runs` (each a bucket's rows, or the period's
+    /// without buckets; at most `capacity` rows in all).
+    fn of(
+        runs: &[(Option<usize>, &[u32])],
+        capacity: usize,
+        buckets: usize,
+        value: impl Fn(usize) -> Option<f64>,
+    ) -> Values {
+        let mut values = Values::new(capacity, buckets);
+        for &(bucket, run) in runs {
+            for &row in run {
+                if let Some(v) = value(row as usize) {
+                    values.push(v, bucket);
+                }
+            }
+        }
+        values
+    }
+
     #[inline(always)]
     fn push(&mut self, value: f64, bucket: Option<usize>) {
         self.all.push(order_key(value));
@@ -567,9 +586,6 @@ pub fn compute(
     let sla_millis = (params.sla_hours * 3_600_000.0).round() as i64;
     let whole_start = range.map_or(i64::MIN, |r| r.0);
     let bucket_starts: &[i64] = buckets_info.as_ref().map_or(&[], |(s, _, _)| s);
-    let mut tickets = Values::new(walk.len(), bucket_count);
-    let mut latencies = Values::new(if latency.is_some() { walk.len() } else { 0 }, bucket_count);
-    let mut settlements = Values::new(if settle.is_some() { walk.len() } else { 0 }, bucket_count);
     // Distinct ids: the last bucket each was counted in (buckets come in order), and whether it
     // was counted in the whole period (for payers, in `user_state`).
     let mut merchants_seen = Distinct::new(transactions.merchant_count);
@@ -622,20 +638,8 @@ pub fn compute(
             if let Some(b) = bucket {
                 buckets[b].add(&facts, params.large_amount);
             }
-
-            if let Some(latency) = latency.map(|l| l[row]) {
-                if !latency.is_nan() {
-                    latencies.push(latency, bucket);
-                }
-            }
             if !success {
                 continue;
-            }
-            if !value.is_nan() {
-                tickets.push(value, bucket);
-            }
-            if let Some(delta) = settle.map(|s| s[row]).filter(|&d| d != NOT_SETTLED) {
-                settlements.push(delta as f64 / 3_600_000.0, bucket);
             }
             if let Some(merchant) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
                 let (in_whole, in_bucket) = merchants_seen.see(merchant, bucket);
@@ -776,18 +780,39 @@ pub fn compute(
             None => totals,
         }
     }
-    tickets.quantiles(&[0.5], whole, |period, p| {
-        tally(&mut totals, &mut buckets, period).ticket_p50 = p[0];
-    });
-    latencies.quantiles(&[0.5, 0.95, 0.99, 1.0], whole, |period, p| {
-        let t = tally(&mut totals, &mut buckets, period);
-        (t.latency_p50, t.latency_p95, t.latency_p99) = (p[0], p[1], p[2]);
-        t.latency_max = p[3];
-    });
-    settlements.quantiles(&[0.5, 0.95], whole, |period, p| {
-        let t = tally(&mut totals, &mut buckets, period);
-        (t.settlement_p50_h, t.settlement_p95_h) = (p[0], p[1]);
-    });
+    // The percentiles, one metric at a time, each from a walk of its own: the values of one
+    // are in memory at a time (8 bytes a row rather than 24, the largest part of a report's
+    // peak of memory), and the walks above no longer carry them.
+    let success = |row: usize| status.is_some_and(|s| is_successful(s[row]));
+    let (rows, buckets_n) = (walk.len(), bucket_count);
+    if let Some(amount) = amount {
+        Values::of(&runs, rows, buckets_n, |row| {
+            Some(amount[row]).filter(|v| !v.is_nan() && success(row))
+        })
+        .quantiles(&[0.5], whole, |period, p| {
+            tally(&mut totals, &mut buckets, period).ticket_p50 = p[0]
+        });
+    }
+    if let Some(latency) = latency {
+        Values::of(&runs, rows, buckets_n, |row| {
+            Some(latency[row]).filter(|v| !v.is_nan())
+        })
+        .quantiles(&[0.5, 0.95, 0.99, 1.0], whole, |period, p| {
+            let t = tally(&mut totals, &mut buckets, period);
+            (t.latency_p50, t.latency_p95, t.latency_p99) = (p[0], p[1], p[2]);
+            t.latency_max = p[3];
+        });
+    }
+    if let Some(settle) = settle {
+        let hours = |row: usize| {
+            let delta = settle[row];
+            (delta != NOT_SETTLED && success(row)).then(|| delta as f64 / 3_600_000.0)
+        };
+        Values::of(&runs, rows, buckets_n, hours).quantiles(&[0.5, 0.95], whole, |period, p| {
+            let t = tally(&mut totals, &mut buckets, period);
+            (t.settlement_p50_h, t.settlement_p95_h) = (p[0], p[1]);
+        });
+    }
 
     // New payers: each payer counts in the period holding their first successful day.
     if let (Some(payers), Some((from, to))) = (facts, range) {
