@@ -673,7 +673,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     // The rows of the period after the filters, for the mixes, histograms and segments (only
     // when one of them is not kept from the last report).
     let selected_cell = OnceCell::new();
-    let selected = || -> &Vec<usize> {
+    let selected = || -> &Vec<u32> {
         selected_cell.get_or_init(|| selected_rows(transactions, calendar, selection))
     };
 
@@ -830,7 +830,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             let coded = frame.coded(dataset, column);
             let mut rows_per_code = vec![0u64; coded.values.len()];
             for &row in selected() {
-                rows_per_code[coded.codes.get(row) as usize] += 1;
+                rows_per_code[coded.codes.get(row as usize) as usize] += 1;
             }
             let weight: Vec<f64> = rows_per_code.iter().map(|&n| n as f64).collect();
             let (group_of, labels) = coded.top(&weight, &rows_per_code, SEGMENT_VALUES);
@@ -957,7 +957,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     let mut warnings = table.warnings.clone();
     warnings.extend(typed.warnings.iter().cloned());
     warnings.extend(users_warnings);
-    if !frame.calendar.millis.is_empty() && computed.buckets.is_empty() {
+    if !frame.calendar.day.is_empty() && computed.buckets.is_empty() {
         warnings.push(
             "the dates span more than a century, so no time series is drawn; check created_at"
                 .to_string(),

@@ -55,7 +55,8 @@ pub struct Transactions {
 pub struct Times {
     pub created_at: Option<Vec<Timestamp>>,
     pub settled_at: Option<Vec<Option<Timestamp>>>,
-    pub disputed_at: Option<Vec<Option<Timestamp>>>,
+    /// The rows with a dispute time, in order, and that time.
+    pub disputed_at: Option<Vec<(u32, Timestamp)>>,
 }
 
 /// Marks a row whose currency is unknown.
@@ -132,14 +133,14 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         }
         let cells = &table.columns[c];
         let label = role_label(table, Role::Amount, c);
-        let numbers = cells.map_cells(0..rows, |text| match parse_number(text, decimal) {
-            Some(number) if !number.percent => Some(number),
-            _ => None,
-        });
         amount_currency.reserve(rows);
-        (0..rows)
-            .map(|row| {
-                let number = numbers[row];
+        cells.map_cells_with(
+            0..rows,
+            |text| match parse_number(text, decimal) {
+                Some(number) if !number.percent => Some(number),
+                _ => None,
+            },
+            |row, &number| {
                 amount_currency.push(match number.and_then(|n| n.currency) {
                     None => 0,
                     Some(sign) => match amount_signs.iter().position(|&known| known == sign) {
@@ -168,8 +169,8 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
                         f64::NAN
                     }
                 }
-            })
-            .collect::<Vec<_>>()
+            },
+        )
     });
     // The other columns never cost a row: an unreadable value becomes missing, with a warning.
     let mut optional_number = |role: Role| {
@@ -178,59 +179,77 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let mut unreadable = UnreadableValues::default();
         let cells = &table.columns[c];
         // Missing (empty) is NaN; unreadable is `None`, noted below.
-        let numbers = cells.map_cells(0..rows, |text| match text.is_empty() {
-            true => Some(f64::NAN),
-            false => parse_number(text, decimal).map(|number| number.value),
-        });
-        let values = (0..rows)
-            .map(|row| {
-                numbers[row].unwrap_or_else(|| {
+        let values = cells.map_cells_with(
+            0..rows,
+            |text| match text.is_empty() {
+                true => Some(f64::NAN),
+                false => parse_number(text, decimal).map(|number| number.value),
+            },
+            |row, number| {
+                number.unwrap_or_else(|| {
                     if keep[row] {
                         unreadable.note(table.line(row), table.column_number(c), &cells.get(row));
                     }
                     f64::NAN
                 })
-            })
-            .collect::<Vec<_>>();
+            },
+        );
         warnings.extend(unreadable.warning(role.id(), "a number"));
         Some(values)
     };
     let fee = optional_number(Role::Fee);
     let latency_ms = optional_number(Role::LatencyMs);
-    let mut optional_time = |role: Role| {
-        let c = mapping.column(role)?;
+    // Gives `each` every row's time of the role's column (`None`: empty or unreadable, the
+    // latter with a warning); `false` without the column.
+    let mut optional_time = |role: Role, each: &mut dyn FnMut(usize, Option<Timestamp>)| {
+        let Some(c) = mapping.column(role) else {
+            return false;
+        };
         let mut parser = column_parser(table, role, c, options, &mut warnings);
         let mut unreadable = UnreadableValues::default();
         let cells = &table.columns[c];
-        // Missing (empty) is `Some(None)`; unreadable is `None`, noted below.
-        let times = cells.read_times(0..rows, &mut parser);
-        // In place, as for `created_at`.
-        let values = times
-            .into_iter()
-            .enumerate()
-            .map(|(row, time)| {
-                time.unwrap_or_else(|| {
-                    if keep[row] {
-                        unreadable.note(table.line(row), table.column_number(c), &cells.get(row));
-                    }
-                    None
-                })
-            })
-            .collect::<Vec<_>>();
+        // Missing (empty) is `Some(None)`; unreadable is `None`, noted here.
+        cells.for_each_time(0..rows, &mut parser, |row, time| {
+            let time = time.unwrap_or_else(|| {
+                if keep[row] {
+                    unreadable.note(table.line(row), table.column_number(c), &cells.get(row));
+                }
+                None
+            });
+            each(row, time);
+        });
         warnings.extend(unreadable.warning(role.id(), "a date/time"));
-        Some(values)
+        true
     };
-    let settled_at = optional_time(Role::SettledAt);
-    let disputed_at = optional_time(Role::DisputedAt);
+    let mut settled = Vec::with_capacity(match mapping.column(Role::SettledAt) {
+        Some(_) => rows,
+        None => 0,
+    });
+    let settled_at =
+        optional_time(Role::SettledAt, &mut |_, time| settled.push(time)).then_some(settled);
+    // Disputes are few: their rows and times, not a time (or none) for every row.
+    let mut disputes: Vec<(u32, Timestamp)> = Vec::new();
+    let disputed_at = optional_time(Role::DisputedAt, &mut |row, time| {
+        if let Some(time) = time {
+            disputes.push((row as u32, time));
+        }
+    })
+    .then_some(disputes);
     // Compact every column to the kept rows.
     let created_at = created_at.map(|v| compact(v, &keep));
     let amount = amount.map(|v| compact(v, &keep));
     let fee = fee.map(|v| compact(v, &keep));
     let latency_ms = latency_ms.map(|v| compact(v, &keep));
     let settled_at = settled_at.map(|v| compact(v, &keep));
-    let disputed_at = disputed_at.map(|v| compact(v, &keep));
     // The table row of each kept row (the `rows` of the transactions).
     let kept_rows: Vec<u32> = (0..rows as u32).filter(|&row| keep[row as usize]).collect();
+    let disputed_at = disputed_at.map(|disputes| match kept_rows.len() == rows {
+        true => disputes,
+        false => disputes
+            .into_iter()
+            .filter_map(|(row, time)| Some((kept_rows.binary_search(&row).ok()? as u32, time)))
+            .collect(),
+    });
     let kept = || kept_rows.iter().map(|&row| row as usize);
     let fraud = mapping.column(Role::Fraud).map(|c| {
         let mut unreadable = UnreadableValues::default();

@@ -336,6 +336,32 @@ impl TextColumn {
         }
     }
 
+    /// `g(row, time)` for each cell of `rows` read as a time, as by `read_times`, without a
+    /// vector of them.
+    pub fn for_each_time(
+        &self,
+        rows: impl IntoIterator<Item = usize>,
+        parser: &mut TimestampParser,
+        mut g: impl FnMut(usize, Option<Option<Timestamp>>),
+    ) {
+        match &self.cells {
+            Cells::Times(times) => rows
+                .into_iter()
+                .for_each(|row| g(row, Some(times.timestamp(row)))),
+            // A vector of `()` takes no memory.
+            _ => {
+                self.map_cells_with(
+                    rows,
+                    |text| match text.is_empty() {
+                        true => Some(None),
+                        false => parser.parse(text).map(Some),
+                    },
+                    |row, &time| g(row, time),
+                );
+            }
+        }
+    }
+
     /// The dictionary of a dictionary-encoded column: each row's code and the distinct values
     /// (in order of first appearance); `None` for a plain column. For tests of the storage
     /// choice: later stages go through `map_cells`, `encode` and `value_counts`.
@@ -376,6 +402,40 @@ impl TextColumn {
                     text.clear();
                     times.write(row, &mut text);
                     f(&text)
+                })
+                .collect()
+            }
+        }
+    }
+
+    /// `g(row, &f(cell))` for each row in `rows`, with `f` run once per distinct value of a
+    /// dictionary-encoded column, as in `map_cells`; but what `f` gives is not kept per row.
+    /// For typing a column: a vector of every row's parsed value (16 to 32 bytes a row) beside
+    /// the typed one was the peak of a frame's memory.
+    pub fn map_cells_with<T, U>(
+        &self,
+        rows: impl IntoIterator<Item = usize>,
+        mut f: impl FnMut(&str) -> T,
+        mut g: impl FnMut(usize, &T) -> U,
+    ) -> Vec<U> {
+        let rows = rows.into_iter();
+        match &self.cells {
+            Cells::Coded { codes, values } => {
+                let mut done: Vec<Option<T>> = (0..values.len()).map(|_| None).collect();
+                with_codes!(codes, |codes| rows
+                    .map(|row| {
+                        let code = codes[row].index();
+                        g(row, done[code].get_or_insert_with(|| f(values.get(code))))
+                    })
+                    .collect())
+            }
+            Cells::Plain(strings) => rows.map(|row| g(row, &f(strings.get(row)))).collect(),
+            Cells::Times(times) => {
+                let mut text = String::with_capacity(25);
+                rows.map(|row| {
+                    text.clear();
+                    times.write(row, &mut text);
+                    g(row, &f(&text))
                 })
                 .collect()
             }

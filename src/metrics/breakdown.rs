@@ -199,7 +199,7 @@ pub fn breakdowns(
     calendar: &Calendar,
     params: &Params,
     selection: Selection,
-    rows: &[usize],
+    rows: &[u32],
 ) -> Vec<Breakdown> {
     /// One value's sums. A row touches one of these and one `Cell` per mix: side by side, they
     /// cost a few loads per row rather than one per sum.
@@ -247,7 +247,7 @@ pub fn breakdowns(
         s.cells = vec![Cell::default(); s.coded.values.len() * bucket_count];
     }
     if !sums.is_empty() {
-        for &row in rows {
+        for row in rows.iter().map(|&row| row as usize) {
             let row_status = status.map(|s| s[row]);
             let success = row_status.is_some_and(is_successful);
             let value = amount.map_or(f64::NAN, |a| a[row]);
@@ -415,14 +415,14 @@ pub fn breakdown(
     calendar: &Calendar,
     params: &Params,
     selection: Selection,
-    rows: &[usize],
+    rows: &[u32],
 ) -> Breakdown {
     let status = transactions.status.as_deref();
     let amount = transactions.amount.as_deref();
     // Rank values by volume, else by successes, else by attempts.
     let mut weight = vec![0.0; coded.values.len()];
     let mut present = vec![0u64; coded.values.len()];
-    for &row in rows {
+    for row in rows.iter().map(|&row| row as usize) {
         present[coded.codes.get(row) as usize] += 1;
         let success = status.is_some_and(|s| is_successful(s[row]));
         let w = match (amount, status) {
@@ -443,7 +443,7 @@ pub fn breakdown(
     let mut volume = vec![0.0; groups];
     let mut bucket_counts = vec![vec![0u64; groups]; bucket_count];
     let mut bucket_volumes = vec![vec![0.0; groups]; bucket_count];
-    for &row in rows {
+    for row in rows.iter().map(|&row| row as usize) {
         let g = group_of[coded.codes.get(row) as usize] as usize;
         attempts[g] += 1;
         let row_status = status.map(|s| s[row]);
@@ -503,16 +503,21 @@ pub fn selected_rows(
     transactions: &Transactions,
     calendar: &Calendar,
     selection: Selection,
-) -> Vec<usize> {
-    let rows = 0..transactions.len;
+) -> Vec<u32> {
+    let rows = 0..transactions.len as u32;
     let day = &calendar.day;
     // Without a chosen range the period is the data's span, which holds every row's day: only
     // the filters select (a check per row fewer, and none at all without filters).
     match (selection.mask, selection.range, day.is_empty()) {
         (None, None, _) | (None, _, true) => rows.collect(),
-        (Some(mask), None, _) | (Some(mask), _, true) => rows.filter(|&row| mask[row]).collect(),
+        (Some(mask), None, _) | (Some(mask), _, true) => {
+            rows.filter(|&row| mask[row as usize]).collect()
+        }
         (mask, Some((from, to)), false) => rows
-            .filter(|&row| mask.is_none_or(|m| m[row]) && (from..=to).contains(&day[row]))
+            .filter(|&row| {
+                let row = row as usize;
+                mask.is_none_or(|m| m[row]) && (from..=to).contains(&day[row])
+            })
             .collect(),
     }
 }
@@ -539,7 +544,7 @@ pub fn decline_reasons(
     column: String,
     coded: &Coded,
     transactions: &Transactions,
-    rows: &[usize],
+    rows: &[u32],
 ) -> DeclineReasons {
     let Some(status) = transactions.status.as_deref() else {
         return DeclineReasons {
@@ -548,7 +553,7 @@ pub fn decline_reasons(
         };
     };
     let mut counts = vec![0u64; coded.values.len()];
-    for &row in rows {
+    for row in rows.iter().map(|&row| row as usize) {
         if status[row] == Status::Failed {
             counts[coded.codes.get(row) as usize] += 1;
         }
@@ -641,7 +646,7 @@ pub struct Histogram {
 /// has them (the engine selects them over the same rows), so that they are not selected again.
 pub fn histograms(
     transactions: &Transactions,
-    rows: &[usize],
+    rows: &[u32],
     latency_tail: Option<(f64, f64)>,
 ) -> Vec<Histogram> {
     let mut out = Vec::new();
@@ -649,8 +654,9 @@ pub fn histograms(
         let mut values: Vec<f64> = Vec::with_capacity(rows.len());
         values.extend(
             rows.iter()
-                .filter(|&&r| is_successful(status[r]) && amount[r] > 0.0)
-                .map(|&r| amount[r]),
+                .map(|&r| r as usize)
+                .filter(|&r| is_successful(status[r]) && amount[r] > 0.0)
+                .map(|r| amount[r]),
         );
         let mut histogram = Histogram {
             id: "ticket",
@@ -664,7 +670,11 @@ pub fn histograms(
     }
     if let Some(latency) = &transactions.latency_ms {
         let mut values: Vec<f64> = Vec::with_capacity(rows.len());
-        values.extend(rows.iter().map(|&r| latency[r]).filter(|v| !v.is_nan()));
+        values.extend(
+            rows.iter()
+                .map(|&r| latency[r as usize])
+                .filter(|v| !v.is_nan()),
+        );
         let edges = match latency_tail {
             // `linear_edges` starts at the smaller of 0 and whichever value its selection leaves
             // first: 0 when no value is negative, whichever that is.
