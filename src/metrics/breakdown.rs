@@ -810,6 +810,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn codes_take_the_fewest_bytes_their_values_allow() {
+        for (values, width) in [(1, 1), (256, 1), (257, 2), (65_536, 2), (65_537, 4)] {
+            let codes: Vec<u32> = (0..values as u32).chain([values as u32 - 1, 0]).collect();
+            let narrow = Codes::narrow(codes.clone(), values);
+            let got = match &narrow {
+                Codes::U8(_) => 1,
+                Codes::U16(_) => 2,
+                Codes::U32(_) => 4,
+            };
+            assert_eq!(got, width, "{values} values");
+            assert!((0..codes.len()).all(|row| narrow.get(row) == codes[row]));
+            let mut each = Vec::new();
+            narrow.for_each(|code| each.push(code));
+            assert_eq!(each, codes);
+        }
+    }
+
+    #[test]
     fn ticket_edges_step_one_two_five() {
         let edges = one_two_five_edges(&[3.0, 120.0]);
         assert_eq!(edges, vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0]);

@@ -145,14 +145,16 @@ const MiB = 1 << 20;
 // the bytes its table holds (capacity included) as it reads; the frame and the report built from a
 // table afterwards (report::build_frame: typed columns, calendar, day order; then the report's
 // coded columns and percentiles) take about FRAME_BYTES_PER_ROW more per row, whatever the width
-// of the file. Measured on `paymetrics gen` files in Chromium (wasm memory after the first
-// report): 3M rows, a 276 MB table: 658 MiB; 4.1M rows, a 302 MB table: 750 MiB, i.e. ~40 MiB at
-// start + table + ~108 bytes a row (117 in Node for a daily report, 133 with a segment). So a
-// file loads while its table + 128 bytes a row stay under BUDGET, which leaves ~100 MiB of the
-// GiB for other views (segments, funnel, retention) and allocator slack: about 4.3M rows of a
-// 16-column payments export (~590 MB).
+// of the file. Measured with the speed build in Node (the same V8 wasm memory as Chromium; wasm
+// memory after the report) on a `paymetrics gen` file of 5.1M rows (697 MB, a 358 MiB table):
+// 842 MiB after a daily report, 881 MiB with a segment, i.e. table + ~100 (~108) bytes a row,
+// start-up memory included. So a file loads while its table + 104 bytes a row stay under BUDGET,
+// which leaves room in the GiB for other views (funnel, retention, custom metrics) and allocator
+// slack: about 5.2M rows of a 16-column payments export (~710 MB). (Session 8: 128 bytes a row,
+// ~4.3M rows; the frame then held a time per row in milliseconds, 4-byte codes for every coded
+// column, and typed numbers through a vector of parsed values.)
 const BUDGET = 880 * MiB;
-const FRAME_BYTES_PER_ROW = 128;
+const FRAME_BYTES_PER_ROW = 104;
 // A joined lookup column is a 4-byte code per transaction: room for 8 of them.
 const JOIN_BYTES_PER_ROW = 32;
 // A transactions file replaces the dataset. While it is read the old one is still held, so that a
