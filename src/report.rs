@@ -1328,7 +1328,7 @@ fn custom_metrics<'f>(
     let bucket_count = table.as_ref().map_or(0, |(starts, _, _)| starts.len());
     let bucket_of = |row: u32| -> Option<usize> {
         let (_, first, days) = table.as_ref()?;
-        let index = usize::try_from(calendar.day[row as usize] - first).ok()?;
+        let index = usize::try_from(i64::from(calendar.day[row as usize]) - first).ok()?;
         days.get(index).map(|&b| b as usize)
     };
     let values_into = |into: &mut Values,

@@ -39,12 +39,12 @@ static ALLOCATOR: Counting = Counting;
 
 /// The page reserves 104 bytes a row for the frame and a report (`FRAME_BYTES_PER_ROW` in
 /// www/src/worker.js). Natively, at 300,000 rows (where per-user and per-day arrays weigh more
-/// per row than at millions), the heap's peak is ~98 bytes a row beyond the table, and was ~120
+/// per row than at millions), the heap's peak is ~94 bytes a row beyond the table, and was ~120
 /// before session 9 (a time per row in milliseconds, 4-byte codes for every coded column,
 /// three lists of a period's values at once, a vector of parsed values per number column).
 const PEAK_BYTES_PER_ROW: f64 = 104.0;
 /// What stays held after the reports (the frame and the parts it keeps for the next view):
-/// ~86 bytes a row, ~106 before session 9.
+/// ~82 bytes a row, ~106 before session 9.
 const KEPT_BYTES_PER_ROW: f64 = 92.0;
 
 #[test]

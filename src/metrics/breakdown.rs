@@ -260,10 +260,12 @@ pub fn breakdowns(
             };
             let failed = u64::from(row_status == Some(Status::Failed));
             let bucket = match &buckets {
-                Some((_, first, table)) if success => usize::try_from(calendar.day[row] - first)
-                    .ok()
-                    .and_then(|i| table.get(i))
-                    .map(|&b| b as usize),
+                Some((_, first, table)) if success => {
+                    usize::try_from(i64::from(calendar.day[row]) - first)
+                        .ok()
+                        .and_then(|i| table.get(i))
+                        .map(|&b| b as usize)
+                }
                 _ => None,
             };
             for s in sums.iter_mut() {
@@ -459,7 +461,7 @@ pub fn breakdown(
             volume[g] += value;
         }
         if let Some((_, first, table)) = &buckets {
-            if let Some(&b) = usize::try_from(calendar.day[row] - first)
+            if let Some(&b) = usize::try_from(i64::from(calendar.day[row]) - first)
                 .ok()
                 .and_then(|i| table.get(i))
             {
@@ -516,7 +518,7 @@ pub fn selected_rows(
         (mask, Some((from, to)), false) => rows
             .filter(|&row| {
                 let row = row as usize;
-                mask.is_none_or(|m| m[row]) && (from..=to).contains(&day[row])
+                mask.is_none_or(|m| m[row]) && (from..=to).contains(&i64::from(day[row]))
             })
             .collect(),
     }

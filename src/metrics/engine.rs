@@ -108,7 +108,7 @@ pub struct Params {
 /// data's first and last days, and the rows in day order. Computed once per frame.
 pub struct Calendar {
     /// Local day of each transaction; empty without a time column.
-    pub day: Vec<i64>,
+    pub day: Vec<i32>,
     /// First and last local day of the loaded data.
     pub span: Option<(i64, i64)>,
     /// The latest `created_at` of the data (UTC milliseconds): "now" for unsettled payments.
@@ -171,12 +171,16 @@ impl Calendar {
         let millis: Vec<i64> = created_at
             .map(|times| times.iter().map(|t| t.utc_millis(zone)).collect())
             .unwrap_or_default();
-        let day: Vec<i64> = millis.iter().map(|&m| local_day(m, zone)).collect();
+        // Days since 1970 as `i32` (4 bytes a row less): ±5.8 million years, clamped beyond.
+        let day: Vec<i32> = millis
+            .iter()
+            .map(|&m| local_day(m, zone).clamp(i32::MIN.into(), i32::MAX.into()) as i32)
+            .collect();
         let span = day
             .iter()
             .min()
             .zip(day.iter().max())
-            .map(|(&a, &b)| (a, b));
+            .map(|(&a, &b)| (i64::from(a), i64::from(b)));
         let order = day_order(&day, span, len);
         let data_end_millis = millis.iter().max().copied();
         let settle_delta = match (settled_at, data_end_millis) {
@@ -220,8 +224,8 @@ impl Calendar {
 
     /// The run of `rows` (a subsequence of `order`) whose day is in `range`, both included.
     pub(crate) fn within<'a>(&self, rows: &'a [u32], (from, to): (i64, i64)) -> &'a [u32] {
-        let start = rows.partition_point(|&r| self.day[r as usize] < from);
-        let end = rows.partition_point(|&r| self.day[r as usize] <= to);
+        let start = rows.partition_point(|&r| i64::from(self.day[r as usize]) < from);
+        let end = rows.partition_point(|&r| i64::from(self.day[r as usize]) <= to);
         &rows[start..end.max(start)]
     }
 }
@@ -229,7 +233,7 @@ impl Calendar {
 /// The rows sorted by day, ties in row order (a stable sort). Days span few distinct values, so
 /// a counting sort does it in linear time; a span far wider than the rows (a stray date decades
 /// away) falls back to a comparison sort.
-fn day_order(day: &[i64], span: Option<(i64, i64)>, rows: usize) -> Vec<u32> {
+fn day_order(day: &[i32], span: Option<(i64, i64)>, rows: usize) -> Vec<u32> {
     let mut order: Vec<u32> = (0..rows as u32).collect();
     let Some((first, last)) = span else {
         return order;
@@ -241,13 +245,13 @@ fn day_order(day: &[i64], span: Option<(i64, i64)>, rows: usize) -> Vec<u32> {
     }
     let mut starts = vec![0u32; days + 1];
     for &d in day {
-        starts[(d - first) as usize + 1] += 1;
+        starts[(i64::from(d) - first) as usize + 1] += 1;
     }
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
     for (row, &d) in day.iter().enumerate() {
-        let slot = &mut starts[(d - first) as usize];
+        let slot = &mut starts[(i64::from(d) - first) as usize];
         order[*slot as usize] = row as u32;
         *slot += 1;
     }
@@ -335,7 +339,7 @@ impl Payers {
                 let row = row as usize;
                 let user = users[row];
                 (user != NO_ID && status.is_some_and(|s| is_successful(s[row])))
-                    .then(|| (user, calendar.day[row]))
+                    .then(|| (user, i64::from(calendar.day[row])))
             })
         };
         let by_user = PaymentsByUser::from_day_order(transactions.user_count, payments);
@@ -631,8 +635,9 @@ pub fn compute(
             let mut rest = walk;
             for b in 0..starts.len() {
                 let next = starts.get(b + 1).copied().unwrap_or(i64::MAX);
-                let (run, tail) =
-                    rest.split_at(rest.partition_point(|&r| calendar.day[r as usize] < next));
+                let (run, tail) = rest.split_at(
+                    rest.partition_point(|&r| i64::from(calendar.day[r as usize]) < next),
+                );
                 runs.push((Some(b), run));
                 rest = tail;
             }
@@ -738,13 +743,17 @@ pub fn compute(
                 let start = match range {
                     Some((from, _)) => rows
                         .order
-                        .partition_point(|&r| calendar.day[r as usize] < from),
+                        .partition_point(|&r| i64::from(calendar.day[r as usize]) < from),
                     None => 0,
                 };
                 for &row in &rows.order[..start] {
                     let row = row as usize;
                     if is_payment(row) {
-                        state[users[row] as usize].note(calendar.day[row], origin, windows);
+                        state[users[row] as usize].note(
+                            i64::from(calendar.day[row]),
+                            origin,
+                            windows,
+                        );
                     }
                 }
                 for &(bucket, run) in &runs {
@@ -754,7 +763,7 @@ pub fn compute(
                             continue;
                         }
                         let state = &mut state[users[row] as usize];
-                        let new = state.note(calendar.day[row], origin, windows);
+                        let new = state.note(i64::from(calendar.day[row]), origin, windows);
                         let first = origin + i64::from(state.first);
                         pay!(
                             first,
