@@ -124,6 +124,8 @@ const paymetricsEngine = {
     const t1 = performance.now();
     const re = await call(e, 'reagg');
     const t2 = performance.now();
+    const changes = await call(e, 'changes');
+    if (!changes.segments) throw new Error('the segmented report has no segments');
     const out = {
       wall_ms: t1 - t0,
       build: r.build,
@@ -134,8 +136,10 @@ const paymetricsEngine = {
       report_ms: r.report_ms,
       reagg_ms: t2 - t1,
       reagg_worker_ms: re.reagg_ms,
+      segment_worker_ms: changes.segment_ms,
+      segment_grain_worker_ms: changes.segment_grain_ms,
       rows_read: r.rows_read,
-      wasm_memory_bytes: re.wasm_memory_bytes,
+      wasm_memory_bytes: changes.wasm_memory_bytes,
       numbers: { ...r.numbers, reagg: re.series },
       memory: await memory(),
     };
