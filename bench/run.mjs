@@ -304,8 +304,8 @@ async function main() {
       'a run gets its own copy of the file bytes (copy not timed) and is timed in the page from the bytes ' +
       'in memory to every number of the core dashboard ready (wall_ms, transfer to the worker included). ' +
       'Re-aggregation (reagg_ms): a second query on the loaded data, grain month and a filter ' +
-      'channel = app_qr; then, timed in the worker, a segment by channel at daily grain (segment_worker_ms) ' +
-      'and weekly grain with that segment (segment_grain_worker_ms). Timings are medians over the runs (`cold`: the first run; `runs`: all); memory ' +
+      'channel = app_qr; before it, timed in the worker, a segment by channel added to the dashboard ' +
+      '(segment_worker_ms) and weekly grain with that segment (segment_grain_worker_ms). Timings are medians over the runs (`cold`: the first run; `runs`: all); memory ' +
       'figures are maxima; renderer_peak_added_bytes is the renderer process peak RSS during a run minus ' +
       'its RSS at the start of the run (after a GC).',
     machine: {
