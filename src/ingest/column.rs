@@ -324,16 +324,10 @@ impl TextColumn {
         rows: impl IntoIterator<Item = usize>,
         parser: &mut TimestampParser,
     ) -> Vec<Option<Option<Timestamp>>> {
-        match &self.cells {
-            Cells::Times(times) => rows
-                .into_iter()
-                .map(|row| Some(times.timestamp(row)))
-                .collect(),
-            _ => self.map_cells(rows, |text| match text.is_empty() {
-                true => Some(None),
-                false => parser.parse(text).map(Some),
-            }),
-        }
+        let rows = rows.into_iter();
+        let mut times = Vec::with_capacity(rows.size_hint().0);
+        self.for_each_time(rows, parser, |_, time| times.push(time));
+        times
     }
 
     /// `g(row, time)` for each cell of `rows` read as a time, as by `read_times`, without a
@@ -380,32 +374,9 @@ impl TextColumn {
     pub fn map_cells<T: Clone>(
         &self,
         rows: impl IntoIterator<Item = usize>,
-        mut f: impl FnMut(&str) -> T,
+        f: impl FnMut(&str) -> T,
     ) -> Vec<T> {
-        let rows = rows.into_iter();
-        match &self.cells {
-            Cells::Coded { codes, values } => {
-                let mut done: Vec<Option<T>> = vec![None; values.len()];
-                with_codes!(codes, |codes| rows
-                    .map(|row| {
-                        let code = codes[row].index();
-                        done[code]
-                            .get_or_insert_with(|| f(values.get(code)))
-                            .clone()
-                    })
-                    .collect())
-            }
-            Cells::Plain(strings) => rows.map(|row| f(strings.get(row))).collect(),
-            Cells::Times(times) => {
-                let mut text = String::with_capacity(25);
-                rows.map(|row| {
-                    text.clear();
-                    times.write(row, &mut text);
-                    f(&text)
-                })
-                .collect()
-            }
-        }
+        self.map_cells_with(rows, f, |_, value| value.clone())
     }
 
     /// `g(row, &f(cell))` for each row in `rows`, with `f` run once per distinct value of a
