@@ -37,6 +37,8 @@ pub enum ErrorKind {
     /// The file needs more memory than the host allows (the page's limit, below what would
     /// crash the tab); `rows` were read when the limit was reached.
     TooLarge { limit_bytes: u64, rows: u64 },
+    /// The host could not read the file's bytes (the operating system's message).
+    Io(String),
 }
 
 /// An error with the place it refers to. `Display` gives one readable line, e.g.
@@ -114,9 +116,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidOption(message) => write!(f, "{message}"),
             ErrorKind::TooLarge { limit_bytes, rows } => write!(
                 f,
-                "the file is too large to load in the browser: after {rows} rows it needs more than {} MiB, the page's limit. The command-line tool reads files of any size: `paymetrics report FILE`",
+                "the file is too large to load in the browser: after {rows} rows it needs more than {} MiB, the page's limit. The command-line tool reads files of any size: `paymetrics report --stream FILE`",
                 limit_bytes >> 20
             ),
+            ErrorKind::Io(message) => write!(f, "cannot read the file: {message}"),
             ErrorKind::UnknownColumn { role, column } => {
                 write!(
                     f,

@@ -25,6 +25,7 @@ pub mod sample;
 pub mod schema;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod stream;
 pub mod time;
 pub mod transactions;
 

@@ -37,6 +37,17 @@ enum Command {
         /// Print the report as JSON (the shape in docs/report.md)
         #[arg(long)]
         json: bool,
+        /// Read the file in batches, in memory that does not grow with its rows, for files
+        /// larger than the memory: the catalog's metrics, over a few reads of the file
+        /// (docs/architecture.md, "Streamed reports")
+        #[arg(long)]
+        stream: bool,
+        /// Rows read at a time with --stream (for tests)
+        #[arg(long = "batch-rows", hide = true, requires = "stream")]
+        batch_rows: Option<usize>,
+        /// Bytes read at a time with --stream (for tests)
+        #[arg(long = "chunk-bytes", hide = true, requires = "stream")]
+        chunk_bytes: Option<usize>,
     },
     /// Print SQL computing every catalog metric of the same view, over a table `transactions`
     /// with the file's column names (docs/sql.md)
@@ -252,7 +263,19 @@ fn parse_cohort(text: &str) -> Result<CohortBasis, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Report { view, json } => report(&view, json),
+        Command::Report {
+            view,
+            json,
+            stream: false,
+            ..
+        } => report(&view, json),
+        Command::Report {
+            view,
+            json,
+            stream: true,
+            batch_rows,
+            chunk_bytes,
+        } => report_streamed(&view, json, (batch_rows, chunk_bytes)),
         Command::Sql { view, dialect } => sql(&view, dialect),
         Command::Gen { rows, seed, out } => generate(rows, seed, &out),
         Command::Metrics => write_stdout(&paymetrics::metrics::catalog_markdown()),
@@ -357,6 +380,74 @@ fn report(view: &ViewArgs, json: bool) -> Result<(), String> {
         .find_map(|d| d.error.as_ref().map(|error| (d, error)))
     {
         return Err(format!("--derive {:?}: {error}", derived.definition));
+    }
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        text.push('\n');
+        text
+    } else {
+        render_text(&report)
+    };
+    write_stdout(&text)
+}
+
+/// The report of a file read in batches (`paymetrics::stream`): its memory does not grow with
+/// the file's rows. Unless `quiet`, shows each read's progress on a terminal, then the reads
+/// and the speed on standard error.
+fn report_streamed(
+    view: &ViewArgs,
+    json: bool,
+    (batch_rows, chunk_bytes): (Option<usize>, Option<usize>),
+) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let path = &view.file;
+    let name = path.display().to_string();
+    if name == "-" {
+        return Err(
+            "--stream reads the file more than once: give a file, not standard input".into(),
+        );
+    }
+    if !view.joins.is_empty() {
+        return Err("a streamed report has the catalog's metrics only; joins need the file in memory (leave out --stream)".into());
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{name}: {e}"))?
+        .len();
+    let mut open =
+        || -> std::io::Result<Box<dyn std::io::Read>> { Ok(Box::new(std::fs::File::open(path)?)) };
+    let live = !view.quiet && std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut shown = started;
+    let (mut reads, mut rows) = (0, 0);
+    let mut progress = |at: paymetrics::stream::StreamProgress| {
+        (reads, rows) = (at.read, rows.max(at.rows));
+        if live && shown.elapsed().as_millis() >= 250 {
+            shown = std::time::Instant::now();
+            eprint!(
+                "\rreading {name} (read {}): {:.0} of {:.0} MB, {} rows…",
+                at.read,
+                at.bytes as f64 / 1e6,
+                size as f64 / 1e6,
+                at.rows
+            );
+        }
+    };
+    let options = view.options();
+    let mut batching = paymetrics::stream::Batching::default();
+    batching.rows = batch_rows.unwrap_or(batching.rows);
+    batching.chunk_bytes = chunk_bytes.unwrap_or(batching.chunk_bytes);
+    let report =
+        paymetrics::stream::stream_report(&name, &mut open, &options, batching, &mut progress)
+            .map_err(|e| e.to_string())?;
+    if !view.quiet {
+        let seconds = started.elapsed().as_secs_f64();
+        let bytes = size as f64 * f64::from(reads);
+        eprintln!(
+            "{}streamed {name}: {:.1} MB, {rows} rows, read {reads} times in {seconds:.2} s ({:.0} MB/s)",
+            if live { "\r" } else { "" },
+            size as f64 / 1e6,
+            bytes / 1e6 / seconds.max(1e-9),
+        );
     }
     let text = if json {
         let mut text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

@@ -141,7 +141,7 @@ pub struct Dates {
 }
 
 impl Dates {
-    fn of(range: (i64, i64)) -> Dates {
+    pub(crate) fn of(range: (i64, i64)) -> Dates {
         let text = |day: i64| date_of_day(day).format("%Y-%m-%d").to_string();
         Dates {
             from: text(range.0),
@@ -275,9 +275,9 @@ pub struct Frame {
     prepared: Option<RawTable>,
     joins: Vec<JoinOutcome>,
     derived: Vec<Derived>,
-    mapping: Mapping,
-    typed: Typed,
-    calendar: Calendar,
+    pub(crate) mapping: Mapping,
+    pub(crate) typed: Typed,
+    pub(crate) calendar: Calendar,
     /// The columns offered for filters and segments (counted over every loaded row).
     dimensions: Vec<Dimension>,
     /// Each column of the table dictionary-encoded, when first needed (mixes, filters, segments,
@@ -588,6 +588,116 @@ fn dimensions(table: &RawTable, mapping: &Mapping, transactions: &Transactions) 
 
 /// The report of a dataset from its frame, under the view options of `options` (the frame must
 /// fit them: see `Frame::fits`).
+/// The catalog's metrics read from tallies, as a report gives them: a metric whose columns are
+/// not mapped has no value, nor has one that sums money when the data mixes currencies.
+pub(crate) struct CatalogReader<'a> {
+    mapping: &'a Mapping,
+    /// Why money metrics have no value: amounts in different currencies are never summed (they
+    /// are given per currency instead).
+    mixed_note: Option<String>,
+}
+
+impl<'a> CatalogReader<'a> {
+    pub(crate) fn new(mapping: &'a Mapping, transactions: &Transactions) -> CatalogReader<'a> {
+        let mixed = transactions.money_currency.is_none() && transactions.currencies.len() > 1;
+        let mixed_note = mixed.then(|| {
+            format!(
+                "mixed currencies ({}): shown per currency; enter exchange rates to convert",
+                transactions.currencies.join(", ")
+            )
+        });
+        CatalogReader {
+            mapping,
+            mixed_note,
+        }
+    }
+
+    /// A reader for data in one currency.
+    pub(crate) fn unmixed(mapping: &'a Mapping) -> CatalogReader<'a> {
+        CatalogReader {
+            mapping,
+            mixed_note: None,
+        }
+    }
+
+    pub(crate) fn mixed_note(&self) -> Option<&str> {
+        self.mixed_note.as_deref()
+    }
+
+    /// Whether every column the metric needs is mapped.
+    pub(crate) fn computable(&self, metric: &Metric) -> bool {
+        metric
+            .needs
+            .iter()
+            .all(|role| self.mapping.column(*role).is_some())
+    }
+
+    pub(crate) fn value_of(&self, metric: &Metric, tally: &Tally) -> Option<f64> {
+        if !self.computable(metric) || (self.mixed_note.is_some() && metric.uses_money()) {
+            None
+        } else {
+            (metric.value)(tally).filter(|v| v.is_finite())
+        }
+    }
+
+    pub(crate) fn values_of(&self, tally: &Tally) -> Values {
+        CATALOG
+            .iter()
+            .map(|m| (Cow::Borrowed(m.id), self.value_of(m, tally)))
+            .collect()
+    }
+
+    /// Every metric of the catalog over a period, compared with the previous period's.
+    pub(crate) fn metrics(&self, totals: &Tally, previous: Option<&Tally>) -> Vec<MetricValue> {
+        CATALOG
+            .iter()
+            .map(|metric| {
+                let value = self.value_of(metric, totals);
+                let before = previous.and_then(|p| self.value_of(metric, p));
+                MetricValue {
+                    id: Cow::Borrowed(metric.id),
+                    name: Cow::Borrowed(metric.name),
+                    tier: metric.tier,
+                    stakeholders: metric.stakeholders,
+                    good: metric.good,
+                    unit: metric.unit,
+                    description: Cow::Borrowed(metric.description),
+                    value,
+                    previous: before,
+                    change: match (value, before) {
+                        (Some(now), Some(then)) if then != 0.0 => Some((now - then) / then.abs()),
+                        _ => None,
+                    },
+                    thresholds: metric.thresholds,
+                    needs: metric
+                        .needs
+                        .iter()
+                        .filter(|role| self.mapping.column(**role).is_none())
+                        .map(|role| role.id())
+                        .collect(),
+                    note: match metric.uses_money() {
+                        true => self.mixed_note.clone(),
+                        false => None,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The series of a computation's buckets.
+    pub(crate) fn series(&self, computed: &Computed, grain: Grain, zone: Zone) -> Vec<SeriesPoint> {
+        computed
+            .buckets
+            .iter()
+            .map(|bucket| SeriesPoint {
+                bucket: bucket_label(bucket.start_day, grain),
+                start: bucket_start_rfc3339(bucket.start_day, zone),
+                values: self.values_of(&bucket.tally),
+            })
+            .collect()
+    }
+}
+
 pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Result<Report> {
     let params_check = [
         ("sla_hours", options.sla_hours),
@@ -696,43 +806,11 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             want,
         )
     };
-    let missing = |needs: &[Role]| -> Vec<&'static str> {
-        needs
-            .iter()
-            .filter(|role| mapping.column(**role).is_none())
-            .map(|role| role.id())
-            .collect()
-    };
-    // Amounts in different currencies are never summed: money metrics are then given per
-    // currency, and the whole-range value says why it is missing.
-    let mixed = transactions.money_currency.is_none() && transactions.currencies.len() > 1;
-    let mixed_note = mixed.then(|| {
-        format!(
-            "mixed currencies ({}): shown per currency; enter exchange rates to convert",
-            transactions.currencies.join(", ")
-        )
-    });
-    let computable = |metric: &Metric| {
-        metric
-            .needs
-            .iter()
-            .all(|role| mapping.column(*role).is_some())
-    };
-    let value_of = |metric: &Metric, tally: &Tally| {
-        if !computable(metric) || (mixed && metric.uses_money()) {
-            None
-        } else {
-            (metric.value)(tally).filter(|v| v.is_finite())
-        }
-    };
-    let values_of = |tally: &Tally| -> Values {
-        CATALOG
-            .iter()
-            .map(|m| (Cow::Borrowed(m.id), value_of(m, tally)))
-            .collect()
-    };
+    let catalog = CatalogReader::new(mapping, transactions);
+    let computable = |metric: &Metric| catalog.computable(metric);
+    let values_of = |tally: &Tally| catalog.values_of(tally);
     let by_currency = || -> Vec<CurrencyTotals> {
-        match (&transactions.currency, mixed) {
+        match (&transactions.currency, catalog.mixed_note().is_some()) {
             (Some(row_currency), true) => transactions
                 .currencies
                 .iter()
@@ -780,46 +858,8 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             (previous, by_currency())
         });
     let (previous, by_currency) = (&before.0, &before.1);
-    let metrics: Vec<MetricValue> = CATALOG
-        .iter()
-        .map(|metric| {
-            let value = value_of(metric, &computed.totals);
-            let before = previous.as_ref().and_then(|p| value_of(metric, &p.totals));
-            MetricValue {
-                id: Cow::Borrowed(metric.id),
-                name: Cow::Borrowed(metric.name),
-                tier: metric.tier,
-                stakeholders: metric.stakeholders,
-                good: metric.good,
-                unit: metric.unit,
-                description: Cow::Borrowed(metric.description),
-                value,
-                previous: before,
-                change: match (value, before) {
-                    (Some(now), Some(then)) if then != 0.0 => Some((now - then) / then.abs()),
-                    _ => None,
-                },
-                thresholds: metric.thresholds,
-                needs: missing(metric.needs),
-                note: if metric.uses_money() {
-                    mixed_note.clone()
-                } else {
-                    None
-                },
-            }
-        })
-        .collect();
-    let series_of = |computed: &Computed| -> Vec<SeriesPoint> {
-        computed
-            .buckets
-            .iter()
-            .map(|bucket| SeriesPoint {
-                bucket: bucket_label(bucket.start_day, options.grain),
-                start: bucket_start_rfc3339(bucket.start_day, zone),
-                values: values_of(&bucket.tally),
-            })
-            .collect()
-    };
+    let metrics = catalog.metrics(&computed.totals, previous.as_ref().map(|p| &p.totals));
+    let series_of = |computed: &Computed| catalog.series(computed, options.grain, zone);
     let series = series_of(&computed);
 
     // Each segment's rows (in day order), kept for the custom metrics.
@@ -1022,7 +1062,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 series: &mut series,
                 previous_totals: &mut previous_totals,
                 segments: segments.as_mut(),
-                mixed_note: mixed_note.as_deref(),
+                mixed_note: catalog.mixed_note(),
             },
         ),
     };
@@ -1158,7 +1198,7 @@ fn column_named(table: &RawTable, name: &str, purpose: &str) -> Result<usize> {
 }
 
 /// `YYYY-MM-DD` .. `YYYY-MM-DD` as local day numbers.
-fn parse_range(range: &DateRange) -> Result<(i64, i64)> {
+pub(crate) fn parse_range(range: &DateRange) -> Result<(i64, i64)> {
     let day = |text: &str| {
         NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
             .map(|date| (date - date_of_day(0)).num_days())

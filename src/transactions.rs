@@ -31,6 +31,8 @@ pub struct Transactions {
     pub user_ids: Vec<String>,
     pub merchant: Option<Vec<u32>>,
     pub merchant_count: usize,
+    /// The merchant id behind each dictionary index of `merchant`.
+    pub merchant_ids: Vec<String>,
     /// True where the payment was confirmed as fraud (an empty or unreadable flag is false).
     pub fraud: Option<Vec<bool>>,
     /// True where the payer's KYC value says verified (see `kyc_verified`).
@@ -270,12 +272,12 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
     let kyc_verified = mapping
         .column(Role::Kyc)
         .map(|c| table.columns[c].map_cells(kept(), kyc_verified));
-    let (merchant, merchant_count) = match mapping.column(Role::MerchantId) {
+    let (merchant, merchant_ids) = match mapping.column(Role::MerchantId) {
         Some(c) => {
             let (ids, names) = dictionary_encode(table, c, &kept_rows);
-            (Some(ids), names.len())
+            (Some(ids), names)
         }
-        None => (None, 0),
+        None => (None, Vec::new()),
     };
 
     let (status, status_values) = match mapping.column(Role::Status) {
@@ -408,7 +410,8 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             rows: kept_rows,
             user_ids,
             merchant,
-            merchant_count,
+            merchant_count: merchant_ids.len(),
+            merchant_ids,
             fraud,
             kyc_verified,
             status_values,

@@ -93,6 +93,11 @@ fn case_options(case: &str) -> (String, Options) {
 
 #[test]
 fn every_fixture_matches_its_hand_computed_numbers() {
+    assert_fixture_cases(&load);
+}
+
+/// Checks every case of tests/oracle/expected_fixtures.json, each report read by `load`.
+fn assert_fixture_cases(load: &dyn Fn(&str, &Options) -> Report) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/expected_fixtures.json");
     let cases: BTreeMap<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -896,3 +901,6 @@ mod sql_page;
 
 #[path = "integration/limits.rs"]
 mod limits;
+
+#[path = "integration/stream.rs"]
+mod stream;

@@ -1,12 +1,18 @@
 //! The memory a frame and its reports take beyond the table, per row, against the budget the
 //! page reserves for them (`FRAME_BYTES_PER_ROW` in www/src/worker.js; issue 5). A test binary
-//! of its own: it counts every allocation of the process, so no other test may run beside it.
+//! of its own: it counts every allocation of the process, so its tests take turns (`ALONE`) and
+//! no other test may run beside them. Also: a streamed report's memory does not grow with the
+//! file's rows.
 use paymetrics::options::{Filter, Options};
 use paymetrics::report::{build_frame, report_from};
 use paymetrics::sample::{generate, SampleOptions};
 use paymetrics::{read_csv, Dataset};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Held by each test while it counts.
+static ALONE: Mutex<()> = Mutex::new(());
 
 /// The system allocator, counting the bytes held now and the most held since the last reset.
 struct Counting;
@@ -49,6 +55,7 @@ const KEPT_BYTES_PER_ROW: f64 = 92.0;
 
 #[test]
 fn a_frame_and_its_reports_fit_in_the_bytes_a_row_the_page_reserves() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let rows = 300_000;
     let csv = generate(&SampleOptions { rows, seed: 9 }).transactions;
     let table = read_csv("transactions.csv", csv.as_bytes()).unwrap();
@@ -82,5 +89,68 @@ fn a_frame_and_its_reports_fit_in_the_bytes_a_row_the_page_reserves() {
     assert!(
         kept <= KEPT_BYTES_PER_ROW,
         "the frame and its parts keep {kept:.1} bytes a row beyond the table"
+    );
+}
+
+/// A file of `rows` payments by the same 3,000 payers at 40 merchants over 28 days: only the
+/// rows grow with `rows`.
+fn same_payers_more_rows(rows: usize) -> String {
+    let mut csv = String::from(
+        "txn_id,created_at,settled_at,user_id,merchant_id,amount,fee,latency_ms,status\n",
+    );
+    for i in 0..rows {
+        let (day, second) = (1 + i % 28, (i * 7) % 86_400);
+        let (h, m, s) = (second / 3600, second / 60 % 60, second % 60);
+        let amount = (i * 2_654_435_761) % 1_000_000;
+        let settled = match i % 10 {
+            0 => String::new(),
+            _ => format!("2025-08-{:02}T{h:02}:{m:02}:{s:02}Z", day + i % 3),
+        };
+        csv.push_str(&format!(
+            "t{i},2025-07-{day:02}T{h:02}:{m:02}:{s:02}Z,{settled},u{},m{},{}.{:02},{}.50,{},{}\n",
+            (i * 7_919) % 3_000,
+            i % 40,
+            amount / 100,
+            amount % 100,
+            amount % 7,
+            (i * 31) % 5_000,
+            if i % 9 == 0 { "failed" } else { "success" },
+        ));
+    }
+    csv
+}
+
+#[test]
+fn a_streamed_report_takes_the_same_memory_for_four_times_the_rows() {
+    use paymetrics::stream::{stream_report, Batching};
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let batching = Batching {
+        rows: 5_000,
+        chunk_bytes: 64 << 10,
+        keep_values: 20_000,
+    };
+    let mut peaks = Vec::new();
+    for rows in [40_000, 160_000] {
+        let csv = same_payers_more_rows(rows);
+        let mut open =
+            || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
+        let base = NOW.load(Relaxed);
+        PEAK.store(base, Relaxed);
+        let options = Options::default();
+        let report = stream_report("t.csv", &mut open, &options, batching, &mut |_| {}).unwrap();
+        assert_eq!(report.totals["txn_count"], Some(rows as f64));
+        assert_eq!(report.totals["active_payers"], Some(3_000.0));
+        drop(report);
+        let peak = PEAK.load(Relaxed) - base;
+        eprintln!("streamed {rows} rows: peak {:.1} MB", peak as f64 / 1e6);
+        peaks.push(peak as f64);
+    }
+    // The batch's table and frame, the per-day, per-payer and per-merchant state, and the
+    // percentile values kept: none of them grows with the rows.
+    assert!(
+        peaks[1] <= peaks[0] * 1.1,
+        "the peak grew from {:.1} MB to {:.1} MB with four times the rows",
+        peaks[0] / 1e6,
+        peaks[1] / 1e6
     );
 }

@@ -457,6 +457,63 @@ impl CsvStream {
         self.fail_on(result)
     }
 
+    /// The rows kept so far as a table, the stream reading on from there: for a host that folds
+    /// a file into state whose size does not depend on its rows (`crate::stream`), where
+    /// `finish` would hold every row. `None` before the header is known, or after an error.
+    ///
+    /// The table's `rows_read`, `skipped` and `lines_skipped` count what was read since the
+    /// last table taken, so that the tables' sums are the file's. Rows held back as possible
+    /// summary lines stay in the stream until a good row or the end decides what they are, and
+    /// warnings come with the last table, from `finish`.
+    pub fn take_rows(&mut self) -> Option<RawTable> {
+        let Stage::Body(body) = &mut self.stage else {
+            return None;
+        };
+        let header = body.header.as_ref()?;
+        let columns = body
+            .columns
+            .iter_mut()
+            .map(|column| std::mem::take(column).finish())
+            .collect();
+        let (headers, columns) = drop_empty_tail(header, columns);
+        let rows_read = body.rows_read - body.rows_taken;
+        body.rows_taken = body.rows_read;
+        Some(RawTable {
+            file: body.file.clone(),
+            dialect: Dialect {
+                encoding: body.encoding.clone(),
+                delimiter: delimiter_name(body.delimiter).to_string(),
+                header_line: header.line,
+            },
+            file_columns: headers.len(),
+            headers,
+            columns: columns.into_iter().map(Arc::new).collect(),
+            lines: Arc::new(std::mem::take(&mut body.lines)),
+            rows_read,
+            skipped: std::mem::take(&mut body.skipped),
+            lines_skipped: std::mem::take(&mut body.lines_skipped),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// From now on, stores the cells of the columns marked `true` (by their place in the
+    /// header) as empty: for a host that reads only some columns of a file too large to hold
+    /// (the streamed report reads a batch's columns of the roles it computes with). Rows are
+    /// kept or skipped as before: that is decided on every cell.
+    pub fn leave_columns(&mut self, unread: &[bool]) {
+        if let Stage::Body(body) = &mut self.stage {
+            body.unread = unread.to_vec();
+        }
+    }
+
+    /// Rows kept since the last table taken (see [`CsvStream::take_rows`]).
+    pub fn rows_kept(&self) -> usize {
+        match &self.stage {
+            Stage::Body(body) => body.lines.len(),
+            _ => 0,
+        }
+    }
+
     /// Reads what is left and returns the table.
     pub fn finish(mut self) -> Result<RawTable> {
         if let Stage::Head(head) = &mut self.stage {
@@ -578,6 +635,10 @@ struct Body {
     columns: Vec<ColumnBuilder>,
     lines: Lines,
     rows_read: u64,
+    /// Of `rows_read`, the records of the tables already taken (`CsvStream::take_rows`).
+    rows_taken: u64,
+    /// Columns whose cells are stored empty (`CsvStream::leave_columns`).
+    unread: Vec<bool>,
     skipped: SkipLog,
     lines_skipped: SkipLog,
     /// Rows that do not fit the header are held back: if no good row follows them, they are the
@@ -627,6 +688,8 @@ impl Body {
             columns: Vec::new(),
             lines: Lines::default(),
             rows_read: 0,
+            rows_taken: 0,
+            unread: Vec::new(),
             skipped: SkipLog::default(),
             lines_skipped: SkipLog::default(),
             misfits: Vec::new(),
@@ -1067,8 +1130,12 @@ impl Body {
             );
             return Ok(());
         }
+        let unread = &self.unread;
         for (index, column) in self.columns.iter_mut().enumerate() {
-            column.push(cell(index))?;
+            match unread.get(index) {
+                Some(true) => column.push("")?,
+                _ => column.push(cell(index))?,
+            }
         }
         self.lines.push(line);
         Ok(())
@@ -1095,22 +1162,12 @@ impl Body {
             };
             return Err(Error::new(kind));
         }
-        let width = header.names.len();
-        let mut headers = header.names;
-        let mut columns: Vec<TextColumn> = self
+        let columns = self
             .columns
             .into_iter()
             .map(ColumnBuilder::finish)
             .collect();
-        while headers.len() > 1
-            && columns.len() + header.unnamed_tail > width
-            && columns
-                .last()
-                .is_some_and(|c| c.iter().all(|cell| cell.is_empty()))
-        {
-            headers.pop();
-            columns.pop();
-        }
+        let (headers, columns) = drop_empty_tail(&header, columns);
         let mut warnings = self.warnings;
         if self.replaced && warnings.is_empty() {
             warnings.push(format!(
@@ -1118,7 +1175,7 @@ impl Body {
                 self.encoding
             ));
         }
-        if width == 1 {
+        if header.names.len() == 1 {
             warnings.push(
                 "only one column was found: no delimiter (, ; tab |) separates the header"
                     .to_string(),
@@ -1137,12 +1194,32 @@ impl Body {
             headers,
             columns,
             lines,
-            rows_read: self.rows_read,
+            rows_read: self.rows_read - self.rows_taken,
             skipped: self.skipped,
             lines_skipped,
             warnings,
         })
     }
+}
+
+/// The header's names and the columns, without the unnamed columns at the header's end that
+/// hold nothing (a trailing delimiter's).
+fn drop_empty_tail(
+    header: &Header,
+    mut columns: Vec<TextColumn>,
+) -> (Vec<String>, Vec<TextColumn>) {
+    let width = header.names.len();
+    let mut headers = header.names.clone();
+    while headers.len() > 1
+        && columns.len() + header.unnamed_tail > width
+        && columns
+            .last()
+            .is_some_and(|c| c.iter().all(|cell| cell.is_empty()))
+    {
+        headers.pop();
+        columns.pop();
+    }
+    (headers, columns)
 }
 
 fn too_many_columns(columns: usize, line: u64) -> Error {

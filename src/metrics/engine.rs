@@ -368,10 +368,10 @@ pub struct PayerFacts {
 }
 
 /// What one row adds to a tally.
-struct RowFacts {
+pub(crate) struct RowFacts {
     status: Option<Status>,
-    success: bool,
-    value: f64,
+    pub(crate) success: bool,
+    pub(crate) value: f64,
     fee: f64,
     fraud: bool,
     /// How the payment stands against the settlement SLA: `Some(breached)` when judged.
@@ -379,10 +379,74 @@ struct RowFacts {
     has_user: bool,
 }
 
+impl RowFacts {
+    /// The facts of transaction `row`. A payment not settled is judged against the SLA
+    /// (`sla_millis`) by its age at the data's end when `judge_unsettled`; the streamed report
+    /// judges it apart, once it knows where the data ends (`stream`).
+    #[inline(always)]
+    pub(crate) fn of(
+        transactions: &Transactions,
+        settle: Option<&[i64]>,
+        row: usize,
+        sla_millis: i64,
+        judge_unsettled: bool,
+    ) -> RowFacts {
+        let status = transactions.status.as_deref().map(|s| s[row]);
+        let success = status.is_some_and(is_successful);
+        let sla = match (success, settle) {
+            (true, Some(settle)) => match Settlement::of(settle[row]) {
+                // Judged once it is late at the data's end.
+                Settlement::Unsettled(age) => (judge_unsettled && age > sla_millis).then_some(true),
+                Settlement::Settled(delta) => Some(delta > sla_millis),
+            },
+            _ => None,
+        };
+        RowFacts {
+            status,
+            success,
+            value: transactions.amount.as_deref().map_or(f64::NAN, |a| a[row]),
+            fee: transactions.fee.as_deref().map_or(f64::NAN, |f| f[row]),
+            fraud: transactions.fraud.as_deref().is_some_and(|f| f[row]),
+            sla,
+            has_user: transactions
+                .user
+                .as_deref()
+                .is_some_and(|u| u[row] != NO_ID),
+        }
+    }
+}
+
+/// The SLA in whole milliseconds, as the engine compares settlement delays with it.
+pub(crate) fn sla_millis(sla_hours: f64) -> i64 {
+    (sla_hours * 3_600_000.0).round() as i64
+}
+
 impl Tally {
+    /// Adds another tally's counts and sums, the additive facts (`add` and `disputes_opened`);
+    /// distinct counts, windows, percentiles and concentration are left as they are.
+    pub(crate) fn add_counts(&mut self, other: &Tally) {
+        self.attempts += other.attempts;
+        self.successes += other.successes;
+        self.failures += other.failures;
+        self.successes_with_amount += other.successes_with_amount;
+        self.success_amount += other.success_amount;
+        self.failure_amount += other.failure_amount;
+        self.refunds += other.refunds;
+        self.refund_amount += other.refund_amount;
+        self.disputes += other.disputes;
+        self.disputes_opened += other.disputes_opened;
+        self.frauds += other.frauds;
+        self.fraud_amount += other.fraud_amount;
+        self.revenue += other.revenue;
+        self.large += other.large;
+        self.sla_judged += other.sla_judged;
+        self.sla_breaches += other.sla_breaches;
+        self.payer_successes += other.payer_successes;
+    }
+
     /// Adds a row's counts and sums, but for its payer's (see `add_payment`).
     #[inline(always)]
-    fn add(&mut self, row: &RowFacts, large_amount: f64) {
+    pub(crate) fn add(&mut self, row: &RowFacts, large_amount: f64) {
         self.attempts += 1;
         let value = row.value;
         match row.status {
@@ -433,12 +497,90 @@ impl Tally {
     /// Adds a payment's volume to new or returning payers' (`period_start`: the period's first
     /// day; `first`: the payer's first payment day).
     #[inline(always)]
-    fn add_payment(&mut self, value: f64, first: i64, period_start: i64) {
+    pub(crate) fn add_payment(&mut self, value: f64, first: i64, period_start: i64) {
         // Without a branch on the payer's state, which is read out of cache (see `compute`): the
         // other sum adds +0.0, which leaves it as it is (a sum that starts at +0.0 is never -0.0).
         let new = first >= period_start;
         self.new_payer_amount += if new { value } else { 0.0 };
         self.returning_payer_amount += if new { 0.0 } else { value };
+    }
+}
+
+/// The facts that are percentiles of a value per row: each one's value, its quantiles, and
+/// where they go in a tally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sampled {
+    /// The amount of each successful payment.
+    Ticket,
+    /// Each transaction's latency in milliseconds.
+    Latency,
+    /// Each successful, settled payment's settlement delay in hours.
+    Settlement,
+}
+
+impl Sampled {
+    pub(crate) const ALL: [Sampled; 3] = [Sampled::Ticket, Sampled::Latency, Sampled::Settlement];
+
+    /// Whether the columns the values come from are mapped.
+    pub(crate) fn available(self, transactions: &Transactions, calendar: &Calendar) -> bool {
+        match self {
+            Sampled::Ticket => transactions.amount.is_some(),
+            Sampled::Latency => transactions.latency_ms.is_some(),
+            Sampled::Settlement => !calendar.settle_delta.is_empty(),
+        }
+    }
+
+    /// Row `row`'s value, if it has one (missing values are not values).
+    #[inline(always)]
+    pub(crate) fn value(
+        self,
+        transactions: &Transactions,
+        calendar: &Calendar,
+        row: usize,
+    ) -> Option<f64> {
+        let success = || {
+            transactions
+                .status
+                .as_deref()
+                .is_some_and(|s| is_successful(s[row]))
+        };
+        match self {
+            Sampled::Ticket => transactions
+                .amount
+                .as_deref()
+                .map(|a| a[row])
+                .filter(|v| !v.is_nan() && success()),
+            Sampled::Latency => transactions
+                .latency_ms
+                .as_deref()
+                .map(|l| l[row])
+                .filter(|v| !v.is_nan()),
+            Sampled::Settlement => match Settlement::of(*calendar.settle_delta.get(row)?) {
+                Settlement::Settled(delta) if success() => Some(delta as f64 / 3_600_000.0),
+                _ => None,
+            },
+        }
+    }
+
+    /// The quantiles reported (1.0: the largest value).
+    pub(crate) fn quantiles(self) -> &'static [f64] {
+        match self {
+            Sampled::Ticket => &[0.5],
+            Sampled::Latency => &[0.5, 0.95, 0.99, 1.0],
+            Sampled::Settlement => &[0.5, 0.95],
+        }
+    }
+
+    /// Puts the quantiles (in the order of `quantiles`) in their places in `tally`.
+    pub(crate) fn set(self, tally: &mut Tally, p: &[Option<f64>]) {
+        match self {
+            Sampled::Ticket => tally.ticket_p50 = p[0],
+            Sampled::Latency => {
+                (tally.latency_p50, tally.latency_p95) = (p[0], p[1]);
+                (tally.latency_p99, tally.latency_max) = (p[2], p[3]);
+            }
+            Sampled::Settlement => (tally.settlement_p50_h, tally.settlement_p95_h) = (p[0], p[1]),
+        }
     }
 }
 
@@ -579,9 +721,6 @@ pub fn compute(
     let amount = transactions.amount.as_deref();
     let users = transactions.user.as_deref();
     let merchants = transactions.merchant.as_deref();
-    let fees = transactions.fee.as_deref();
-    let frauds = transactions.fraud.as_deref();
-    let latency = transactions.latency_ms.as_deref();
     let kyc = transactions.kyc_verified.as_deref();
     let settle = (!calendar.settle_delta.is_empty()).then_some(&calendar.settle_delta[..]);
     // The payers' facts, given, or found in the walk (`inline`).
@@ -618,7 +757,7 @@ pub fn compute(
         }
     }
 
-    let sla_millis = (params.sla_hours * 3_600_000.0).round() as i64;
+    let sla_millis = sla_millis(params.sla_hours);
     let whole_start = range.map_or(i64::MIN, |r| r.0);
     let bucket_starts: &[i64] = buckets_info.as_ref().map_or(&[], |(s, _, _)| s);
     // Distinct ids: the last bucket each was counted in (buckets come in order), and whether it
@@ -647,27 +786,8 @@ pub fn compute(
     for &(bucket, run) in &runs {
         for &row in run {
             let row = row as usize;
-            let row_status = status.map(|s| s[row]);
-            let success = row_status.is_some_and(is_successful);
-            let value = amount.map_or(f64::NAN, |a| a[row]);
-            let has_user = users.is_some_and(|u| u[row] != NO_ID);
-            let sla = match (success, settle) {
-                (true, Some(settle)) => match Settlement::of(settle[row]) {
-                    // Judged once it is late at the data's end.
-                    Settlement::Unsettled(age) => (age > sla_millis).then_some(true),
-                    Settlement::Settled(delta) => Some(delta > sla_millis),
-                },
-                _ => None,
-            };
-            let facts = RowFacts {
-                status: row_status,
-                success,
-                value,
-                fee: fees.map_or(f64::NAN, |f| f[row]),
-                fraud: frauds.is_some_and(|f| f[row]),
-                sla,
-                has_user,
-            };
+            let facts = RowFacts::of(transactions, settle, row, sla_millis, true);
+            let (success, value) = (facts.success, facts.value);
             totals.add(&facts, params.large_amount);
             if let Some(b) = bucket {
                 buckets[b].add(&facts, params.large_amount);
@@ -821,35 +941,16 @@ pub fn compute(
     // The percentiles, one metric at a time, each from a walk of its own: the values of one
     // are in memory at a time (8 bytes a row rather than 24, the largest part of a report's
     // peak of memory), and the walks above no longer carry them.
-    let success = |row: usize| status.is_some_and(|s| is_successful(s[row]));
     let (rows, buckets_n) = (walk.len(), bucket_count);
-    if let Some(amount) = amount {
-        Values::of(&runs, rows, buckets_n, |row| {
-            Some(amount[row]).filter(|v| !v.is_nan() && success(row))
-        })
-        .quantiles(&[0.5], whole, |period, p| {
-            tally(&mut totals, &mut buckets, period).ticket_p50 = p[0]
-        });
-    }
-    if let Some(latency) = latency {
-        Values::of(&runs, rows, buckets_n, |row| {
-            Some(latency[row]).filter(|v| !v.is_nan())
-        })
-        .quantiles(&[0.5, 0.95, 0.99, 1.0], whole, |period, p| {
-            let t = tally(&mut totals, &mut buckets, period);
-            (t.latency_p50, t.latency_p95, t.latency_p99) = (p[0], p[1], p[2]);
-            t.latency_max = p[3];
-        });
-    }
-    if let Some(settle) = settle {
-        let hours = |row: usize| match Settlement::of(settle[row]) {
-            Settlement::Settled(delta) if success(row) => Some(delta as f64 / 3_600_000.0),
-            _ => None,
-        };
-        Values::of(&runs, rows, buckets_n, hours).quantiles(&[0.5, 0.95], whole, |period, p| {
-            let t = tally(&mut totals, &mut buckets, period);
-            (t.settlement_p50_h, t.settlement_p95_h) = (p[0], p[1]);
-        });
+    for sampled in Sampled::ALL {
+        if sampled.available(transactions, calendar) {
+            let value = |row| sampled.value(transactions, calendar, row);
+            Values::of(&runs, rows, buckets_n, value).quantiles(
+                sampled.quantiles(),
+                whole,
+                |period, p| sampled.set(tally(&mut totals, &mut buckets, period), p),
+            );
+        }
     }
 
     // New payers: each payer counts in the period holding their first successful day.
@@ -1062,7 +1163,7 @@ impl MerchantVolumes {
 
 /// The volume of the 10 largest merchants, and the Herfindahl–Hirschman index of the merchants'
 /// shares of their total (in percent, squared and summed: 0..10 000).
-fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
+pub(crate) fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
     let total: f64 = volumes.iter().sum();
     // Sorted as `order_key`s (`total_cmp`'s order), then read from the largest: integers sort
     // faster than `total_cmp` compares (1M rows: a sort per merchant and bucket, ~10% of a
@@ -1148,7 +1249,7 @@ fn quantiles_by<T: Copy>(
 /// order: a payer active on day d counts in the W-day windows ending on d .. d+W-1, so each
 /// payment adds +1 where its payer's coverage starts anew and -1 after it ends; prefix sums then
 /// give every day's count.
-struct ActiveWindows {
+pub(crate) struct ActiveWindows {
     /// First day of the arrays below: the data's first day.
     origin: i64,
     daily: Vec<i64>,
@@ -1168,7 +1269,7 @@ impl ActiveWindows {
     }
 
     /// No payer yet, over the data's days (`span`: its first and last days).
-    fn new(span: (i64, i64)) -> ActiveWindows {
+    pub(crate) fn new(span: (i64, i64)) -> ActiveWindows {
         let length = (span.1 - span.0 + 31).max(31) as usize;
         ActiveWindows {
             origin: span.0,
@@ -1196,7 +1297,7 @@ impl ActiveWindows {
 
     /// Notes one payer's payment days, earliest first. The marks only add up, so payers can
     /// come in any order: each is walked alone, with its state in locals.
-    fn add(&mut self, days: &[i64]) {
+    pub(crate) fn add(&mut self, days: &[i64]) {
         let origin = self.origin;
         // The last day counted in `daily`, and the last day the coverage reaches in the weekly
         // and monthly windows.
@@ -1223,7 +1324,7 @@ impl ActiveWindows {
     }
 
     /// Turns the +1/-1 marks into counts.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         for delta in [&mut self.weekly, &mut self.monthly] {
             let mut running = 0;
             for d in delta.iter_mut() {
@@ -1240,7 +1341,7 @@ impl ActiveWindows {
             .map_or(0, |&n| n.max(0) as u64)
     }
 
-    fn at(&self, end: i64) -> ActiveWindow {
+    pub(crate) fn at(&self, end: i64) -> ActiveWindow {
         let first = (end - 29).max(self.origin);
         let total: u64 = (first..=end)
             .map(|d| Self::count(&self.daily, self.origin, d))

@@ -201,7 +201,7 @@ describe('A file too large for the browser', { timeout: 120000 }, () => {
     assert.equal(await text(page, '#error-title'), 'Too large for the browser');
     const message = await text(page, '#error-message');
     assert.match(message, /^payments-60k\.csv: the file is too large to load in the browser: after [\d,]+ rows it needs more than 2 MiB, the page's limit\./);
-    assert.match(message, /command-line tool .*`paymetrics report FILE`/);
+    assert.match(message, /command-line tool .*`paymetrics report --stream FILE`/);
     assert.equal(await page.isVisible('#load'), false);
     assert.deepEqual(await fileNames(page), ['sample-transactions.csv', 'sample-users.csv', 'sample-merchants.csv']);
     assert.deepEqual(await kpiValues(page), before);

@@ -463,7 +463,7 @@ function describe(err) {
       // do about it rather than leave a bare "unreachable".
       const size = memory?.buffer.byteLength ?? 0;
       if (size >= 1024 * MiB) {
-        message += ` It had used ${Math.round(size / MiB)} MiB of memory, more than a browser tab can be relied on for: for data this large, use the command-line tool (\`paymetrics report FILE\`).`;
+        message += ` It had used ${Math.round(size / MiB)} MiB of memory, more than a browser tab can be relied on for: for data this large, use the command-line tool (\`paymetrics report --stream FILE\`).`;
       }
     }
     return { name: err.name, message, fatal, released: !!err.released };

@@ -1,0 +1,947 @@
+//! The streamed report (`paymetrics report --stream`): a file of any size folded, a batch of
+//! rows at a time, into state whose size depends on the days, payers and merchants it holds,
+//! not on its rows.
+//!
+//! Why a second path: the in-memory report (`report::analyze`) keeps every row, ~170 bytes a
+//! row with its frame, so a file larger than the memory cannot be read whole. Here each batch of
+//! rows (`Batching`) is read and typed as the in-memory path reads and types a file
+//! (`report::build_frame` on the batch, with the first batch's mapping and time zone), folded,
+//! and dropped. What is kept:
+//! - each local day's counts and sums (`Tally::add_counts`);
+//! - each (payer, day) with a payment, its volume and whether the payer was verified: active,
+//!   new and verified payers, new and returning volume and the trailing windows follow from
+//!   them (the distinct-count sets: they grow with the payers and days, not the rows);
+//! - each (merchant, day) with a payment, and its volume: active merchants, top-10 share, HHI;
+//! - a histogram per metric and day of the percentiles' values, whose exact ranks are then
+//!   found in more reads of the file (`ranks`). Payments not settled are judged against the SLA
+//!   in the second read too: their age counts to the data's last time, known after the first.
+//!
+//! Each metric is defined once: rows give the same `RowFacts`, `Tally`, `Sampled` values and
+//! `CatalogReader` metrics as in memory. Counts, distinct counts and percentiles are the same;
+//! sums may differ in their last bits, being added in another order.
+//!
+//! Not streamed (yet): mixes, histograms, decline reasons, funnel, retention, segments,
+//! filters, custom metrics, joins, derived columns; mixed currencies need exchange rates.
+mod ranks;
+
+use crate::dataset::Dataset;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ingest::{CsvStream, RawTable};
+use crate::metrics::engine::{
+    bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
+    ActiveWindows, Bucket, Computed, RowFacts, Sampled, Settlement, Tally,
+};
+use crate::options::Options;
+use crate::quality::{Quality, SkipLog};
+use crate::report::{
+    build_frame, parse_range, CatalogReader, Dates, Frame, Report, ReportParams, RoleMapping,
+    StatusValue,
+};
+use crate::schema::{Mapping, Role, Status};
+use crate::time::Zone;
+use crate::transactions::NO_ID;
+use ranks::{first_bin, Selection};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// How much a streamed report holds at a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Batching {
+    /// Rows typed and folded at a time (at least: a batch ends after a chunk).
+    pub rows: usize,
+    /// Bytes read from the source at a time.
+    pub chunk_bytes: usize,
+    /// The most percentile values kept in one read of the file (see `ranks`).
+    pub keep_values: u64,
+}
+
+impl Default for Batching {
+    /// A batch of 1,048,576 rows takes ~170 MB with its frame; the values kept, 32 MB.
+    fn default() -> Batching {
+        Batching {
+            rows: 1 << 20,
+            chunk_bytes: 1 << 20,
+            keep_values: 1 << 22,
+        }
+    }
+}
+
+/// How far a read of the file has got.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamProgress {
+    /// Which read of the file this is, from 1.
+    pub read: u32,
+    pub bytes: u64,
+    /// Data records read so far in this read.
+    pub rows: u64,
+}
+
+/// Opens the file's bytes, once per read.
+pub type Open<'a> = dyn FnMut() -> std::io::Result<Box<dyn Read + 'a>> + 'a;
+
+/// The streamed report of `file`, whose bytes `open` gives (once per read of the file, see the
+/// module's documentation), under `options`. `progress` is called as the bytes are read.
+pub fn stream_report(
+    file: &str,
+    open: &mut Open,
+    options: &Options,
+    batching: Batching,
+    progress: &mut dyn FnMut(StreamProgress),
+) -> Result<Report> {
+    refuse_unstreamed(options)?;
+    let chosen = options.range.as_ref().map(parse_range).transpose()?;
+    let mut fold = Fold::new(options);
+    read_batches(file, open, (1, batching), progress, &mut |table| {
+        let headers = table.headers.clone();
+        fold.add(table)?;
+        Ok(read_columns(&fold.pinned, &headers))
+    })?;
+    let first = fold
+        .first
+        .take()
+        .ok_or_else(|| Error::new(ErrorKind::Empty))?;
+    fold.check_currency(options, &first)?;
+
+    let range = chosen.or(fold.span);
+    let periods = Periods {
+        range,
+        previous: chosen.map(|(from, to)| (from - (to - from + 1), from - 1)),
+        buckets: range.and_then(|r| bucket_table(r, options.grain, options.week_start)),
+    };
+    let (mut selection, counts) = fold.first_round(&periods, batching.keep_values);
+    // More reads: the percentiles' ranks, and the SLA of payments not settled.
+    let mut reads = 1;
+    let mut unsettled = fold.has_unsettled;
+    while !selection.done() || unsettled {
+        reads += 1;
+        let judge = unsettled.then_some(fold.data_end).flatten();
+        let (pinned, sampled) = (&fold.values_only(), &fold.sampled);
+        let days = &mut fold.days;
+        let sla = sla_millis(options.sla_hours());
+        read_batches(file, open, (reads, batching), progress, &mut |table| {
+            let dataset = Dataset::new(table);
+            let frame = build_frame(&dataset, pinned)?;
+            if let Some(end) = judge {
+                judge_unsettled(&frame, end, sla, days);
+            }
+            see_values(&frame, sampled, &periods, &mut selection);
+            Ok(read_columns(pinned, &dataset.transactions.headers))
+        })?;
+        selection.end_round();
+        unsettled = false;
+    }
+    let read = (reads, batching.rows);
+    Ok(fold.report(first, options, &periods, (&selection, &counts), read))
+}
+
+/// Refuses the options a streamed report cannot give yet.
+fn refuse_unstreamed(options: &Options) -> Result<()> {
+    let unstreamed: Vec<&str> = [
+        (!options.joins.is_empty(), "joins"),
+        (!options.derive.is_empty(), "derived columns"),
+        (!options.metrics.is_empty(), "custom metrics"),
+        (!options.filters.is_empty(), "filters"),
+        (options.segment.is_some(), "segments"),
+    ]
+    .into_iter()
+    .filter_map(|(asked, what)| asked.then_some(what))
+    .collect();
+    match unstreamed.is_empty() {
+        true => Ok(()),
+        false => Err(Error::new(ErrorKind::InvalidOption(format!(
+            "a streamed report has the catalog's metrics only; {} need the file in memory (leave out --stream)",
+            unstreamed.join(", ")
+        )))),
+    }
+}
+
+/// Reads the file once, handing `fold` a table of up to `BATCH_ROWS` rows at a time.
+fn read_batches(
+    file: &str,
+    open: &mut Open,
+    (read, batching): (u32, Batching),
+    progress: &mut dyn FnMut(StreamProgress),
+    fold: &mut dyn FnMut(RawTable) -> Result<Vec<bool>>,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io(e.to_string())).in_file(file);
+    let mut input = open().map_err(io)?;
+    let mut stream = CsvStream::new(file);
+    let mut left = false;
+    let mut chunk = vec![0; batching.chunk_bytes.max(1)];
+    loop {
+        let got = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        stream.push(&chunk[..got])?;
+        let at = stream.progress();
+        progress(StreamProgress {
+            read,
+            bytes: at.bytes,
+            rows: at.rows,
+        });
+        if stream.rows_kept() >= batching.rows {
+            if let Some(table) = stream.take_rows() {
+                let read = fold(table)?;
+                // The next batches' cells of columns no typed role reads are not stored.
+                if !left {
+                    let unread: Vec<bool> = read.iter().map(|read| !read).collect();
+                    stream.leave_columns(&unread);
+                    left = true;
+                }
+            }
+        }
+    }
+    fold(stream.finish()?).map(|_| ())
+}
+
+/// The columns of `headers` that typing reads under `options` (whose mapping names a column
+/// for each role, or none): the columns of the roles `transactions::type_table` reads.
+fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
+    const TYPED: [Role; 12] = [
+        Role::CreatedAt,
+        Role::Amount,
+        Role::Currency,
+        Role::Status,
+        Role::UserId,
+        Role::MerchantId,
+        Role::Fee,
+        Role::LatencyMs,
+        Role::SettledAt,
+        Role::Fraud,
+        Role::DisputedAt,
+        Role::Kyc,
+    ];
+    let read: Vec<&String> = TYPED
+        .iter()
+        .filter_map(|role| options.mapping.get(role.id())?.as_ref())
+        .collect();
+    headers.iter().map(|name| read.contains(&name)).collect()
+}
+
+/// The period of a report a day belongs to: the whole range (0), the previous period (1) and
+/// the range's buckets (2 on).
+struct Periods {
+    range: Option<(i64, i64)>,
+    previous: Option<(i64, i64)>,
+    /// The buckets' start days, and a day -> bucket table from the first one's start.
+    buckets: Option<(Vec<i64>, i64, Vec<u32>)>,
+}
+
+impl Periods {
+    fn count(&self) -> usize {
+        2 + self
+            .buckets
+            .as_ref()
+            .map_or(0, |(starts, _, _)| starts.len())
+    }
+
+    /// The periods `day` is in (at most three: the range and its bucket, or the previous one).
+    fn of_day(&self, day: i64) -> impl Iterator<Item = usize> {
+        let within = |range: Option<(i64, i64)>| range.is_some_and(|(a, b)| (a..=b).contains(&day));
+        let in_range = within(self.range);
+        let bucket = self
+            .buckets
+            .as_ref()
+            .filter(|_| in_range)
+            .and_then(|(_, first, table)| table.get(usize::try_from(day - first).ok()?))
+            .map(|&b| 2 + b as usize);
+        [
+            in_range.then_some(0),
+            within(self.previous).then_some(1),
+            bucket,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The first day of period `period`, the day from which a payer is new in it.
+    fn start(&self, period: usize) -> i64 {
+        match period {
+            0 => self.range.map_or(i64::MIN, |r| r.0),
+            1 => self.previous.map_or(i64::MIN, |r| r.0),
+            b => self.buckets.as_ref().map_or(i64::MIN, |(s, _, _)| s[b - 2]),
+        }
+    }
+}
+
+/// What the first batch decided for the whole file.
+struct First {
+    mapping: Mapping,
+    headers: Vec<String>,
+    zone: Zone,
+    currency: Option<String>,
+    quality: Quality,
+}
+
+/// A payer's payments on one day.
+#[derive(Default, Clone, Copy)]
+struct PayerDay {
+    /// Their volume (payments with an amount).
+    amount: f64,
+    /// One of them was by a verified payer.
+    verified: bool,
+}
+
+/// The state a file is folded into (see the module's documentation).
+struct Fold {
+    /// The options every batch is read with: the user's, with the first batch's mapping and time
+    /// zone, so that a batch cannot read a column differently.
+    pinned: Options,
+    first: Option<First>,
+    days: Map<i32, Tally>,
+    payer_days: Map<(u32, i32), PayerDay>,
+    merchant_days: Map<(u32, i32), f64>,
+    users: Map<String, u32>,
+    merchants: Map<String, u32>,
+    /// How many values of each percentile metric fall in each bin (`ranks::first_bin`), per day.
+    first_bins: Map<(u8, i32, u16), u64>,
+    /// Which percentile metrics have columns.
+    sampled: Vec<Sampled>,
+    span: Option<(i64, i64)>,
+    /// The data's latest `created_at` (UTC milliseconds).
+    data_end: Option<i64>,
+    /// A successful payment has not settled: the SLA judges it once `data_end` is known.
+    has_unsettled: bool,
+    statuses: Vec<(String, Status, u64)>,
+    /// Each currency met, in order, with its rows.
+    currencies: Vec<(String, u64)>,
+    rows_read: u64,
+    rows_loaded: u64,
+    skipped: SkipLog,
+    lines_skipped: SkipLog,
+    warnings: Vec<String>,
+}
+
+/// The most distinct warnings kept from the batches.
+const MAX_WARNINGS: usize = 20;
+
+impl Fold {
+    fn new(options: &Options) -> Fold {
+        Fold {
+            pinned: options.clone(),
+            first: None,
+            days: Map::default(),
+            payer_days: Map::default(),
+            merchant_days: Map::default(),
+            users: Map::default(),
+            merchants: Map::default(),
+            first_bins: Map::default(),
+            sampled: Vec::new(),
+            span: None,
+            data_end: None,
+            has_unsettled: false,
+            statuses: Vec::new(),
+            currencies: Vec::new(),
+            rows_read: 0,
+            rows_loaded: 0,
+            skipped: SkipLog::default(),
+            lines_skipped: SkipLog::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Folds a batch of rows in.
+    fn add(&mut self, table: RawTable) -> Result<()> {
+        let dataset = Dataset::new(table);
+        let frame = build_frame(&dataset, &self.pinned)?;
+        let table = &dataset.transactions;
+        let transactions = &frame.typed.transactions;
+        let calendar = &frame.calendar;
+        if self.first.is_none() {
+            self.pin(table, &frame)?;
+        }
+        if transactions.money_currency.is_none() && transactions.currencies.len() > 1 {
+            return Err(Error::new(ErrorKind::InvalidOption(format!(
+                "the data mixes currencies ({}): a streamed report needs an exchange rate for each (--rate CODE=RATE)",
+                transactions.currencies.join(", ")
+            )))
+            .in_file(&table.file));
+        }
+        let batch_currency = transactions.money_currency.as_ref();
+        if let (Some(first), Some(batch)) = (self.first.as_mut(), batch_currency) {
+            match &first.currency {
+                None => first.currency = Some(batch.clone()),
+                Some(known) if known != batch => {
+                    return Err(Error::new(ErrorKind::InvalidOption(format!(
+                        "the data's currency changes from {known} to {batch} part way through: a streamed report needs exchange rates (--rate CODE=RATE)"
+                    )))
+                    .in_file(&table.file))
+                }
+                Some(_) => {}
+            }
+        }
+        for (index, code) in transactions.currencies.iter().enumerate() {
+            let rows = transactions.currency.as_deref().map_or(0, |c| {
+                c.iter().filter(|&&c| usize::from(c) == index).count() as u64
+            });
+            match self.currencies.iter_mut().find(|(known, _)| known == code) {
+                Some(known) => known.1 += rows,
+                None => self.currencies.push((code.clone(), rows)),
+            }
+        }
+        self.rows_read += table.rows_read;
+        self.rows_loaded += transactions.len as u64;
+        self.skipped.extend(&table.skipped);
+        self.skipped.extend(&frame.typed.skipped);
+        self.lines_skipped.extend(&table.lines_skipped);
+        for warning in table.warnings.iter().chain(&frame.typed.warnings) {
+            if self.warnings.len() < MAX_WARNINGS && !self.warnings.contains(warning) {
+                self.warnings.push(warning.clone());
+            }
+        }
+        for (raw, status, count) in &transactions.status_values {
+            match self.statuses.iter_mut().find(|(r, _, _)| r == raw) {
+                Some(known) => known.2 += count,
+                None => self.statuses.push((raw.clone(), *status, *count)),
+            }
+        }
+        if let Some((from, to)) = calendar.span {
+            self.span = Some(
+                self.span
+                    .map_or((from, to), |(a, b)| (a.min(from), b.max(to))),
+            );
+        }
+        self.data_end = self.data_end.max(calendar.data_end_millis);
+        self.fold_rows(&frame);
+        Ok(())
+    }
+
+    /// With exchange rates and no currency chosen, the batches were converted into the first
+    /// one's currency; reading the file whole converts into the one currency without a rate,
+    /// else the most common one. When that is another, the user is asked to choose.
+    fn check_currency(&self, options: &Options, first: &First) -> Result<()> {
+        if options.rates.is_empty() || options.currency.is_some() {
+            return Ok(());
+        }
+        let unrated: Vec<&String> = self
+            .currencies
+            .iter()
+            .map(|(code, _)| code)
+            .filter(|code| !options.rates.contains_key(*code))
+            .collect();
+        let whole = match unrated[..] {
+            [only] => Some(only),
+            _ => self
+                .currencies
+                .iter()
+                .rev()
+                .max_by_key(|(_, rows)| *rows)
+                .map(|(code, _)| code),
+        };
+        match (whole, &first.currency) {
+            (Some(whole), Some(pinned)) if whole != pinned => Err(Error::new(
+                ErrorKind::InvalidOption(format!(
+                    "the report's currency would be {whole} for the whole file, not {pinned} as in its first rows: choose it with --currency"
+                )),
+            )
+            .in_file(&first.quality.file)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The options of the reads after the first: only the columns of the percentiles' values
+    /// and the SLA are typed (the same rows are kept: only times and amounts skip rows).
+    fn values_only(&self) -> Options {
+        const READ: [Role; 6] = [
+            Role::CreatedAt,
+            Role::Amount,
+            Role::Currency,
+            Role::Status,
+            Role::LatencyMs,
+            Role::SettledAt,
+        ];
+        let mut options = self.pinned.clone();
+        for role in Role::ALL.into_iter().filter(|role| !READ.contains(role)) {
+            options.mapping.insert(role.id().to_string(), None);
+        }
+        options
+    }
+
+    /// Takes the first batch's mapping and time zone for every batch.
+    fn pin(&mut self, table: &RawTable, frame: &Frame) -> Result<()> {
+        let mapping = frame.mapping.clone();
+        if mapping.column(Role::CreatedAt).is_none() {
+            return Err(Error::new(ErrorKind::InvalidOption(
+                "a streamed report needs a created_at column (map one with --map created_at=COLUMN)"
+                    .into(),
+            ))
+            .in_file(&table.file));
+        }
+        let zone = frame.calendar.zone;
+        self.pinned.tz = Some(zone.to_string());
+        // Rates convert every batch into the first one's currency (see `check_currency`).
+        if !self.pinned.rates.is_empty() && self.pinned.currency.is_none() {
+            self.pinned.currency = frame.typed.transactions.money_currency.clone();
+        }
+        self.pinned.mapping = Role::ALL
+            .into_iter()
+            .map(|role| {
+                let column = mapping.column(role).map(|c| table.headers[c].clone());
+                (role.id().to_string(), column)
+            })
+            .collect();
+        self.sampled = Sampled::ALL
+            .into_iter()
+            .filter(|s| s.available(&frame.typed.transactions, &frame.calendar))
+            .collect();
+        self.first = Some(First {
+            mapping,
+            headers: table.headers.clone(),
+            zone,
+            currency: frame.typed.transactions.money_currency.clone(),
+            quality: Quality::of_table(table),
+        });
+        Ok(())
+    }
+
+    /// Folds the batch's rows in: counts per day, payers and merchants per day, and the
+    /// percentiles' first histograms.
+    fn fold_rows(&mut self, frame: &Frame) {
+        let transactions = &frame.typed.transactions;
+        let calendar = &frame.calendar;
+        let settle = (!calendar.settle_delta.is_empty()).then_some(&calendar.settle_delta[..]);
+        let sla = sla_millis(self.pinned.sla_hours());
+        let large = self.pinned.large_amount();
+        let users = transactions.user.as_deref();
+        let merchants = transactions.merchant.as_deref();
+        let kyc = transactions.kyc_verified.as_deref();
+        // Batch codes to the file's ids, found the first time a code is met.
+        let mut user_ids = vec![NO_ID; transactions.user_ids.len()];
+        let mut merchant_ids = vec![NO_ID; transactions.merchant_ids.len()];
+        // The day of the last row and its tally's place: files are mostly in time order.
+        let mut tally_of = DayTallies::default();
+        for row in 0..transactions.len {
+            let day = calendar.day[row];
+            let facts = RowFacts::of(transactions, settle, row, sla, false);
+            tally_of.get(day).add(&facts, large);
+            for (index, sampled) in self.sampled.iter().enumerate() {
+                if let Some(value) = sampled.value(transactions, calendar, row) {
+                    let bin = first_bin(order_key(value));
+                    *self.first_bins.entry((index as u8, day, bin)).or_insert(0) += 1;
+                }
+            }
+            if !facts.success {
+                continue;
+            }
+            if settle.is_some_and(|s| matches!(Settlement::of(s[row]), Settlement::Unsettled(_))) {
+                self.has_unsettled = true;
+            }
+            let volume = if facts.value.is_nan() {
+                0.0
+            } else {
+                facts.value
+            };
+            if let Some(code) = users.map(|u| u[row]).filter(|&u| u != NO_ID) {
+                let id = intern(&mut self.users, &mut user_ids, &transactions.user_ids, code);
+                let payer = self.payer_days.entry((id, day)).or_default();
+                payer.amount += volume;
+                payer.verified |= kyc.is_some_and(|k| k[row]);
+            }
+            if let Some(code) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
+                let id = intern(
+                    &mut self.merchants,
+                    &mut merchant_ids,
+                    &transactions.merchant_ids,
+                    code,
+                );
+                *self.merchant_days.entry((id, day)).or_insert(0.0) += volume;
+            }
+        }
+        for &(day, _) in &calendar.disputes {
+            tally_of.get(clamp_day(day)).disputes_opened += 1;
+        }
+        for (day, tally) in tally_of.days {
+            self.days.entry(day).or_default().add_counts(&tally);
+        }
+    }
+
+    /// The percentiles' groups (one per metric and period), each with its histogram and the
+    /// ranks its quantiles need: the rounds that find them, and each group's count of values.
+    fn first_round(&self, periods: &Periods, keep_values: u64) -> (Selection, Vec<u64>) {
+        let mut histograms = vec![BTreeMap::new(); self.sampled.len() * periods.count()];
+        for (&(index, day, bin), &count) in &self.first_bins {
+            for period in periods.of_day(i64::from(day)) {
+                let group = usize::from(index) * periods.count() + period;
+                *histograms[group].entry(bin).or_insert(0) += count;
+            }
+        }
+        let counts = histograms.iter().map(|h| h.values().sum()).collect();
+        let groups: Vec<(BTreeMap<u16, u64>, Vec<u64>)> = histograms
+            .into_iter()
+            .enumerate()
+            .map(|(group, histogram)| {
+                let sampled = self.sampled[group / periods.count()];
+                let n: u64 = histogram.values().sum();
+                let ranks = sampled
+                    .quantiles()
+                    .iter()
+                    .flat_map(|&q| ranks_of(q, n))
+                    .collect();
+                (histogram, ranks)
+            })
+            .collect();
+        (Selection::new(&groups, keep_values), counts)
+    }
+
+    /// The report, from the folded state and the ranks found.
+    fn report(
+        self,
+        first: First,
+        options: &Options,
+        periods: &Periods,
+        (selection, counts): (&Selection, &[u64]),
+        (reads, batch_rows): (u32, usize),
+    ) -> Report {
+        let mut tallies = vec![Tally::default(); periods.count()];
+        let mut days: Vec<(&i32, &Tally)> = self.days.iter().collect();
+        days.sort_unstable_by_key(|(day, _)| **day);
+        for (&day, tally) in days {
+            for period in periods.of_day(i64::from(day)) {
+                tallies[period].add_counts(tally);
+            }
+        }
+        self.add_payers(periods, &mut tallies);
+        self.add_merchants(periods, &mut tallies);
+        for (index, sampled) in self.sampled.iter().enumerate() {
+            for (period, tally) in tallies.iter_mut().enumerate() {
+                let group = index * periods.count() + period;
+                let n = counts[group];
+                let values: Vec<Option<f64>> = sampled
+                    .quantiles()
+                    .iter()
+                    .map(|&q| quantile(q, n, |rank| selection.found(group, rank)))
+                    .collect();
+                sampled.set(tally, &values);
+            }
+        }
+
+        let zone = first.zone;
+        let catalog = CatalogReader::unmixed(&first.mapping);
+        let mut tallies = tallies.into_iter();
+        let totals = tallies.next().unwrap_or_default();
+        let previous = tallies.next().filter(|_| periods.previous.is_some());
+        let computed = Computed {
+            totals,
+            buckets: match &periods.buckets {
+                Some((starts, _, _)) => starts
+                    .iter()
+                    .zip(tallies)
+                    .map(|(&start_day, tally)| Bucket { start_day, tally })
+                    .collect(),
+                None => Vec::new(),
+            },
+        };
+        let metrics = catalog.metrics(&computed.totals, previous.as_ref());
+        let mut warnings = self.warnings;
+        if self.span.is_some() && periods.buckets.is_none() {
+            warnings.push(
+                "the dates span more than a century, so no time series is drawn; check created_at"
+                    .to_string(),
+            );
+        }
+        let unknown: Vec<&str> = self
+            .statuses
+            .iter()
+            .filter(|(_, status, _)| *status == Status::Unknown)
+            .map(|(raw, _, _)| raw.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            warnings.push(format!(
+                "status values not recognised (counted as attempts, not as successes or failures): {}",
+                unknown.join(", ")
+            ));
+        }
+        warnings.push(format!(
+            "streamed: the file was read {reads} times, {batch_rows} rows at a time; mixes, histograms, the funnel and retention need it in memory"
+        ));
+        let mut statuses = self.statuses;
+        // In the order `transactions::read_statuses` gives them.
+        statuses.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let mapping = &first.mapping;
+        let quality = Quality {
+            rows_read: self.rows_read,
+            rows_loaded: self.rows_loaded,
+            rows_skipped: self.skipped.total(),
+            skipped: self.skipped.groups().to_vec(),
+            lines_skipped: self.lines_skipped.groups().to_vec(),
+            unmapped_columns: (0..first.headers.len())
+                .filter(|&c| Role::ALL.into_iter().all(|r| mapping.column(r) != Some(c)))
+                .map(|c| first.headers[c].clone())
+                .collect(),
+            warnings,
+            ..first.quality
+        };
+        Report {
+            file: quality.file.clone(),
+            tz: zone.to_string(),
+            grain: options.grain,
+            week_start: options.week_start,
+            params: ReportParams {
+                large_amount: options.large_amount(),
+                sla_hours: options.sla_hours(),
+                funnel_days: options.funnel_days(),
+            },
+            data_range: self.span.map(Dates::of),
+            range: periods.range.map(Dates::of),
+            previous: periods.previous.map(Dates::of),
+            totals: metrics.iter().map(|m| (m.id.clone(), m.value)).collect(),
+            previous_totals: previous
+                .as_ref()
+                .map(|p| catalog.values_of(p))
+                .unwrap_or_default(),
+            metrics,
+            custom: Vec::new(),
+            series: catalog.series(&computed, options.grain, zone),
+            segments: None,
+            breakdowns: Vec::new(),
+            decline_reasons: None,
+            funnel: None,
+            retention: None,
+            histograms: Vec::new(),
+            dimensions: Vec::new(),
+            mapping: Role::ALL
+                .into_iter()
+                .map(|role| RoleMapping {
+                    role: role.id(),
+                    column: mapping.column(role).map(|c| first.headers[c].clone()),
+                    source: mapping.source(role),
+                })
+                .collect(),
+            columns: first.headers,
+            statuses: statuses
+                .into_iter()
+                .map(|(raw, status, count)| StatusValue { raw, status, count })
+                .collect(),
+            currencies: self.currencies.into_iter().map(|(code, _)| code).collect(),
+            currency: first.currency,
+            by_currency: Vec::new(),
+            quality,
+            joins: Vec::new(),
+            derived: Vec::new(),
+            lookups: Vec::new(),
+            suggested_joins: Vec::new(),
+        }
+    }
+
+    /// Active, verified and new payers, new and returning volume per period, and the trailing
+    /// windows, from each payer's days.
+    fn add_payers(&self, periods: &Periods, tallies: &mut [Tally]) {
+        let (Some(span), false) = (self.span, self.users.is_empty()) else {
+            return;
+        };
+        let mut payer_days: Vec<(u32, i32, PayerDay)> = self
+            .payer_days
+            .iter()
+            .map(|(&(user, day), &payer)| (user, day, payer))
+            .collect();
+        payer_days.sort_unstable_by_key(|&(user, day, _)| (user, day));
+        let mut windows = ActiveWindows::new(span);
+        let (mut counted, mut verified) = (vec![NO_ID; tallies.len()], vec![NO_ID; tallies.len()]);
+        let mut days: Vec<i64> = Vec::new();
+        for payer in payer_days.chunk_by(|a, b| a.0 == b.0) {
+            let user = payer[0].0;
+            let first = i64::from(payer[0].1);
+            for period in periods.of_day(first) {
+                tallies[period].new_payers += 1;
+            }
+            days.clear();
+            for &(
+                _,
+                day,
+                PayerDay {
+                    amount,
+                    verified: kyc,
+                },
+            ) in payer
+            {
+                let day = i64::from(day);
+                days.push(day);
+                for period in periods.of_day(day) {
+                    let tally = &mut tallies[period];
+                    tally.add_payment(amount, first, periods.start(period));
+                    if counted[period] != user {
+                        counted[period] = user;
+                        tally.active_payers += 1;
+                    }
+                    if kyc && verified[period] != user {
+                        verified[period] = user;
+                        tally.kyc_verified_payers += 1;
+                    }
+                }
+            }
+            windows.add(&days);
+        }
+        windows.finish();
+        // As of each period's last day (or the data's last day if earlier), as `compute` does.
+        let as_of = |last: i64, first: i64| {
+            let end = last.min(span.1);
+            (end >= first).then(|| windows.at(end))
+        };
+        if let Some((from, to)) = periods.range {
+            tallies[0].window = as_of(to, from);
+            if let Some((starts, _, _)) = &periods.buckets {
+                for (b, &start) in starts.iter().enumerate() {
+                    let last = starts.get(b + 1).map_or(to, |next| (next - 1).min(to));
+                    tallies[2 + b].window = as_of(last, start.max(from));
+                }
+            }
+        }
+        if let Some((from, to)) = periods.previous {
+            tallies[1].window = as_of(to, from);
+        }
+    }
+
+    /// Active merchants, and the top 10's volume and the HHI, per period.
+    fn add_merchants(&self, periods: &Periods, tallies: &mut [Tally]) {
+        let mut merchant_days: Vec<(u32, i32, f64)> = self
+            .merchant_days
+            .iter()
+            .map(|(&(merchant, day), &volume)| (merchant, day, volume))
+            .collect();
+        merchant_days.sort_unstable_by_key(|&(merchant, day, _)| (merchant, day));
+        let mut volumes: Vec<Vec<f64>> = vec![Vec::new(); tallies.len()];
+        let mut volume = vec![0.0; tallies.len()];
+        let mut touched: Vec<usize> = Vec::new();
+        for merchant in merchant_days.chunk_by(|a, b| a.0 == b.0) {
+            for &(_, day, amount) in merchant {
+                for period in periods.of_day(i64::from(day)) {
+                    if !touched.contains(&period) {
+                        touched.push(period);
+                    }
+                    volume[period] += amount;
+                }
+            }
+            for period in touched.drain(..) {
+                tallies[period].active_merchants += 1;
+                volumes[period].push(std::mem::take(&mut volume[period]));
+            }
+        }
+        for (tally, volumes) in tallies.iter_mut().zip(&volumes) {
+            (tally.top10_merchant_amount, tally.merchant_hhi) = concentration(volumes);
+        }
+    }
+}
+
+/// The tallies of one batch's days: the last day's place is kept, as rows mostly come in time
+/// order.
+#[derive(Default)]
+struct DayTallies {
+    days: Vec<(i32, Tally)>,
+    index: Map<i32, usize>,
+    last: Option<(i32, usize)>,
+}
+
+impl DayTallies {
+    fn get(&mut self, day: i32) -> &mut Tally {
+        let place = match self.last {
+            Some((last, place)) if last == day => place,
+            _ => {
+                let place = *self.index.entry(day).or_insert_with(|| {
+                    self.days.push((day, Tally::default()));
+                    self.days.len() - 1
+                });
+                self.last = Some((day, place));
+                place
+            }
+        };
+        &mut self.days[place].1
+    }
+}
+
+fn clamp_day(day: i64) -> i32 {
+    day.clamp(i32::MIN.into(), i32::MAX.into()) as i32
+}
+
+/// The file's id for batch code `code`, given each code's id found so far (`NO_ID`: not yet).
+fn intern(ids: &mut Map<String, u32>, found: &mut [u32], names: &[String], code: u32) -> u32 {
+    let slot = &mut found[code as usize];
+    if *slot == NO_ID {
+        let next = ids.len() as u32;
+        *slot = *ids.entry(names[code as usize].clone()).or_insert(next);
+    }
+    *slot
+}
+
+/// The 0-based ranks quantile `q` of `n` values reads: the one at or below its position, and
+/// the next one up when the position falls between them (`quantile_cont`).
+fn ranks_of(q: f64, n: u64) -> Vec<u64> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let position = q * (n - 1) as f64;
+    let lo = position.floor() as u64;
+    match position > lo as f64 && lo + 1 < n {
+        true => vec![lo, lo + 1],
+        false => vec![lo],
+    }
+}
+
+/// Quantile `q` of `n` values, given the value (as its `order_key`) at a rank: the formula of
+/// `engine::percentiles`, so that the same values give the same number.
+fn quantile(q: f64, n: u64, at: impl Fn(u64) -> Option<u64>) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    let position = q * (n - 1) as f64;
+    let lo = position.floor() as u64;
+    let low = from_order_key(at(lo)?);
+    let fraction = position - lo as f64;
+    if fraction == 0.0 {
+        return Some(low);
+    }
+    let high = match lo + 1 < n {
+        true => from_order_key(at(lo + 1)?),
+        false => low,
+    };
+    Some(low + fraction * (high - low))
+}
+
+/// Feeds one batch's percentile values to this round of the selection.
+fn see_values(frame: &Frame, sampled: &[Sampled], periods: &Periods, selection: &mut Selection) {
+    let transactions = &frame.typed.transactions;
+    let calendar = &frame.calendar;
+    let count = periods.count();
+    for row in 0..transactions.len {
+        let day = i64::from(calendar.day[row]);
+        for (index, s) in sampled.iter().enumerate() {
+            if let Some(value) = s.value(transactions, calendar, row) {
+                let key = order_key(value);
+                for period in periods.of_day(day) {
+                    selection.see(index * count + period, key);
+                }
+            }
+        }
+    }
+}
+
+/// Judges the batch's payments not settled against the SLA by their age at the data's end,
+/// `data_end` (UTC milliseconds): the batch's calendar counted it to the batch's own last time.
+fn judge_unsettled(frame: &Frame, data_end: i64, sla: i64, days: &mut Map<i32, Tally>) {
+    let calendar = &frame.calendar;
+    let (Some(batch_end), false) = (calendar.data_end_millis, calendar.settle_delta.is_empty())
+    else {
+        return;
+    };
+    let transactions = &frame.typed.transactions;
+    let later = data_end - batch_end;
+    for row in 0..transactions.len {
+        let success = transactions
+            .status
+            .as_deref()
+            .is_some_and(|s| is_successful(s[row]));
+        if let (true, Settlement::Unsettled(age)) =
+            (success, Settlement::of(calendar.settle_delta[row]))
+        {
+            if age + later > sla {
+                let tally = days.entry(calendar.day[row]).or_default();
+                tally.sla_judged += 1;
+                tally.sla_breaches += 1;
+            }
+        }
+    }
+}

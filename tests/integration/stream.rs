@@ -1,0 +1,221 @@
+//! Streamed reports (`paymetrics report --stream`, `paymetrics::stream`): the hand-computed
+//! numbers of every fixture, and a file read in many batches and several reads giving the
+//! numbers of reading it whole. (The DuckDB oracle checks streamed reports of a generated file
+//! too; `tests/memory.rs` checks that their memory does not grow with the rows.)
+use super::{assert_fixture_cases, cli, data};
+use paymetrics::options::{DateRange, Filter};
+use paymetrics::sample::{generate, SampleOptions};
+use paymetrics::stream::{stream_report, Batching};
+use paymetrics::{analyze, read_csv, Dataset, Grain, Options, Report};
+
+/// The streamed report of `bytes`, read in `batching`.
+fn streamed(name: &str, bytes: &[u8], options: &Options, batching: Batching) -> Report {
+    let mut open = || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(bytes)) };
+    stream_report(name, &mut open, options, batching, &mut |_| {}).unwrap()
+}
+
+/// Batches of 2 rows, chunks of 5 bytes, and no value kept before its bin is narrowed to a
+/// few: every percentile takes several reads.
+const TINY: Batching = Batching {
+    rows: 2,
+    chunk_bytes: 5,
+    keep_values: 3,
+};
+
+#[test]
+fn a_streamed_report_has_the_hand_computed_numbers_of_every_fixture() {
+    assert_fixture_cases(&|name, options| {
+        let bytes = std::fs::read(data(name)).unwrap();
+        streamed(name, &bytes, options, TINY)
+    });
+}
+
+/// Every metric of the catalog, whole and per bucket, and the file's accounting, as reading it
+/// whole gives them: counts exactly, sums within 1e-9 (they are added in another order).
+fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        _ => a == b,
+    };
+    let compare = |label: &str, a: &paymetrics::report::Values, b: &paymetrics::report::Values| {
+        assert_eq!(a.len(), b.len(), "{what} {label}");
+        for (id, value) in a {
+            assert!(
+                close(*value, b[id]),
+                "{what} {label} {id}: streamed {value:?}, whole {:?}",
+                b[id]
+            );
+        }
+    };
+    compare("totals", &streamed.totals, &whole.totals);
+    compare(
+        "previous",
+        &streamed.previous_totals,
+        &whole.previous_totals,
+    );
+    assert_eq!(streamed.series.len(), whole.series.len(), "{what} buckets");
+    for (a, b) in streamed.series.iter().zip(&whole.series) {
+        assert_eq!(a.bucket, b.bucket, "{what}");
+        compare(&a.bucket, &a.values, &b.values);
+    }
+    let (a, b) = (&streamed.quality, &whole.quality);
+    assert_eq!(
+        (a.rows_read, a.rows_loaded, a.rows_skipped),
+        (b.rows_read, b.rows_loaded, b.rows_skipped),
+        "{what}: rows"
+    );
+    assert_eq!(a.skipped, b.skipped, "{what}: skipped rows");
+    assert_eq!(a.lines_skipped, b.lines_skipped, "{what}: lines skipped");
+    assert_eq!(streamed.statuses, whole.statuses, "{what}: statuses");
+    assert_eq!(
+        (&streamed.tz, &streamed.range, &streamed.previous),
+        (&whole.tz, &whole.range, &whole.previous),
+        "{what}: period"
+    );
+    assert_eq!(streamed.mapping, whole.mapping, "{what}: mapping");
+}
+
+#[test]
+fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
+    let mut csv = generate(&SampleOptions {
+        rows: 20_000,
+        seed: 5,
+    })
+    .transactions;
+    // A bad row and a row with an unreadable amount part way through, and summary lines at
+    // the end: each batch keeps the file's accounting.
+    let at = csv.match_indices('\n').nth(12_345).unwrap().0 + 1;
+    csv.insert_str(at, "only,three,fields\n");
+    csv.push_str("Total,,,,\nExported by a test\n");
+    let bytes = csv.as_bytes();
+    let whole = |options: &Options| {
+        analyze(&Dataset::new(read_csv("t.csv", bytes).unwrap()), options).unwrap()
+    };
+    let batching = Batching {
+        rows: 997,
+        chunk_bytes: 4096,
+        keep_values: 300,
+    };
+    let views = [
+        Options::default(),
+        Options {
+            grain: Grain::Week,
+            tz: Some("Asia/Shanghai".into()),
+            sla_hours: Some(20.0),
+            ..Options::default()
+        },
+        Options {
+            grain: Grain::Month,
+            range: Some(DateRange {
+                from: "2025-08-01".into(),
+                to: "2025-08-31".into(),
+            }),
+            large_amount: Some(500.0),
+            ..Options::default()
+        },
+    ];
+    for options in &views {
+        let what = format!("{:?} {:?}", options.grain, options.range);
+        let report = streamed("t.csv", bytes, options, batching);
+        assert_same_metrics(&what, &report, &whole(options));
+        assert!(report.quality.rows_skipped >= 1, "{what}: the bad row");
+        let note = report.quality.warnings.last().unwrap();
+        assert!(note.starts_with("streamed: the file was read "), "{note}");
+        assert!(
+            !note.contains("read 2 times"),
+            "{what}: more than 2 reads: {note}"
+        );
+    }
+}
+
+#[test]
+fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
+    let csv = generate(&SampleOptions { rows: 50, seed: 1 }).transactions;
+    let mut open =
+        || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
+    let options = Options {
+        segment: Some("channel".into()),
+        filters: vec![Filter {
+            column: "channel".into(),
+            values: vec!["app_qr".into()],
+            exclude: false,
+        }],
+        ..Options::default()
+    };
+    let error = stream_report(
+        "t.csv",
+        &mut open,
+        &options,
+        Batching::default(),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("filters, segments need the file in memory"),
+        "{error}"
+    );
+
+    // One currency, then another, without exchange rates: lines of one length, read a line
+    // at a time after the first 64 KiB (all in dollars), so that no batch holds both.
+    let line = |i: usize, n: usize, code: &str| {
+        format!("{i}{n:04},2025-07-01T10:00:00Z,u{n:04},1.5,{code},success\n")
+    };
+    let mut mixed = String::from("id,created_at,user_id,amount,currency,status\n");
+    for (i, code) in ["USD", "CNY"].iter().enumerate() {
+        for n in 0..3000 {
+            mixed.push_str(&line(i, n, code));
+        }
+    }
+    let mut open =
+        || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(mixed.as_bytes())) };
+    let batching = Batching {
+        rows: 1,
+        chunk_bytes: line(0, 0, "USD").len(),
+        ..Batching::default()
+    };
+    let error = stream_report(
+        "m.csv",
+        &mut open,
+        &Options::default(),
+        batching,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("m.csv: the data's currency changes from USD to CNY part way through"),
+        "{error}"
+    );
+}
+
+#[test]
+fn cli_report_stream_prints_the_report_and_the_speed() {
+    let out = cli()
+        .args(["report", "--stream", "--json"])
+        .arg(data("basic.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let whole = cli()
+        .args(["report", "--json", "--quiet"])
+        .arg(data("basic.csv"))
+        .output()
+        .unwrap();
+    let whole: serde_json::Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(json["totals"], whole["totals"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rows, read 2 times in") && stderr.contains("MB/s)"),
+        "{stderr}"
+    );
+
+    let out = cli().args(["report", "--stream", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give a file, not standard input"));
+}
