@@ -8,9 +8,10 @@
 //! (`report::build_frame` on the batch, with the first batch's mapping and time zone), folded,
 //! and dropped. What is kept:
 //! - each local day's counts and sums (`Tally::add_counts`);
-//! - each (payer, day) with a payment, its volume and whether the payer was verified: active,
-//!   new and verified payers, new and returning volume and the trailing windows follow from
-//!   them (the distinct-count sets: they grow with the payers and days, not the rows);
+//! - each (payer, day) with a payment, 8 bytes, and apart those by a verified payer: active,
+//!   new and verified payers and the trailing windows follow from them (the distinct-count
+//!   sets: they grow with the payers and their days, not the rows). New and returning payers'
+//!   volume is summed in the second read, once each payer's first day is known;
 //! - each (merchant, day) with a payment, and its volume: active merchants, top-10 share, HHI;
 //! - a histogram per metric and day of the percentiles' values, whose exact ranks are then
 //!   found in more reads of the file (`ranks`). Payments not settled are judged against the SLA
@@ -41,10 +42,20 @@ use crate::schema::{Mapping, Role, Status};
 use crate::time::Zone;
 use crate::transactions::NO_ID;
 use ranks::{first_bin, Selection};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+type Set<K> = HashSet<K, foldhash::fast::FixedState>;
+
+/// A payer's day in `Fold::payer_days`.
+fn payer_day(payer: u32, day: i32) -> u64 {
+    (u64::from(payer) << 32) | u64::from(day as u32)
+}
+
+fn payer_and_day(key: u64) -> (u32, i32) {
+    ((key >> 32) as u32, key as u32 as i32)
+}
 
 /// How much a streamed report holds at a time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,26 +122,36 @@ pub fn stream_report(
         buckets: range.and_then(|r| bucket_table(r, options.grain, options.week_start)),
     };
     let (mut selection, counts) = fold.first_round(&periods, batching.keep_values);
-    // More reads: the percentiles' ranks, and the SLA of payments not settled.
+    // More reads: the percentiles' ranks; in the second, the SLA of payments not settled and
+    // new and returning payers' volume.
     let mut reads = 1;
-    let mut unsettled = fold.has_unsettled;
-    while !selection.done() || unsettled {
+    let mut second = Some(SecondRead {
+        data_end: fold.data_end.filter(|_| fold.has_unsettled),
+        first_days: fold.first_days(),
+        volumes: vec![Tally::default(); periods.count()],
+    });
+    while !selection.done() || second.is_some() {
         reads += 1;
-        let judge = unsettled.then_some(fold.data_end).flatten();
-        let (pinned, sampled) = (&fold.values_only(), &fold.sampled);
+        let pinned = &fold.values_only(second.is_some());
+        let (sampled, users) = (&fold.sampled, &fold.users);
         let days = &mut fold.days;
         let sla = sla_millis(options.sla_hours());
         read_batches(file, open, (reads, batching), progress, &mut |table| {
             let dataset = Dataset::new(table);
             let frame = build_frame(&dataset, pinned)?;
-            if let Some(end) = judge {
-                judge_unsettled(&frame, end, sla, days);
+            if let Some(second) = second.as_mut() {
+                if let Some(end) = second.data_end {
+                    judge_unsettled(&frame, end, sla, days);
+                }
+                second.add_volumes(&frame, users, &periods);
             }
             see_values(&frame, sampled, &periods, &mut selection);
             Ok(read_columns(pinned, &dataset.transactions.headers))
         })?;
         selection.end_round();
-        unsettled = false;
+        if let Some(second) = second.take() {
+            fold.volumes = second.volumes;
+        }
     }
     let read = (reads, batching.rows);
     Ok(fold.report(first, options, &periods, (&selection, &counts), read))
@@ -278,15 +299,6 @@ struct First {
     quality: Quality,
 }
 
-/// A payer's payments on one day.
-#[derive(Default, Clone, Copy)]
-struct PayerDay {
-    /// Their volume (payments with an amount).
-    amount: f64,
-    /// One of them was by a verified payer.
-    verified: bool,
-}
-
 /// The state a file is folded into (see the module's documentation).
 struct Fold {
     /// The options every batch is read with: the user's, with the first batch's mapping and time
@@ -294,7 +306,9 @@ struct Fold {
     pinned: Options,
     first: Option<First>,
     days: Map<i32, Tally>,
-    payer_days: Map<(u32, i32), PayerDay>,
+    /// Each (payer, day) with a payment (`payer_day`), and those with one by a verified payer.
+    payer_days: Set<u64>,
+    verified_days: Set<u64>,
     merchant_days: Map<(u32, i32), f64>,
     users: Map<String, u32>,
     merchants: Map<String, u32>,
@@ -307,6 +321,8 @@ struct Fold {
     data_end: Option<i64>,
     /// A successful payment has not settled: the SLA judges it once `data_end` is known.
     has_unsettled: bool,
+    /// New and returning payers' volume per period (`SecondRead`).
+    volumes: Vec<Tally>,
     statuses: Vec<(String, Status, u64)>,
     /// Each currency met, in order, with its rows.
     currencies: Vec<(String, u64)>,
@@ -326,7 +342,8 @@ impl Fold {
             pinned: options.clone(),
             first: None,
             days: Map::default(),
-            payer_days: Map::default(),
+            payer_days: Set::default(),
+            verified_days: Set::default(),
             merchant_days: Map::default(),
             users: Map::default(),
             merchants: Map::default(),
@@ -335,6 +352,7 @@ impl Fold {
             span: None,
             data_end: None,
             has_unsettled: false,
+            volumes: Vec::new(),
             statuses: Vec::new(),
             currencies: Vec::new(),
             rows_read: 0,
@@ -445,8 +463,9 @@ impl Fold {
     }
 
     /// The options of the reads after the first: only the columns of the percentiles' values
-    /// and the SLA are typed (the same rows are kept: only times and amounts skip rows).
-    fn values_only(&self) -> Options {
+    /// and the SLA are typed, and the payers' in the second read (the same rows are kept: only
+    /// times and amounts skip rows).
+    fn values_only(&self, payers: bool) -> Options {
         const READ: [Role; 6] = [
             Role::CreatedAt,
             Role::Amount,
@@ -455,8 +474,9 @@ impl Fold {
             Role::LatencyMs,
             Role::SettledAt,
         ];
+        let read = |role: &Role| READ.contains(role) || (payers && *role == Role::UserId);
         let mut options = self.pinned.clone();
-        for role in Role::ALL.into_iter().filter(|role| !READ.contains(role)) {
+        for role in Role::ALL.into_iter().filter(|role| !read(role)) {
             options.mapping.insert(role.id().to_string(), None);
         }
         options
@@ -538,9 +558,10 @@ impl Fold {
             };
             if let Some(code) = users.map(|u| u[row]).filter(|&u| u != NO_ID) {
                 let id = intern(&mut self.users, &mut user_ids, &transactions.user_ids, code);
-                let payer = self.payer_days.entry((id, day)).or_default();
-                payer.amount += volume;
-                payer.verified |= kyc.is_some_and(|k| k[row]);
+                self.payer_days.insert(payer_day(id, day));
+                if kyc.is_some_and(|k| k[row]) {
+                    self.verified_days.insert(payer_day(id, day));
+                }
             }
             if let Some(code) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
                 let id = intern(
@@ -606,6 +627,10 @@ impl Fold {
             }
         }
         self.add_payers(periods, &mut tallies);
+        for (tally, volumes) in tallies.iter_mut().zip(&self.volumes) {
+            tally.new_payer_amount = volumes.new_payer_amount;
+            tally.returning_payer_amount = volumes.returning_payer_amount;
+        }
         self.add_merchants(periods, &mut tallies);
         for (index, sampled) in self.sampled.iter().enumerate() {
             for (period, tally) in tallies.iter_mut().enumerate() {
@@ -728,42 +753,40 @@ impl Fold {
         }
     }
 
-    /// Active, verified and new payers, new and returning volume per period, and the trailing
-    /// windows, from each payer's days.
+    /// Each payer's first payment day (by the file's payer ids; `i32::MAX`: none).
+    fn first_days(&self) -> Vec<i32> {
+        let mut first = vec![i32::MAX; self.users.len()];
+        for &key in &self.payer_days {
+            let (payer, day) = payer_and_day(key);
+            let first = &mut first[payer as usize];
+            *first = (*first).min(day);
+        }
+        first
+    }
+
+    /// Active, verified and new payers per period, and the trailing windows, from each payer's
+    /// days.
     fn add_payers(&self, periods: &Periods, tallies: &mut [Tally]) {
         let (Some(span), false) = (self.span, self.users.is_empty()) else {
             return;
         };
-        let mut payer_days: Vec<(u32, i32, PayerDay)> = self
-            .payer_days
-            .iter()
-            .map(|(&(user, day), &payer)| (user, day, payer))
-            .collect();
-        payer_days.sort_unstable_by_key(|&(user, day, _)| (user, day));
+        let mut payer_days: Vec<u64> = self.payer_days.iter().copied().collect();
+        payer_days.sort_unstable();
         let mut windows = ActiveWindows::new(span);
         let (mut counted, mut verified) = (vec![NO_ID; tallies.len()], vec![NO_ID; tallies.len()]);
         let mut days: Vec<i64> = Vec::new();
-        for payer in payer_days.chunk_by(|a, b| a.0 == b.0) {
-            let user = payer[0].0;
-            let first = i64::from(payer[0].1);
-            for period in periods.of_day(first) {
+        for payer in payer_days.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let (user, first) = payer_and_day(payer[0]);
+            for period in periods.of_day(i64::from(first)) {
                 tallies[period].new_payers += 1;
             }
             days.clear();
-            for &(
-                _,
-                day,
-                PayerDay {
-                    amount,
-                    verified: kyc,
-                },
-            ) in payer
-            {
-                let day = i64::from(day);
+            for &key in payer {
+                let day = i64::from(payer_and_day(key).1);
                 days.push(day);
+                let kyc = self.verified_days.contains(&key);
                 for period in periods.of_day(day) {
                     let tally = &mut tallies[period];
-                    tally.add_payment(amount, first, periods.start(period));
                     if counted[period] != user {
                         counted[period] = user;
                         tally.active_payers += 1;
@@ -914,6 +937,47 @@ fn see_values(frame: &Frame, sampled: &[Sampled], periods: &Periods, selection: 
                 for period in periods.of_day(day) {
                     selection.see(index * count + period, key);
                 }
+            }
+        }
+    }
+}
+
+/// What the second read of the file adds: the SLA of payments not settled, and new and
+/// returning payers' volume.
+struct SecondRead {
+    /// The data's last time (UTC milliseconds), when a payment has not settled.
+    data_end: Option<i64>,
+    /// Each payer's first payment day (`Fold::first_days`).
+    first_days: Vec<i32>,
+    /// New and returning payers' volume per period (`Tally::add_payment`).
+    volumes: Vec<Tally>,
+}
+
+impl SecondRead {
+    /// Adds each payment's volume to new or returning payers' in each of its periods.
+    fn add_volumes(&mut self, frame: &Frame, users: &Map<String, u32>, periods: &Periods) {
+        let transactions = &frame.typed.transactions;
+        let (Some(codes), Some(amount)) = (&transactions.user, &transactions.amount) else {
+            return;
+        };
+        let status = transactions.status.as_deref();
+        // The file's id of each batch code, found the first time it is met.
+        let mut ids = vec![None; transactions.user_ids.len()];
+        for row in 0..transactions.len {
+            let (code, value) = (codes[row], amount[row]);
+            let success = status.is_some_and(|s| is_successful(s[row]));
+            if !success || code == NO_ID || value.is_nan() {
+                continue;
+            }
+            let id = *ids[code as usize]
+                .get_or_insert_with(|| users.get(&transactions.user_ids[code as usize]).copied());
+            let Some(first) = id.and_then(|id| self.first_days.get(id as usize)) else {
+                continue;
+            };
+            let day = i64::from(frame.calendar.day[row]);
+            for period in periods.of_day(day) {
+                let start = periods.start(period);
+                self.volumes[period].add_payment(value, i64::from(*first), start);
             }
         }
     }
