@@ -8,7 +8,7 @@ use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::breakdown::{
     breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded, Codes,
-    DeclineReasons, Dimension, Histogram, UNLISTED,
+    DeclineReasons, Dimension, Histogram, MIX_ROLES, UNLISTED,
 };
 use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
 use crate::metrics::engine::bucket_table;
@@ -934,20 +934,14 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     };
     let mixes_key = (selection_key.clone(), options.grain, options.week_start);
     let breakdowns = frame.memos.mixes.get(mixes_key, || {
-        let mixes = [
-            Role::Channel,
-            Role::FundingSource,
-            Role::Type,
-            Role::Region,
-            Role::Kyc,
-        ]
-        .into_iter()
-        .filter_map(|role| {
-            let column = mapping.column(role)?;
-            let coded = frame.coded(dataset, column);
-            Some((role.id(), table.headers[column].clone(), coded))
-        })
-        .collect();
+        let mixes = MIX_ROLES
+            .into_iter()
+            .filter_map(|role| {
+                let column = mapping.column(role)?;
+                let coded = frame.coded(dataset, column);
+                Some((role.id(), table.headers[column].clone(), coded))
+            })
+            .collect();
         breakdowns(
             mixes,
             transactions,

@@ -6,7 +6,7 @@ use super::engine::{
     Selection,
 };
 use crate::ingest::RawTable;
-use crate::schema::Status;
+use crate::schema::{Role, Status};
 use crate::transactions::Transactions;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -183,7 +183,31 @@ fn selection_buckets(
 }
 
 /// How many values a mix lists before grouping the rest as "(other)".
-const MIX_VALUES: usize = 12;
+pub(crate) const MIX_VALUES: usize = 12;
+
+/// The roles whose columns a report mixes, in the report's order.
+pub(crate) const MIX_ROLES: [Role; 5] = [
+    Role::Channel,
+    Role::FundingSource,
+    Role::Type,
+    Role::Region,
+    Role::Kyc,
+];
+
+/// How much a row weighs in ranking a mix's values: its volume when the data has amounts and
+/// statuses, else whether it succeeded, else 1 (each attempt).
+#[inline(always)]
+pub(crate) fn mix_weight(transactions: &Transactions, row: usize, success: bool) -> f64 {
+    match (
+        transactions.amount.as_deref(),
+        transactions.status.as_deref(),
+    ) {
+        (Some(a), Some(_)) if success && !a[row].is_nan() => a[row],
+        (Some(_), Some(_)) => 0.0,
+        (None, Some(_)) => f64::from(u8::from(success)),
+        _ => 1.0,
+    }
+}
 
 /// The mixes of the transactions selected by `selection`, one per `(dimension, column, coded)`:
 /// the same as `breakdown` for each, from one walk over `rows` for all of them.
@@ -251,13 +275,7 @@ pub fn breakdowns(
             let row_status = status.map(|s| s[row]);
             let success = row_status.is_some_and(is_successful);
             let value = amount.map_or(f64::NAN, |a| a[row]);
-            // Rank values by volume, else by successes, else by attempts (as `breakdown`).
-            let w = match (amount, status) {
-                (Some(_), Some(_)) if success && !value.is_nan() => value,
-                (Some(_), Some(_)) => 0.0,
-                (None, Some(_)) => f64::from(u8::from(success)),
-                _ => 1.0,
-            };
+            let w = mix_weight(transactions, row, success);
             let failed = u64::from(row_status == Some(Status::Failed));
             let bucket = match &buckets {
                 Some((_, first, table)) if success => {
@@ -368,15 +386,15 @@ pub fn breakdowns(
 const MAX_BUCKET_CELLS: usize = 1 << 22;
 
 /// A mix's sums per group.
-struct Tallies {
-    attempts: Vec<u64>,
-    successes: Vec<u64>,
-    failures: Vec<u64>,
-    volume: Vec<f64>,
+pub(crate) struct Tallies {
+    pub(crate) attempts: Vec<u64>,
+    pub(crate) successes: Vec<u64>,
+    pub(crate) failures: Vec<u64>,
+    pub(crate) volume: Vec<f64>,
 }
 
 /// The mix from its groups' labels and sums.
-fn mix(
+pub(crate) fn mix(
     (dimension, column): (&'static str, String),
     has_amount: bool,
     labels: Vec<String>,
@@ -427,13 +445,7 @@ pub fn breakdown(
     for row in rows.iter().map(|&row| row as usize) {
         present[coded.codes.get(row) as usize] += 1;
         let success = status.is_some_and(|s| is_successful(s[row]));
-        let w = match (amount, status) {
-            (Some(a), Some(_)) if success && !a[row].is_nan() => a[row],
-            (Some(_), Some(_)) => 0.0,
-            (None, Some(_)) => f64::from(u8::from(success)),
-            _ => 1.0,
-        };
-        weight[coded.codes.get(row) as usize] += w;
+        weight[coded.codes.get(row) as usize] += mix_weight(transactions, row, success);
     }
     let (group_of, labels) = coded.top(&weight, &present, MIX_VALUES);
     let buckets = selection_buckets(calendar, &selection, params);

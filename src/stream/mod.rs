@@ -13,6 +13,8 @@
 //!   sets: they grow with the payers and their days, not the rows). New and returning payers'
 //!   volume is summed in the second read, once each payer's first day is known;
 //! - each (merchant, day) with a payment, and its volume: active merchants, top-10 share, HHI;
+//! - each mix's sums per (value, day): the mixes by channel, funding source, type, region and
+//!   KYC (`breakdown::mix`, from the same `mix_weight`);
 //! - a histogram per metric and day of the percentiles' values, whose exact ranks are then
 //!   found in more reads of the file (`ranks`). Payments not settled are judged against the SLA
 //!   in the second read too: their age counts to the data's last time, known after the first.
@@ -21,13 +23,16 @@
 //! `CatalogReader` metrics as in memory. Counts, distinct counts and percentiles are the same;
 //! sums may differ in their last bits, being added in another order.
 //!
-//! Not streamed (yet): mixes, histograms, decline reasons, funnel, retention, segments,
+//! Not streamed (yet): histograms, decline reasons, funnel, retention, segments,
 //! filters, custom metrics, joins, derived columns; mixed currencies need exchange rates.
 mod ranks;
 
 use crate::dataset::Dataset;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::{CsvStream, RawTable};
+use crate::metrics::breakdown::{
+    mix, mix_weight, Breakdown, Coded, Codes, MixPoint, Tallies, MIX_ROLES, MIX_VALUES, UNLISTED,
+};
 use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
     ActiveWindows, Bucket, Computed, RowFacts, Sampled, Settlement, Tally,
@@ -39,6 +44,7 @@ use crate::report::{
     StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
+use crate::time::bucket_label;
 use crate::time::Zone;
 use crate::transactions::NO_ID;
 use ranks::{first_bin, Selection};
@@ -223,7 +229,11 @@ fn read_batches(
 /// The columns of `headers` that typing reads under `options` (whose mapping names a column
 /// for each role, or none): the columns of the roles `transactions::type_table` reads.
 fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
-    const TYPED: [Role; 12] = [
+    const TYPED: [Role; 16] = [
+        Role::Channel,
+        Role::FundingSource,
+        Role::Type,
+        Role::Region,
         Role::CreatedAt,
         Role::Amount,
         Role::Currency,
@@ -310,6 +320,8 @@ struct Fold {
     payer_days: Set<u64>,
     verified_days: Set<u64>,
     merchant_days: Map<(u32, i32), f64>,
+    /// The mixes, in the report's order (`breakdown::MIX_ROLES`, those mapped).
+    mixes: Vec<MixFold>,
     users: Map<String, u32>,
     merchants: Map<String, u32>,
     /// How many values of each percentile metric fall in each bin (`ranks::first_bin`), per day.
@@ -345,6 +357,7 @@ impl Fold {
             payer_days: Set::default(),
             verified_days: Set::default(),
             merchant_days: Map::default(),
+            mixes: Vec::new(),
             users: Map::default(),
             merchants: Map::default(),
             first_bins: Map::default(),
@@ -426,6 +439,9 @@ impl Fold {
         }
         self.data_end = self.data_end.max(calendar.data_end_millis);
         self.fold_rows(&frame);
+        for mix in &mut self.mixes {
+            mix.fold(table, &frame);
+        }
         Ok(())
     }
 
@@ -503,6 +519,19 @@ impl Fold {
             .map(|role| {
                 let column = mapping.column(role).map(|c| table.headers[c].clone());
                 (role.id().to_string(), column)
+            })
+            .collect();
+        self.mixes = MIX_ROLES
+            .into_iter()
+            .filter_map(|role| {
+                let column = mapping.column(role)?;
+                Some(MixFold {
+                    role,
+                    column: table.headers[column].clone(),
+                    ids: Map::default(),
+                    values: Vec::new(),
+                    cells: Map::default(),
+                })
             })
             .collect();
         self.sampled = Sampled::ALL
@@ -682,8 +711,9 @@ impl Fold {
             ));
         }
         warnings.push(format!(
-            "streamed: the file was read {reads} times, {batch_rows} rows at a time; mixes, histograms, the funnel and retention need it in memory"
+            "streamed: the file was read {reads} times, {batch_rows} rows at a time; histograms, decline reasons, the funnel and retention need it in memory"
         ));
+        let has_amount = first.mapping.column(Role::Amount).is_some();
         let mut statuses = self.statuses;
         // In the order `transactions::read_statuses` gives them.
         statuses.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
@@ -723,7 +753,11 @@ impl Fold {
             custom: Vec::new(),
             series: catalog.series(&computed, options.grain, zone),
             segments: None,
-            breakdowns: Vec::new(),
+            breakdowns: self
+                .mixes
+                .iter()
+                .map(|mix| mix.breakdown(periods, options, has_amount))
+                .collect(),
             decline_reasons: None,
             funnel: None,
             retention: None,
@@ -847,6 +881,163 @@ impl Fold {
         for (tally, volumes) in tallies.iter_mut().zip(&volumes) {
             (tally.top10_merchant_amount, tally.merchant_hhi) = concentration(volumes);
         }
+    }
+}
+
+/// A mix's sums per value and day.
+struct MixFold {
+    role: Role,
+    column: String,
+    /// Each value's id, and the values by id.
+    ids: Map<String, u32>,
+    values: Vec<String>,
+    cells: Map<(u32, i32), MixCell>,
+}
+
+/// What a value's rows of one day add to a mix (`breakdown::breakdowns`' sums).
+#[derive(Default, Clone, Copy)]
+struct MixCell {
+    present: u64,
+    weight: f64,
+    successes: u64,
+    failures: u64,
+    /// Successful transactions' volume.
+    volume: f64,
+}
+
+impl MixCell {
+    fn add(&mut self, other: &MixCell) {
+        self.present += other.present;
+        self.weight += other.weight;
+        self.successes += other.successes;
+        self.failures += other.failures;
+        self.volume += other.volume;
+    }
+}
+
+impl MixFold {
+    /// Folds a batch's rows in.
+    fn fold(&mut self, table: &RawTable, frame: &Frame) {
+        let Some(column) = frame.mapping.column(self.role) else {
+            return;
+        };
+        let transactions = &frame.typed.transactions;
+        let coded = Coded::new(table, column, transactions);
+        // The batch's sums by (code, day), then by the file's value id: in a grid of days and
+        // values when it is small (a look-up per row rather than a hash), else in a map.
+        let status = transactions.status.as_deref();
+        let amount = transactions.amount.as_deref();
+        let cell_of = |row: usize| {
+            let row_status = status.map(|s| s[row]);
+            let success = row_status.is_some_and(is_successful);
+            let value = amount.map_or(f64::NAN, |a| a[row]);
+            MixCell {
+                present: 1,
+                weight: mix_weight(transactions, row, success),
+                successes: u64::from(success),
+                failures: u64::from(row_status == Some(Status::Failed)),
+                volume: if success && !value.is_nan() {
+                    value
+                } else {
+                    0.0
+                },
+            }
+        };
+        let days = frame.calendar.day.as_slice();
+        let values = coded.values.len();
+        let mut cells: Map<(u32, i32), MixCell> = Map::default();
+        match frame.calendar.span {
+            Some((first, last))
+                if ((last - first + 1) as usize).saturating_mul(values) <= 1 << 16 =>
+            {
+                let mut grid = vec![MixCell::default(); (last - first + 1) as usize * values];
+                for (row, &day) in days.iter().enumerate() {
+                    let place = (i64::from(day) - first) as usize * values;
+                    grid[place + coded.codes.get(row) as usize].add(&cell_of(row));
+                }
+                for (place, cell) in grid.into_iter().enumerate().filter(|(_, c)| c.present > 0) {
+                    let day = first + (place / values) as i64;
+                    cells.insert(((place % values) as u32, day as i32), cell);
+                }
+            }
+            _ => {
+                for (row, &day) in days.iter().enumerate() {
+                    let key = (coded.codes.get(row), day);
+                    cells.entry(key).or_default().add(&cell_of(row));
+                }
+            }
+        }
+        let mut id_of = vec![NO_ID; coded.values.len()];
+        for ((code, day), sums) in cells {
+            let id = intern(&mut self.ids, &mut id_of, &coded.values, code);
+            if self.values.len() < self.ids.len() {
+                self.values.push(coded.values[code as usize].clone());
+            }
+            self.cells.entry((id, day)).or_default().add(&sums);
+        }
+    }
+
+    /// The mix over the period and per bucket.
+    fn breakdown(&self, periods: &Periods, options: &Options, has_amount: bool) -> Breakdown {
+        let n = self.values.len();
+        let buckets = periods.count() - 2;
+        let mut whole = vec![MixCell::default(); n];
+        let mut per_bucket = vec![MixCell::default(); n * buckets];
+        for (&(id, day), cell) in &self.cells {
+            for period in periods.of_day(i64::from(day)) {
+                match period {
+                    0 => whole[id as usize].add(cell),
+                    1 => {}
+                    b => per_bucket[(b - 2) * n + id as usize].add(cell),
+                }
+            }
+        }
+        let weight: Vec<f64> = whole.iter().map(|c| c.weight).collect();
+        let present: Vec<u64> = whole.iter().map(|c| c.present).collect();
+        let coded = Coded {
+            codes: Codes::U8(Vec::new()),
+            values: self.values.clone(),
+        };
+        let (group_of, labels) = coded.top(&weight, &present, MIX_VALUES);
+        let groups = labels.len();
+        let mut sums = vec![MixCell::default(); groups];
+        let mut series: Vec<(Vec<u64>, Vec<f64>)> =
+            vec![(vec![0; groups], vec![0.0; groups]); buckets];
+        for (id, &group) in group_of.iter().enumerate() {
+            if group == UNLISTED {
+                continue;
+            }
+            let g = group as usize;
+            sums[g].add(&whole[id]);
+            for (b, (counts, volumes)) in series.iter_mut().enumerate() {
+                let cell = &per_bucket[b * n + id];
+                counts[g] += cell.successes;
+                volumes[g] += cell.volume;
+            }
+        }
+        let starts = periods.buckets.as_ref().map_or(&[][..], |(s, _, _)| &s[..]);
+        let series = starts
+            .iter()
+            .zip(series)
+            .map(|(&start, (counts, volumes))| MixPoint {
+                bucket: bucket_label(start, options.grain),
+                counts,
+                volumes,
+            })
+            .collect();
+        let tallies = Tallies {
+            attempts: sums.iter().map(|s| s.present).collect(),
+            successes: sums.iter().map(|s| s.successes).collect(),
+            failures: sums.iter().map(|s| s.failures).collect(),
+            volume: sums.iter().map(|s| s.volume).collect(),
+        };
+        mix(
+            (self.role.id(), self.column.clone()),
+            has_amount,
+            labels,
+            tallies,
+            series,
+        )
     }
 }
 

@@ -73,6 +73,42 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
         "{what}: period"
     );
     assert_eq!(streamed.mapping, whole.mapping, "{what}: mapping");
+    assert_eq!(
+        streamed.breakdowns.len(),
+        whole.breakdowns.len(),
+        "{what}: mixes"
+    );
+    for (a, b) in streamed.breakdowns.iter().zip(&whole.breakdowns) {
+        let what = format!("{what} mix {}", b.dimension);
+        assert_eq!((a.dimension, &a.column), (b.dimension, &b.column), "{what}");
+        assert_eq!(a.values.len(), b.values.len(), "{what}: values");
+        for (x, y) in a.values.iter().zip(&b.values) {
+            assert_eq!(
+                (&x.value, x.attempts, x.successes),
+                (&y.value, y.attempts, y.successes),
+                "{what}"
+            );
+            for (m, n) in [
+                (Some(x.volume), Some(y.volume)),
+                (x.success_rate, y.success_rate),
+                (x.count_share, y.count_share),
+                (x.volume_share, y.volume_share),
+            ] {
+                assert!(close(m, n), "{what} {}: {m:?} against {n:?}", y.value);
+            }
+        }
+        assert_eq!(a.series.len(), b.series.len(), "{what}: buckets");
+        for (x, y) in a.series.iter().zip(&b.series) {
+            assert_eq!((&x.bucket, &x.counts), (&y.bucket, &y.counts), "{what}");
+            for (m, n) in x.volumes.iter().zip(&y.volumes) {
+                assert!(
+                    close(Some(*m), Some(*n)),
+                    "{what} {}: {m} against {n}",
+                    y.bucket
+                );
+            }
+        }
+    }
 }
 
 #[test]
