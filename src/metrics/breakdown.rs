@@ -572,16 +572,21 @@ pub fn decline_reasons(
             counts[coded.codes.get(row) as usize] += 1;
         }
     }
+    reasons_of(column, &coded.values, &counts)
+}
+
+/// The decline reasons from each value's failed transactions (`counts`, by code).
+pub(crate) fn reasons_of(column: String, reasons: &[String], counts: &[u64]) -> DeclineReasons {
     let total: u64 = counts.iter().sum();
     let mut values: Vec<ReasonCount> = counts
         .iter()
         .enumerate()
         .filter(|(_, &n)| n > 0)
         .map(|(code, &n)| ReasonCount {
-            value: if coded.values[code].is_empty() {
+            value: if reasons[code].is_empty() {
                 NO_REASON_LABEL.to_string()
             } else {
-                coded.values[code].clone()
+                reasons[code].clone()
             },
             failures: n,
             share: n as f64 / total as f64,

@@ -14,7 +14,8 @@
 //!   volume is summed in the second read, once each payer's first day is known;
 //! - each (merchant, day) with a payment, and its volume: active merchants, top-10 share, HHI;
 //! - each mix's sums per (value, day): the mixes by channel, funding source, type, region and
-//!   KYC (`breakdown::mix`, from the same `mix_weight`);
+//!   KYC (`breakdown::mix`, from the same `mix_weight`), and the decline reasons (failed
+//!   transactions per reason and day);
 //! - a histogram per metric and day of the percentiles' values, whose exact ranks are then
 //!   found in more reads of the file (`ranks`). Payments not settled are judged against the SLA
 //!   in the second read too: their age counts to the data's last time, known after the first.
@@ -23,15 +24,16 @@
 //! `CatalogReader` metrics as in memory. Counts, distinct counts and percentiles are the same;
 //! sums may differ in their last bits, being added in another order.
 //!
-//! Not streamed (yet): histograms, decline reasons, funnel, retention, segments,
-//! filters, custom metrics, joins, derived columns; mixed currencies need exchange rates.
+//! Not streamed (yet): histograms, funnel, retention, segments, filters, custom metrics, joins,
+//! derived columns; mixed currencies need exchange rates.
 mod ranks;
 
 use crate::dataset::Dataset;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::{CsvStream, RawTable};
 use crate::metrics::breakdown::{
-    mix, mix_weight, Breakdown, Coded, Codes, MixPoint, Tallies, MIX_ROLES, MIX_VALUES, UNLISTED,
+    mix, mix_weight, reasons_of, Breakdown, Coded, Codes, DeclineReasons, MixPoint, Tallies,
+    MIX_ROLES, MIX_VALUES, UNLISTED,
 };
 use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
@@ -229,7 +231,8 @@ fn read_batches(
 /// The columns of `headers` that typing reads under `options` (whose mapping names a column
 /// for each role, or none): the columns of the roles `transactions::type_table` reads.
 fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
-    const TYPED: [Role; 16] = [
+    const TYPED: [Role; 17] = [
+        Role::DeclineReason,
         Role::Channel,
         Role::FundingSource,
         Role::Type,
@@ -320,8 +323,10 @@ struct Fold {
     payer_days: Set<u64>,
     verified_days: Set<u64>,
     merchant_days: Map<(u32, i32), f64>,
-    /// The mixes, in the report's order (`breakdown::MIX_ROLES`, those mapped).
+    /// The mixes, in the report's order (`breakdown::MIX_ROLES`, those mapped), and the
+    /// decline reasons (their failures per value and day).
     mixes: Vec<MixFold>,
+    declines: Option<MixFold>,
     users: Map<String, u32>,
     merchants: Map<String, u32>,
     /// How many values of each percentile metric fall in each bin (`ranks::first_bin`), per day.
@@ -358,6 +363,7 @@ impl Fold {
             verified_days: Set::default(),
             merchant_days: Map::default(),
             mixes: Vec::new(),
+            declines: None,
             users: Map::default(),
             merchants: Map::default(),
             first_bins: Map::default(),
@@ -439,7 +445,7 @@ impl Fold {
         }
         self.data_end = self.data_end.max(calendar.data_end_millis);
         self.fold_rows(&frame);
-        for mix in &mut self.mixes {
+        for mix in self.mixes.iter_mut().chain(&mut self.declines) {
             mix.fold(table, &frame);
         }
         Ok(())
@@ -521,19 +527,18 @@ impl Fold {
                 (role.id().to_string(), column)
             })
             .collect();
-        self.mixes = MIX_ROLES
-            .into_iter()
-            .filter_map(|role| {
-                let column = mapping.column(role)?;
-                Some(MixFold {
-                    role,
-                    column: table.headers[column].clone(),
-                    ids: Map::default(),
-                    values: Vec::new(),
-                    cells: Map::default(),
-                })
+        let fold_of = |role: Role| {
+            let column = mapping.column(role)?;
+            Some(MixFold {
+                role,
+                column: table.headers[column].clone(),
+                ids: Map::default(),
+                values: Vec::new(),
+                cells: Map::default(),
             })
-            .collect();
+        };
+        self.mixes = MIX_ROLES.into_iter().filter_map(fold_of).collect();
+        self.declines = fold_of(Role::DeclineReason);
         self.sampled = Sampled::ALL
             .into_iter()
             .filter(|s| s.available(&frame.typed.transactions, &frame.calendar))
@@ -711,7 +716,7 @@ impl Fold {
             ));
         }
         warnings.push(format!(
-            "streamed: the file was read {reads} times, {batch_rows} rows at a time; histograms, decline reasons, the funnel and retention need it in memory"
+            "streamed: the file was read {reads} times, {batch_rows} rows at a time; histograms, the funnel and retention need it in memory"
         ));
         let has_amount = first.mapping.column(Role::Amount).is_some();
         let mut statuses = self.statuses;
@@ -758,7 +763,7 @@ impl Fold {
                 .iter()
                 .map(|mix| mix.breakdown(periods, options, has_amount))
                 .collect(),
-            decline_reasons: None,
+            decline_reasons: self.declines.as_ref().map(|d| d.reasons(periods)),
             funnel: None,
             retention: None,
             histograms: Vec::new(),
@@ -975,6 +980,17 @@ impl MixFold {
             }
             self.cells.entry((id, day)).or_default().add(&sums);
         }
+    }
+
+    /// The failed transactions of each value over the period, as decline reasons.
+    fn reasons(&self, periods: &Periods) -> DeclineReasons {
+        let mut failures = vec![0; self.values.len()];
+        for (&(id, day), cell) in &self.cells {
+            if periods.of_day(i64::from(day)).any(|p| p == 0) {
+                failures[id as usize] += cell.failures;
+            }
+        }
+        reasons_of(self.column.clone(), &self.values, &failures)
     }
 
     /// The mix over the period and per bucket.

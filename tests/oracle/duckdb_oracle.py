@@ -1486,6 +1486,7 @@ def check_generated(ck, binary, scratch):
             compare_report(ck, label, exp, rep, ids, check_quality=not extra)
             compare_ranges(ck, label, exp, rep)
             compare_breakdowns(ck, label, exp, rep)
+            compare_decline_reasons(ck, label, exp, rep)
 
     # Same data with synonym column names: auto-mapping must give the same numbers.
     syn = os.path.join(gen_dir, "transactions_synonyms.csv")
