@@ -1213,7 +1213,11 @@ pub(crate) fn parse_range(range: &DateRange) -> Result<(i64, i64)> {
 }
 
 /// Which transactions pass every filter.
-fn filter_mask(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<Vec<bool>> {
+pub(crate) fn filter_mask(
+    dataset: &Dataset,
+    frame: &Frame,
+    filters: &[Filter],
+) -> Result<Vec<bool>> {
     let table = frame.table(dataset);
     let mut mask = vec![true; frame.typed.transactions.len];
     for filter in filters {

@@ -24,8 +24,9 @@
 //! `CatalogReader` metrics as in memory. Counts, distinct counts and percentiles are the same;
 //! sums may differ in their last bits, being added in another order.
 //!
-//! Not streamed (yet): histograms, funnel, retention, segments, filters, custom metrics, joins,
-//! derived columns; mixed currencies need exchange rates.
+//! Filters fold only the rows they keep, in every read. Not streamed (yet): histograms, funnel,
+//! retention, segments, custom metrics, joins, derived columns; mixed currencies need exchange
+//! rates.
 mod ranks;
 
 use crate::dataset::Dataset;
@@ -39,11 +40,11 @@ use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
     ActiveWindows, Bucket, Computed, RowFacts, Sampled, Settlement, Tally,
 };
-use crate::options::Options;
+use crate::options::{Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    build_frame, parse_range, CatalogReader, Dates, Frame, Report, ReportParams, RoleMapping,
-    StatusValue,
+    build_frame, filter_mask, parse_range, CatalogReader, Dates, Frame, Report, ReportParams,
+    RoleMapping, StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::bucket_label;
@@ -147,13 +148,14 @@ pub fn stream_report(
         read_batches(file, open, (reads, batching), progress, &mut |table| {
             let dataset = Dataset::new(table);
             let frame = build_frame(&dataset, pinned)?;
+            let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
             if let Some(second) = second.as_mut() {
                 if let Some(end) = second.data_end {
-                    judge_unsettled(&frame, end, sla, days);
+                    judge_unsettled(&frame, &rows, (end, sla), days);
                 }
-                second.add_volumes(&frame, users, &periods);
+                second.add_volumes(&frame, &rows, users, &periods);
             }
-            see_values(&frame, sampled, &periods, &mut selection);
+            see_values(&frame, &rows, sampled, &periods, &mut selection);
             Ok(read_columns(pinned, &dataset.transactions.headers))
         })?;
         selection.end_round();
@@ -171,7 +173,6 @@ fn refuse_unstreamed(options: &Options) -> Result<()> {
         (!options.joins.is_empty(), "joins"),
         (!options.derive.is_empty(), "derived columns"),
         (!options.metrics.is_empty(), "custom metrics"),
-        (!options.filters.is_empty(), "filters"),
         (options.segment.is_some(), "segments"),
     ]
     .into_iter()
@@ -253,6 +254,7 @@ fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
     let read: Vec<&String> = TYPED
         .iter()
         .filter_map(|role| options.mapping.get(role.id())?.as_ref())
+        .chain(options.filters.iter().map(|filter| &filter.column))
         .collect();
     headers.iter().map(|name| read.contains(&name)).collect()
 }
@@ -444,9 +446,10 @@ impl Fold {
             );
         }
         self.data_end = self.data_end.max(calendar.data_end_millis);
-        self.fold_rows(&frame);
+        let rows = Kept::of(&dataset, &frame, &self.pinned.filters)?;
+        self.fold_rows(&frame, &rows);
         for mix in self.mixes.iter_mut().chain(&mut self.declines) {
-            mix.fold(table, &frame);
+            mix.fold(table, &frame, &rows);
         }
         Ok(())
     }
@@ -555,7 +558,7 @@ impl Fold {
 
     /// Folds the batch's rows in: counts per day, payers and merchants per day, and the
     /// percentiles' first histograms.
-    fn fold_rows(&mut self, frame: &Frame) {
+    fn fold_rows(&mut self, frame: &Frame, rows: &Kept) {
         let transactions = &frame.typed.transactions;
         let calendar = &frame.calendar;
         let settle = (!calendar.settle_delta.is_empty()).then_some(&calendar.settle_delta[..]);
@@ -569,7 +572,7 @@ impl Fold {
         let mut merchant_ids = vec![NO_ID; transactions.merchant_ids.len()];
         // The day of the last row and its tally's place: files are mostly in time order.
         let mut tally_of = DayTallies::default();
-        for row in 0..transactions.len {
+        for row in rows.iter(transactions.len) {
             let day = calendar.day[row];
             let facts = RowFacts::of(transactions, settle, row, sla, false);
             tally_of.get(day).add(&facts, large);
@@ -607,7 +610,11 @@ impl Fold {
                 *self.merchant_days.entry((id, day)).or_insert(0.0) += volume;
             }
         }
-        for &(day, _) in &calendar.disputes {
+        for &(day, _) in calendar
+            .disputes
+            .iter()
+            .filter(|(_, row)| rows.has(*row as usize))
+        {
             tally_of.get(clamp_day(day)).disputes_opened += 1;
         }
         for (day, tally) in tally_of.days {
@@ -889,6 +896,27 @@ impl Fold {
     }
 }
 
+/// The rows of a batch that the filters keep (all of them without filters).
+struct Kept(Option<Vec<bool>>);
+
+impl Kept {
+    fn of(dataset: &Dataset, frame: &Frame, filters: &[Filter]) -> Result<Kept> {
+        Ok(Kept(match filters.is_empty() {
+            true => None,
+            false => Some(filter_mask(dataset, frame, filters)?),
+        }))
+    }
+
+    fn has(&self, row: usize) -> bool {
+        self.0.as_ref().is_none_or(|mask| mask[row])
+    }
+
+    /// The kept rows of `len`.
+    fn iter(&self, len: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..len).filter(|&row| self.has(row))
+    }
+}
+
 /// A mix's sums per value and day.
 struct MixFold {
     role: Role,
@@ -922,7 +950,7 @@ impl MixCell {
 
 impl MixFold {
     /// Folds a batch's rows in.
-    fn fold(&mut self, table: &RawTable, frame: &Frame) {
+    fn fold(&mut self, table: &RawTable, frame: &Frame, rows: &Kept) {
         let Some(column) = frame.mapping.column(self.role) else {
             return;
         };
@@ -956,7 +984,8 @@ impl MixFold {
                 if ((last - first + 1) as usize).saturating_mul(values) <= 1 << 16 =>
             {
                 let mut grid = vec![MixCell::default(); (last - first + 1) as usize * values];
-                for (row, &day) in days.iter().enumerate() {
+                for row in rows.iter(days.len()) {
+                    let day = days[row];
                     let place = (i64::from(day) - first) as usize * values;
                     grid[place + coded.codes.get(row) as usize].add(&cell_of(row));
                 }
@@ -966,7 +995,8 @@ impl MixFold {
                 }
             }
             _ => {
-                for (row, &day) in days.iter().enumerate() {
+                for row in rows.iter(days.len()) {
+                    let day = days[row];
                     let key = (coded.codes.get(row), day);
                     cells.entry(key).or_default().add(&cell_of(row));
                 }
@@ -1132,11 +1162,17 @@ fn quantile(q: f64, n: u64, at: impl Fn(u64) -> Option<u64>) -> Option<f64> {
 }
 
 /// Feeds one batch's percentile values to this round of the selection.
-fn see_values(frame: &Frame, sampled: &[Sampled], periods: &Periods, selection: &mut Selection) {
+fn see_values(
+    frame: &Frame,
+    rows: &Kept,
+    sampled: &[Sampled],
+    periods: &Periods,
+    selection: &mut Selection,
+) {
     let transactions = &frame.typed.transactions;
     let calendar = &frame.calendar;
     let count = periods.count();
-    for row in 0..transactions.len {
+    for row in rows.iter(transactions.len) {
         let day = i64::from(calendar.day[row]);
         for (index, s) in sampled.iter().enumerate() {
             if let Some(value) = s.value(transactions, calendar, row) {
@@ -1162,7 +1198,13 @@ struct SecondRead {
 
 impl SecondRead {
     /// Adds each payment's volume to new or returning payers' in each of its periods.
-    fn add_volumes(&mut self, frame: &Frame, users: &Map<String, u32>, periods: &Periods) {
+    fn add_volumes(
+        &mut self,
+        frame: &Frame,
+        rows: &Kept,
+        users: &Map<String, u32>,
+        periods: &Periods,
+    ) {
         let transactions = &frame.typed.transactions;
         let (Some(codes), Some(amount)) = (&transactions.user, &transactions.amount) else {
             return;
@@ -1170,7 +1212,7 @@ impl SecondRead {
         let status = transactions.status.as_deref();
         // The file's id of each batch code, found the first time it is met.
         let mut ids = vec![None; transactions.user_ids.len()];
-        for row in 0..transactions.len {
+        for row in rows.iter(transactions.len) {
             let (code, value) = (codes[row], amount[row]);
             let success = status.is_some_and(|s| is_successful(s[row]));
             if !success || code == NO_ID || value.is_nan() {
@@ -1192,7 +1234,12 @@ impl SecondRead {
 
 /// Judges the batch's payments not settled against the SLA by their age at the data's end,
 /// `data_end` (UTC milliseconds): the batch's calendar counted it to the batch's own last time.
-fn judge_unsettled(frame: &Frame, data_end: i64, sla: i64, days: &mut Map<i32, Tally>) {
+fn judge_unsettled(
+    frame: &Frame,
+    rows: &Kept,
+    (data_end, sla): (i64, i64),
+    days: &mut Map<i32, Tally>,
+) {
     let calendar = &frame.calendar;
     let (Some(batch_end), false) = (calendar.data_end_millis, calendar.settle_delta.is_empty())
     else {
@@ -1200,7 +1247,7 @@ fn judge_unsettled(frame: &Frame, data_end: i64, sla: i64, days: &mut Map<i32, T
     };
     let transactions = &frame.typed.transactions;
     let later = data_end - batch_end;
-    for row in 0..transactions.len {
+    for row in rows.iter(transactions.len) {
         let success = transactions
             .status
             .as_deref()

@@ -1479,6 +1479,9 @@ def check_generated(ck, binary, scratch):
          {"date_range": ("2025-08-01", "2025-08-31"), "sla_hours": 30.0}),
         ("gen streamed holes month", holes, ld_holes_alone, ["--grain", "month", "--tz", "+00:00"],
          {"grain": "month", "tz": "+00:00"}),
+        ("gen streamed filter channel=online,in_app", txns, ld_alone,
+         ["--filter", "channel=online,in_app", "--grain", "week"],
+         {"filters": [("channel", ["online", "in_app"])], "grain": "week"}),
     ]:
         rep = run_report(ck, binary, label, path, *stream, *extra)
         if rep is not None:
