@@ -61,7 +61,7 @@ pub struct JoinOutcome {
     pub columns: Vec<String>,
 }
 
-const UNMATCHED_EXAMPLES: usize = 5;
+pub(crate) const UNMATCHED_EXAMPLES: usize = 5;
 
 /// Joins `lookup` onto `table` and returns what happened.
 pub fn join(table: &mut RawTable, lookup: &RawTable, spec: &JoinSpec) -> Result<JoinOutcome> {

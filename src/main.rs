@@ -42,8 +42,9 @@ enum Command {
         /// (docs/architecture.md, "Streamed reports")
         #[arg(long)]
         stream: bool,
-        /// Rows read at a time with --stream (for tests)
-        #[arg(long = "batch-rows", hide = true, requires = "stream")]
+        /// Rows read at a time with --stream (default 1048576, ~200 MB): fewer take less
+        /// memory and more time
+        #[arg(long = "batch-rows", value_name = "ROWS", requires = "stream")]
         batch_rows: Option<usize>,
         /// Bytes read at a time with --stream (for tests)
         #[arg(long = "chunk-bytes", hide = true, requires = "stream")]
@@ -373,7 +374,12 @@ fn load(view: &ViewArgs) -> Result<(Dataset, Options), String> {
 fn report(view: &ViewArgs, json: bool) -> Result<(), String> {
     let (dataset, options) = load(view)?;
     let report = analyze(&dataset, &options).map_err(|e| e.to_string())?;
-    // A script asked for these columns: a formula that does not apply is an error, not a note.
+    print_report(&report, json)
+}
+
+/// Prints a report as text or JSON. A script asked for the derived columns: a formula that
+/// does not apply is an error, not a note.
+fn print_report(report: &paymetrics::Report, json: bool) -> Result<(), String> {
     if let Some((derived, error)) = report
         .derived
         .iter()
@@ -382,11 +388,11 @@ fn report(view: &ViewArgs, json: bool) -> Result<(), String> {
         return Err(format!("--derive {:?}: {error}", derived.definition));
     }
     let text = if json {
-        let mut text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        let mut text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
         text.push('\n');
         text
     } else {
-        render_text(&report)
+        render_text(report)
     };
     write_stdout(&text)
 }
@@ -406,9 +412,6 @@ fn report_streamed(
         return Err(
             "--stream reads the file more than once: give a file, not standard input".into(),
         );
-    }
-    if !view.joins.is_empty() {
-        return Err("a streamed report has the catalog's metrics only; joins need the file in memory (leave out --stream)".into());
     }
     let size = std::fs::metadata(path)
         .map_err(|e| format!("{name}: {e}"))?
@@ -432,13 +435,31 @@ fn report_streamed(
             );
         }
     };
-    let options = view.options();
+    // The lookups are held in memory (they are small: users, merchants, orders); each needs its
+    // join column named, as the transactions are not in memory to suggest one.
+    let mut options = view.options();
+    let mut lookups = Vec::new();
+    for join in &view.joins {
+        let spec = JoinSpec::parse(join)
+            .filter(|spec| Path::new(&spec.file).extension().is_some())
+            .ok_or_else(|| {
+                format!("--join {join}: with --stream, name the column to join on, e.g. --join {join}:user_id")
+            })?;
+        lookups.push(read_table(Path::new(&spec.file), view.quiet)?);
+        options.joins.push(spec);
+    }
     let mut batching = paymetrics::stream::Batching::default();
     batching.rows = batch_rows.unwrap_or(batching.rows);
     batching.chunk_bytes = chunk_bytes.unwrap_or(batching.chunk_bytes);
-    let report =
-        paymetrics::stream::stream_report(&name, &mut open, &options, batching, &mut progress)
-            .map_err(|e| e.to_string())?;
+    let report = paymetrics::stream::stream_report(
+        &name,
+        &mut open,
+        &lookups,
+        &options,
+        batching,
+        &mut progress,
+    )
+    .map_err(|e| e.to_string())?;
     if !view.quiet {
         let seconds = started.elapsed().as_secs_f64();
         let bytes = size as f64 * f64::from(reads);
@@ -449,14 +470,7 @@ fn report_streamed(
             bytes / 1e6 / seconds.max(1e-9),
         );
     }
-    let text = if json {
-        let mut text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        text.push('\n');
-        text
-    } else {
-        render_text(&report)
-    };
-    write_stdout(&text)
+    print_report(&report, json)
 }
 
 /// Writes to standard output; a closed pipe (`paymetrics report f.csv | head`) is not an error.

@@ -273,8 +273,8 @@ pub struct Frame {
     /// The transactions with lookups joined and derived columns added; `None` when there is
     /// nothing to join or derive (the dataset's own table is then used as is).
     prepared: Option<RawTable>,
-    joins: Vec<JoinOutcome>,
-    derived: Vec<Derived>,
+    pub(crate) joins: Vec<JoinOutcome>,
+    pub(crate) derived: Vec<Derived>,
     pub(crate) mapping: Mapping,
     pub(crate) typed: Typed,
     pub(crate) calendar: Calendar,
@@ -394,7 +394,7 @@ impl Frame {
         self.key == data_key(options)
     }
 
-    fn table<'a>(&'a self, dataset: &'a Dataset) -> &'a RawTable {
+    pub(crate) fn table<'a>(&'a self, dataset: &'a Dataset) -> &'a RawTable {
         self.prepared.as_ref().unwrap_or(&dataset.transactions)
     }
 

@@ -137,7 +137,8 @@ fn a_streamed_report_takes_the_same_memory_for_four_times_the_rows() {
         let base = NOW.load(Relaxed);
         PEAK.store(base, Relaxed);
         let options = Options::default();
-        let report = stream_report("t.csv", &mut open, &options, batching, &mut |_| {}).unwrap();
+        let report =
+            stream_report("t.csv", &mut open, &[], &options, batching, &mut |_| {}).unwrap();
         assert_eq!(report.totals["txn_count"], Some(rows as f64));
         assert_eq!(report.totals["active_payers"], Some(3_000.0));
         drop(report);

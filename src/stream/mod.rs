@@ -24,14 +24,16 @@
 //! `CatalogReader` metrics as in memory. Counts, distinct counts and percentiles are the same;
 //! sums may differ in their last bits, being added in another order.
 //!
-//! Filters fold only the rows they keep, in every read. Not streamed (yet): histograms, funnel,
-//! retention, segments, custom metrics, joins, derived columns; mixed currencies need exchange
-//! rates.
+//! Filters fold only the rows they keep, in every read; lookups (held in memory) are joined to
+//! each batch and derived columns computed on it, as `report::build_frame` does for a whole file.
+//! Not streamed (yet): histograms, funnel, retention, segments, custom metrics; mixed currencies
+//! need exchange rates.
 mod ranks;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Derived};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::{CsvStream, RawTable};
+use crate::join::{JoinOutcome, UNMATCHED_EXAMPLES};
 use crate::metrics::breakdown::{
     mix, mix_weight, reasons_of, Breakdown, Coded, Codes, DeclineReasons, MixPoint, Tallies,
     MIX_ROLES, MIX_VALUES, UNLISTED,
@@ -43,8 +45,8 @@ use crate::metrics::engine::{
 use crate::options::{Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    build_frame, filter_mask, parse_range, CatalogReader, Dates, Frame, Report, ReportParams,
-    RoleMapping, StatusValue,
+    build_frame, filter_mask, parse_range, CatalogReader, Dates, Frame, LookupQuality, Report,
+    ReportParams, RoleMapping, StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::bucket_label;
@@ -102,10 +104,12 @@ pub struct StreamProgress {
 pub type Open<'a> = dyn FnMut() -> std::io::Result<Box<dyn Read + 'a>> + 'a;
 
 /// The streamed report of `file`, whose bytes `open` gives (once per read of the file, see the
-/// module's documentation), under `options`. `progress` is called as the bytes are read.
+/// module's documentation), with `lookups` to join as `options.joins` say (they are held in
+/// memory), under `options`. `progress` is called as the bytes are read.
 pub fn stream_report(
     file: &str,
     open: &mut Open,
+    lookups: &[RawTable],
     options: &Options,
     batching: Batching,
     progress: &mut dyn FnMut(StreamProgress),
@@ -115,7 +119,7 @@ pub fn stream_report(
     let mut fold = Fold::new(options);
     read_batches(file, open, (1, batching), progress, &mut |table| {
         let headers = table.headers.clone();
-        fold.add(table)?;
+        fold.add(dataset_of(table, lookups))?;
         Ok(read_columns(&fold.pinned, &headers))
     })?;
     let first = fold
@@ -146,7 +150,7 @@ pub fn stream_report(
         let days = &mut fold.days;
         let sla = sla_millis(options.sla_hours());
         read_batches(file, open, (reads, batching), progress, &mut |table| {
-            let dataset = Dataset::new(table);
+            let dataset = dataset_of(table, lookups);
             let frame = build_frame(&dataset, pinned)?;
             let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
             if let Some(second) = second.as_mut() {
@@ -164,14 +168,22 @@ pub fn stream_report(
         }
     }
     let read = (reads, batching.rows);
-    Ok(fold.report(first, options, &periods, (&selection, &counts), read))
+    let report = fold.report(first, options, &periods, (&selection, &counts), read);
+    Ok(Report {
+        lookups: lookups
+            .iter()
+            .map(|t| LookupQuality {
+                quality: Quality::of_table(t),
+                columns: t.headers.clone(),
+            })
+            .collect(),
+        ..report
+    })
 }
 
 /// Refuses the options a streamed report cannot give yet.
 fn refuse_unstreamed(options: &Options) -> Result<()> {
     let unstreamed: Vec<&str> = [
-        (!options.joins.is_empty(), "joins"),
-        (!options.derive.is_empty(), "derived columns"),
         (!options.metrics.is_empty(), "custom metrics"),
         (options.segment.is_some(), "segments"),
     ]
@@ -181,7 +193,7 @@ fn refuse_unstreamed(options: &Options) -> Result<()> {
     match unstreamed.is_empty() {
         true => Ok(()),
         false => Err(Error::new(ErrorKind::InvalidOption(format!(
-            "a streamed report has the catalog's metrics only; {} need the file in memory (leave out --stream)",
+            "{} need the file in memory: leave out --stream",
             unstreamed.join(", ")
         )))),
     }
@@ -229,9 +241,23 @@ fn read_batches(
     fold(stream.finish()?).map(|_| ())
 }
 
+/// A batch of rows with the lookups to join to it (cheap copies: their columns are shared).
+fn dataset_of(table: RawTable, lookups: &[RawTable]) -> Dataset {
+    let mut dataset = Dataset::new(table);
+    for lookup in lookups {
+        dataset.add_lookup(lookup.clone());
+    }
+    dataset
+}
+
 /// The columns of `headers` that typing reads under `options` (whose mapping names a column
-/// for each role, or none): the columns of the roles `transactions::type_table` reads.
+/// for each role, or none): the columns of the roles `transactions::type_table` reads, of the
+/// filters and of the joins' keys; every column when columns are derived (a formula may read
+/// any).
 fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
+    if !options.derive.is_empty() {
+        return vec![true; headers.len()];
+    }
     const TYPED: [Role; 17] = [
         Role::DeclineReason,
         Role::Channel,
@@ -255,6 +281,7 @@ fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
         .iter()
         .filter_map(|role| options.mapping.get(role.id())?.as_ref())
         .chain(options.filters.iter().map(|filter| &filter.column))
+        .chain(options.joins.iter().map(|join| &join.on))
         .collect();
     headers.iter().map(|name| read.contains(&name)).collect()
 }
@@ -325,6 +352,9 @@ struct Fold {
     payer_days: Set<u64>,
     verified_days: Set<u64>,
     merchant_days: Map<(u32, i32), f64>,
+    /// What joining each batch's lookups and deriving its columns found, summed.
+    joins: Vec<JoinOutcome>,
+    derived: Vec<Derived>,
     /// The mixes, in the report's order (`breakdown::MIX_ROLES`, those mapped), and the
     /// decline reasons (their failures per value and day).
     mixes: Vec<MixFold>,
@@ -366,6 +396,8 @@ impl Fold {
             merchant_days: Map::default(),
             mixes: Vec::new(),
             declines: None,
+            joins: Vec::new(),
+            derived: Vec::new(),
             users: Map::default(),
             merchants: Map::default(),
             first_bins: Map::default(),
@@ -385,15 +417,16 @@ impl Fold {
     }
 
     /// Folds a batch of rows in.
-    fn add(&mut self, table: RawTable) -> Result<()> {
-        let dataset = Dataset::new(table);
+    fn add(&mut self, dataset: Dataset) -> Result<()> {
         let frame = build_frame(&dataset, &self.pinned)?;
-        let table = &dataset.transactions;
+        // The batch as read, and with lookups joined and columns derived.
+        let (table, prepared) = (&dataset.transactions, frame.table(&dataset));
         let transactions = &frame.typed.transactions;
         let calendar = &frame.calendar;
         if self.first.is_none() {
-            self.pin(table, &frame)?;
+            self.pin(prepared, &frame)?;
         }
+        self.merge_outcomes(&frame);
         if transactions.money_currency.is_none() && transactions.currencies.len() > 1 {
             return Err(Error::new(ErrorKind::InvalidOption(format!(
                 "the data mixes currencies ({}): a streamed report needs an exchange rate for each (--rate CODE=RATE)",
@@ -449,9 +482,34 @@ impl Fold {
         let rows = Kept::of(&dataset, &frame, &self.pinned.filters)?;
         self.fold_rows(&frame, &rows);
         for mix in self.mixes.iter_mut().chain(&mut self.declines) {
-            mix.fold(table, &frame, &rows);
+            mix.fold(prepared, &frame, &rows);
         }
         Ok(())
+    }
+
+    /// Adds what the batch's joins and derived columns found to the file's.
+    fn merge_outcomes(&mut self, frame: &Frame) {
+        if self.joins.is_empty() && self.derived.is_empty() {
+            (self.joins, self.derived) = (frame.joins.clone(), frame.derived.clone());
+            return;
+        }
+        for (file, batch) in self.joins.iter_mut().zip(&frame.joins) {
+            file.matched += batch.matched;
+            file.unmatched += batch.unmatched;
+            file.empty_keys += batch.empty_keys;
+            for example in &batch.unmatched_examples {
+                let known = file
+                    .unmatched_examples
+                    .iter()
+                    .any(|(key, _)| *key == example.0);
+                if file.unmatched_examples.len() < UNMATCHED_EXAMPLES && !known {
+                    file.unmatched_examples.push(example.clone());
+                }
+            }
+        }
+        for (file, batch) in self.derived.iter_mut().zip(&frame.derived) {
+            file.empty += batch.empty;
+        }
     }
 
     /// With exchange rates and no currency chosen, the batches were converted into the first
@@ -792,8 +850,8 @@ impl Fold {
             currency: first.currency,
             by_currency: Vec::new(),
             quality,
-            joins: Vec::new(),
-            derived: Vec::new(),
+            joins: self.joins,
+            derived: self.derived,
             lookups: Vec::new(),
             suggested_joins: Vec::new(),
         }

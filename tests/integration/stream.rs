@@ -3,15 +3,22 @@
 //! numbers of reading it whole. (The DuckDB oracle checks streamed reports of a generated file
 //! too; `tests/memory.rs` checks that their memory does not grow with the rows.)
 use super::{assert_fixture_cases, cli, data};
+use paymetrics::join::JoinSpec;
 use paymetrics::options::{DateRange, Filter};
 use paymetrics::sample::{generate, SampleOptions};
 use paymetrics::stream::{stream_report, Batching};
 use paymetrics::{analyze, read_csv, Dataset, Grain, Options, Report};
 
-/// The streamed report of `bytes`, read in `batching`.
-fn streamed(name: &str, bytes: &[u8], options: &Options, batching: Batching) -> Report {
+/// The streamed report of `bytes`, joined to `lookups`, read in `batching`.
+fn streamed(
+    name: &str,
+    bytes: &[u8],
+    lookups: &[paymetrics::RawTable],
+    options: &Options,
+    batching: Batching,
+) -> Report {
     let mut open = || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(bytes)) };
-    stream_report(name, &mut open, options, batching, &mut |_| {}).unwrap()
+    stream_report(name, &mut open, lookups, options, batching, &mut |_| {}).unwrap()
 }
 
 /// Batches of 2 rows, chunks of 5 bytes, and no value kept before its bin is narrowed to a
@@ -26,7 +33,7 @@ const TINY: Batching = Batching {
 fn a_streamed_report_has_the_hand_computed_numbers_of_every_fixture() {
     assert_fixture_cases(&|name, options| {
         let bytes = std::fs::read(data(name)).unwrap();
-        streamed(name, &bytes, options, TINY)
+        streamed(name, &bytes, &[], options, TINY)
     });
 }
 
@@ -73,6 +80,8 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
         "{what}: period"
     );
     assert_eq!(streamed.mapping, whole.mapping, "{what}: mapping");
+    assert_eq!(streamed.joins, whole.joins, "{what}: joins");
+    assert_eq!(streamed.derived, whole.derived, "{what}: derived columns");
     assert_eq!(
         streamed.breakdowns.len(),
         whole.breakdowns.len(),
@@ -113,11 +122,12 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
 
 #[test]
 fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
-    let mut csv = generate(&SampleOptions {
+    let sample = generate(&SampleOptions {
         rows: 20_000,
         seed: 5,
-    })
-    .transactions;
+    });
+    let mut csv = sample.transactions;
+    let users = read_csv("users.csv", sample.users.as_bytes()).unwrap();
     // A bad row and a row with an unreadable amount part way through, and summary lines at
     // the end: each batch keeps the file's accounting.
     let at = csv.match_indices('\n').nth(12_345).unwrap().0 + 1;
@@ -125,7 +135,14 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
     csv.push_str("Total,,,,\nExported by a test\n");
     let bytes = csv.as_bytes();
     let whole = |options: &Options| {
-        analyze(&Dataset::new(read_csv("t.csv", bytes).unwrap()), options).unwrap()
+        let mut dataset = Dataset::new(read_csv("t.csv", bytes).unwrap());
+        dataset.add_lookup(users.clone());
+        analyze(&dataset, options).unwrap()
+    };
+    let joined = || JoinSpec {
+        file: "users.csv".into(),
+        on: "user_id".into(),
+        key: None,
     };
     let batching = Batching {
         rows: 997,
@@ -156,7 +173,19 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             grain: Grain::Week,
             ..Options::default()
         },
+        // The users file joined (regions, KYC levels), a derived column and a filter on it.
         Options {
+            joins: vec![joined()],
+            derive: vec!["big = amount >= 300".into()],
+            filters: vec![Filter {
+                column: "big".into(),
+                values: vec!["false".into()],
+                exclude: false,
+            }],
+            ..Options::default()
+        },
+        Options {
+            joins: vec![joined()],
             grain: Grain::Month,
             range: Some(DateRange {
                 from: "2025-08-01".into(),
@@ -171,7 +200,11 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             "{:?} {:?} {:?}",
             options.grain, options.range, options.filters
         );
-        let report = streamed("t.csv", bytes, options, batching);
+        let lookups = match options.joins.is_empty() {
+            true => vec![],
+            false => vec![users.clone()],
+        };
+        let report = streamed("t.csv", bytes, &lookups, options, batching);
         assert_same_metrics(&what, &report, &whole(options));
         assert!(report.quality.rows_skipped >= 1, "{what}: the bad row");
         let note = report.quality.warnings.last().unwrap();
@@ -200,6 +233,7 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
     let error = stream_report(
         "t.csv",
         &mut open,
+        &[],
         &options,
         Batching::default(),
         &mut |_| {},
@@ -232,6 +266,7 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
     let error = stream_report(
         "m.csv",
         &mut open,
+        &[],
         &Options::default(),
         batching,
         &mut |_| {},

@@ -1482,6 +1482,9 @@ def check_generated(ck, binary, scratch):
         ("gen streamed filter channel=online,in_app", txns, ld_alone,
          ["--filter", "channel=online,in_app", "--grain", "week"],
          {"filters": [("channel", ["online", "in_app"])], "grain": "week"}),
+        ("gen streamed users joined, filter kyc_level!=1", txns, ld,
+         [*join, "--filter", "kyc_level!=1", "--grain", "month"],
+         {"filters": [("kyc_level", ["1"], True)], "grain": "month"}),
     ]:
         rep = run_report(ck, binary, label, path, *stream, *extra)
         if rep is not None:
