@@ -38,8 +38,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Read the file in batches, in memory that does not grow with its rows, for files
-        /// larger than the memory: the catalog's metrics, over a few reads of the file
-        /// (docs/architecture.md, "Streamed reports")
+        /// larger than the memory: the catalog's metrics, mixes and decline reasons, over a few
+        /// reads of the file (docs/architecture.md, "Streamed reports")
         #[arg(long)]
         stream: bool,
         /// Rows read at a time with --stream (default 1048576, ~200 MB): fewer take less
