@@ -991,24 +991,8 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     let mut warnings = table.warnings.clone();
     warnings.extend(typed.warnings.iter().cloned());
     warnings.extend(users_warnings);
-    if !frame.calendar.day.is_empty() && computed.buckets.is_empty() {
-        warnings.push(
-            "the dates span more than a century, so no time series is drawn; check created_at"
-                .to_string(),
-        );
-    }
-    let unknown: Vec<&str> = transactions
-        .status_values
-        .iter()
-        .filter(|(_, status, _)| *status == Status::Unknown)
-        .map(|(raw, _, _)| raw.as_str())
-        .collect();
-    if !unknown.is_empty() {
-        warnings.push(format!(
-            "status values not recognised (counted as attempts, not as successes or failures): {}",
-            unknown.join(", ")
-        ));
-    }
+    let no_series = !frame.calendar.day.is_empty() && computed.buckets.is_empty();
+    add_view_warnings(&mut warnings, no_series, &transactions.status_values);
     let quality = Quality {
         rows_loaded: transactions.len as u64,
         rows_skipped: skipped.total(),
@@ -1123,6 +1107,31 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             .get_or_init(|| dataset.suggested_joins(&options.joins))
             .clone(),
     })
+}
+
+/// Warns of a series not drawn (`no_series`) and of status values not recognised.
+pub(crate) fn add_view_warnings(
+    warnings: &mut Vec<String>,
+    no_series: bool,
+    statuses: &[(String, Status, u64)],
+) {
+    if no_series {
+        warnings.push(
+            "the dates span more than a century, so no time series is drawn; check created_at"
+                .to_string(),
+        );
+    }
+    let unknown: Vec<&str> = statuses
+        .iter()
+        .filter(|(_, status, _)| *status == Status::Unknown)
+        .map(|(raw, _, _)| raw.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "status values not recognised (counted as attempts, not as successes or failures): {}",
+            unknown.join(", ")
+        ));
+    }
 }
 
 /// The activation funnel and cohort retention: they follow payers across every date (after the

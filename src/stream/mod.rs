@@ -45,8 +45,8 @@ use crate::metrics::engine::{
 use crate::options::{Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    build_frame, filter_mask, parse_range, CatalogReader, Dates, Frame, LookupQuality, Report,
-    ReportParams, RoleMapping, StatusValue,
+    add_view_warnings, build_frame, filter_mask, parse_range, CatalogReader, Dates, Frame,
+    LookupQuality, Report, ReportParams, RoleMapping, StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::bucket_label;
@@ -710,7 +710,7 @@ impl Fold {
 
     /// The report, from the folded state and the ranks found.
     fn report(
-        self,
+        mut self,
         first: First,
         options: &Options,
         periods: &Periods,
@@ -761,32 +761,17 @@ impl Fold {
             },
         };
         let metrics = catalog.metrics(&computed.totals, previous.as_ref());
+        // In the order `transactions::read_statuses` gives them.
+        self.statuses
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         let mut warnings = self.warnings;
-        if self.span.is_some() && periods.buckets.is_none() {
-            warnings.push(
-                "the dates span more than a century, so no time series is drawn; check created_at"
-                    .to_string(),
-            );
-        }
-        let unknown: Vec<&str> = self
-            .statuses
-            .iter()
-            .filter(|(_, status, _)| *status == Status::Unknown)
-            .map(|(raw, _, _)| raw.as_str())
-            .collect();
-        if !unknown.is_empty() {
-            warnings.push(format!(
-                "status values not recognised (counted as attempts, not as successes or failures): {}",
-                unknown.join(", ")
-            ));
-        }
+        let no_series = self.span.is_some() && periods.buckets.is_none();
+        add_view_warnings(&mut warnings, no_series, &self.statuses);
         warnings.push(format!(
             "streamed: the file was read {reads} times, {batch_rows} rows at a time; histograms, the funnel and retention need it in memory"
         ));
         let has_amount = first.mapping.column(Role::Amount).is_some();
-        let mut statuses = self.statuses;
-        // In the order `transactions::read_statuses` gives them.
-        statuses.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let statuses = self.statuses;
         let mapping = &first.mapping;
         let quality = Quality {
             rows_read: self.rows_read,
