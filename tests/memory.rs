@@ -125,12 +125,12 @@ fn a_streamed_report_takes_the_same_memory_for_four_times_the_rows() {
     use paymetrics::stream::{stream_report, Batching};
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let batching = Batching {
-        rows: 5_000,
+        rows: 4_000,
         chunk_bytes: 64 << 10,
         keep_values: 20_000,
     };
     let mut peaks = Vec::new();
-    for rows in [40_000, 160_000] {
+    for rows in [25_000, 100_000] {
         let csv = same_payers_more_rows(rows);
         let mut open =
             || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
