@@ -979,11 +979,6 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
     });
     let (funnel, retention, users_warnings) = cohort_parts.as_ref().clone();
     let (histograms, decline_reasons) = distributions.as_ref().clone();
-    let role_of_column = |c: usize| {
-        Role::ALL
-            .into_iter()
-            .find(|&role| mapping.column(role) == Some(c))
-    };
     let dimensions = frame.dimensions.clone();
 
     let mut skipped = table.skipped.clone();
@@ -997,10 +992,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         rows_loaded: transactions.len as u64,
         rows_skipped: skipped.total(),
         skipped: skipped.groups().to_vec(),
-        unmapped_columns: (0..table.headers.len())
-            .filter(|&c| role_of_column(c).is_none())
-            .map(|c| table.headers[c].clone())
-            .collect(),
+        unmapped_columns: unmapped_columns(mapping, &table.headers),
         warnings,
         ..Quality::of_table(table)
     };
@@ -1070,14 +1062,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
         retention,
         histograms,
         dimensions,
-        mapping: Role::ALL
-            .into_iter()
-            .map(|role| RoleMapping {
-                role: role.id(),
-                column: mapping.column(role).map(|c| table.headers[c].clone()),
-                source: mapping.source(role),
-            })
-            .collect(),
+        mapping: role_mappings(mapping, &table.headers),
         columns: table.headers.clone(),
         statuses: transactions
             .status_values
@@ -1107,6 +1092,26 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             .get_or_init(|| dataset.suggested_joins(&options.joins))
             .clone(),
     })
+}
+
+/// Each role with the column (by name in `headers`) it reads, as a report gives the mapping.
+pub(crate) fn role_mappings(mapping: &Mapping, headers: &[String]) -> Vec<RoleMapping> {
+    Role::ALL
+        .into_iter()
+        .map(|role| RoleMapping {
+            role: role.id(),
+            column: mapping.column(role).map(|c| headers[c].clone()),
+            source: mapping.source(role),
+        })
+        .collect()
+}
+
+/// The columns of `headers` that no role reads.
+pub(crate) fn unmapped_columns(mapping: &Mapping, headers: &[String]) -> Vec<String> {
+    (0..headers.len())
+        .filter(|&c| !mapping.uses(c))
+        .map(|c| headers[c].clone())
+        .collect()
 }
 
 /// Warns of a series not drawn (`no_series`) and of status values not recognised.

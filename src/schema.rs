@@ -452,7 +452,7 @@ impl Mapping {
         }
     }
 
-    fn uses(&self, column: usize) -> bool {
+    pub(crate) fn uses(&self, column: usize) -> bool {
         self.columns.values().any(|&(c, _)| c == column)
     }
 }

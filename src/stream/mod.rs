@@ -45,8 +45,8 @@ use crate::metrics::engine::{
 use crate::options::{Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    add_view_warnings, build_frame, filter_mask, parse_range, CatalogReader, Dates, Frame,
-    LookupQuality, Report, ReportParams, RoleMapping, StatusValue,
+    add_view_warnings, build_frame, filter_mask, parse_range, role_mappings, unmapped_columns,
+    CatalogReader, Dates, Frame, LookupQuality, Report, ReportParams, StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::bucket_label;
@@ -581,12 +581,9 @@ impl Fold {
         if !self.pinned.rates.is_empty() && self.pinned.currency.is_none() {
             self.pinned.currency = frame.typed.transactions.money_currency.clone();
         }
-        self.pinned.mapping = Role::ALL
+        self.pinned.mapping = role_mappings(&mapping, &table.headers)
             .into_iter()
-            .map(|role| {
-                let column = mapping.column(role).map(|c| table.headers[c].clone());
-                (role.id().to_string(), column)
-            })
+            .map(|m| (m.role.to_string(), m.column))
             .collect();
         let fold_of = |role: Role| {
             let column = mapping.column(role)?;
@@ -779,10 +776,7 @@ impl Fold {
             rows_skipped: self.skipped.total(),
             skipped: self.skipped.groups().to_vec(),
             lines_skipped: self.lines_skipped.groups().to_vec(),
-            unmapped_columns: (0..first.headers.len())
-                .filter(|&c| Role::ALL.into_iter().all(|r| mapping.column(r) != Some(c)))
-                .map(|c| first.headers[c].clone())
-                .collect(),
+            unmapped_columns: unmapped_columns(mapping, &first.headers),
             warnings,
             ..first.quality
         };
@@ -818,14 +812,7 @@ impl Fold {
             retention: None,
             histograms: Vec::new(),
             dimensions: Vec::new(),
-            mapping: Role::ALL
-                .into_iter()
-                .map(|role| RoleMapping {
-                    role: role.id(),
-                    column: mapping.column(role).map(|c| first.headers[c].clone()),
-                    source: mapping.source(role),
-                })
-                .collect(),
+            mapping: role_mappings(mapping, &first.headers),
             columns: first.headers,
             statuses: statuses
                 .into_iter()
