@@ -561,14 +561,27 @@ pub fn build_frame(dataset: &Dataset, options: &Options) -> Result<Frame> {
 /// The columns offered for filters and segments: every column but ids, times and numbers of a
 /// known role, with few enough distinct values.
 fn dimensions(table: &RawTable, mapping: &Mapping, transactions: &Transactions) -> Vec<Dimension> {
+    dimension_candidates(table, mapping)
+        .into_iter()
+        .filter_map(|(c, role)| dimension(table, c, role, transactions))
+        .collect()
+}
+
+/// The columns that may be dimensions (every column but ids, times and numbers of a known
+/// role), each with its role.
+pub(crate) fn dimension_candidates(
+    table: &RawTable,
+    mapping: &Mapping,
+) -> Vec<(usize, Option<&'static str>)> {
     let role_of_column = |c: usize| {
         Role::ALL
             .into_iter()
             .find(|&role| mapping.column(role) == Some(c))
     };
     (0..table.headers.len())
-        .filter(|&c| {
-            !role_of_column(c).is_some_and(|role| {
+        .map(|c| (c, role_of_column(c)))
+        .filter(|(_, role)| {
+            !role.is_some_and(|role| {
                 matches!(
                     role,
                     Role::TxnId
@@ -582,7 +595,7 @@ fn dimensions(table: &RawTable, mapping: &Mapping, transactions: &Transactions) 
                 )
             })
         })
-        .filter_map(|c| dimension(table, c, role_of_column(c).map(Role::id), transactions))
+        .map(|(c, role)| (c, role.map(Role::id)))
         .collect()
 }
 

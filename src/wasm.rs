@@ -25,6 +25,17 @@ pub struct Workbench {
     /// The dataset read through the last data options: reused while only the view changes
     /// (grain, range, filters, segment...), dropped whenever a file is loaded or removed.
     frame: Option<Frame>,
+    /// A transactions file too large to hold, read again for each report (`streamReport`), and
+    /// the lookups loaded with it; `dataset` is then `None`.
+    streamed: Option<Streamed>,
+}
+
+#[derive(Default)]
+struct Streamed {
+    // Read by `streamReport` only: the size build has no streaming (feature `stream`).
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
+    file: String,
+    lookups: Vec<RawTable>,
 }
 
 #[derive(Serialize)]
@@ -198,18 +209,34 @@ impl Workbench {
         let loaded = to_js(&loaded_info(&table))?;
         self.dataset = Some(Dataset::new(table));
         self.frame = None;
+        self.streamed = None;
         Ok(loaded)
     }
 
     fn add_lookup(&mut self, table: RawTable) -> Result<JsValue, JsValue> {
-        let dataset = self
-            .dataset
-            .as_mut()
-            .ok_or_else(|| JsError::new("load a transactions file before a lookup file"))?;
         let loaded = to_js(&loaded_info(&table))?;
-        dataset.add_lookup(table);
+        match (&mut self.dataset, &mut self.streamed) {
+            (Some(dataset), _) => dataset.add_lookup(table),
+            (None, Some(streamed)) => {
+                // As `Dataset::add_lookup`: a lookup of the same name is replaced.
+                streamed.lookups.retain(|t| t.file != table.file);
+                streamed.lookups.push(table);
+            }
+            (None, None) => {
+                return Err(JsError::new("load a transactions file before a lookup file").into())
+            }
+        }
         self.frame = None;
         Ok(loaded)
+    }
+
+    /// The lookups of the current dataset, held or streamed.
+    fn lookups(&self) -> &[RawTable] {
+        match (&self.dataset, &self.streamed) {
+            (Some(dataset), _) => &dataset.lookups,
+            (None, Some(streamed)) => &streamed.lookups,
+            (None, None) => &[],
+        }
     }
 }
 
@@ -276,14 +303,12 @@ impl Workbench {
     /// built from them), for the worker's memory budget. A number: a u64 would be a BigInt.
     #[wasm_bindgen(js_name = heapBytes)]
     pub fn heap_bytes(&self) -> f64 {
-        self.dataset.as_ref().map_or(0, |dataset| {
-            dataset.transactions.heap_bytes()
-                + dataset
-                    .lookups
-                    .iter()
-                    .map(RawTable::heap_bytes)
-                    .sum::<usize>()
-        }) as f64
+        let transactions = self
+            .dataset
+            .as_ref()
+            .map_or(0, |dataset| dataset.transactions.heap_bytes());
+        let lookups: usize = self.lookups().iter().map(RawTable::heap_bytes).sum();
+        (transactions + lookups) as f64
     }
 
     /// Removes a lookup file from the current dataset.
@@ -292,6 +317,9 @@ impl Workbench {
         if let Some(dataset) = self.dataset.as_mut() {
             dataset.lookups.retain(|t| t.file != file);
             self.frame = None;
+        }
+        if let Some(streamed) = self.streamed.as_mut() {
+            streamed.lookups.retain(|t| t.file != file);
         }
     }
 
@@ -316,6 +344,7 @@ impl Workbench {
         })?;
         self.dataset = Some(dataset);
         self.frame = None;
+        self.streamed = None;
         self.sample = Some(tables);
         Ok(loaded)
     }
@@ -397,16 +426,131 @@ impl Workbench {
         // tree (a segmented daily report of 1M rows is ~700 KB of JSON), and building it value
         // by value across the boundary was slower (in Node, 1M rows: segmented 38 ms against
         // 26 ms, daily 7 ms either way). The object is the same as the CLI's `--json`.
-        let text = serde_json::to_string(&report.map_err(error)?)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        js_sys::JSON::parse(&text).map_err(|_| JsError::new("the report is not valid JSON"))
+        report_to_js(&report.map_err(error)?)
     }
+}
+
+/// A report as the JS object `JSON.parse` makes of its JSON text (see `Workbench::report`).
+fn report_to_js(report: &crate::report::Report) -> Result<JsValue, JsError> {
+    let text = serde_json::to_string(report).map_err(|e| JsError::new(&e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| JsError::new("the report is not valid JSON"))
+}
+
+/// A file too large to hold (issue 5: a 1 GB CSV in the browser, in bounded memory): the
+/// report is folded from batches of its rows (`crate::stream`), read from the host's `File`
+/// once per read of the file. The speed build only (feature `stream`), which reads large files.
+#[cfg(feature = "stream")]
+#[wasm_bindgen]
+impl Workbench {
+    /// Makes `file` the current transactions file without holding its rows: each
+    /// `streamReport` reads it again. Lookups loaded after it are held as usual.
+    #[wasm_bindgen(js_name = streamCsv)]
+    pub fn stream_csv(&mut self, file: &str) {
+        self.dataset = None;
+        self.frame = None;
+        self.sample = None;
+        self.streamed = Some(Streamed {
+            file: file.to_string(),
+            lookups: Vec::new(),
+        });
+    }
+
+    /// The report of the file `streamCsv` named, under `options` (those of `report`; segments and
+    /// custom metrics are refused, and it has no histograms, funnel or retention: see
+    /// `crate::stream`). `open()` is called once per read of the file and returns a function
+    /// `next(maxBytes)` that returns the file's next bytes as a `Uint8Array`, at most `maxBytes`
+    /// of them, and an empty one at the end (synchronously: a worker reads a `File` with
+    /// `FileReaderSync`). `progress(read, bytes, rows)` hears each read's progress.
+    #[wasm_bindgen(js_name = streamReport)]
+    pub fn stream_report(
+        &self,
+        options: JsValue,
+        open: &js_sys::Function,
+        progress: &js_sys::Function,
+    ) -> Result<JsValue, JsError> {
+        use crate::stream::{stream_report, Batching};
+        let streamed = self
+            .streamed
+            .as_ref()
+            .ok_or_else(|| JsError::new("no file is streamed"))?;
+        let options = options_of(options)?;
+        let mut open = || -> std::io::Result<Box<dyn std::io::Read>> {
+            let next = open.call0(&JsValue::NULL).map_err(host_error)?;
+            let next = next
+                .dyn_into::<js_sys::Function>()
+                .map_err(|_| std::io::Error::other("open() did not return a function"))?;
+            Ok(Box::new(HostReader { next }))
+        };
+        let mut progress = |at: crate::stream::StreamProgress| {
+            // The progress is only shown: a failure to show it is no reason to stop.
+            let _ = progress.call3(
+                &JsValue::NULL,
+                &at.read.into(),
+                &(at.bytes as f64).into(),
+                &(at.rows as f64).into(),
+            );
+        };
+        // A quarter of the CLI's batch: ~45 MB with its frame, next to the fold's sets.
+        let batching = Batching {
+            rows: 1 << 18,
+            chunk_bytes: 4 << 20,
+            ..Batching::default()
+        };
+        let report = stream_report(
+            &streamed.file,
+            &mut open,
+            &streamed.lookups,
+            &options,
+            batching,
+            &mut progress,
+        )
+        .map_err(|e| JsError::new(&e.to_string()))?;
+        report_to_js(&report)
+    }
+}
+
+/// The bytes of a file as the host's `next(maxBytes)` gives them.
+#[cfg(feature = "stream")]
+struct HostReader {
+    next: js_sys::Function,
+}
+
+#[cfg(feature = "stream")]
+impl std::io::Read for HostReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let got = self
+            .next
+            .call1(&JsValue::NULL, &(buf.len() as f64).into())
+            .map_err(host_error)?;
+        let bytes = got
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| std::io::Error::other("the read did not return a Uint8Array"))?;
+        let len = bytes.length() as usize;
+        if len > buf.len() {
+            return Err(std::io::Error::other(
+                "the read returned more bytes than asked",
+            ));
+        }
+        bytes.copy_to(&mut buf[..len]);
+        Ok(len)
+    }
+}
+
+/// A JS exception thrown by the host's reads (a `File` changed on disk: NotReadableError) as
+/// an I/O error with its message.
+#[cfg(feature = "stream")]
+fn host_error(error: JsValue) -> std::io::Error {
+    let message = match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => error.as_string().unwrap_or_else(|| format!("{error:?}")),
+    };
+    std::io::Error::other(message)
 }
 
 /// Report options from JS (`undefined` or `null`: the defaults), read as `Workbench::report` reads
 /// them (through JSON text, so that a misspelt option is refused). Not shared with it: called from
 /// two places, the size build kept it as a function of its own, +375 bytes gzip (docs/size.md).
-#[cfg(feature = "sql")]
+#[cfg(any(feature = "sql", feature = "stream"))]
 fn options_of(options: JsValue) -> Result<Options, JsError> {
     if options.is_undefined() || options.is_null() {
         return Ok(Options::default());

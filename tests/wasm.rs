@@ -375,3 +375,82 @@ fn assert_read_as_the_gbk_alipay_export(workbench: &mut Workbench) -> JsValue {
     assert_eq!(get(&quality, "header_line").as_f64(), Some(25.0));
     report
 }
+
+/// `streamReport`, called as the worker calls it: `open()` gives a reader of the file's bytes,
+/// here in slices of 7 bytes at most, and the hand-computed totals come out as from `report`.
+#[cfg(feature = "stream")]
+#[wasm_bindgen_test]
+fn a_streamed_file_reports_the_hand_computed_totals() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wasm_bindgen::prelude::Closure;
+    use wasm_bindgen::JsCast;
+
+    let mut workbench = Workbench::new();
+    workbench.stream_csv("basic.csv");
+    let opened = Rc::new(Cell::new(0));
+    let counted = opened.clone();
+    let open = Closure::<dyn FnMut() -> JsValue>::new(move || {
+        counted.set(counted.get() + 1);
+        let mut at = 0;
+        let next = Closure::<dyn FnMut(f64) -> js_sys::Uint8Array>::new(move |max: f64| {
+            let end = BASIC.len().min(at + (max as usize).min(7));
+            let slice = js_sys::Uint8Array::from(&BASIC[at..end]);
+            at = end;
+            slice
+        });
+        next.into_js_value()
+    });
+    let reads = Rc::new(Cell::new(0u32));
+    let seen = reads.clone();
+    let progress = Closure::<dyn FnMut(f64, f64, f64)>::new(move |read: f64, _: f64, _: f64| {
+        seen.set(seen.get().max(read as u32));
+    });
+    let report = workbench
+        .stream_report(
+            JsValue::UNDEFINED,
+            open.as_ref().unchecked_ref(),
+            progress.as_ref().unchecked_ref(),
+        )
+        .unwrap();
+    // tests/expected.md, as in the first test above.
+    let totals = get(&report, "totals");
+    assert_eq!(get(&totals, "tpv").as_f64(), Some(201.5));
+    assert_eq!(get(&totals, "txn_count").as_f64(), Some(12.0));
+    assert_eq!(get(&totals, "active_payers").as_f64(), Some(4.0));
+    assert_eq!(
+        get(&get(&report, "quality"), "rows_read").as_f64(),
+        Some(12.0)
+    );
+    // Read at least twice (the second read finds the exact percentiles), each read opened anew.
+    assert!(opened.get() >= 2, "opened {} times", opened.get());
+    assert_eq!(reads.get(), opened.get());
+
+    // A segment is refused with a readable message; so is a report of nothing streamed.
+    let segment = js_sys::JSON::parse(r#"{"segment":"channel"}"#).unwrap();
+    let error: JsValue = workbench
+        .stream_report(
+            segment,
+            open.as_ref().unchecked_ref(),
+            progress.as_ref().unchecked_ref(),
+        )
+        .unwrap_err()
+        .into();
+    let message = get(&error, "message").as_string().unwrap();
+    assert!(
+        message.starts_with("segments need the file in memory"),
+        "{message}"
+    );
+    let error: JsValue = Workbench::new()
+        .stream_report(
+            JsValue::UNDEFINED,
+            open.as_ref().unchecked_ref(),
+            progress.as_ref().unchecked_ref(),
+        )
+        .unwrap_err()
+        .into();
+    assert_eq!(
+        get(&error, "message").as_string().unwrap(),
+        "no file is streamed"
+    );
+}

@@ -617,20 +617,36 @@ pub struct Dimension {
 pub const MAX_DIMENSION_DISTINCT: usize = 200;
 pub const DIMENSION_VALUES: usize = 50;
 
-/// The columns of `table` with few enough distinct values (over the loaded transactions) to
-/// filter or segment by.
+/// The column `column` of `table` as a dimension, if it has few enough distinct values (over
+/// the loaded transactions) to filter or segment by.
 pub fn dimension(
     table: &RawTable,
     column: usize,
     role: Option<&'static str>,
     transactions: &Transactions,
 ) -> Option<Dimension> {
+    let counts = dimension_counts(table, column, transactions)?;
+    dimension_of(&table.headers[column], role, counts)
+}
+
+/// How many of the loaded transactions hold each value of column `column`; `None` past
+/// `MAX_DIMENSION_DISTINCT` values.
+pub(crate) fn dimension_counts<'a>(
+    table: &'a RawTable,
+    column: usize,
+    transactions: &Transactions,
+) -> Option<Vec<(Cow<'a, str>, u64)>> {
     let rows = transactions.rows.iter().map(|&row| row as usize);
-    let counts = table.columns[column].value_counts(rows, MAX_DIMENSION_DISTINCT)?;
-    if counts.is_empty() {
-        return None;
-    }
-    let distinct = counts.len();
+    table.columns[column].value_counts(rows, MAX_DIMENSION_DISTINCT)
+}
+
+/// The dimension of a column from the rows of each of its values (at most
+/// `MAX_DIMENSION_DISTINCT`); `None` when it has none.
+pub(crate) fn dimension_of<S: ToString>(
+    column: &str,
+    role: Option<&'static str>,
+    counts: impl IntoIterator<Item = (S, u64)>,
+) -> Option<Dimension> {
     let mut values: Vec<DimensionValue> = counts
         .into_iter()
         .map(|(value, count)| DimensionValue {
@@ -638,10 +654,14 @@ pub fn dimension(
             count,
         })
         .collect();
+    if values.is_empty() {
+        return None;
+    }
+    let distinct = values.len();
     values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     values.truncate(DIMENSION_VALUES);
     Some(Dimension {
-        column: table.headers[column].clone(),
+        column: column.to_string(),
         role,
         distinct,
         values,

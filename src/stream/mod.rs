@@ -33,10 +33,10 @@ mod ranks;
 use crate::dataset::{Dataset, Derived};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::{CsvStream, RawTable};
-use crate::join::{JoinOutcome, UNMATCHED_EXAMPLES};
+use crate::join::{JoinOutcome, JoinSpec, UNMATCHED_EXAMPLES};
 use crate::metrics::breakdown::{
-    mix, mix_weight, reasons_of, Breakdown, Coded, Codes, DeclineReasons, MixPoint, Tallies,
-    MIX_ROLES, MIX_VALUES, UNLISTED,
+    dimension_counts, dimension_of, mix, mix_weight, reasons_of, Breakdown, Coded, Codes,
+    DeclineReasons, MixPoint, Tallies, MAX_DIMENSION_DISTINCT, MIX_ROLES, MIX_VALUES, UNLISTED,
 };
 use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
@@ -45,13 +45,14 @@ use crate::metrics::engine::{
 use crate::options::{Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    add_view_warnings, build_frame, filter_mask, parse_range, role_mappings, unmapped_columns,
-    CatalogReader, Dates, Frame, LookupQuality, Report, ReportParams, StatusValue,
+    add_view_warnings, build_frame, dimension_candidates, filter_mask, parse_range, role_mappings,
+    unmapped_columns, CatalogReader, Dates, Frame, LookupQuality, Report, ReportParams,
+    StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::bucket_label;
 use crate::time::Zone;
-use crate::transactions::NO_ID;
+use crate::transactions::{Transactions, NO_ID};
 use ranks::{first_bin, Selection};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -120,7 +121,7 @@ pub fn stream_report(
     read_batches(file, open, (1, batching), progress, &mut |table| {
         let headers = table.headers.clone();
         fold.add(dataset_of(table, lookups))?;
-        Ok(read_columns(&fold.pinned, &headers))
+        Ok(fold.first_read_columns(&headers))
     })?;
     let first = fold
         .first
@@ -341,6 +342,14 @@ struct First {
     quality: Quality,
 }
 
+/// A column that may be a dimension: its index in the batches' tables (with joined and derived
+/// columns) and its rows per value.
+struct DimensionFold {
+    column: usize,
+    role: Option<&'static str>,
+    counts: Map<String, u64>,
+}
+
 /// The state a file is folded into (see the module's documentation).
 struct Fold {
     /// The options every batch is read with: the user's, with the first batch's mapping and time
@@ -373,6 +382,11 @@ struct Fold {
     /// New and returning payers' volume per period (`SecondRead`).
     volumes: Vec<Tally>,
     statuses: Vec<(String, Status, u64)>,
+    /// The columns that may still be dimensions (`report::dimension_candidates`), with the rows
+    /// of each value so far: counted in the first read, over every loaded row, as in memory.
+    dimensions: Vec<DimensionFold>,
+    /// The joins the first batch suggests (`Dataset::suggested_joins`).
+    suggested_joins: Vec<JoinSpec>,
     /// Each currency met, in order, with its rows.
     currencies: Vec<(String, u64)>,
     rows_read: u64,
@@ -407,6 +421,8 @@ impl Fold {
             has_unsettled: false,
             volumes: Vec::new(),
             statuses: Vec::new(),
+            dimensions: Vec::new(),
+            suggested_joins: Vec::new(),
             currencies: Vec::new(),
             rows_read: 0,
             rows_loaded: 0,
@@ -425,7 +441,9 @@ impl Fold {
         let calendar = &frame.calendar;
         if self.first.is_none() {
             self.pin(prepared, &frame)?;
+            self.suggested_joins = dataset.suggested_joins(&self.pinned.joins);
         }
+        self.count_dimensions(prepared, transactions);
         self.merge_outcomes(&frame);
         if transactions.money_currency.is_none() && transactions.currencies.len() > 1 {
             return Err(Error::new(ErrorKind::InvalidOption(format!(
@@ -601,6 +619,14 @@ impl Fold {
             .into_iter()
             .filter(|s| s.available(&frame.typed.transactions, &frame.calendar))
             .collect();
+        self.dimensions = dimension_candidates(table, &mapping)
+            .into_iter()
+            .map(|(column, role)| DimensionFold {
+                column,
+                role,
+                counts: Map::default(),
+            })
+            .collect();
         self.first = Some(First {
             mapping,
             headers: table.headers.clone(),
@@ -609,6 +635,37 @@ impl Fold {
             quality: Quality::of_table(table),
         });
         Ok(())
+    }
+
+    /// Adds the batch's rows of each value to the dimensions', dropping a column once it has
+    /// more than `MAX_DIMENSION_DISTINCT` values.
+    fn count_dimensions(&mut self, table: &RawTable, transactions: &Transactions) {
+        self.dimensions.retain_mut(|dimension| {
+            let Some(counts) = dimension_counts(table, dimension.column, transactions) else {
+                return false;
+            };
+            for (value, count) in counts {
+                match dimension.counts.get_mut(value.as_ref()) {
+                    Some(known) => *known += count,
+                    None => {
+                        dimension.counts.insert(value.into_owned(), count);
+                    }
+                }
+            }
+            dimension.counts.len() <= MAX_DIMENSION_DISTINCT
+        });
+    }
+
+    /// The columns the first read stores after its first batch: those typing reads, and those
+    /// that may still be dimensions.
+    fn first_read_columns(&self, headers: &[String]) -> Vec<bool> {
+        let mut read = read_columns(&self.pinned, headers);
+        for dimension in &self.dimensions {
+            if let Some(read) = read.get_mut(dimension.column) {
+                *read = true;
+            }
+        }
+        read
     }
 
     /// Folds the batch's rows in: counts per day, payers and merchants per day, and the
@@ -811,7 +868,14 @@ impl Fold {
             funnel: None,
             retention: None,
             histograms: Vec::new(),
-            dimensions: Vec::new(),
+            dimensions: self
+                .dimensions
+                .into_iter()
+                .filter_map(|d| {
+                    let column = &first.headers.get(d.column)?;
+                    dimension_of(column, d.role, d.counts)
+                })
+                .collect(),
             mapping: role_mappings(mapping, &first.headers),
             columns: first.headers,
             statuses: statuses
@@ -825,7 +889,7 @@ impl Fold {
             joins: self.joins,
             derived: self.derived,
             lookups: Vec::new(),
-            suggested_joins: Vec::new(),
+            suggested_joins: self.suggested_joins,
         }
     }
 

@@ -10,7 +10,10 @@
 //   });
 //
 // A cancelled call rejects with an EngineError whose `kind` is 'Cancelled', once the worker has
-// stopped reading (so the next call finds it idle).
+// stopped reading (so the next call finds it idle). A call made with `stopOnCancel` (a streamed
+// report: the core reads synchronously and hears no message until it is done: the text to reject
+// with) is cancelled by stopping the worker: it rejects at once, and the next call starts a fresh worker, empty (the
+// page loads its files again, as after a crash; a cancel is not counted as one).
 // Every call rejects with an Error whose message is readable text. When the worker dies (a script
 // error, or the wasm instance trapped), pending calls reject, `onDeath(message)` is called, and
 // the next call starts a fresh worker. A core that crashes again and again (MAX_CRASHES within
@@ -85,7 +88,7 @@ export class Engine {
    * Calls `method` in the worker. `onProgress(progress)` hears the progress messages the method
    * sends (loadFile does); aborting `signal` asks the worker to cancel the call.
    */
-  call(method, params = {}, transfer = [], { onProgress = null, signal = null } = {}) {
+  call(method, params = {}, transfer = [], { onProgress = null, signal = null, stopOnCancel = null } = {}) {
     let worker;
     try {
       worker = this.start();
@@ -103,7 +106,9 @@ export class Engine {
       if (signal) {
         // The worker answers a cancel by rejecting the call (or it had finished already).
         const cancel = () => {
-          if (this.pending.has(id) && this.worker === worker) worker.postMessage({ method: 'cancel', params: { id } });
+          if (!this.pending.has(id) || this.worker !== worker) return;
+          if (stopOnCancel) this.#stop(this.generation, stopOnCancel, 'Cancelled');
+          else worker.postMessage({ method: 'cancel', params: { id } });
         };
         if (signal.aborted) cancel();
         else {
@@ -156,7 +161,9 @@ export class Engine {
     this.#stop(generation, `The metrics engine stopped: ${detail}`);
   }
 
-  #stop(generation, message) {
+  // Stops the worker; its pending calls reject with `message`, as fatal (a crash: the page
+  // restarts its action) unless `name` says otherwise (a cancel).
+  #stop(generation, message, name = 'Error') {
     if (generation !== this.generation) return;
     const worker = this.worker;
     this.worker = null;
@@ -164,7 +171,7 @@ export class Engine {
     for (const [id, entry] of this.pending) {
       if (entry.generation === generation) {
         this.pending.delete(id);
-        entry.reject(new EngineError(message, { fatal: true }));
+        entry.reject(new EngineError(message, { fatal: name === 'Error', name }));
       }
     }
   }

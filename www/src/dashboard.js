@@ -153,8 +153,10 @@ function renderReportBar(el, report, state, handlers) {
       return h('option', { value: c }, d ? `${dimensionTitle(d)} · ${formatCount(d.distinct)} values` : c);
     }),
   );
-  el.segment.value = state.segment || '';
-  el.segment.disabled = !columns.length;
+  el.segment.value = state.streamed ? '' : state.segment || '';
+  // A streamed file (too large to hold) has no segments: src/stream.
+  el.segment.disabled = !columns.length || !!state.streamed;
+  el.segment.title = state.streamed ? 'Segments need the file in memory: it is too large for the browser' : '';
   el.addFilter.disabled = !dims.length;
   el.addFilter.title = dims.length ? '' : 'No column to filter on in this report';
 
@@ -504,6 +506,8 @@ export function renderDashboard(el, report, state, handlers) {
   renderTabs(el, state, handlers);
   const view = viewById(state.view);
   const visible = new Set(view.sections);
+  // Not computed for a streamed file (too large to hold): src/stream.
+  if (state.streamed) for (const name of ['funnel', 'retention', 'histograms']) visible.delete(name);
   for (const section of el.viewPanel.querySelectorAll('[data-section]')) {
     const name = section.dataset.section;
     section.hidden = !visible.has(name) || (name === 'histograms' && view.histograms !== null && !view.histograms.includes(section.dataset.hist));

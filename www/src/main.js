@@ -62,6 +62,8 @@ const el = {
   startOver: $('#start-over'),
   datasetName: $('#dataset-name'),
   datasetMeta: $('#dataset-meta'),
+  streamedNote: $('#streamed-note'),
+  customSection: $('#custom-section'),
   grain: $('#grain'),
   tz: $('#tz'),
   decimal: $('#decimal'),
@@ -168,6 +170,9 @@ const state = {
   weekStart: 'monday',
   filters: [], // [{ column, values, exclude }]
   segment: null, // a column, or null
+  // The transactions file is too large to hold and is read again for each view (worker.js,
+  // streamFile): { name, bytes }, or null.
+  streamed: null,
   seriesMetric: 'tpv', // the metric of the time series chart
   mixMode: {}, // dimension -> counts | volumes
   retention: { grain: 'week', kind: 'classic' },
@@ -288,7 +293,7 @@ function showProgress(p) {
   if (p.encoding) parts.unshift(`decoding ${p.encoding}`);
   el.loadDetail.textContent = parts.join(' · ');
   el.loadBar.setAttribute('aria-valuetext', `${Math.floor(percent)}% · ${rows} · ${left}`);
-  Object.assign(el.load.dataset, { bytes: String(p.bytes), total: String(p.total), rows: String(p.rows), phase: p.phase });
+  Object.assign(el.load.dataset, { bytes: String(p.bytes), total: String(p.total), rows: String(p.rows), phase: p.phase, read: String(p.read ?? ''), wasm: String(p.wasm_bytes ?? '') });
 }
 
 /**
@@ -301,6 +306,7 @@ async function loadFile(name, file, role, { step = '' } = {}) {
   const { signal } = loadAbort;
   showLoad(`Reading ${name}${step}…`);
   const info = await engine.call('loadFile', { file, name, role, memoryLimit: MEMORY_LIMIT, speedBuildFrom: SPEED_BUILD_FROM, partsFrom: PARTS_FROM }, [], { signal, onProgress: showProgress });
+  if (role === 'transactions') state.streamed = info?.streamed ? { name, bytes: file.size } : null;
   // What is left (the report) cannot be cancelled: the button goes until the next file.
   el.loadTitle.textContent = `Read ${name}${step}: computing the metrics…`;
   el.loadCancel.hidden = true;
@@ -374,14 +380,16 @@ function reportOptions() {
   const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
   if (Object.keys(state.statuses).length) options.statuses = { ...state.statuses };
   if (state.derive.length) options.derive = [...state.derive];
-  if (state.metrics.length) options.metrics = [...state.metrics];
+  // A streamed file has no custom metrics or segments (src/stream): they are kept for the next
+  // file that fits.
+  if (state.metrics.length && !state.streamed) options.metrics = [...state.metrics];
   if (state.decimal) options.decimal = state.decimal;
   if (state.dateOrder) options.date_order = state.dateOrder;
   if (state.weekStart !== 'monday') options.week_start = state.weekStart;
   const range = rangeOption();
   if (range) options.range = range;
   if (state.filters.length) options.filters = state.filters.map((f) => ({ column: f.column, values: [...f.values], exclude: !!f.exclude }));
-  if (state.segment) options.segment = state.segment;
+  if (state.segment && !state.streamed) options.segment = state.segment;
   if (state.largeAmount !== DEFAULT_LARGE_AMOUNT) options.large_amount = state.largeAmount;
   if (state.funnelDays !== DEFAULT_FUNNEL_DAYS) options.funnel_days = state.funnelDays;
   if (state.cohort) options.cohort = state.cohort;
@@ -397,6 +405,12 @@ function resolvePeriod(report, sent) {
   const dr = state.dataRange;
   if (state.period === 'auto' && !state.periodResolved) {
     if (!dr || !parseDay(dr.from) || !parseDay(dr.to)) return false;
+    // A streamed file is not read a second time for the last 30 days: it shows all of its
+    // data, and a preset then counts back from its last day in one read.
+    if (state.streamed) {
+      state.periodResolved = 'all';
+      return false;
+    }
     state.periodResolved = daysBetween(dr.from, dr.to) > AUTO_PERIOD_DAYS ? '30' : 'all';
     return state.periodResolved !== 'all';
   }
@@ -446,6 +460,7 @@ async function loadIntoEngine(files) {
   const tx = files.find((f) => f.role === 'transactions');
   if (tx.sample) {
     await engine.call('loadSample', { rows: state.sample.rows, seed: state.sample.seed });
+    state.streamed = null;
     for (const name of state.sampleLookups) {
       if (!files.some((f) => f.name === name)) await engine.call('removeLookup', { name });
     }
@@ -485,7 +500,7 @@ async function fetchReport(notices = []) {
     let report;
     const options = reportOptions();
     try {
-      report = await engine.call('report', { options });
+      report = await engine.call('report', { options }, [], streamedCall());
       computedWith.set(report, options);
     } catch (err) {
       const message = messageOf(err);
@@ -525,14 +540,34 @@ async function fetchReport(notices = []) {
     }
     for (const s of report.suggested_joins || []) {
       if (state.joins.has(s.file) || !state.files.some((f) => f.name === s.file)) continue;
-      state.joins.set(s.file, { on: s.on, key: s.key ?? null, enabled: true, suggested: true, error: '' });
-      adopted = true;
+      // A streamed file would be read again to join it: the join is offered, not made.
+      state.joins.set(s.file, { on: s.on, key: s.key ?? null, enabled: !state.streamed, suggested: true, error: '' });
+      adopted ||= !state.streamed;
     }
     if (adopted && isSample() && !state.sampleJoins) state.sampleJoins = [...(report.suggested_joins || [])];
     if (adopted && attempt < 8) continue;
     if (resolvePeriod(report, options) && attempt < 8) continue;
     return report;
   }
+}
+
+/**
+ * The call options of a report of a streamed file: it reads the file again, with the progress
+ * panel and its Cancel button (which stops the worker: client.js, stopOnCancel).
+ */
+function streamedCall() {
+  if (!state.streamed) return {};
+  const { name } = state.streamed;
+  if (!loadAbort || loadAbort.signal.aborted) loadAbort = new AbortController();
+  showLoad(`Reading ${name}…`);
+  return {
+    signal: loadAbort.signal,
+    stopOnCancel: `Reading ${name} was cancelled.`,
+    onProgress: (p) => {
+      el.loadTitle.textContent = p.read > 1 ? `Reading ${name} again (read ${p.read}: the exact percentiles)…` : `Reading ${name}…`;
+      showProgress(p);
+    },
+  };
 }
 
 // ---- actions ----------------------------------------------------------------------------------
@@ -1071,6 +1106,7 @@ function renderAll(report) {
   renderRates(el, report, state, handlers);
   renderDashboard(el, report, state, handlers);
   renderMetricEditor(el.customMetrics, report, state, handlers);
+  el.customSection.hidden = !!state.streamed;
   if (state.filterDraft) renderFilterEditor(el, report, state.filterDraft);
   renderMapping(report);
   renderDerive(el, report, state, handlers);
@@ -1095,6 +1131,10 @@ function renderDataset(report) {
         : null,
   ];
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
+  el.streamedNote.hidden = !state.streamed;
+  el.streamedNote.textContent = state.streamed
+    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Segments, custom metrics, histograms, the funnel and retention need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}).`
+    : '';
 }
 
 function renderDropzone() {

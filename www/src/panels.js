@@ -84,13 +84,15 @@ function joinBlock(f, info, report, state, handlers, available) {
       joinOutcomeText(outcome),
     );
   } else {
-    const suggested = list(report.suggested_joins).some((s) => s.file === f.name);
+    const suggested = list(report.suggested_joins).find((s) => s.file === f.name);
     status = h(
       'p',
       { class: 'join-outcome is-off', dataset: { joinOutcome: f.name } },
-      suggested
-        ? 'Not joined: choose a column to join it on.'
-        : 'Not joined: no column of the transactions shares a name with it. Choose the columns that match.',
+      suggested && state.streamed
+        ? `Not joined: the transactions are read from disk again for each view, so the join is yours to make (on ${suggested.on}, say).`
+        : suggested
+          ? 'Not joined: choose a column to join it on.'
+          : 'Not joined: no column of the transactions shares a name with it. Choose the columns that match.',
     );
   }
   return h(

@@ -53,6 +53,7 @@ const methods = {
   loadSample: async ({ rows, seed }) => {
     const info = loadSample(await engine(), rows, seed);
     transactionRows = info?.rows_read ?? 0;
+    streamed = null;
     return info;
   },
   // `buffer` is an ArrayBuffer transferred (not copied) from the page.
@@ -60,6 +61,7 @@ const methods = {
     const wb = await engine();
     const info = readFile(buffer, (b) => wb.loadCsv(name, b), (b, enc) => wb.loadDecodedCsv(name, b, enc));
     transactionRows = info?.rows_read ?? 0;
+    streamed = null;
     return info;
   },
   // A lookup file (users, merchants, orders…) added to the current dataset, replacing one of the
@@ -87,7 +89,11 @@ const methods = {
     (await engine()).removeLookup(name);
     return { ok: true };
   },
-  report: async ({ options }) => (await engine()).report(options),
+  // A streamed file (see streamFile) is read again for each report, with progress.
+  report: async ({ options }, call) => {
+    const wb = await engine();
+    return streamed ? streamReport(wb, options, call) : wb.report(options);
+  },
   // What custom metric definitions would give on the last report's data, without computing them
   // (the metric editor checks as the user types).
   checkMetrics: async ({ definitions }) => (await engine()).checkMetrics(definitions),
@@ -213,12 +219,20 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, sp
     if (limit <= 0 && role === 'lookup') throw lookupTooLarge(name);
     let info;
     try {
-      info = await readInChunks(wb, file, name, role, null, budget, token, call, partsFrom);
+      try {
+        info = await readInChunks(wb, file, name, role, null, budget, token, call, partsFrom);
+      } catch (err) {
+        if (err?.name !== 'NeedsDecoding') throw err;
+        info = await readInChunks(wb, file, name, role, err.encoding, budget, token, call);
+      }
     } catch (err) {
-      if (err?.name !== 'NeedsDecoding') throw err;
-      info = await readInChunks(wb, file, name, role, err.encoding, budget, token, call);
+      if (err?.name !== 'TooLarge' || role !== 'transactions' || !streams()) throw err;
+      info = streamFile(file, name);
     }
-    if (role === 'transactions') transactionRows = info?.rows_read ?? 0;
+    if (role === 'transactions') {
+      transactionRows = info?.rows_read ?? 0;
+      if (!info?.streamed) streamed = null;
+    }
     return info;
   } catch (err) {
     if (released && err && typeof err === 'object') err.released = true;
@@ -236,7 +250,68 @@ function freshWorkbench() {
   sampleKey = null;
   sampleCache = null;
   transactionRows = 0;
+  streamed = null;
   return workbench;
+}
+
+// ---- a file too large to hold: streamed (issue 5; src/stream, src/wasm.rs streamReport) ---------
+//
+// A transactions file whose table would not fit the budget (the core throws TooLarge, early: it
+// projects the table from the first slice) is not refused when the speed build is in use: the
+// engine keeps only the File (a handle, not its bytes) and each report reads it again, in slices,
+// folding batches of rows into state that grows with its days, payers and merchants, not its rows
+// (the CLI's `report --stream`). Each view then takes a read or two of the file rather than
+// ~0.1 s, and has no segments, custom metrics, histograms, funnel or retention; but any size
+// loads, in bounded memory. A GB18030 file (decoded by the browser) is not streamed: the
+// command-line tool reads it. The core reads synchronously (FileReaderSync, in workers only), so
+// a streamed report cannot hear a cancel message: the page cancels it by stopping the worker.
+
+// The File of the streamed dataset and its name, or null.
+let streamed = null;
+
+/** Whether the build in use streams files (the speed build: feature `stream`). */
+const streams = () => typeof build.Workbench.prototype.streamCsv === 'function' && typeof FileReaderSync === 'function';
+
+/** Makes `file` a streamed dataset: the previous one is let go; lookups are loaded after. */
+function streamFile(file, name) {
+  const wb = freshWorkbench();
+  wb.streamCsv(name);
+  streamed = { file, name };
+  return { file: name, rows_read: null, columns: [], lookups: [], streamed: true, bytes: file.size };
+}
+
+/** The report of the streamed file, which is read once or more; progress as loadFile's. */
+function streamReport(wb, options, call) {
+  const { file } = streamed;
+  const total = file.size;
+  let started = performance.now();
+  let lastPost = -Infinity;
+  let reading = 0;
+  const post = (read, bytes, rows) => {
+    lastPost = performance.now();
+    call.progress({ phase: 'streaming', read, bytes, total, rows, wasm_bytes: memory.buffer.byteLength, elapsed_ms: lastPost - started });
+  };
+  // Each read of the file: its slices, in order, as the core asks for them.
+  const open = () => {
+    const reader = new FileReaderSync();
+    let at = 0;
+    return (max) => {
+      const end = Math.min(total, at + max);
+      const bytes = end > at ? new Uint8Array(reader.readAsArrayBuffer(file.slice(at, end))) : new Uint8Array(0);
+      at = end;
+      return bytes;
+    };
+  };
+  const progress = (read, bytes, rows) => {
+    // The time left is per read: each read starts the clock again.
+    if (read !== reading) {
+      reading = read;
+      started = performance.now();
+      post(read, bytes, rows);
+    } else if (performance.now() - lastPost >= PROGRESS_MS) post(read, bytes, rows);
+  };
+  post(1, 0, 0);
+  return wb.streamReport(options, open, progress);
 }
 
 // ---- the speed build (docs/size.md, "The speed build") --------------------------------------------
@@ -305,6 +380,7 @@ async function switchToSpeedBuild() {
   sampleKey = null;
   sampleCache = null;
   transactionRows = 0;
+  streamed = null;
   speedBuild = 'in use';
   return { released };
 }
