@@ -36,6 +36,10 @@ struct Streamed {
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     file: String,
     lookups: Vec<RawTable>,
+    /// The last report's fold, for the next view of the same data options (dropped with the
+    /// lookups: a join reads them).
+    #[cfg(feature = "stream")]
+    kept: Option<crate::stream::Folded>,
 }
 
 #[derive(Serialize)]
@@ -221,6 +225,10 @@ impl Workbench {
                 // As `Dataset::add_lookup`: a lookup of the same name is replaced.
                 streamed.lookups.retain(|t| t.file != table.file);
                 streamed.lookups.push(table);
+                #[cfg(feature = "stream")]
+                {
+                    streamed.kept = None;
+                }
             }
             (None, None) => {
                 return Err(JsError::new("load a transactions file before a lookup file").into())
@@ -320,6 +328,10 @@ impl Workbench {
         }
         if let Some(streamed) = self.streamed.as_mut() {
             streamed.lookups.retain(|t| t.file != file);
+            #[cfg(feature = "stream")]
+            {
+                streamed.kept = None;
+            }
         }
     }
 
@@ -451,7 +463,7 @@ impl Workbench {
         self.sample = None;
         self.streamed = Some(Streamed {
             file: file.to_string(),
-            lookups: Vec::new(),
+            ..Streamed::default()
         });
     }
 
@@ -460,18 +472,20 @@ impl Workbench {
     /// `crate::stream`). `open()` is called once per read of the file and returns a function
     /// `next(maxBytes)` that returns the file's next bytes as a `Uint8Array`, at most `maxBytes`
     /// of them, and an empty one at the end (synchronously: a worker reads a `File` with
-    /// `FileReaderSync`). `progress(read, bytes, rows)` hears each read's progress.
+    /// `FileReaderSync`). `progress(read, bytes, rows)` hears each read's progress. A view that
+    /// changes only the grain, week start or range of the last one reads the file once, not
+    /// twice (`crate::stream::Folded`).
     #[wasm_bindgen(js_name = streamReport)]
     pub fn stream_report(
-        &self,
+        &mut self,
         options: JsValue,
         open: &js_sys::Function,
         progress: &js_sys::Function,
     ) -> Result<JsValue, JsError> {
-        use crate::stream::{stream_report, Batching};
+        use crate::stream::{stream_report_keeping, Batching};
         let streamed = self
             .streamed
-            .as_ref()
+            .as_mut()
             .ok_or_else(|| JsError::new("no file is streamed"))?;
         let options = options_of(options)?;
         let mut open = || -> std::io::Result<Box<dyn std::io::Read>> {
@@ -496,13 +510,12 @@ impl Workbench {
             chunk_bytes: 4 << 20,
             ..Batching::default()
         };
-        let report = stream_report(
-            &streamed.file,
-            &mut open,
-            &streamed.lookups,
+        let report = stream_report_keeping(
+            (&streamed.file, &mut open, &streamed.lookups),
             &options,
             batching,
             &mut progress,
+            &mut streamed.kept,
         )
         .map_err(|e| JsError::new(&e.to_string()))?;
         report_to_js(&report)

@@ -426,6 +426,20 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
     assert!(opened.get() >= 2, "opened {} times", opened.get());
     assert_eq!(reads.get(), opened.get());
 
+    // Another grain of the same data: the file is read once more, not twice.
+    let before = opened.get();
+    let week = js_sys::JSON::parse(r#"{"grain":"week"}"#).unwrap();
+    let report = workbench
+        .stream_report(
+            week,
+            open.as_ref().unchecked_ref(),
+            progress.as_ref().unchecked_ref(),
+        )
+        .unwrap();
+    assert_eq!(opened.get(), before + 1);
+    assert_eq!(get(&report, "grain").as_string().as_deref(), Some("week"));
+    assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(201.5));
+
     // A segment is refused with a readable message; so is a report of nothing streamed.
     let segment = js_sys::JSON::parse(r#"{"segment":"channel"}"#).unwrap();
     let error: JsValue = workbench

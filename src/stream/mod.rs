@@ -115,18 +115,63 @@ pub fn stream_report(
     batching: Batching,
     progress: &mut dyn FnMut(StreamProgress),
 ) -> Result<Report> {
+    let mut kept = None;
+    let source = (file, open, lookups);
+    stream_report_keeping(source, options, batching, progress, &mut kept)
+}
+
+/// What the reads of a file found under some data options (`Folded::key`), kept between the
+/// views of a host that reports the same file again (the page): a view that changes only the
+/// grain, week start or range then reads the file once (for its percentiles and new payers'
+/// volume) rather than twice. It holds the distinct-count sets, so it takes the memory the
+/// report took; it belongs to one file and its lookups: drop it when either changes.
+pub struct Folded {
+    key: String,
+    fold: Fold,
+    first: First,
+}
+
+/// The options the fold depends on: all but the view's period and buckets.
+fn fold_key(options: &Options) -> String {
+    let data = Options {
+        grain: Default::default(),
+        week_start: Default::default(),
+        range: None,
+        funnel_days: None,
+        cohort: None,
+        ..options.clone()
+    };
+    format!("{data:?}")
+}
+
+/// `stream_report`, reusing and then keeping in `kept` the file's fold (see `Folded`).
+pub fn stream_report_keeping(
+    (file, open, lookups): (&str, &mut Open, &[RawTable]),
+    options: &Options,
+    batching: Batching,
+    progress: &mut dyn FnMut(StreamProgress),
+    kept: &mut Option<Folded>,
+) -> Result<Report> {
     refuse_unstreamed(options)?;
     let chosen = options.range.as_ref().map(parse_range).transpose()?;
-    let mut fold = Fold::new(options);
-    read_batches(file, open, (1, batching), progress, &mut |table| {
-        let headers = table.headers.clone();
-        fold.add(dataset_of(table, lookups))?;
-        Ok(fold.first_read_columns(&headers))
-    })?;
-    let first = fold
-        .first
-        .take()
-        .ok_or_else(|| Error::new(ErrorKind::Empty))?;
+    let key = fold_key(options);
+    // `judged`: the payments not settled have been judged against the SLA (in a second read).
+    let (mut fold, first, mut reads, judged) = match kept.take() {
+        Some(folded) if folded.key == key => (folded.fold, folded.first, 0, true),
+        _ => {
+            let mut fold = Fold::new(options);
+            read_batches(file, open, (1, batching), progress, &mut |table| {
+                let headers = table.headers.clone();
+                fold.add(dataset_of(table, lookups))?;
+                Ok(fold.first_read_columns(&headers))
+            })?;
+            let first = fold
+                .first
+                .take()
+                .ok_or_else(|| Error::new(ErrorKind::Empty))?;
+            (fold, first, 1, false)
+        }
+    };
     fold.check_currency(options, &first)?;
 
     let range = chosen.or(fold.span);
@@ -138,9 +183,8 @@ pub fn stream_report(
     let (mut selection, counts) = fold.first_round(&periods, batching.keep_values);
     // More reads: the percentiles' ranks; in the second, the SLA of payments not settled and
     // new and returning payers' volume.
-    let mut reads = 1;
     let mut second = Some(SecondRead {
-        data_end: fold.data_end.filter(|_| fold.has_unsettled),
+        data_end: fold.data_end.filter(|_| fold.has_unsettled && !judged),
         first_days: fold.first_days(),
         volumes: vec![Tally::default(); periods.count()],
     });
@@ -169,7 +213,8 @@ pub fn stream_report(
         }
     }
     let read = (reads, batching.rows);
-    let report = fold.report(first, options, &periods, (&selection, &counts), read);
+    let report = fold.report(&first, options, &periods, (&selection, &counts), read);
+    *kept = Some(Folded { key, fold, first });
     Ok(Report {
         lookups: lookups
             .iter()
@@ -764,8 +809,8 @@ impl Fold {
 
     /// The report, from the folded state and the ranks found.
     fn report(
-        mut self,
-        first: First,
+        &self,
+        first: &First,
         options: &Options,
         periods: &Periods,
         (selection, counts): (&Selection, &[u64]),
@@ -816,16 +861,19 @@ impl Fold {
         };
         let metrics = catalog.metrics(&computed.totals, previous.as_ref());
         // In the order `transactions::read_statuses` gives them.
-        self.statuses
-            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-        let mut warnings = self.warnings;
+        let mut statuses = self.statuses.clone();
+        statuses.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        let mut warnings = self.warnings.clone();
         let no_series = self.span.is_some() && periods.buckets.is_none();
-        add_view_warnings(&mut warnings, no_series, &self.statuses);
+        add_view_warnings(&mut warnings, no_series, &statuses);
+        let times = match reads {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        };
         warnings.push(format!(
-            "streamed: the file was read {reads} times, {batch_rows} rows at a time; histograms, the funnel and retention need it in memory"
+            "streamed: the file was read {times} for this view, {batch_rows} rows at a time; histograms, the funnel and retention need it in memory"
         ));
         let has_amount = first.mapping.column(Role::Amount).is_some();
-        let statuses = self.statuses;
         let mapping = &first.mapping;
         let quality = Quality {
             rows_read: self.rows_read,
@@ -835,7 +883,7 @@ impl Fold {
             lines_skipped: self.lines_skipped.groups().to_vec(),
             unmapped_columns: unmapped_columns(mapping, &first.headers),
             warnings,
-            ..first.quality
+            ..first.quality.clone()
         };
         Report {
             file: quality.file.clone(),
@@ -870,26 +918,30 @@ impl Fold {
             histograms: Vec::new(),
             dimensions: self
                 .dimensions
-                .into_iter()
+                .iter()
                 .filter_map(|d| {
                     let column = &first.headers.get(d.column)?;
-                    dimension_of(column, d.role, d.counts)
+                    dimension_of(column, d.role, d.counts.iter().map(|(v, &n)| (v, n)))
                 })
                 .collect(),
             mapping: role_mappings(mapping, &first.headers),
-            columns: first.headers,
+            columns: first.headers.clone(),
             statuses: statuses
                 .into_iter()
                 .map(|(raw, status, count)| StatusValue { raw, status, count })
                 .collect(),
-            currencies: self.currencies.into_iter().map(|(code, _)| code).collect(),
-            currency: first.currency,
+            currencies: self
+                .currencies
+                .iter()
+                .map(|(code, _)| code.clone())
+                .collect(),
+            currency: first.currency.clone(),
             by_currency: Vec::new(),
             quality,
-            joins: self.joins,
-            derived: self.derived,
+            joins: self.joins.clone(),
+            derived: self.derived.clone(),
             lookups: Vec::new(),
-            suggested_joins: self.suggested_joins,
+            suggested_joins: self.suggested_joins.clone(),
         }
     }
 

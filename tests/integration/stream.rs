@@ -206,7 +206,13 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             "{:?} {:?} {:?}",
             options.grain, options.range, options.filters
         );
-        let report = streamed("t.csv", bytes, std::slice::from_ref(&users), options, batching);
+        let report = streamed(
+            "t.csv",
+            bytes,
+            std::slice::from_ref(&users),
+            options,
+            batching,
+        );
         assert_same_metrics(&what, &report, &whole(options));
         assert!(report.quality.rows_skipped >= 1, "{what}: the bad row");
         let note = report.quality.warnings.last().unwrap();
@@ -310,4 +316,108 @@ fn cli_report_stream_prints_the_report_and_the_speed() {
     let out = cli().args(["report", "--stream", "-"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give a file, not standard input"));
+}
+
+/// A host that keeps the fold between views (the page) reads the file once for a change of
+/// grain or range, and twice again when the data options change; every view has the numbers of
+/// reading the file whole.
+#[test]
+fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
+    use paymetrics::stream::stream_report_keeping;
+    let sample = generate(&SampleOptions {
+        rows: 6_000,
+        seed: 9,
+    });
+    // Every 40th payment not settled (settled_at, the 12th column, empty): the first view's
+    // second read judges them against the SLA, once.
+    let csv: Vec<String> = sample
+        .transactions
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match i % 40 {
+            39 => {
+                let mut cells: Vec<&str> = line.split(',').collect();
+                cells[11] = "";
+                cells.join(",")
+            }
+            _ => line.to_string(),
+        })
+        .collect();
+    let csv = csv.join("\n") + "\n";
+    let bytes = csv.as_bytes();
+    let whole = |options: &Options| {
+        analyze(&Dataset::new(read_csv("t.csv", bytes).unwrap()), options).unwrap()
+    };
+    let unsettled = whole(&Options::default()).totals["settlement_sla_breach"];
+    assert!(unsettled.is_some_and(|share| share > 0.01), "{unsettled:?}");
+    let batching = Batching {
+        rows: 700,
+        chunk_bytes: 4096,
+        ..Batching::default()
+    };
+    let channel = Filter {
+        column: "channel".into(),
+        values: vec!["app_qr".into()],
+        exclude: false,
+    };
+    let views = [
+        (Options::default(), 2),
+        (
+            Options {
+                grain: Grain::Week,
+                ..Options::default()
+            },
+            1,
+        ),
+        (
+            Options {
+                grain: Grain::Month,
+                range: Some(DateRange {
+                    from: "2025-08-01".into(),
+                    to: "2025-08-31".into(),
+                }),
+                ..Options::default()
+            },
+            1,
+        ),
+        (
+            Options {
+                filters: vec![channel.clone()],
+                ..Options::default()
+            },
+            2,
+        ),
+        (
+            Options {
+                filters: vec![channel],
+                grain: Grain::Week,
+                ..Options::default()
+            },
+            1,
+        ),
+        (
+            Options {
+                sla_hours: Some(20.0),
+                ..Options::default()
+            },
+            2,
+        ),
+    ];
+    let mut kept = None;
+    for (options, reads) in &views {
+        let what = format!(
+            "{:?} {:?} {:?}",
+            options.grain, options.range, options.filters
+        );
+        let mut opened = 0;
+        let mut open = || -> std::io::Result<Box<dyn std::io::Read + '_>> {
+            opened += 1;
+            Ok(Box::new(bytes))
+        };
+        let source = ("t.csv", &mut open as &mut paymetrics::stream::Open, &[][..]);
+        let report =
+            stream_report_keeping(source, options, batching, &mut |_| {}, &mut kept).unwrap();
+        assert_eq!(opened, *reads, "{what}: reads");
+        assert_same_metrics(&what, &report, &whole(options));
+    }
 }
