@@ -14,7 +14,7 @@ use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
 use crate::metrics::engine::bucket_table;
 use crate::metrics::engine::{Payers, PayersFrom, Rows};
 use crate::metrics::funnel::{
-    find_users_table, funnel_of, read_signups, Funnel, Signup, UserIndex,
+    find_users_table, funnel_of, read_signups, Funnel, PaymentsByUser, Signup, UserIndex,
 };
 use crate::metrics::retention::{retention_of, Retention};
 use crate::metrics::{
@@ -381,11 +381,31 @@ struct Filtered {
 }
 
 /// The signups of a users file, with what reading them found.
-struct Signups {
+pub(crate) struct Signups {
     signups: Vec<Signup>,
     /// Whether the file has a funding column (the funnel's `funded` step).
     funded: bool,
     warnings: Vec<String>,
+}
+
+impl Signups {
+    /// The signups of the users file among `lookups`, if one has a signup date, with each user
+    /// numbered as `index` numbers the transactions' user ids (`NO_ID`: none).
+    pub(crate) fn of(
+        lookups: &[RawTable],
+        index: &UserIndex,
+        zone: Zone,
+        date_order: Option<crate::time::DateOrder>,
+    ) -> Option<Signups> {
+        let columns = find_users_table(lookups)?;
+        let (signups, warnings) =
+            read_signups(&lookups[columns.table], &columns, index, zone, date_order);
+        Some(Signups {
+            signups,
+            funded: columns.funding.is_some(),
+            warnings,
+        })
+    }
 }
 
 impl Frame {
@@ -448,26 +468,18 @@ impl Frame {
     fn signups(&self, dataset: &Dataset) -> Option<&Signups> {
         self.signups
             .get_or_init(|| {
-                let columns = find_users_table(&dataset.lookups)?;
-                let transactions = &self.typed.transactions;
-                let index: UserIndex = transactions
-                    .user_ids
-                    .iter()
+                // Not built when there is no users file: an index of every user id.
+                find_users_table(&dataset.lookups)?;
+                let index: UserIndex = (self.typed.transactions.user_ids.iter())
                     .enumerate()
                     .map(|(i, id)| (id.as_str(), i as u32))
                     .collect();
-                let (signups, warnings) = read_signups(
-                    &dataset.lookups[columns.table],
-                    &columns,
+                Signups::of(
+                    &dataset.lookups,
                     &index,
                     self.calendar.zone,
                     self.date_order,
-                );
-                Some(Signups {
-                    signups,
-                    funded: columns.funding.is_some(),
-                    warnings,
-                })
+                )
             })
             .as_ref()
     }
@@ -1163,7 +1175,7 @@ fn cohorts(
     options: &Options,
 ) -> (Option<Funnel>, Option<Retention>, Vec<String>) {
     let transactions = &frame.typed.transactions;
-    let (Some(payers), Some(_), Some((first_day, last_day)), Some(range)) = (
+    let (Some(payers), Some(_), Some(span), Some(range)) = (
         payers,
         transactions.status.as_deref(),
         frame.calendar.span,
@@ -1172,10 +1184,21 @@ fn cohorts(
         return (None, None, Vec::new());
     };
     let signups = frame.signups(dataset);
+    cohorts_of(&payers.by_user, signups, span, range, options)
+}
+
+/// The funnel and retention of the payments grouped by payer `by_user`, with the users file's
+/// `signups`, over the data's days `(first_day, last_day)` and the view's `range`; and the
+/// warnings about the users file. (Both the in-memory and the streamed report call it.)
+pub(crate) fn cohorts_of(
+    by_user: &PaymentsByUser,
+    signups: Option<&Signups>,
+    (first_day, last_day): (i64, i64),
+    range: (i64, i64),
+    options: &Options,
+) -> (Option<Funnel>, Option<Retention>, Vec<String>) {
     let mut warnings = signups.map(|s| s.warnings.clone()).unwrap_or_default();
     let signup_list = signups.map(|s| s.signups.as_slice());
-    // Grouped by payer once, for both.
-    let by_user = &payers.by_user;
     let funnel = funnel_of(
         by_user,
         signup_list,

@@ -327,6 +327,32 @@ impl PaymentsByUser {
     where
         I: Iterator<Item = (u32, i64)>,
     {
+        let by_user = PaymentsByUser::filled(users, payments);
+        debug_assert!(by_user
+            .starts
+            .windows(2)
+            .all(|pair| by_user.days[pair[0]..pair[1]].is_sorted()));
+        by_user
+    }
+
+    /// The same index from payments in any order (a streamed report's payer days, from a hash
+    /// set), for `users` user indices; `payments` is walked twice.
+    pub(crate) fn from_unordered<I>(users: usize, payments: impl Fn() -> I) -> PaymentsByUser
+    where
+        I: Iterator<Item = (u32, i64)>,
+    {
+        let mut by_user = PaymentsByUser::filled(users, payments);
+        for pair in by_user.starts.windows(2) {
+            by_user.days[pair[0]..pair[1]].sort_unstable();
+        }
+        by_user
+    }
+
+    /// Each user's payment days in the order `payments` gives them.
+    fn filled<I>(users: usize, payments: impl Fn() -> I) -> PaymentsByUser
+    where
+        I: Iterator<Item = (u32, i64)>,
+    {
         let mut starts = vec![0usize; users + 1];
         for (user, _) in payments() {
             starts[user as usize + 1] += 1;
@@ -341,9 +367,6 @@ impl PaymentsByUser {
             days[*slot] = day;
             *slot += 1;
         }
-        debug_assert!(starts
-            .windows(2)
-            .all(|pair| days[pair[0]..pair[1]].is_sorted()));
         PaymentsByUser { starts, days }
     }
 

@@ -8,9 +8,10 @@
 //! (`report::build_frame` on the batch, with the first batch's mapping and time zone), folded,
 //! and dropped. What is kept:
 //! - each local day's counts and sums (`Tally::add_counts`);
-//! - each (payer, day) with a payment, 8 bytes, and apart those by a verified payer: active,
-//!   new and verified payers and the trailing windows follow from them (the distinct-count
-//!   sets: they grow with the payers and their days, not the rows). New and returning payers'
+//! - each (payer, day) with a payment, 8 bytes, and apart those by a verified payer and those
+//!   with a second payment: active, new and verified payers, the trailing windows, the funnel
+//!   and retention follow from them (the distinct-count sets: they grow with the payers and
+//!   their days, not the rows). New and returning payers'
 //!   volume is summed in the second read, once each payer's first day is known;
 //! - each (merchant, day) with a payment, and its volume: active merchants, top-10 share, HHI;
 //! - each mix's sums per (value, day): the mixes by channel, funding source, type, region and
@@ -26,7 +27,8 @@
 //!
 //! Filters fold only the rows they keep, in every read; lookups (held in memory) are joined to
 //! each batch and derived columns computed on it, as `report::build_frame` does for a whole file.
-//! Not streamed (yet): histograms, funnel, retention, segments, custom metrics; mixed currencies
+//! The funnel and retention follow from the payers' days (with a users file's signups), as in
+//! memory (`report::cohorts_of`). Not streamed (yet): histograms, segments, custom metrics; mixed currencies
 //! need exchange rates.
 mod ranks;
 
@@ -42,16 +44,18 @@ use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
     ActiveWindows, Bucket, Computed, RowFacts, Sampled, Settlement, Tally,
 };
-use crate::options::{Filter, Options};
+use crate::metrics::funnel::{find_users_table, Funnel, PaymentsByUser, UserIndex};
+use crate::metrics::retention::Retention;
+use crate::options::{CohortBasis, Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    add_view_warnings, build_frame, dimension_candidates, filter_mask, parse_range, role_mappings,
-    unmapped_columns, CatalogReader, Dates, Frame, LookupQuality, Report, ReportParams,
-    StatusValue,
+    add_view_warnings, build_frame, cohorts_of, dimension_candidates, filter_mask, parse_range,
+    role_mappings, unmapped_columns, CatalogReader, Dates, Frame, LookupQuality, Report,
+    ReportParams, Signups, StatusValue,
 };
 use crate::schema::{Mapping, Role, Status};
-use crate::time::bucket_label;
 use crate::time::Zone;
+use crate::time::{bucket_label, WeekStart};
 use crate::transactions::{Transactions, NO_ID};
 use ranks::{first_bin, Selection};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -213,7 +217,15 @@ pub fn stream_report_keeping(
         }
     }
     let read = (reads, batching.rows);
-    let report = fold.report(&first, options, &periods, (&selection, &counts), read);
+    let cohorts = fold.cohorts(&first, lookups, periods.range, options);
+    let report = fold.report(
+        &first,
+        options,
+        &periods,
+        (&selection, &counts),
+        read,
+        cohorts,
+    );
     *kept = Some(Folded { key, fold, first });
     Ok(Report {
         lookups: lookups
@@ -387,6 +399,13 @@ struct First {
     quality: Quality,
 }
 
+/// The funnel, retention and the warnings about the users file (`report::cohorts_of`).
+type Cohorts = (Option<Funnel>, Option<Retention>, Vec<String>);
+
+/// What the funnel and retention depend on beyond the fold: the range, week start, funnel
+/// window and cohort basis.
+type CohortsKey = (Option<(i64, i64)>, WeekStart, u32, Option<CohortBasis>);
+
 /// A column that may be a dimension: its index in the batches' tables (with joined and derived
 /// columns) and its rows per value.
 struct DimensionFold {
@@ -405,6 +424,12 @@ struct Fold {
     /// Each (payer, day) with a payment (`payer_day`), and those with one by a verified payer.
     payer_days: Set<u64>,
     verified_days: Set<u64>,
+    /// The (payer, day)s with a second payment: the funnel's second payment may be on the day of
+    /// the first.
+    repeat_days: Set<u64>,
+    /// The last funnel and retention, with the view options they depend on (a kept fold's next
+    /// view of another grain reuses them).
+    cohorts: Option<(CohortsKey, Cohorts)>,
     merchant_days: Map<(u32, i32), f64>,
     /// What joining each batch's lookups and deriving its columns found, summed.
     joins: Vec<JoinOutcome>,
@@ -452,6 +477,8 @@ impl Fold {
             days: Map::default(),
             payer_days: Set::default(),
             verified_days: Set::default(),
+            repeat_days: Set::default(),
+            cohorts: None,
             merchant_days: Map::default(),
             mixes: Vec::new(),
             declines: None,
@@ -752,7 +779,9 @@ impl Fold {
             };
             if let Some(code) = users.map(|u| u[row]).filter(|&u| u != NO_ID) {
                 let id = intern(&mut self.users, &mut user_ids, &transactions.user_ids, code);
-                self.payer_days.insert(payer_day(id, day));
+                if !self.payer_days.insert(payer_day(id, day)) {
+                    self.repeat_days.insert(payer_day(id, day));
+                }
                 if kyc.is_some_and(|k| k[row]) {
                     self.verified_days.insert(payer_day(id, day));
                 }
@@ -815,6 +844,7 @@ impl Fold {
         periods: &Periods,
         (selection, counts): (&Selection, &[u64]),
         (reads, batch_rows): (u32, usize),
+        (funnel, retention, users_warnings): Cohorts,
     ) -> Report {
         let mut tallies = vec![Tally::default(); periods.count()];
         let mut days: Vec<(&i32, &Tally)> = self.days.iter().collect();
@@ -864,6 +894,7 @@ impl Fold {
         let mut statuses = self.statuses.clone();
         statuses.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         let mut warnings = self.warnings.clone();
+        warnings.extend(users_warnings);
         let no_series = self.span.is_some() && periods.buckets.is_none();
         add_view_warnings(&mut warnings, no_series, &statuses);
         let times = match reads {
@@ -871,7 +902,7 @@ impl Fold {
             n => format!("{n} times"),
         };
         warnings.push(format!(
-            "streamed: the file was read {times} for this view, {batch_rows} rows at a time; histograms, the funnel and retention need it in memory"
+            "streamed: the file was read {times} for this view, {batch_rows} rows at a time; histograms need it in memory"
         ));
         let has_amount = first.mapping.column(Role::Amount).is_some();
         let mapping = &first.mapping;
@@ -913,8 +944,8 @@ impl Fold {
                 .map(|mix| mix.breakdown(periods, options, has_amount))
                 .collect(),
             decline_reasons: self.declines.as_ref().map(|d| d.reasons(periods)),
-            funnel: None,
-            retention: None,
+            funnel,
+            retention,
             histograms: Vec::new(),
             dimensions: self
                 .dimensions
@@ -943,6 +974,58 @@ impl Fold {
             lookups: Vec::new(),
             suggested_joins: self.suggested_joins.clone(),
         }
+    }
+
+    /// The funnel and retention (`report::cohorts_of`, as in memory) from the payers' days, with
+    /// the signups of a users file among `lookups`.
+    fn cohorts(
+        &mut self,
+        first: &First,
+        lookups: &[RawTable],
+        range: Option<(i64, i64)>,
+        options: &Options,
+    ) -> Cohorts {
+        let key = (
+            range,
+            options.week_start,
+            options.funnel_days(),
+            options.cohort,
+        );
+        if self.cohorts.as_ref().is_none_or(|(known, _)| *known != key) {
+            let cohorts = self.cohorts_of(first, lookups, range, options);
+            self.cohorts = Some((key, cohorts));
+        }
+        (self.cohorts.as_ref())
+            .map(|(_, cohorts)| cohorts.clone())
+            .unwrap_or_default()
+    }
+
+    fn cohorts_of(
+        &self,
+        first: &First,
+        lookups: &[RawTable],
+        range: Option<(i64, i64)>,
+        options: &Options,
+    ) -> Cohorts {
+        let mapped = |role| first.mapping.column(role).is_some();
+        let (true, true, Some(span), Some(range)) =
+            (mapped(Role::UserId), mapped(Role::Status), self.span, range)
+        else {
+            return (None, None, Vec::new());
+        };
+        // Each payer's days, a day twice when it had a second payment.
+        let by_user = PaymentsByUser::from_unordered(self.users.len(), || {
+            let days = self.payer_days.iter().chain(&self.repeat_days);
+            days.map(|&key| payer_and_day(key))
+                .map(|(payer, day)| (payer, i64::from(day)))
+        });
+        let signups = find_users_table(lookups).and_then(|_| {
+            let index: UserIndex = (self.users.iter())
+                .map(|(id, &payer)| (id.as_str(), payer))
+                .collect();
+            Signups::of(lookups, &index, first.zone, self.pinned.date_order)
+        });
+        cohorts_of(&by_user, signups.as_ref(), span, range, options)
     }
 
     /// Each payer's first payment day (by the file's payer ids; `i32::MAX`: none).

@@ -7,6 +7,7 @@
 //! period has not elapsed.
 use paymetrics::join::JoinSpec;
 use paymetrics::options::{CohortBasis, DateRange};
+use paymetrics::stream::{stream_report, Batching};
 use paymetrics::{analyze, read_csv, Dataset, Options};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -32,7 +33,33 @@ fn report(users: bool, options: Options) -> Value {
         }];
     }
     let report = analyze(&dataset, &options).expect("the fixture is analysed");
-    serde_json::to_value(&report).expect("the report serialises")
+    let json = serde_json::to_value(&report).expect("the report serialises");
+    // The streamed report (`report --stream`: the payers' days folded in batches of 2 rows)
+    // has the same funnel and retention, so every hand value below checks it too.
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cohorts/transactions.csv"),
+    )
+    .unwrap();
+    let mut open = || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(&bytes[..])) };
+    let tiny = Batching {
+        rows: 2,
+        chunk_bytes: 5,
+        keep_values: 3,
+    };
+    let streamed = stream_report(
+        "transactions.csv",
+        &mut open,
+        &dataset.lookups,
+        &options,
+        tiny,
+        &mut |_| {},
+    )
+    .expect("the fixture is streamed");
+    let streamed = serde_json::to_value(&streamed).expect("the report serialises");
+    for part in ["funnel", "retention"] {
+        assert_eq!(streamed[part], json[part], "{part}, streamed");
+    }
+    json
 }
 
 fn options(tz: &str) -> Options {

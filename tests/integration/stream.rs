@@ -4,7 +4,7 @@
 //! too; `tests/memory.rs` checks that their memory does not grow with the rows.)
 use super::{assert_fixture_cases, cli, data};
 use paymetrics::join::JoinSpec;
-use paymetrics::options::{DateRange, Filter};
+use paymetrics::options::{CohortBasis, DateRange, Filter};
 use paymetrics::sample::{generate, SampleOptions};
 use paymetrics::stream::{stream_report, Batching};
 use paymetrics::{analyze, read_csv, Dataset, Grain, Options, Report};
@@ -84,6 +84,9 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
     assert_eq!(streamed.derived, whole.derived, "{what}: derived columns");
     // What the page offers to filter by, counted over every loaded row in both.
     assert_eq!(streamed.dimensions, whole.dimensions, "{what}: dimensions");
+    // The funnel and retention follow the payers' days (and the users file's signups).
+    assert_eq!(streamed.funnel, whole.funnel, "{what}: funnel");
+    assert_eq!(streamed.retention, whole.retention, "{what}: retention");
     assert_eq!(
         streamed.suggested_joins, whole.suggested_joins,
         "{what}: suggested joins"
@@ -214,6 +217,9 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             batching,
         );
         assert_same_metrics(&what, &report, &whole(options));
+        // The users file's signups make the cohorts (the funnel and retention compared above).
+        let basis = report.funnel.as_ref().map(|funnel| funnel.basis);
+        assert_eq!(basis, Some(CohortBasis::Signup), "{what}");
         assert!(report.quality.rows_skipped >= 1, "{what}: the bad row");
         let note = report.quality.warnings.last().unwrap();
         assert!(note.starts_with("streamed: the file was read "), "{note}");
@@ -419,5 +425,7 @@ fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
             stream_report_keeping(source, options, batching, &mut |_| {}, &mut kept).unwrap();
         assert_eq!(opened, *reads, "{what}: reads");
         assert_same_metrics(&what, &report, &whole(options));
+        let basis = report.retention.as_ref().map(|retention| retention.basis);
+        assert_eq!(basis, Some(CohortBasis::FirstPayment), "{what}");
     }
 }
