@@ -697,13 +697,7 @@ pub fn histograms(
                 .filter(|&r| is_successful(status[r]) && amount[r] > 0.0)
                 .map(|r| amount[r]),
         );
-        let mut histogram = Histogram {
-            id: "ticket",
-            title: "Ticket size",
-            unit: "currency",
-            edges: one_two_five_edges(&values),
-            counts: Vec::new(),
-        };
+        let mut histogram = ticket_histogram(one_two_five_edges(&values));
         fill(&mut histogram, &values);
         out.push(histogram);
     }
@@ -722,17 +716,33 @@ pub fn histograms(
             }
             _ => linear_edges(&mut values),
         };
-        let mut histogram = Histogram {
-            id: "latency",
-            title: "Latency",
-            unit: "milliseconds",
-            edges,
-            counts: Vec::new(),
-        };
+        let mut histogram = latency_histogram(edges);
         fill(&mut histogram, &values);
         out.push(histogram);
     }
     out
+}
+
+/// The ticket-size histogram with `edges`, its counts 0.
+pub(crate) fn ticket_histogram(edges: Vec<f64>) -> Histogram {
+    Histogram {
+        id: "ticket",
+        title: "Ticket size",
+        unit: "currency",
+        counts: vec![0; edges.len().saturating_sub(1)],
+        edges,
+    }
+}
+
+/// The latency histogram with `edges`, its counts 0.
+pub(crate) fn latency_histogram(edges: Vec<f64>) -> Histogram {
+    Histogram {
+        id: "latency",
+        title: "Latency",
+        unit: "milliseconds",
+        counts: vec![0; edges.len().saturating_sub(1)],
+        edges,
+    }
 }
 
 fn one_two_five_edges(values: &[f64]) -> Vec<f64> {
@@ -744,6 +754,11 @@ fn one_two_five_edges(values: &[f64]) -> Vec<f64> {
     let (min, max) = values.iter().fold((first, first), |(min, max), &v| {
         (if v < min { v } else { min }, if v > max { v } else { max })
     });
+    one_two_five_edges_of(min, max)
+}
+
+/// Edges in 1-2-5 steps from the power of ten at or below `min` past `max` (amounts above 0).
+pub(crate) fn one_two_five_edges_of(min: f64, max: f64) -> Vec<f64> {
     let mut edge = 10f64.powf(min.log10().floor());
     let mut edges = vec![edge];
     let mut step = 0;
@@ -770,7 +785,7 @@ fn linear_edges(values: &mut [f64]) -> Vec<f64> {
 }
 
 /// Equal steps of a round width from `low` past `p99`, then one bin up to `max`.
-fn edges_up_to(low: f64, p99: f64, max: f64) -> Vec<f64> {
+pub(crate) fn edges_up_to(low: f64, p99: f64, max: f64) -> Vec<f64> {
     let raw = ((p99 - low) / 20.0).max(f64::MIN_POSITIVE);
     let magnitude = 10f64.powf(raw.log10().floor());
     let width = [1.0, 2.0, 2.5, 5.0, 10.0]
@@ -793,36 +808,63 @@ fn edges_up_to(low: f64, p99: f64, max: f64) -> Vec<f64> {
 }
 
 fn fill(histogram: &mut Histogram, values: &[f64]) {
-    let edges = &histogram.edges;
-    let bins = edges.len().saturating_sub(1);
-    let mut counts = vec![0u64; bins];
-    if bins > 0 {
-        // The bin whose lower edge is the last one <= v (the first bin below the first edge); the
-        // top edge belongs to the last bin: the count of upper edges at or below v, at most the
-        // last bin. Edges ascend, so that count is found from the one at the start of v's cell
-        // (`below`, a sixteenth of an octave), plus the edges within the cell, rarely more than
-        // one: rather than by comparing v with every edge (1M rows: 2M values against ~20 edges
-        // took a tenth of a report). A NaN ends `upper`, at or below no value, so that the step
-        // past the last edge needs no bounds check.
-        let mut upper = edges[1..].to_vec();
-        upper.push(f64::NAN);
-        let below = edges_below_cells(&upper[..bins]);
-        for &v in values {
-            // A NaN is at or above no edge (the callers leave NaNs out).
-            if v.is_nan() {
-                counts[0] += 1;
-                continue;
-            }
-            let mut i = below[(order_key(v) >> CELL_SHIFT) as usize] as usize;
-            // The first edge within the cell, without a branch; then any more.
-            i += usize::from(upper[i] <= v);
-            while upper[i] <= v {
-                i += 1;
-            }
-            counts[i.min(bins - 1)] += 1;
+    let binner = Binner::new(&histogram.edges);
+    let mut counts = vec![0u64; binner.bins];
+    for &v in values {
+        if let Some(bin) = binner.bin(v) {
+            counts[bin] += 1;
         }
     }
     histogram.counts = counts;
+}
+
+/// Finds the bin of a value among ascending edges: the bin whose lower edge is the last one
+/// <= v (the first bin below the first edge); the top edge belongs to the last bin. (The streamed
+/// report counts its values in batches with it too.)
+pub(crate) struct Binner {
+    bins: usize,
+    /// The upper edges, then a NaN (see `bin`).
+    upper: Vec<f64>,
+    /// `edges_below_cells` of the upper edges.
+    below: Vec<u32>,
+}
+
+impl Binner {
+    pub(crate) fn new(edges: &[f64]) -> Binner {
+        let bins = edges.len().saturating_sub(1);
+        let mut upper = edges.get(1..).unwrap_or_default().to_vec();
+        upper.push(f64::NAN);
+        let below = match bins {
+            0 => Vec::new(),
+            _ => edges_below_cells(&upper[..bins]),
+        };
+        Binner { bins, upper, below }
+    }
+
+    /// The bin of `v`; `None` when there are no bins.
+    pub(crate) fn bin(&self, v: f64) -> Option<usize> {
+        if self.bins == 0 {
+            return None;
+        }
+        // A NaN is at or above no edge (the callers leave NaNs out).
+        if v.is_nan() {
+            return Some(0);
+        }
+        // The count of upper edges at or below v, at most the last bin. Edges ascend, so that
+        // count is found from the one at the start of v's cell (`below`, a sixteenth of an
+        // octave), plus the edges within the cell, rarely more than one: rather than by
+        // comparing v with every edge (1M rows: 2M values against ~20 edges took a tenth of a
+        // report). The NaN ends `upper`, at or below no value, so that the step past the last
+        // edge needs no bounds check.
+        let upper = &self.upper;
+        let mut i = self.below[(order_key(v) >> CELL_SHIFT) as usize] as usize;
+        // The first edge within the cell, without a branch; then any more.
+        i += usize::from(upper[i] <= v);
+        while upper[i] <= v {
+            i += 1;
+        }
+        Some(i.min(self.bins - 1))
+    }
 }
 
 /// `order_key` shifted by this keeps its top 16 bits: the sign, the exponent and 4 bits of the

@@ -28,8 +28,8 @@
 //! Filters fold only the rows they keep, in every read; lookups (held in memory) are joined to
 //! each batch and derived columns computed on it, as `report::build_frame` does for a whole file.
 //! The funnel and retention follow from the payers' days (with a users file's signups), as in
-//! memory (`report::cohorts_of`). Not streamed (yet): histograms, segments, custom metrics; mixed currencies
-//! need exchange rates.
+//! memory (`report::cohorts_of`). The histograms are counted in the second read (`Histograms`).
+//! Not streamed (yet): segments, custom metrics; mixed currencies need exchange rates.
 mod ranks;
 
 use crate::dataset::{Dataset, Derived};
@@ -37,8 +37,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ingest::{CsvStream, RawTable};
 use crate::join::{JoinOutcome, JoinSpec, UNMATCHED_EXAMPLES};
 use crate::metrics::breakdown::{
-    dimension_counts, dimension_of, mix, mix_weight, reasons_of, Breakdown, Coded, Codes,
-    DeclineReasons, MixPoint, Tallies, MAX_DIMENSION_DISTINCT, MIX_ROLES, MIX_VALUES, UNLISTED,
+    dimension_counts, dimension_of, edges_up_to, latency_histogram, mix, mix_weight,
+    one_two_five_edges_of, reasons_of, ticket_histogram, Binner, Breakdown, Coded, Codes,
+    DeclineReasons, Histogram, MixPoint, Tallies, MAX_DIMENSION_DISTINCT, MIX_ROLES, MIX_VALUES,
+    UNLISTED,
 };
 use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
@@ -192,6 +194,9 @@ pub fn stream_report_keeping(
         first_days: fold.first_days(),
         volumes: vec![Tally::default(); periods.count()],
     });
+    // The histograms are counted in the same read as the second's parts (the latency's values,
+    // by value: its edges need the 99th percentile, known once the ranks are found).
+    let mut histograms = Histograms::new(&fold, &first, periods.range, batching.keep_values);
     while !selection.done() || second.is_some() {
         reads += 1;
         let pinned = &fold.values_only(second.is_some());
@@ -207,6 +212,7 @@ pub fn stream_report_keeping(
                     judge_unsettled(&frame, &rows, (end, sla), days);
                 }
                 second.add_volumes(&frame, &rows, users, &periods);
+                histograms.see(&frame, &rows);
             }
             see_values(&frame, &rows, sampled, &periods, &mut selection);
             Ok(read_columns(pinned, &dataset.transactions.headers))
@@ -215,6 +221,25 @@ pub fn stream_report_keeping(
         if let Some(second) = second.take() {
             fold.volumes = second.volumes;
         }
+    }
+    // The latency histogram's edges, from the range's 99th percentile and largest value.
+    let latency = fold.sampled.iter().position(|s| *s == Sampled::Latency);
+    let tail = latency.and_then(|index| {
+        let group = index * periods.count();
+        let found = |q| quantile(q, counts[group], |rank| selection.found(group, rank));
+        found(0.99).zip(found(1.0))
+    });
+    if histograms.bin_latencies(tail) {
+        // Too many latency values to count by value: one more read, with the edges known.
+        reads += 1;
+        let pinned = &fold.values_only(false);
+        read_batches(file, open, (reads, batching), progress, &mut |table| {
+            let dataset = dataset_of(table, lookups);
+            let frame = build_frame(&dataset, pinned)?;
+            let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
+            histograms.count_latencies(&frame, &rows);
+            Ok(read_columns(pinned, &dataset.transactions.headers))
+        })?;
     }
     let read = (reads, batching.rows);
     let cohorts = fold.cohorts(&first, lookups, periods.range, options);
@@ -227,6 +252,15 @@ pub fn stream_report_keeping(
         cohorts,
     );
     *kept = Some(Folded { key, fold, first });
+    let mut report = report;
+    if histograms.latency_left_out {
+        let at = report.quality.warnings.len().saturating_sub(1);
+        report.quality.warnings.insert(
+            at,
+            "the latency histogram needs the file in memory when a latency is negative".into(),
+        );
+    }
+    report.histograms = histograms.finish();
     Ok(Report {
         lookups: lookups
             .iter()
@@ -427,6 +461,10 @@ struct Fold {
     /// The (payer, day)s with a second payment: the funnel's second payment may be on the day of
     /// the first.
     repeat_days: Set<u64>,
+    /// Each day's smallest and largest successful amount above 0: the ticket histogram's edges.
+    ticket_extremes: Map<i32, (f64, f64)>,
+    /// The days with a negative latency (the latency histogram then needs the file in memory).
+    negative_latency_days: Set<i32>,
     /// The last funnel and retention, with the view options they depend on (a kept fold's next
     /// view of another grain reuses them).
     cohorts: Option<(CohortsKey, Cohorts)>,
@@ -478,6 +516,8 @@ impl Fold {
             payer_days: Set::default(),
             verified_days: Set::default(),
             repeat_days: Set::default(),
+            ticket_extremes: Map::default(),
+            negative_latency_days: Set::default(),
             cohorts: None,
             merchant_days: Map::default(),
             mixes: Vec::new(),
@@ -709,6 +749,28 @@ impl Fold {
         Ok(())
     }
 
+    /// What the histograms' edges need of a row: a successful amount above 0 (the ticket
+    /// histogram's, as `breakdown::histograms` reads them), a negative latency.
+    fn see_histogram_extremes(&mut self, transactions: &Transactions, row: usize, day: i32) {
+        if let (Some(amount), Some(status)) = (&transactions.amount, &transactions.status) {
+            let value = amount[row];
+            if is_successful(status[row]) && value > 0.0 {
+                let (min, max) = self.ticket_extremes.entry(day).or_insert((value, value));
+                if value < *min {
+                    *min = value;
+                }
+                if value > *max {
+                    *max = value;
+                }
+            }
+        }
+        if let Some(latency) = &transactions.latency_ms {
+            if !latency[row].is_nan() && latency[row].is_sign_negative() {
+                self.negative_latency_days.insert(day);
+            }
+        }
+    }
+
     /// Adds the batch's rows of each value to the dimensions', dropping a column once it has
     /// more than `MAX_DIMENSION_DISTINCT` values.
     fn count_dimensions(&mut self, table: &RawTable, transactions: &Transactions) {
@@ -766,6 +828,7 @@ impl Fold {
                     *self.first_bins.entry((index as u8, day, bin)).or_insert(0) += 1;
                 }
             }
+            self.see_histogram_extremes(transactions, row, day);
             if !facts.success {
                 continue;
             }
@@ -902,7 +965,7 @@ impl Fold {
             n => format!("{n} times"),
         };
         warnings.push(format!(
-            "streamed: the file was read {times} for this view, {batch_rows} rows at a time; histograms need it in memory"
+            "streamed: the file was read {times} for this view, {batch_rows} rows at a time"
         ));
         let has_amount = first.mapping.column(Role::Amount).is_some();
         let mapping = &first.mapping;
@@ -1411,6 +1474,153 @@ fn see_values(
                 }
             }
         }
+    }
+}
+
+/// The histograms of a view (`breakdown::histograms` in memory: the same rows, edges and bins),
+/// counted in the read after the fold: the rows of the view's range.
+struct Histograms {
+    range: Option<(i64, i64)>,
+    /// The most distinct latencies counted by value (`Batching::keep_values`): past it, the
+    /// histogram takes a read more.
+    keep_values: usize,
+    /// The ticket sizes, edges from the range's extremes (`Fold::ticket_extremes`).
+    ticket: Option<(Histogram, Binner)>,
+    latency: Option<Latencies>,
+    /// A latency is negative: its histogram's edges start at a value the in-memory selection
+    /// leaves first (`breakdown::linear_edges`), which a stream cannot know.
+    latency_left_out: bool,
+}
+
+enum Latencies {
+    /// The range's latencies by `order_key`, and how many rows had each.
+    Values(Map<u64, u64>),
+    /// More than `keep_values` distinct values.
+    TooMany,
+    /// Counted into its bins (`bin_latencies`), or to be counted in another read.
+    Binned(Histogram, Binner),
+}
+
+impl Histograms {
+    fn new(fold: &Fold, first: &First, range: Option<(i64, i64)>, keep_values: u64) -> Histograms {
+        let mapped = |role| first.mapping.column(role).is_some();
+        let in_range = |day: i64| range.is_some_and(|(a, b)| (a..=b).contains(&day));
+        let ticket = (mapped(Role::Amount) && mapped(Role::Status)).then(|| {
+            let extremes = (fold.ticket_extremes.iter())
+                .filter(|(&day, _)| in_range(i64::from(day)))
+                .map(|(_, &extremes)| extremes)
+                .reduce(|(a, b), (c, d)| (if c < a { c } else { a }, if d > b { d } else { b }));
+            let edges =
+                extremes.map_or_else(Vec::new, |(min, max)| one_two_five_edges_of(min, max));
+            let binner = Binner::new(&edges);
+            (ticket_histogram(edges), binner)
+        });
+        let negative = (fold.negative_latency_days.iter()).any(|&day| in_range(i64::from(day)));
+        let latency_left_out = mapped(Role::LatencyMs) && negative;
+        let latency =
+            (mapped(Role::LatencyMs) && !negative).then(|| Latencies::Values(Map::default()));
+        Histograms {
+            range,
+            keep_values: usize::try_from(keep_values).unwrap_or(usize::MAX),
+            ticket,
+            latency,
+            latency_left_out,
+        }
+    }
+
+    /// The kept rows of the range: their days.
+    fn rows_in_range<'a>(
+        &self,
+        frame: &'a Frame,
+        rows: &'a Kept,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let range = self.range;
+        let days = &frame.calendar.day;
+        rows.iter(frame.typed.transactions.len)
+            .filter(move |&row| range.is_some_and(|(a, b)| (a..=b).contains(&i64::from(days[row]))))
+    }
+
+    /// Counts a batch's ticket sizes and latencies.
+    fn see(&mut self, frame: &Frame, rows: &Kept) {
+        let transactions = &frame.typed.transactions;
+        let in_range: Vec<usize> = self.rows_in_range(frame, rows).collect();
+        if let (Some((histogram, binner)), Some(amount), Some(status)) =
+            (&mut self.ticket, &transactions.amount, &transactions.status)
+        {
+            for &row in &in_range {
+                if is_successful(status[row]) && amount[row] > 0.0 {
+                    if let Some(bin) = binner.bin(amount[row]) {
+                        histogram.counts[bin] += 1;
+                    }
+                }
+            }
+        }
+        if let (Some(Latencies::Values(values)), Some(latency)) =
+            (&mut self.latency, &transactions.latency_ms)
+        {
+            for &row in &in_range {
+                if !latency[row].is_nan() {
+                    *values.entry(order_key(latency[row])).or_insert(0) += 1;
+                }
+            }
+            if values.len() > self.keep_values {
+                self.latency = Some(Latencies::TooMany);
+            }
+        }
+    }
+
+    /// Bins the latencies with the edges of `tail` (the range's 99th percentile and largest
+    /// value: none without a value); true when they are to be counted in another read.
+    fn bin_latencies(&mut self, tail: Option<(f64, f64)>) -> bool {
+        let Some(latency) = self.latency.take() else {
+            return false;
+        };
+        let edges = tail.map_or_else(Vec::new, |(p99, max)| edges_up_to(0.0, p99, max));
+        let binner = Binner::new(&edges);
+        let mut histogram = latency_histogram(edges);
+        let again = match latency {
+            Latencies::Values(values) => {
+                for (&key, &count) in &values {
+                    if let Some(bin) = binner.bin(from_order_key(key)) {
+                        histogram.counts[bin] += count;
+                    }
+                }
+                false
+            }
+            _ => true,
+        };
+        self.latency = Some(Latencies::Binned(histogram, binner));
+        again
+    }
+
+    /// Counts a batch's latencies into their bins (the read after `bin_latencies` said so).
+    fn count_latencies(&mut self, frame: &Frame, rows: &Kept) {
+        let in_range: Vec<usize> = self.rows_in_range(frame, rows).collect();
+        if let (Some(Latencies::Binned(histogram, binner)), Some(latency)) =
+            (&mut self.latency, &frame.typed.transactions.latency_ms)
+        {
+            for row in in_range {
+                if let Some(bin) = (!latency[row].is_nan())
+                    .then(|| binner.bin(latency[row]))
+                    .flatten()
+                {
+                    histogram.counts[bin] += 1;
+                }
+            }
+        }
+    }
+
+    /// The histograms, in the report's order.
+    fn finish(self) -> Vec<Histogram> {
+        let latency = match self.latency {
+            Some(Latencies::Binned(histogram, _)) => Some(histogram),
+            _ => None,
+        };
+        self.ticket
+            .map(|(histogram, _)| histogram)
+            .into_iter()
+            .chain(latency)
+            .collect()
     }
 }
 

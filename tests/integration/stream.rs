@@ -87,6 +87,8 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
     // The funnel and retention follow the payers' days (and the users file's signups).
     assert_eq!(streamed.funnel, whole.funnel, "{what}: funnel");
     assert_eq!(streamed.retention, whole.retention, "{what}: retention");
+    // The histograms: the same edges (from the same extremes and percentiles) and counts.
+    assert_eq!(streamed.histograms, whole.histograms, "{what}: histograms");
     assert_eq!(
         streamed.suggested_joins, whole.suggested_joins,
         "{what}: suggested joins"

@@ -506,8 +506,6 @@ export function renderDashboard(el, report, state, handlers) {
   renderTabs(el, state, handlers);
   const view = viewById(state.view);
   const visible = new Set(view.sections);
-  // Not computed for a streamed file (too large to hold): src/stream.
-  if (state.streamed) visible.delete('histograms');
   for (const section of el.viewPanel.querySelectorAll('[data-section]')) {
     const name = section.dataset.section;
     section.hidden = !visible.has(name) || (name === 'histograms' && view.histograms !== null && !view.histograms.includes(section.dataset.hist));

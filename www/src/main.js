@@ -1133,7 +1133,7 @@ function renderDataset(report) {
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
   el.streamedNote.hidden = !state.streamed;
   el.streamedNote.textContent = state.streamed
-    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Segments, custom metrics and histograms need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}).`
+    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Segments and custom metrics need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}).`
     : '';
 }
 
