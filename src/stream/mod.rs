@@ -1413,8 +1413,17 @@ fn clamp_day(day: i64) -> i32 {
 fn intern(ids: &mut Map<String, u32>, found: &mut [u32], names: &[String], code: u32) -> u32 {
     let slot = &mut found[code as usize];
     if *slot == NO_ID {
-        let next = ids.len() as u32;
-        *slot = *ids.entry(names[code as usize].clone()).or_insert(next);
+        let name = &names[code as usize];
+        // Looked up by reference first: most ids were met in an earlier batch, and `entry`
+        // would copy the name for each.
+        *slot = match ids.get(name.as_str()) {
+            Some(&id) => id,
+            None => {
+                let next = ids.len() as u32;
+                ids.insert(name.clone(), next);
+                next
+            }
+        };
     }
     *slot
 }

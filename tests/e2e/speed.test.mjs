@@ -229,6 +229,25 @@ describe('The speed build', { timeout: 300000 }, () => {
       assert.deepEqual(Object.keys(row.values).sort(), Object.keys(values).sort(), bucket);
       for (const [col, value] of Object.entries(values)) assertClose(row.values[col], value, `${bucket} ${col}`);
     }
+    // A filter from the columns the stream counted (its dimensions), against the same filter on
+    // the file held by the size build.
+    const filtered = async (p) => {
+      await p.click('#add-filter');
+      await p.selectOption('#filter-column', 'channel');
+      await p.check('[data-filter-value="online"]');
+      await settle(p, () => p.click('#filter-apply'));
+      return kpiValues(p);
+    };
+    const streamedOnline = await filtered(page);
+    const held = await reopen(session.browser, session.server.url, '');
+    opened.push(held);
+    await settle(held.page, () => held.page.setInputFiles('#file-input', sampleCsv));
+    const heldOnline = await filtered(held.page);
+    assert.ok(heldOnline.txn_count < sizeBuild.kpis.txn_count, 'the filter keeps some rows');
+    for (const [id, value] of Object.entries(heldOnline)) {
+      if (value === null) assert.equal(streamedOnline[id], null, id);
+      else assertClose(streamedOnline[id], value, `${id}, channel online`);
+    }
     assert.deepEqual(log.pageErrors, []);
   });
 
