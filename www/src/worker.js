@@ -208,7 +208,12 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, sp
     // it is read). A lookup comes on top of the dataset and its frame; a join shares the
     // transactions' columns (dataset::prepare) and adds a 4-byte code per row for each joined
     // column, counted as JOIN_BYTES_PER_ROW.
-    const reserved = role === 'transactions' ? held : held + transactionRows * (FRAME_BYTES_PER_ROW + JOIN_BYTES_PER_ROW);
+    // A streamed file's state (its last view's fold, kept for the next: src/stream) is not a
+    // table: it is counted as the wasm memory in use beyond the engine's start.
+    const transactionsState = streamed
+      ? Math.max(0, memory.buffer.byteLength - START_BYTES)
+      : transactionRows * (FRAME_BYTES_PER_ROW + JOIN_BYTES_PER_ROW);
+    const reserved = role === 'transactions' ? held : held + transactionsState;
     let limit = Math.max(0, BUDGET - reserved - retiredBeyondStart());
     // `memoryLimit` (the page's test seam, ?memory-limit= in the URL) can only lower the limit.
     if (Number.isFinite(memoryLimit) && memoryLimit >= 0) limit = Math.min(limit, memoryLimit);
