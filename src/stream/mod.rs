@@ -203,20 +203,23 @@ pub fn stream_report_keeping(
         let (sampled, users) = (&fold.sampled, &fold.users);
         let days = &mut fold.days;
         let sla = sla_millis(options.sla_hours());
-        read_batches(file, open, (reads, batching), progress, &mut |table| {
-            let dataset = dataset_of(table, lookups);
-            let frame = build_frame(&dataset, pinned)?;
-            let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
-            if let Some(second) = second.as_mut() {
-                if let Some(end) = second.data_end {
-                    judge_unsettled(&frame, &rows, (end, sla), days);
+        let source = (file, &mut *open, lookups);
+        read_again(
+            source,
+            pinned,
+            (reads, batching),
+            progress,
+            &mut |frame, rows| {
+                if let Some(second) = second.as_mut() {
+                    if let Some(end) = second.data_end {
+                        judge_unsettled(frame, rows, (end, sla), days);
+                    }
+                    second.add_volumes(frame, rows, users, &periods);
+                    histograms.see(frame, rows);
                 }
-                second.add_volumes(&frame, &rows, users, &periods);
-                histograms.see(&frame, &rows);
-            }
-            see_values(&frame, &rows, sampled, &periods, &mut selection);
-            Ok(read_columns(pinned, &dataset.transactions.headers))
-        })?;
+                see_values(frame, rows, sampled, &periods, &mut selection);
+            },
+        )?;
         selection.end_round();
         if let Some(second) = second.take() {
             fold.volumes = second.volumes;
@@ -233,35 +236,33 @@ pub fn stream_report_keeping(
         // Too many latency values to count by value: one more read, with the edges known.
         reads += 1;
         let pinned = &fold.values_only(false);
-        read_batches(file, open, (reads, batching), progress, &mut |table| {
-            let dataset = dataset_of(table, lookups);
-            let frame = build_frame(&dataset, pinned)?;
-            let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
-            histograms.count_latencies(&frame, &rows);
-            Ok(read_columns(pinned, &dataset.transactions.headers))
-        })?;
+        let source = (file, &mut *open, lookups);
+        read_again(
+            source,
+            pinned,
+            (reads, batching),
+            progress,
+            &mut |frame, rows| histograms.count_latencies(frame, rows),
+        )?;
     }
     let read = (reads, batching.rows);
-    let cohorts = fold.cohorts(&first, lookups, periods.range, options);
+    let (funnel, retention, mut notes) = fold.cohorts(&first, lookups, periods.range, options);
+    if histograms.latency_left_out {
+        notes.push(
+            "the latency histogram needs the file in memory when a latency is negative".into(),
+        );
+    }
     let report = fold.report(
         &first,
         options,
         &periods,
         (&selection, &counts),
         read,
-        cohorts,
+        (funnel, retention, notes),
     );
     *kept = Some(Folded { key, fold, first });
-    let mut report = report;
-    if histograms.latency_left_out {
-        let at = report.quality.warnings.len().saturating_sub(1);
-        report.quality.warnings.insert(
-            at,
-            "the latency histogram needs the file in memory when a latency is negative".into(),
-        );
-    }
-    report.histograms = histograms.finish();
     Ok(Report {
+        histograms: histograms.finish(),
         lookups: lookups
             .iter()
             .map(|t| LookupQuality {
@@ -331,6 +332,24 @@ fn read_batches(
         }
     }
     fold(stream.finish()?).map(|_| ())
+}
+
+/// Reads the file again under `pinned` (the first read's options, typing only some columns:
+/// `Fold::values_only`), handing `see` each batch's frame and the rows the filters keep.
+fn read_again(
+    (file, open, lookups): (&str, &mut Open, &[RawTable]),
+    pinned: &Options,
+    (read, batching): (u32, Batching),
+    progress: &mut dyn FnMut(StreamProgress),
+    see: &mut dyn FnMut(&Frame, &Kept),
+) -> Result<()> {
+    read_batches(file, open, (read, batching), progress, &mut |table| {
+        let dataset = dataset_of(table, lookups);
+        let frame = build_frame(&dataset, pinned)?;
+        let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
+        see(&frame, &rows);
+        Ok(read_columns(pinned, &dataset.transactions.headers))
+    })
 }
 
 /// A batch of rows with the lookups to join to it (cheap copies: their columns are shared).
@@ -751,8 +770,8 @@ impl Fold {
 
     /// What the histograms' edges need of a row: a successful amount above 0 (the ticket
     /// histogram's, as `breakdown::histograms` reads them), a negative latency.
-    fn see_histogram_extremes(&mut self, transactions: &Transactions, row: usize, day: i32) {
-        if let (Some(amount), Some(status)) = (&transactions.amount, &transactions.status) {
+    fn see_histogram_extremes(&mut self, columns: &HistogramColumns, row: usize, day: i32) {
+        if let Some((amount, status)) = columns.ticket {
             let value = amount[row];
             if is_successful(status[row]) && value > 0.0 {
                 let (min, max) = self.ticket_extremes.entry(day).or_insert((value, value));
@@ -764,7 +783,7 @@ impl Fold {
                 }
             }
         }
-        if let Some(latency) = &transactions.latency_ms {
+        if let Some(latency) = columns.latency {
             if !latency[row].is_nan() && latency[row].is_sign_negative() {
                 self.negative_latency_days.insert(day);
             }
@@ -813,6 +832,7 @@ impl Fold {
         let users = transactions.user.as_deref();
         let merchants = transactions.merchant.as_deref();
         let kyc = transactions.kyc_verified.as_deref();
+        let histogram_columns = HistogramColumns::of(transactions);
         // Batch codes to the file's ids, found the first time a code is met.
         let mut user_ids = vec![NO_ID; transactions.user_ids.len()];
         let mut merchant_ids = vec![NO_ID; transactions.merchant_ids.len()];
@@ -828,7 +848,7 @@ impl Fold {
                     *self.first_bins.entry((index as u8, day, bin)).or_insert(0) += 1;
                 }
             }
-            self.see_histogram_extremes(transactions, row, day);
+            self.see_histogram_extremes(&histogram_columns, row, day);
             if !facts.success {
                 continue;
             }
@@ -907,7 +927,7 @@ impl Fold {
         periods: &Periods,
         (selection, counts): (&Selection, &[u64]),
         (reads, batch_rows): (u32, usize),
-        (funnel, retention, users_warnings): Cohorts,
+        (funnel, retention, notes): Cohorts,
     ) -> Report {
         let mut tallies = vec![Tally::default(); periods.count()];
         let mut days: Vec<(&i32, &Tally)> = self.days.iter().collect();
@@ -957,7 +977,8 @@ impl Fold {
         let mut statuses = self.statuses.clone();
         statuses.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         let mut warnings = self.warnings.clone();
-        warnings.extend(users_warnings);
+        // What reading the users file found, and what a histogram left out.
+        warnings.extend(notes);
         let no_series = self.span.is_some() && periods.buckets.is_none();
         add_view_warnings(&mut warnings, no_series, &statuses);
         let times = match reads {
@@ -1499,6 +1520,21 @@ struct Histograms {
     /// A latency is negative: its histogram's edges start at a value the in-memory selection
     /// leaves first (`breakdown::linear_edges`), which a stream cannot know.
     latency_left_out: bool,
+}
+
+/// The columns the histograms read: amounts with statuses (ticket sizes), latencies.
+struct HistogramColumns<'a> {
+    ticket: Option<(&'a [f64], &'a [Status])>,
+    latency: Option<&'a [f64]>,
+}
+
+impl HistogramColumns<'_> {
+    fn of(transactions: &Transactions) -> HistogramColumns<'_> {
+        HistogramColumns {
+            ticket: (transactions.amount.as_deref()).zip(transactions.status.as_deref()),
+            latency: transactions.latency_ms.as_deref(),
+        }
+    }
 }
 
 enum Latencies {
