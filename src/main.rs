@@ -38,8 +38,9 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Read the file in batches, in memory that does not grow with its rows, for files
-        /// larger than the memory: the catalog's metrics, mixes and decline reasons, over a few
-        /// reads of the file (docs/architecture.md, "Streamed reports")
+        /// larger than the memory: every part of the report but segments and custom metrics,
+        /// over a few reads of the file (standard input is copied to a temporary file for
+        /// them; docs/architecture.md, "Streamed reports")
         #[arg(long)]
         stream: bool,
         /// Rows read at a time with --stream (default 1048576, ~200 MB): fewer take less
@@ -406,18 +407,33 @@ fn report_streamed(
     (batch_rows, chunk_bytes): (Option<usize>, Option<usize>),
 ) -> Result<(), String> {
     use std::io::IsTerminal;
-    let path = &view.file;
-    let name = path.display().to_string();
-    if name == "-" {
-        return Err(
-            "--stream reads the file more than once: give a file, not standard input".into(),
-        );
-    }
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("{name}: {e}"))?
-        .len();
-    let mut open =
-        || -> std::io::Result<Box<dyn std::io::Read>> { Ok(Box::new(std::fs::File::open(path)?)) };
+    let name = view.file.display().to_string();
+    // Standard input cannot be read twice: the first read copies it to a temporary file, which
+    // the later reads read (removed when the report is done).
+    let spool = match name == "-" {
+        true => Some(Spool::new().map_err(|e| format!("standard input: {e}"))?),
+        false => None,
+    };
+    let path = spool
+        .as_ref()
+        .map_or(view.file.as_path(), |s| s.path.as_path());
+    let size = match &spool {
+        Some(_) => 0,
+        None => std::fs::metadata(path)
+            .map_err(|e| format!("{name}: {e}"))?
+            .len(),
+    };
+    let mut opened = 0;
+    let mut open = || -> std::io::Result<Box<dyn std::io::Read>> {
+        opened += 1;
+        match (&spool, opened) {
+            (Some(spool), 1) => Ok(Box::new(Tee {
+                input: std::io::stdin().lock(),
+                copy: std::io::BufWriter::new(spool.create()?),
+            })),
+            _ => Ok(Box::new(std::fs::File::open(path)?)),
+        }
+    };
     let live = !view.quiet && std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
     let mut shown = started;
@@ -426,11 +442,14 @@ fn report_streamed(
         (reads, rows) = (at.read, rows.max(at.rows));
         if live && shown.elapsed().as_millis() >= 250 {
             shown = std::time::Instant::now();
+            let of = match size {
+                0 => String::new(),
+                size => format!(" of {:.0}", size as f64 / 1e6),
+            };
             eprint!(
-                "\rreading {name} (read {}): {:.0} of {:.0} MB, {} rows…",
+                "\rreading {name} (read {}): {:.0}{of} MB, {} rows…",
                 at.read,
                 at.bytes as f64 / 1e6,
-                size as f64 / 1e6,
                 at.rows
             );
         }
@@ -462,6 +481,11 @@ fn report_streamed(
     .map_err(|e| e.to_string())?;
     if !view.quiet {
         let seconds = started.elapsed().as_secs_f64();
+        // Standard input's size is known once it is copied.
+        let size = match &spool {
+            Some(spool) => std::fs::metadata(&spool.path).map_or(0, |m| m.len()),
+            None => size,
+        };
         let bytes = size as f64 * f64::from(reads);
         eprintln!(
             "{}streamed {name}: {:.1} MB, {rows} rows, read {reads} times in {seconds:.2} s ({:.0} MB/s)",
@@ -471,6 +495,56 @@ fn report_streamed(
         );
     }
     print_report(&report, json)
+}
+
+/// A temporary file that standard input is copied to as it is first read, removed on drop.
+struct Spool {
+    path: std::path::PathBuf,
+}
+
+impl Spool {
+    fn new() -> std::io::Result<Spool> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "paymetrics-stdin-{}-{nanos}.csv",
+            std::process::id()
+        ));
+        Ok(Spool { path })
+    }
+
+    /// The file, created (never one that exists already).
+    fn create(&self) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.path)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        // Nothing to do if it was never created.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads `input`, writing what it reads to `copy` (flushed at the end of the input).
+struct Tee<R, W> {
+    input: R,
+    copy: W,
+}
+
+impl<R: std::io::Read, W: std::io::Write> std::io::Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let got = self.input.read(buf)?;
+        match got {
+            0 => self.copy.flush()?,
+            _ => self.copy.write_all(&buf[..got])?,
+        }
+        Ok(got)
+    }
 }
 
 /// Writes to standard output; a closed pipe (`paymetrics report f.csv | head`) is not an error.

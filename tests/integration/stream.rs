@@ -296,7 +296,7 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
 }
 
 #[test]
-fn cli_report_stream_prints_the_report_and_the_speed() {
+fn cli_report_stream_prints_the_report_and_the_speed_from_a_file_or_standard_input() {
     let out = cli()
         .args(["report", "--stream", "--json"])
         .arg(data("basic.csv"))
@@ -321,9 +321,34 @@ fn cli_report_stream_prints_the_report_and_the_speed() {
         "{stderr}"
     );
 
-    let out = cli().args(["report", "--stream", "-"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("give a file, not standard input"));
+    // Standard input is copied to a temporary file by the first read, for the second; the copy
+    // is removed at the end.
+    let child = cli()
+        .args(["report", "--stream", "--json", "-"])
+        .stdin(std::fs::File::open(data("basic.csv")).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spool = format!("paymetrics-stdin-{}-", child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let piped: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(piped["totals"], whole["totals"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("streamed -: "));
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&spool))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the copy of standard input is left: {left:?}"
+    );
 }
 
 /// A host that keeps the fold between views (the page) reads the file once for a change of
