@@ -1229,10 +1229,10 @@ pub(crate) fn cohorts_of(
 }
 
 /// How many values a segmentation lists before grouping the rest as "(other)".
-const SEGMENT_VALUES: usize = 10;
+pub(crate) const SEGMENT_VALUES: usize = 10;
 
 /// The column of the prepared table called `name`, or an error listing the columns.
-fn column_named(table: &RawTable, name: &str, purpose: &str) -> Result<usize> {
+pub(crate) fn column_named(table: &RawTable, name: &str, purpose: &str) -> Result<usize> {
     table.column_index(name).ok_or_else(|| {
         Error::new(ErrorKind::InvalidOption(format!(
             "cannot {purpose} {name:?}: no such column; columns are {}",

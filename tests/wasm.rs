@@ -440,11 +440,29 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
     assert_eq!(get(&report, "grain").as_string().as_deref(), Some("week"));
     assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(201.5));
 
-    // A segment is refused with a readable message; so is a report of nothing streamed.
+    // Segments cross as in `report` (basic.csv's channels: tests/expected.md).
     let segment = js_sys::JSON::parse(r#"{"segment":"channel"}"#).unwrap();
-    let error: JsValue = workbench
+    let report = workbench
         .stream_report(
             segment,
+            open.as_ref().unchecked_ref(),
+            progress.as_ref().unchecked_ref(),
+        )
+        .unwrap();
+    let mut held = Workbench::new();
+    held.load_csv("basic.csv", BASIC).unwrap();
+    let whole = held
+        .report(js_sys::JSON::parse(r#"{"segment":"channel"}"#).unwrap())
+        .unwrap();
+    let json = |value: &JsValue| js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
+    let values = |report: &JsValue| json(&get(&get(report, "segments"), "values"));
+    assert_eq!(values(&report), values(&whole));
+
+    // A custom metric is refused with a readable message; so is a report of nothing streamed.
+    let metric = js_sys::JSON::parse(r#"{"metrics":["n = count()"]}"#).unwrap();
+    let error: JsValue = workbench
+        .stream_report(
+            metric,
             open.as_ref().unchecked_ref(),
             progress.as_ref().unchecked_ref(),
         )
@@ -452,7 +470,7 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
         .into();
     let message = get(&error, "message").as_string().unwrap();
     assert!(
-        message.starts_with("segments need the file in memory"),
+        message.starts_with("custom metrics need the file in memory"),
         "{message}"
     );
     let error: JsValue = Workbench::new()

@@ -29,7 +29,8 @@
 //! each batch and derived columns computed on it, as `report::build_frame` does for a whole file.
 //! The funnel and retention follow from the payers' days (with a users file's signups), as in
 //! memory (`report::cohorts_of`). The histograms are counted in the second read (`Histograms`).
-//! Not streamed (yet): segments, custom metrics; mixed currencies need exchange rates.
+//! The segments are a fold per group of values, read together after the file's
+//! (`stream_segments`). Not streamed (yet): custom metrics; mixed currencies need exchange rates.
 mod ranks;
 
 use crate::dataset::{Dataset, Derived};
@@ -51,13 +52,13 @@ use crate::metrics::retention::Retention;
 use crate::options::{CohortBasis, Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    add_view_warnings, build_frame, cohorts_of, dimension_candidates, filter_mask, parse_range,
-    role_mappings, unmapped_columns, CatalogReader, Dates, Frame, LookupQuality, Report,
-    ReportParams, Signups, StatusValue,
+    add_view_warnings, build_frame, cohorts_of, column_named, dimension_candidates, filter_mask,
+    parse_range, role_mappings, unmapped_columns, CatalogReader, Dates, Frame, LookupQuality,
+    Report, ReportParams, Segment, Segments, Signups, StatusValue, SEGMENT_VALUES,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::Zone;
-use crate::time::{bucket_label, WeekStart};
+use crate::time::{bucket_label, Grain, WeekStart};
 use crate::transactions::{Transactions, NO_ID};
 use ranks::{first_bin, Selection};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -166,6 +167,7 @@ pub fn stream_report_keeping(
         Some(folded) if folded.key == key => (folded.fold, folded.first, 0, true),
         _ => {
             let mut fold = Fold::new(options);
+            fold.segment = options.segment.as_deref().map(SegmentCounts::new);
             read_batches(file, open, (1, batching), progress, &mut |table| {
                 let headers = table.headers.clone();
                 fold.add(dataset_of(table, lookups))?;
@@ -245,6 +247,22 @@ pub fn stream_report_keeping(
             &mut |frame, rows| histograms.count_latencies(frame, rows),
         )?;
     }
+    let segments = match &fold.segment {
+        Some(counts) => {
+            let catalog = CatalogReader::unmixed(&first.mapping);
+            let source = (file, &mut *open, lookups);
+            let view = (&periods, options, (&catalog, first.zone));
+            Some(stream_segments(
+                source,
+                &fold,
+                counts,
+                view,
+                (&mut reads, batching),
+                progress,
+            )?)
+        }
+        None => None,
+    };
     let read = (reads, batching.rows);
     let (funnel, retention, mut notes) = fold.cohorts(&first, lookups, periods.range, options);
     if histograms.latency_left_out {
@@ -263,6 +281,7 @@ pub fn stream_report_keeping(
     *kept = Some(Folded { key, fold, first });
     Ok(Report {
         histograms: histograms.finish(),
+        segments,
         lookups: lookups
             .iter()
             .map(|t| LookupQuality {
@@ -276,13 +295,10 @@ pub fn stream_report_keeping(
 
 /// Refuses the options a streamed report cannot give yet.
 fn refuse_unstreamed(options: &Options) -> Result<()> {
-    let unstreamed: Vec<&str> = [
-        (!options.metrics.is_empty(), "custom metrics"),
-        (options.segment.is_some(), "segments"),
-    ]
-    .into_iter()
-    .filter_map(|(asked, what)| asked.then_some(what))
-    .collect();
+    let unstreamed: Vec<&str> = [(!options.metrics.is_empty(), "custom metrics")]
+        .into_iter()
+        .filter_map(|(asked, what)| asked.then_some(what))
+        .collect();
     match unstreamed.is_empty() {
         true => Ok(()),
         false => Err(Error::new(ErrorKind::InvalidOption(format!(
@@ -332,6 +348,109 @@ fn read_batches(
         }
     }
     fold(stream.finish()?).map(|_| ())
+}
+
+/// The segments of a view, as `report_from` makes them: a fold per group of the segment
+/// column's values (the 10 with most rows in the range, the rest as "(other)"), each group's rows
+/// as one more filter, with payers of their own. The groups' folds are read together: once for
+/// their folds (sharing each batch's frame), then for their ranks and new payers' volume.
+fn stream_segments(
+    (file, open, lookups): (&str, &mut Open, &[RawTable]),
+    main: &Fold,
+    counts: &SegmentCounts,
+    (periods, options, (catalog, zone)): (&Periods, &Options, (&CatalogReader, Zone)),
+    (reads, batching): (&mut u32, Batching),
+    progress: &mut dyn FnMut(StreamProgress),
+) -> Result<Segments> {
+    let (group_of, labels) = counts.groups(periods.range);
+    let mut folds: Vec<Fold> = (0..labels.len())
+        .map(|group| {
+            let values = (counts.values.iter().zip(&group_of))
+                .filter(|(_, &g)| g as usize == group)
+                .map(|(value, _)| value.clone())
+                .collect();
+            let mut pinned = main.pinned.clone();
+            pinned.filters.push(Filter {
+                column: counts.header.clone(),
+                values,
+                exclude: false,
+            });
+            let mut fold = Fold::new(&pinned);
+            fold.lean = true;
+            fold
+        })
+        .collect();
+    let Some(read_as) = folds.first().map(|fold| fold.pinned.clone()) else {
+        return Ok(Segments {
+            column: counts.header.clone(),
+            values: Vec::new(),
+        });
+    };
+    *reads += 1;
+    read_batches(file, open, (*reads, batching), progress, &mut |table| {
+        let dataset = dataset_of(table, lookups);
+        let frame = build_frame(&dataset, &main.pinned)?;
+        for fold in folds.iter_mut() {
+            fold.add_frame(&dataset, &frame)?;
+        }
+        Ok(read_columns(&read_as, &dataset.transactions.headers))
+    })?;
+    let keep = batching.keep_values / folds.len() as u64;
+    let mut states: Vec<(Selection, Vec<u64>, Option<SecondRead>)> = folds
+        .iter()
+        .map(|fold| {
+            let (selection, counts) = fold.first_round(periods, keep);
+            let second = SecondRead {
+                data_end: fold.data_end.filter(|_| fold.has_unsettled),
+                first_days: fold.first_days(),
+                volumes: vec![Tally::default(); periods.count()],
+            };
+            (selection, counts, Some(second))
+        })
+        .collect();
+    let sla = sla_millis(options.sla_hours());
+    let active = |(selection, _, second): &(Selection, Vec<u64>, Option<SecondRead>)| {
+        !selection.done() || second.is_some()
+    };
+    while states.iter().any(active) {
+        *reads += 1;
+        let payers = states.iter().any(|state| state.2.is_some());
+        let pinned = folds[0].values_only(payers);
+        let reading: Vec<bool> = states.iter().map(active).collect();
+        read_batches(file, open, (*reads, batching), progress, &mut |table| {
+            let dataset = dataset_of(table, lookups);
+            let frame = build_frame(&dataset, &pinned)?;
+            let groups = folds.iter_mut().zip(states.iter_mut()).zip(&reading);
+            for ((fold, (selection, _, second)), _) in groups.filter(|(_, &reading)| reading) {
+                let rows = Kept::of(&dataset, &frame, &fold.pinned.filters)?;
+                if let Some(second) = second.as_mut() {
+                    if let Some(end) = second.data_end {
+                        judge_unsettled(&frame, &rows, (end, sla), &mut fold.days);
+                    }
+                    second.add_volumes(&frame, &rows, &fold.users, periods);
+                }
+                see_values(&frame, &rows, &fold.sampled, periods, selection);
+            }
+            Ok(read_columns(&pinned, &dataset.transactions.headers))
+        })?;
+        let groups = folds.iter_mut().zip(states.iter_mut()).zip(&reading);
+        for ((fold, (selection, _, second)), _) in groups.filter(|(_, &reading)| reading) {
+            selection.end_round();
+            if let Some(second) = second.take() {
+                fold.volumes = second.volumes;
+            }
+        }
+    }
+    let values = (folds.iter().zip(&states).zip(labels))
+        .map(|((fold, (selection, counts, _)), label)| {
+            let view = (periods, options.grain, zone);
+            fold.segment_of(label, catalog, view, (selection, counts))
+        })
+        .collect();
+    Ok(Segments {
+        column: counts.header.clone(),
+        values,
+    })
 }
 
 /// Reads the file again under `pinned` (the first read's options, typing only some columns:
@@ -452,6 +571,73 @@ struct First {
     quality: Quality,
 }
 
+/// The rows of each value of the segment column per day (over the kept rows), from which the
+/// segments of any range follow (`report_from`: the 10 values with most rows, the rest as
+/// "(other)").
+struct SegmentCounts {
+    /// The column's name, then its index in the batches' tables (from the first batch).
+    name: String,
+    column: Option<usize>,
+    /// The column's header, as the report names it.
+    header: String,
+    ids: Map<String, u32>,
+    values: Vec<String>,
+    days: Map<(u32, i32), u64>,
+}
+
+impl SegmentCounts {
+    fn new(name: &str) -> SegmentCounts {
+        SegmentCounts {
+            name: name.to_string(),
+            column: None,
+            header: String::new(),
+            ids: Map::default(),
+            values: Vec::new(),
+            days: Map::default(),
+        }
+    }
+
+    fn count(&mut self, table: &RawTable, frame: &Frame, rows: &Kept) -> Result<()> {
+        let column = match self.column {
+            Some(column) => column,
+            None => {
+                let column = column_named(table, &self.name, "segment by")?;
+                self.header = table.headers[column].clone();
+                *self.column.insert(column)
+            }
+        };
+        let transactions = &frame.typed.transactions;
+        let coded = Coded::new(table, column, transactions);
+        let mut id_of = vec![NO_ID; coded.values.len()];
+        for row in rows.iter(transactions.len) {
+            let code = coded.codes.get(row);
+            let id = intern(&mut self.ids, &mut id_of, &coded.values, code);
+            if self.values.len() < self.ids.len() {
+                self.values.push(coded.values[code as usize].clone());
+            }
+            *self.days.entry((id, frame.calendar.day[row])).or_insert(0) += 1;
+        }
+        Ok(())
+    }
+
+    /// The segments of `range`: each value's group (`UNLISTED`: no row in the range) and the
+    /// groups' labels, as `Coded::top` makes them in memory.
+    fn groups(&self, range: Option<(i64, i64)>) -> (Vec<u32>, Vec<String>) {
+        let mut rows = vec![0u64; self.values.len()];
+        for (&(id, day), &n) in &self.days {
+            if range.is_some_and(|(a, b)| (a..=b).contains(&i64::from(day))) {
+                rows[id as usize] += n;
+            }
+        }
+        let weight: Vec<f64> = rows.iter().map(|&n| n as f64).collect();
+        let coded = Coded {
+            codes: Codes::U32(Vec::new()),
+            values: self.values.clone(),
+        };
+        coded.top(&weight, &rows, SEGMENT_VALUES)
+    }
+}
+
 /// The funnel, retention and the warnings about the users file (`report::cohorts_of`).
 type Cohorts = (Option<Funnel>, Option<Retention>, Vec<String>);
 
@@ -514,6 +700,11 @@ struct Fold {
     dimensions: Vec<DimensionFold>,
     /// The joins the first batch suggests (`Dataset::suggested_joins`).
     suggested_joins: Vec<JoinSpec>,
+    /// The segment column's rows per value and day, when the view has a segment.
+    segment: Option<SegmentCounts>,
+    /// A segment's fold (`stream_segments`): only the catalog's tallies, no mixes, dimensions or
+    /// suggested joins.
+    lean: bool,
     /// Each currency met, in order, with its rows.
     currencies: Vec<(String, u64)>,
     rows_read: u64,
@@ -554,6 +745,8 @@ impl Fold {
             statuses: Vec::new(),
             dimensions: Vec::new(),
             suggested_joins: Vec::new(),
+            segment: None,
+            lean: false,
             currencies: Vec::new(),
             rows_read: 0,
             rows_loaded: 0,
@@ -566,16 +759,24 @@ impl Fold {
     /// Folds a batch of rows in.
     fn add(&mut self, dataset: Dataset) -> Result<()> {
         let frame = build_frame(&dataset, &self.pinned)?;
+        self.add_frame(&dataset, &frame)
+    }
+
+    /// Folds a batch in, read as `frame` (built with options that differ from this fold's in
+    /// their filters at most: a segment's fold shares the frame of the file's).
+    fn add_frame(&mut self, dataset: &Dataset, frame: &Frame) -> Result<()> {
         // The batch as read, and with lookups joined and columns derived.
-        let (table, prepared) = (&dataset.transactions, frame.table(&dataset));
+        let (table, prepared) = (&dataset.transactions, frame.table(dataset));
         let transactions = &frame.typed.transactions;
         let calendar = &frame.calendar;
         if self.first.is_none() {
-            self.pin(prepared, &frame)?;
-            self.suggested_joins = dataset.suggested_joins(&self.pinned.joins);
+            self.pin(prepared, frame)?;
+            if !self.lean {
+                self.suggested_joins = dataset.suggested_joins(&self.pinned.joins);
+            }
         }
         self.count_dimensions(prepared, transactions);
-        self.merge_outcomes(&frame);
+        self.merge_outcomes(frame);
         if transactions.money_currency.is_none() && transactions.currencies.len() > 1 {
             return Err(Error::new(ErrorKind::InvalidOption(format!(
                 "the data mixes currencies ({}): a streamed report needs an exchange rate for each (--rate CODE=RATE)",
@@ -628,10 +829,13 @@ impl Fold {
             );
         }
         self.data_end = self.data_end.max(calendar.data_end_millis);
-        let rows = Kept::of(&dataset, &frame, &self.pinned.filters)?;
-        self.fold_rows(&frame, &rows);
+        let rows = Kept::of(dataset, frame, &self.pinned.filters)?;
+        if let Some(segment) = self.segment.as_mut() {
+            segment.count(prepared, frame, &rows)?;
+        }
+        self.fold_rows(frame, &rows);
         for mix in self.mixes.iter_mut().chain(&mut self.declines) {
-            mix.fold(prepared, &frame, &rows);
+            mix.fold(prepared, frame, &rows);
         }
         Ok(())
     }
@@ -744,14 +948,17 @@ impl Fold {
                 cells: Map::default(),
             })
         };
-        self.mixes = MIX_ROLES.into_iter().filter_map(fold_of).collect();
-        self.declines = fold_of(Role::DeclineReason);
+        if !self.lean {
+            self.mixes = MIX_ROLES.into_iter().filter_map(fold_of).collect();
+            self.declines = fold_of(Role::DeclineReason);
+        }
         self.sampled = Sampled::ALL
             .into_iter()
             .filter(|s| s.available(&frame.typed.transactions, &frame.calendar))
             .collect();
         self.dimensions = dimension_candidates(table, &mapping)
             .into_iter()
+            .filter(|_| !self.lean)
             .map(|(column, role)| DimensionFold {
                 column,
                 role,
@@ -813,6 +1020,10 @@ impl Fold {
     /// that may still be dimensions.
     fn first_read_columns(&self, headers: &[String]) -> Vec<bool> {
         let mut read = read_columns(&self.pinned, headers);
+        let segment = self.segment.as_ref().and_then(|s| s.column);
+        if let Some(read) = segment.and_then(|column| read.get_mut(column)) {
+            *read = true;
+        }
         for dimension in &self.dimensions {
             if let Some(read) = read.get_mut(dimension.column) {
                 *read = true;
@@ -919,16 +1130,12 @@ impl Fold {
         (Selection::new(&groups, keep_values), counts)
     }
 
-    /// The report, from the folded state and the ranks found.
-    fn report(
+    /// The range's and each bucket's tallies, and the previous period's.
+    fn computed(
         &self,
-        first: &First,
-        options: &Options,
         periods: &Periods,
         (selection, counts): (&Selection, &[u64]),
-        (reads, batch_rows): (u32, usize),
-        (funnel, retention, notes): Cohorts,
-    ) -> Report {
+    ) -> (Computed, Option<Tally>) {
         let mut tallies = vec![Tally::default(); periods.count()];
         let mut days: Vec<(&i32, &Tally)> = self.days.iter().collect();
         days.sort_unstable_by_key(|(day, _)| **day);
@@ -956,8 +1163,6 @@ impl Fold {
             }
         }
 
-        let zone = first.zone;
-        let catalog = CatalogReader::unmixed(&first.mapping);
         let mut tallies = tallies.into_iter();
         let totals = tallies.next().unwrap_or_default();
         let previous = tallies.next().filter(|_| periods.previous.is_some());
@@ -972,6 +1177,39 @@ impl Fold {
                 None => Vec::new(),
             },
         };
+        (computed, previous)
+    }
+
+    /// The segment `value` (its label), from a fold of the segment's rows (`stream_segments`).
+    fn segment_of(
+        &self,
+        value: String,
+        catalog: &CatalogReader,
+        (periods, grain, zone): (&Periods, Grain, Zone),
+        ranks: (&Selection, &[u64]),
+    ) -> Segment {
+        let (computed, _) = self.computed(periods, ranks);
+        Segment {
+            value,
+            rows: computed.totals.attempts,
+            totals: catalog.values_of(&computed.totals),
+            series: catalog.series(&computed, grain, zone),
+        }
+    }
+
+    /// The report, from the folded state and the ranks found.
+    fn report(
+        &self,
+        first: &First,
+        options: &Options,
+        periods: &Periods,
+        (selection, counts): (&Selection, &[u64]),
+        (reads, batch_rows): (u32, usize),
+        (funnel, retention, notes): Cohorts,
+    ) -> Report {
+        let (computed, previous) = self.computed(periods, (selection, counts));
+        let zone = first.zone;
+        let catalog = CatalogReader::unmixed(&first.mapping);
         let metrics = catalog.metrics(&computed.totals, previous.as_ref());
         // In the order `transactions::read_statuses` gives them.
         let mut statuses = self.statuses.clone();

@@ -248,6 +248,15 @@ describe('The speed build', { timeout: 300000 }, () => {
       if (value === null) assert.equal(streamedOnline[id], null, id);
       else assertClose(streamedOnline[id], value, `${id}, channel online`);
     }
+    // A segment, read from the file in more reads, against the same segment held.
+    const segmentTable = async (p) => {
+      await settle(p, () => p.selectOption('#segment', 'funding_source'));
+      return p.$$eval('#segment-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td, th')].map((c) => c.textContent.trim())));
+    };
+    const streamedSegments = await segmentTable(page);
+    const heldSegments = await segmentTable(held.page);
+    assert.ok(streamedSegments.length >= 2, `a row per value: ${JSON.stringify(streamedSegments)}`);
+    assert.deepEqual(streamedSegments, heldSegments, 'the table of key metrics per value');
     assert.deepEqual(log.pageErrors, []);
   });
 

@@ -89,6 +89,29 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
     assert_eq!(streamed.retention, whole.retention, "{what}: retention");
     // The histograms: the same edges (from the same extremes and percentiles) and counts.
     assert_eq!(streamed.histograms, whole.histograms, "{what}: histograms");
+    // The segments: the same groups, and each its metrics and series.
+    match (&streamed.segments, &whole.segments) {
+        (Some(a), Some(b)) => {
+            assert_eq!(a.column, b.column, "{what}: segment column");
+            let labels = |s: &paymetrics::report::Segments| {
+                s.values
+                    .iter()
+                    .map(|v| (v.value.clone(), v.rows))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(labels(a), labels(b), "{what}: segments");
+            for (x, y) in a.values.iter().zip(&b.values) {
+                let label = format!("segment {}", y.value);
+                compare(&label, &x.totals, &y.totals);
+                assert_eq!(x.series.len(), y.series.len(), "{what} {label}: buckets");
+                for (p, q) in x.series.iter().zip(&y.series) {
+                    assert_eq!(p.bucket, q.bucket, "{what} {label}");
+                    compare(&format!("{label} {}", q.bucket), &p.values, &q.values);
+                }
+            }
+        }
+        (a, b) => assert_eq!(a.is_some(), b.is_some(), "{what}: segments"),
+    }
     assert_eq!(
         streamed.suggested_joins, whole.suggested_joins,
         "{what}: suggested joins"
@@ -166,6 +189,7 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             grain: Grain::Week,
             tz: Some("Asia/Shanghai".into()),
             sla_hours: Some(20.0),
+            segment: Some("channel".into()),
             ..Options::default()
         },
         Options {
@@ -193,6 +217,8 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
                 values: vec!["false".into()],
                 exclude: false,
             }],
+            // A joined column of more than ten values: "(other)" groups the rest.
+            segment: Some("region".into()),
             ..Options::default()
         },
         Options {
@@ -238,12 +264,7 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
     let mut open =
         || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
     let options = Options {
-        segment: Some("channel".into()),
-        filters: vec![Filter {
-            column: "channel".into(),
-            values: vec!["app_qr".into()],
-            exclude: false,
-        }],
+        metrics: vec!["per_payer = sum(amount) / count_distinct(user_id)".into()],
         ..Options::default()
     };
     let error = stream_report(
@@ -257,7 +278,26 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
     .unwrap_err()
     .to_string();
     assert!(
-        error.contains("segments need the file in memory"),
+        error.contains("custom metrics need the file in memory"),
+        "{error}"
+    );
+    // A segment on a column that is not there: the in-memory message.
+    let options = Options {
+        segment: Some("shop".into()),
+        ..Options::default()
+    };
+    let error = stream_report(
+        "t.csv",
+        &mut open,
+        &[],
+        &options,
+        Batching::default(),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("cannot segment by \"shop\": no such column"),
         "{error}"
     );
 
@@ -434,6 +474,23 @@ fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
                 ..Options::default()
             },
             2,
+        ),
+        // A segment: two reads more, for the segments' folds and then their ranks; at another
+        // grain the file's fold is kept, the segments' are not.
+        (
+            Options {
+                segment: Some("channel".into()),
+                ..Options::default()
+            },
+            4,
+        ),
+        (
+            Options {
+                segment: Some("channel".into()),
+                grain: Grain::Week,
+                ..Options::default()
+            },
+            3,
         ),
     ];
     let mut kept = None;

@@ -1485,6 +1485,13 @@ def check_generated(ck, binary, scratch):
         ("gen streamed users joined, filter kyc_level!=1", txns, ld,
          [*join, "--filter", "kyc_level!=1", "--grain", "month"],
          {"filters": [("kyc_level", ["1"], True)], "grain": "month"}),
+        # Segments: a fold per group; a joined column of 31 values, ten then "(other)".
+        ("gen streamed segment region, filter kyc_level!=1", txns, ld,
+         [*join, "--segment", "region", "--filter", "kyc_level!=1", "--grain", "week"],
+         {"segment": "region", "filters": [("kyc_level", ["1"], True)], "grain": "week"}),
+        ("gen streamed segment funding_source, August", txns, ld_alone,
+         ["--segment", "funding_source", "--from", "2025-08-01", "--to", "2025-08-31"],
+         {"segment": "funding_source", "date_range": ("2025-08-01", "2025-08-31")}),
     ]:
         rep = run_report(ck, binary, label, path, *stream, *extra)
         if rep is not None:
@@ -1493,6 +1500,8 @@ def check_generated(ck, binary, scratch):
             compare_ranges(ck, label, exp, rep)
             compare_breakdowns(ck, label, exp, rep)
             compare_decline_reasons(ck, label, exp, rep)
+            if "segment" in opts:
+                compare_segments(ck, label, exp, rep, SEGMENT_METRICS)
 
     # Same data with synonym column names: auto-mapping must give the same numbers.
     syn = os.path.join(gen_dir, "transactions_synonyms.csv")

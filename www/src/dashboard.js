@@ -153,10 +153,8 @@ function renderReportBar(el, report, state, handlers) {
       return h('option', { value: c }, d ? `${dimensionTitle(d)} · ${formatCount(d.distinct)} values` : c);
     }),
   );
-  el.segment.value = state.streamed ? '' : state.segment || '';
-  // A streamed file (too large to hold) has no segments: src/stream.
-  el.segment.disabled = !columns.length || !!state.streamed;
-  el.segment.title = state.streamed ? 'Segments need the file in memory: it is too large for the browser' : '';
+  el.segment.value = state.segment || '';
+  el.segment.disabled = !columns.length;
   el.addFilter.disabled = !dims.length;
   el.addFilter.title = dims.length ? '' : 'No column to filter on in this report';
 

@@ -380,8 +380,8 @@ function reportOptions() {
   const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
   if (Object.keys(state.statuses).length) options.statuses = { ...state.statuses };
   if (state.derive.length) options.derive = [...state.derive];
-  // A streamed file has no custom metrics or segments (src/stream): they are kept for the next
-  // file that fits.
+  // A streamed file has no custom metrics (src/stream): they are kept for the next file that
+  // fits.
   if (state.metrics.length && !state.streamed) options.metrics = [...state.metrics];
   if (state.decimal) options.decimal = state.decimal;
   if (state.dateOrder) options.date_order = state.dateOrder;
@@ -389,7 +389,7 @@ function reportOptions() {
   const range = rangeOption();
   if (range) options.range = range;
   if (state.filters.length) options.filters = state.filters.map((f) => ({ column: f.column, values: [...f.values], exclude: !!f.exclude }));
-  if (state.segment && !state.streamed) options.segment = state.segment;
+  if (state.segment) options.segment = state.segment;
   if (state.largeAmount !== DEFAULT_LARGE_AMOUNT) options.large_amount = state.largeAmount;
   if (state.funnelDays !== DEFAULT_FUNNEL_DAYS) options.funnel_days = state.funnelDays;
   if (state.cohort) options.cohort = state.cohort;
@@ -1133,7 +1133,7 @@ function renderDataset(report) {
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
   el.streamedNote.hidden = !state.streamed;
   el.streamedNote.textContent = state.streamed
-    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Segments and custom metrics need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}).`
+    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Custom metrics need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}). A segment reads it once or twice more.`
     : '';
 }
 
