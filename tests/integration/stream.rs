@@ -263,39 +263,31 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
     let csv = generate(&SampleOptions { rows: 50, seed: 1 }).transactions;
     let mut open =
         || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
-    let options = Options {
+    let mut refused = |options: Options| {
+        stream_report(
+            "t.csv",
+            &mut open,
+            &[],
+            &options,
+            Batching::default(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let error = refused(Options {
         metrics: vec!["per_payer = sum(amount) / count_distinct(user_id)".into()],
         ..Options::default()
-    };
-    let error = stream_report(
-        "t.csv",
-        &mut open,
-        &[],
-        &options,
-        Batching::default(),
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    });
     assert!(
         error.contains("custom metrics need the file in memory"),
         "{error}"
     );
     // A segment on a column that is not there: the in-memory message.
-    let options = Options {
+    let error = refused(Options {
         segment: Some("shop".into()),
         ..Options::default()
-    };
-    let error = stream_report(
-        "t.csv",
-        &mut open,
-        &[],
-        &options,
-        Batching::default(),
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    });
     assert!(
         error.contains("cannot segment by \"shop\": no such column"),
         "{error}"
