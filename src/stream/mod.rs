@@ -146,6 +146,8 @@ fn fold_key(options: &Options) -> String {
         range: None,
         funnel_days: None,
         cohort: None,
+        // Counted in the first read, or with the percentiles when a kept fold lacks them.
+        segment: None,
         ..options.clone()
     };
     format!("{data:?}")
@@ -199,6 +201,15 @@ pub fn stream_report_keeping(
     // The histograms are counted in the same read as the second's parts (the latency's values,
     // by value: its edges need the 99th percentile, known once the ranks are found).
     let mut histograms = Histograms::new(&fold, &first, periods.range, batching.keep_values);
+    // A kept fold counted another segment column, or none: the view's is counted in that read.
+    let wanted = options.segment.as_deref();
+    let mut counting = match fold.segment.as_ref().map(|s| s.name.as_str()) == wanted {
+        true => None,
+        false => wanted.map(SegmentCounts::new),
+    };
+    if counting.is_some() || wanted.is_none() {
+        fold.segment = None;
+    }
     while !selection.done() || second.is_some() {
         reads += 1;
         let pinned = &fold.values_only(second.is_some());
@@ -206,22 +217,31 @@ pub fn stream_report_keeping(
         let days = &mut fold.days;
         let sla = sla_millis(options.sla_hours());
         let source = (file, &mut *open, lookups);
+        let also = counting.as_ref().map(|c| c.name.as_str());
+        let name = also.map(str::to_string);
         read_again(
             source,
-            pinned,
+            (pinned, name.as_deref()),
             (reads, batching),
             progress,
-            &mut |frame, rows| {
+            &mut |dataset, frame, rows| {
                 if let Some(second) = second.as_mut() {
                     if let Some(end) = second.data_end {
                         judge_unsettled(frame, rows, (end, sla), days);
                     }
                     second.add_volumes(frame, rows, users, &periods);
                     histograms.see(frame, rows);
+                    if let Some(counts) = counting.as_mut() {
+                        counts.count(frame.table(dataset), frame, rows)?;
+                    }
                 }
                 see_values(frame, rows, sampled, &periods, &mut selection);
+                Ok(())
             },
         )?;
+        if let Some(counts) = counting.take() {
+            fold.segment = Some(counts);
+        }
         selection.end_round();
         if let Some(second) = second.take() {
             fold.volumes = second.volumes;
@@ -241,10 +261,13 @@ pub fn stream_report_keeping(
         let source = (file, &mut *open, lookups);
         read_again(
             source,
-            pinned,
+            (pinned, None),
             (reads, batching),
             progress,
-            &mut |frame, rows| histograms.count_latencies(frame, rows),
+            &mut |_, frame, rows| {
+                histograms.count_latencies(frame, rows);
+                Ok(())
+            },
         )?;
     }
     let segments = match &fold.segment {
@@ -457,17 +480,24 @@ fn stream_segments(
 /// `Fold::values_only`), handing `see` each batch's frame and the rows the filters keep.
 fn read_again(
     (file, open, lookups): (&str, &mut Open, &[RawTable]),
-    pinned: &Options,
+    (pinned, also): (&Options, Option<&str>),
     (read, batching): (u32, Batching),
     progress: &mut dyn FnMut(StreamProgress),
-    see: &mut dyn FnMut(&Frame, &Kept),
+    see: &mut dyn FnMut(&Dataset, &Frame, &Kept) -> Result<()>,
 ) -> Result<()> {
     read_batches(file, open, (read, batching), progress, &mut |table| {
         let dataset = dataset_of(table, lookups);
         let frame = build_frame(&dataset, pinned)?;
         let rows = Kept::of(&dataset, &frame, &pinned.filters)?;
-        see(&frame, &rows);
-        Ok(read_columns(pinned, &dataset.transactions.headers))
+        see(&dataset, &frame, &rows)?;
+        // The columns typing reads, and `also` (a segment column being counted).
+        let headers = &dataset.transactions.headers;
+        let mut read = read_columns(pinned, headers);
+        let also = also.and_then(|name| dataset.transactions.column_index(name));
+        if let Some(read) = also.and_then(|column| read.get_mut(column)) {
+            *read = true;
+        }
+        Ok(read)
     })
 }
 

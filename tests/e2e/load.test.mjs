@@ -263,7 +263,7 @@ describe('A file too large to hold is streamed: read from disk again for each vi
     assert.ok(streaming.some((p) => /^Reading payments-60k\.csv again \(read 2: the exact percentiles\)…$/.test(p.title)), JSON.stringify(seen.map((p) => p.title)));
     assert.ok(streaming.every((p) => p.total === streaming[0].total && p.bytes <= p.total));
     // Said on the page: what it is, and what is left out.
-    assert.match(await text(page, '#streamed-note'), /^\d+\.\d MB: too large to hold in the browser, so it is read from disk again for each view\. Custom metrics need it in memory: the command-line tool gives them \(paymetrics report payments-60k\.csv\)\. A segment reads it once or twice more\.$/);
+    assert.match(await text(page, '#streamed-note'), /^\d+\.\d MB: too large to hold in the browser, so it is read from disk again for each view\. Custom metrics need it in memory: the command-line tool gives them \(paymetrics report payments-60k\.csv\)\. A segment reads it twice more\.$/);
     assert.equal(await page.isVisible('#custom-section'), false);
     assert.equal(await page.isVisible('[data-section="funnel"]'), true, 'the funnel, from the payers\' days');
     assert.equal(await page.isVisible('[data-hist="ticket"]'), true, 'the histograms, counted in the second read');

@@ -468,7 +468,8 @@ fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
             2,
         ),
         // A segment: two reads more, for the segments' folds and then their ranks; at another
-        // grain the file's fold is kept, the segments' are not.
+        // grain the file's fold (with the segment column's counts) is kept, the segments' are
+        // not.
         (
             Options {
                 segment: Some("channel".into()),
@@ -479,6 +480,23 @@ fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
         (
             Options {
                 segment: Some("channel".into()),
+                grain: Grain::Week,
+                ..Options::default()
+            },
+            3,
+        ),
+        // Without the segment: the file's fold is kept.
+        (
+            Options {
+                grain: Grain::Week,
+                ..Options::default()
+            },
+            1,
+        ),
+        // Another segment on the kept fold: its column is counted in the percentiles' read.
+        (
+            Options {
+                segment: Some("funding_source".into()),
                 grain: Grain::Week,
                 ..Options::default()
             },

@@ -1133,7 +1133,7 @@ function renderDataset(report) {
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
   el.streamedNote.hidden = !state.streamed;
   el.streamedNote.textContent = state.streamed
-    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Custom metrics need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}). A segment reads it once or twice more.`
+    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Custom metrics need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}). A segment reads it twice more.`
     : '';
 }
 
