@@ -190,14 +190,9 @@ pub fn stream_report_keeping(
         previous: chosen.map(|(from, to)| (from - (to - from + 1), from - 1)),
         buckets: range.and_then(|r| bucket_table(r, options.grain, options.week_start)),
     };
-    let (mut selection, counts) = fold.first_round(&periods, batching.keep_values);
     // More reads: the percentiles' ranks; in the second, the SLA of payments not settled and
     // new and returning payers' volume.
-    let mut second = Some(SecondRead {
-        data_end: fold.data_end.filter(|_| fold.has_unsettled && !judged),
-        first_days: fold.first_days(),
-        volumes: vec![Tally::default(); periods.count()],
-    });
+    let mut ranking = Ranking::new(&fold, &periods, batching.keep_values, judged);
     // The histograms are counted in the same read as the second's parts (the latency's values,
     // by value: its edges need the 99th percentile, known once the ranks are found).
     let mut histograms = Histograms::new(&fold, &first, periods.range, batching.keep_values);
@@ -210,48 +205,39 @@ pub fn stream_report_keeping(
     if counting.is_some() || wanted.is_none() {
         fold.segment = None;
     }
-    while !selection.done() || second.is_some() {
+    let sla = sla_millis(options.sla_hours());
+    while ranking.reading() {
         reads += 1;
-        let pinned = &fold.values_only(second.is_some());
-        let (sampled, users) = (&fold.sampled, &fold.users);
-        let days = &mut fold.days;
-        let sla = sla_millis(options.sla_hours());
+        let second = ranking.second_read();
+        let pinned = &fold.values_only(second);
         let source = (file, &mut *open, lookups);
-        let also = counting.as_ref().map(|c| c.name.as_str());
-        let name = also.map(str::to_string);
+        let name = counting.as_ref().map(|c| c.name.clone());
         read_again(
             source,
             (pinned, name.as_deref()),
             (reads, batching),
             progress,
             &mut |dataset, frame, rows| {
-                if let Some(second) = second.as_mut() {
-                    if let Some(end) = second.data_end {
-                        judge_unsettled(frame, rows, (end, sla), days);
-                    }
-                    second.add_volumes(frame, rows, users, &periods);
+                if second {
                     histograms.see(frame, rows);
                     if let Some(counts) = counting.as_mut() {
                         counts.count(frame.table(dataset), frame, rows)?;
                     }
                 }
-                see_values(frame, rows, sampled, &periods, &mut selection);
+                ranking.see(&mut fold, (frame, rows), &periods, sla);
                 Ok(())
             },
         )?;
         if let Some(counts) = counting.take() {
             fold.segment = Some(counts);
         }
-        selection.end_round();
-        if let Some(second) = second.take() {
-            fold.volumes = second.volumes;
-        }
+        ranking.end_read(&mut fold);
     }
     // The latency histogram's edges, from the range's 99th percentile and largest value.
     let latency = fold.sampled.iter().position(|s| *s == Sampled::Latency);
     let tail = latency.and_then(|index| {
         let group = index * periods.count();
-        let found = |q| quantile(q, counts[group], |rank| selection.found(group, rank));
+        let found = |q| ranking.quantile(q, group);
         found(0.99).zip(found(1.0))
     });
     if histograms.bin_latencies(tail) {
@@ -297,7 +283,7 @@ pub fn stream_report_keeping(
         &first,
         options,
         &periods,
-        (&selection, &counts),
+        (&ranking.selection, &ranking.counts),
         read,
         (funnel, retention, notes),
     );
@@ -419,55 +405,34 @@ fn stream_segments(
         Ok(read_columns(&read_as, &dataset.transactions.headers))
     })?;
     let keep = batching.keep_values / folds.len() as u64;
-    let mut states: Vec<(Selection, Vec<u64>, Option<SecondRead>)> = folds
-        .iter()
-        .map(|fold| {
-            let (selection, counts) = fold.first_round(periods, keep);
-            let second = SecondRead {
-                data_end: fold.data_end.filter(|_| fold.has_unsettled),
-                first_days: fold.first_days(),
-                volumes: vec![Tally::default(); periods.count()],
-            };
-            (selection, counts, Some(second))
-        })
+    let mut rankings: Vec<Ranking> = (folds.iter())
+        .map(|fold| Ranking::new(fold, periods, keep, false))
         .collect();
     let sla = sla_millis(options.sla_hours());
-    let active = |(selection, _, second): &(Selection, Vec<u64>, Option<SecondRead>)| {
-        !selection.done() || second.is_some()
-    };
-    while states.iter().any(active) {
+    while rankings.iter().any(Ranking::reading) {
         *reads += 1;
-        let payers = states.iter().any(|state| state.2.is_some());
+        let payers = rankings.iter().any(Ranking::second_read);
         let pinned = folds[0].values_only(payers);
-        let reading: Vec<bool> = states.iter().map(active).collect();
+        let reading: Vec<bool> = rankings.iter().map(Ranking::reading).collect();
         read_batches(file, open, (*reads, batching), progress, &mut |table| {
             let dataset = dataset_of(table, lookups);
             let frame = build_frame(&dataset, &pinned)?;
-            let groups = folds.iter_mut().zip(states.iter_mut()).zip(&reading);
-            for ((fold, (selection, _, second)), _) in groups.filter(|(_, &reading)| reading) {
+            let groups = folds.iter_mut().zip(rankings.iter_mut()).zip(&reading);
+            for ((fold, ranking), _) in groups.filter(|(_, &reading)| reading) {
                 let rows = Kept::of(&dataset, &frame, &fold.pinned.filters)?;
-                if let Some(second) = second.as_mut() {
-                    if let Some(end) = second.data_end {
-                        judge_unsettled(&frame, &rows, (end, sla), &mut fold.days);
-                    }
-                    second.add_volumes(&frame, &rows, &fold.users, periods);
-                }
-                see_values(&frame, &rows, &fold.sampled, periods, selection);
+                ranking.see(fold, (&frame, &rows), periods, sla);
             }
             Ok(read_columns(&pinned, &dataset.transactions.headers))
         })?;
-        let groups = folds.iter_mut().zip(states.iter_mut()).zip(&reading);
-        for ((fold, (selection, _, second)), _) in groups.filter(|(_, &reading)| reading) {
-            selection.end_round();
-            if let Some(second) = second.take() {
-                fold.volumes = second.volumes;
-            }
+        let groups = folds.iter_mut().zip(rankings.iter_mut()).zip(&reading);
+        for ((fold, ranking), _) in groups.filter(|(_, &reading)| reading) {
+            ranking.end_read(fold);
         }
     }
-    let values = (folds.iter().zip(&states).zip(labels))
-        .map(|((fold, (selection, counts, _)), label)| {
+    let values = (folds.iter().zip(&rankings).zip(labels))
+        .map(|((fold, ranking), label)| {
             let view = (periods, options.grain, zone);
-            fold.segment_of(label, catalog, view, (selection, counts))
+            fold.segment_of(label, catalog, view, (&ranking.selection, &ranking.counts))
         })
         .collect();
     Ok(Segments {
@@ -1934,6 +1899,75 @@ impl Histograms {
             .into_iter()
             .chain(latency)
             .collect()
+    }
+}
+
+/// What the reads after a fold's first find: each percentile's ranks (`ranks`), and in the
+/// first of them what `SecondRead` adds. The file's fold and each segment's have one.
+struct Ranking {
+    selection: Selection,
+    /// The values of each percentile group (`Fold::first_round`).
+    counts: Vec<u64>,
+    second: Option<SecondRead>,
+}
+
+impl Ranking {
+    /// `judged`: the fold's payments not settled were judged against the SLA already (a kept
+    /// fold's).
+    fn new(fold: &Fold, periods: &Periods, keep_values: u64, judged: bool) -> Ranking {
+        let (selection, counts) = fold.first_round(periods, keep_values);
+        let second = SecondRead {
+            data_end: fold.data_end.filter(|_| fold.has_unsettled && !judged),
+            first_days: fold.first_days(),
+            volumes: vec![Tally::default(); periods.count()],
+        };
+        Ranking {
+            selection,
+            counts,
+            second: Some(second),
+        }
+    }
+
+    /// Whether the file is to be read (again) for this fold.
+    fn reading(&self) -> bool {
+        !self.selection.done() || self.second.is_some()
+    }
+
+    /// Whether the next read is the first after the fold's (which adds `SecondRead`'s parts).
+    fn second_read(&self) -> bool {
+        self.second.is_some()
+    }
+
+    /// Sees a batch's kept rows.
+    fn see(
+        &mut self,
+        fold: &mut Fold,
+        (frame, rows): (&Frame, &Kept),
+        periods: &Periods,
+        sla: i64,
+    ) {
+        if let Some(second) = self.second.as_mut() {
+            if let Some(end) = second.data_end {
+                judge_unsettled(frame, rows, (end, sla), &mut fold.days);
+            }
+            second.add_volumes(frame, rows, &fold.users, periods);
+        }
+        see_values(frame, rows, &fold.sampled, periods, &mut self.selection);
+    }
+
+    /// Ends a read: the ranks narrowed, new and returning payers' volume into the fold.
+    fn end_read(&mut self, fold: &mut Fold) {
+        self.selection.end_round();
+        if let Some(second) = self.second.take() {
+            fold.volumes = second.volumes;
+        }
+    }
+
+    /// Quantile `q` of percentile group `group`, once the ranks are found.
+    fn quantile(&self, q: f64, group: usize) -> Option<f64> {
+        quantile(q, self.counts[group], |rank| {
+            self.selection.found(group, rank)
+        })
     }
 }
 
