@@ -3,15 +3,17 @@
 // compiled and warmed up (speed-build.js, warmUp) at the start of the first run on such a file
 // (its time is in that run's wall time, and reported as speed_build_ms) and kept after it, as the
 // page's worker does. The file's bytes are transferred in and read as the page reads a file:
-// from PARTS_FROM bytes on two cores (www/src/parts.js: this worker reads the first half, a second
-// worker running the same compiled speed build the second), else by `Workbench.loadCsv`; then
-// `report`.
+// from PARTS_FROM bytes on two cores (www/src/parts.js: this worker reads the first half, a spare
+// second worker running the same compiled speed build the second, started when the speed build
+// is and after each read, as the page's worker does), else pushed in 4 MiB chunks to a CsvUpload
+// told the size (readInChunks); then `report`.
 // Times are taken in the worker too, to split the page-measured wall time into its parts.
 import initSizeBuild, * as sizeBuild from '../../www/pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from '../../www/src/speed-build.js';
-import { bytesSource, readInParts, readsInParts } from '../../www/src/parts.js';
+import { PARTS_FROM, bytesSource, prepareHelper, readInParts, readsInParts } from '../../www/src/parts.js';
 import { DASHBOARD_OPTIONS, REAGG_OPTIONS, fromReport, fromReagg } from './workload.js';
 
+const CHUNK_BYTES = 4 << 20;
 let build = sizeBuild;
 let buildName = 'size';
 let wasm = null;
@@ -23,6 +25,8 @@ let speedModule = null;
 async function switchToSpeedBuild() {
   const fast = await import('../../www/pkg-fast/paymetrics_fast.js');
   speedModule = await WebAssembly.compileStreaming(fetch(new URL('../../www/pkg-fast/paymetrics_fast_bg.wasm', import.meta.url)));
+  // As the page's worker does when a file to be read in parts makes it switch.
+  if (readsInParts(PARTS_FROM)) prepareHelper(speedModule);
   wasm = await fast.default({ module_or_path: speedModule });
   warmUp(fast);
   wb.free();
@@ -64,7 +68,11 @@ const methods = {
       });
       loaded = wb.finishCsv(upload);
     } else {
-      loaded = wb.loadCsv(name, bytes);
+      // As the page's worker reads a file (readInChunks): 4 MiB pushes to a stream told the size.
+      const upload = new build.CsvUpload(name);
+      upload.expectBytes(bytes.length);
+      for (let at = 0; at < bytes.length; at += CHUNK_BYTES) upload.push(bytes.subarray(at, at + CHUNK_BYTES));
+      loaded = wb.finishCsv(upload);
     }
     const t1 = performance.now();
     const report = wb.report(DASHBOARD_OPTIONS);

@@ -19,22 +19,65 @@ import { SPEED_BUILD_FROM } from './speed-build.js';
 
 export const PARTS_FROM = SPEED_BUILD_FROM;
 export const PARTS_UP_TO = 256 * 2 ** 20;
+// The bytes read before the helper is sent its part: the header is decided on the first 64 KiB.
+const HEADER_BYTES = 64 << 10;
 // How far past the middle the split may look for a line break.
 const SPLIT_SEARCH_BYTES = 1 << 20;
 // How often a wait for the helper looks for a cancel.
 const CANCEL_POLL_MS = 50;
 
-// The share of the file the engine reads: a little more than half, because the helper starts
-// later (its part is sent after the header is read) and its rows must then be handed over and
-// appended, which the engine waits for. Measured in the benchmark (1M rows, 2 cores): with the
-// middle, the engine waited ~0.15 s for the helper.
+// The share of the file the engine reads: a little more than half, because the helper begins
+// later (its part is sent after the header is read) and must then write its rows as bytes, which
+// the engine waits for. Measured in the benchmark (1M rows, 2 cores, a spare helper): the two
+// halves end within ~5-40 ms of each other.
 const FIRST_SHARE = 0.55;
 
-/** A helper worker, its module instantiating at once: it starts while the engine reads. */
+/** A helper worker, its module instantiating at once. */
 function spawn(module) {
   const worker = new Worker(new URL('./part-worker.js', import.meta.url), { type: 'module', name: 'paymetrics-part' });
   worker.postMessage({ module });
   return worker;
+}
+
+// A helper started ahead of the read that needs it. Started with the read, a helper began its
+// part ~60 ms after the engine began (the worker's script and wasm instance), so the engine read
+// more than half and waited for the rest all the same; a spare begins at once. A helper reads one
+// part only: its wasm memory, grown to hold half a table, is never given back, so it is let go
+// after its part (once the report that follows has had the cores: SPARE_AFTER_MS) and a fresh one
+// takes its place, holding only an empty instance (~2 MB) until the next large file.
+let spare = null; // { worker, module }
+const SPARE_AFTER_MS = 500;
+
+/** Starts a spare helper for `module` (the speed build's compiled module), unless one is ready. */
+export function prepareHelper(module) {
+  if (spare?.module === module) return;
+  spare?.worker.terminate();
+  spare = { worker: spawn(module), module };
+}
+
+/** The spare helper for `module`, or a new one. */
+function takeHelper(module) {
+  if (spare?.module !== module) prepareHelper(module);
+  const { worker } = spare;
+  spare = null;
+  return worker;
+}
+
+/**
+ * After a read: a helper never sent a part becomes the spare again; one that may still be reading
+ * (a cancel, a failure) stops at once; one that handed its part over is let go after the report,
+ * and a fresh spare started then.
+ */
+function retire(worker, module, state) {
+  if (state === 'unused' && !spare) {
+    spare = { worker, module };
+    return;
+  }
+  if (state !== 'done') worker.terminate();
+  setTimeout(() => {
+    worker.terminate();
+    prepareHelper(module);
+  }, SPARE_AFTER_MS);
 }
 
 /**
@@ -74,23 +117,22 @@ export function bytesSource(bytes) {
   };
 }
 
-// The cores a machine needs for a file to be read in parts. On the 2-core machine of `make bench`
-// two readers took both cores from the browser's own threads (garbage collection, the helper's
-// teardown, the page): reading 1M rows went from ~1.07 to ~0.93 s (medians of 5), but the report
-// right after from ~0.42 to ~0.57 s, so bytes to numbers gained nothing measurable (1.49-1.71 s
-// against 1.60 s). With 4 cores or more, the two readers leave cores to spare.
-export const MIN_CORES = 4;
+// The cores a machine needs for a file to be read in parts. Session 6 asked for 4: on the 2-core
+// machine of `make bench`, two readers took both cores from the browser's own threads, and the
+// report right after the read lost what the read gained (the helper was started with the read and
+// torn down at its end, beside the report). With a spare helper started beforehand and let go
+// after the report (above), two cores gain: bytes to numbers on 1M rows went from ~545 to
+// ~465 ms in Chromium (session 12, medians of 5; reading ~335 -> ~255 ms, the report unchanged).
+export const MIN_CORES = 2;
 
 /**
  * Whether a file of `size` bytes is read in parts, given the machine. `lowered` (the page's test
- * seam, ?parts-from=) can only lower PARTS_FROM, and lets 2 cores do (so that the tests see parts
- * on any machine that has two).
+ * seam, ?parts-from=) can only lower PARTS_FROM.
  */
 export function readsInParts(size, lowered = null) {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-  const seam = Number.isFinite(lowered) && lowered >= 0;
-  const from = seam ? Math.min(PARTS_FROM, lowered) : PARTS_FROM;
-  return cores >= (seam ? 2 : MIN_CORES) && size >= from && size <= PARTS_UP_TO;
+  const from = Number.isFinite(lowered) && lowered >= 0 ? Math.min(PARTS_FROM, lowered) : PARTS_FROM;
+  return cores >= MIN_CORES && size >= from && size <= PARTS_UP_TO;
 }
 
 /**
@@ -124,25 +166,30 @@ export async function readInParts({ upload, source, module, chunkBytes, helperLi
       await yieldToEventLoop();
     }
   };
-  // Started first, so that its start (its script, its wasm instance: ~0.1 s) overlaps the
-  // engine's reading of the first chunk.
-  const worker = spawn(module);
+  // Taken first: a helper not ready yet starts (its script, its wasm instance: ~0.1 s) while the
+  // engine reads the first chunk.
+  const worker = takeHelper(module);
+  let state = 'unused'; // -> 'reading' once sent its part -> 'done' once it handed it over
   try {
-    // The header comes first: the helper needs it (the continuation).
-    await pushUpTo(Math.min(total, chunkBytes));
+    // The header comes first: the helper needs it (the continuation). It is nearly always in the
+    // first HEADER_BYTES, which the engine reads before it sends the helper its part, so that the
+    // helper begins at once; else the first chunk.
+    await pushUpTo(Math.min(total, HEADER_BYTES));
+    if (at < total && !upload.continuation()) await pushUpTo(Math.min(total, chunkBytes));
     const continuation = at < total ? upload.continuation() : null;
     const split = continuation ? await findSplit(source, at, total) : null;
     if (split === null) {
-      worker.terminate();
       await pushUpTo(total);
       return how;
     }
     how.helper_started_ms = since();
+    state = 'reading';
     const helper = startHelper({ worker, source, split, total, continuation, helperLimit, chunkBytes, helperRead, tell });
     await pushUpTo(split);
     how.first_half_ms = since();
     if (upload.atRecordBoundary()) {
       const part = await waitFor(helper.part, cancelled, onCancel);
+      state = 'done';
       how.wait_ms = since();
       if (part) {
         upload.appendPart(part);
@@ -160,7 +207,7 @@ export async function readInParts({ upload, source, module, chunkBytes, helperLi
       }
     }
   } finally {
-    worker.terminate();
+    retire(worker, module, state);
   }
   helperRead.bytes = 0;
   helperRead.rows = 0;

@@ -21,7 +21,7 @@
 // asks for SQL (sqlScript), which only the speed build writes.
 import initSizeBuild, * as sizeBuild from '../pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from './speed-build.js';
-import { blobSource, readInParts, readsInParts } from './parts.js';
+import { blobSource, prepareHelper, readInParts, readsInParts } from './parts.js';
 
 // The build in use: its Workbench and CsvUpload classes.
 let build = sizeBuild;
@@ -192,7 +192,7 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, sp
   let released = false;
   try {
     if (role === 'transactions' && file.size >= speedBuildThreshold(speedBuildFrom)) {
-      const switched = await switchToSpeedBuild();
+      const switched = await switchToSpeedBuild(readsInParts(file.size, partsFrom));
       if (switched) {
         wb = workbench;
         released = switched.released;
@@ -343,7 +343,8 @@ function speedBuildThreshold(lowered) {
 
 /**
  * Moves the engine to the speed build, for good: a new Workbench in the speed build's instance
- * takes the place of the size build's, which is freed. Returns null when nothing changed (the
+ * takes the place of the size build's, which is freed; `withHelper`: a spare second reader is started
+ * too (parts.js), for the file that asked for the switch. Returns null when nothing changed (the
  * speed build is in use already, or could not be loaded: the size build carries on), else
  * { released }: whether a dataset was let go.
  *
@@ -357,12 +358,15 @@ function speedBuildThreshold(lowered) {
  * cancel and tie every later call to the question of which one holds what. The sample's state
  * (sampleKey, sampleCache) belongs to the freed Workbench: the sample is generated again if needed.
  */
-async function switchToSpeedBuild() {
+async function switchToSpeedBuild(withHelper = false) {
   if (speedBuild !== 'not loaded') return null;
   let fast;
   let exports;
   try {
     ({ fast, exports, module: speedModule } = await loadSpeedBuild());
+    // The second reader of the file that asked for the switch starts now, while the speed build
+    // warms up, so that it is ready when the file's second half is (parts.js).
+    if (withHelper) prepareHelper(speedModule);
   } catch (err) {
     // Offline, say: the size build reads the file, only slower. Not tried again in this worker.
     speedBuild = 'unavailable';
