@@ -269,6 +269,17 @@ fn a_frame_serves_every_view_without_rereading() {
             segment: Some("channel".into()),
             ..Options::default()
         },
+        // Another grain on the same rows and segment: the period's and segments' series only,
+        // their totals kept from the view before (`Want::SeriesOnly`).
+        Options {
+            grain: Grain::Month,
+            segment: Some("channel".into()),
+            ..Options::default()
+        },
+        Options {
+            segment: Some("channel".into()),
+            ..Options::default()
+        },
         Options {
             filters: vec![Filter {
                 column: "funding_source".into(),
