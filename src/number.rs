@@ -122,7 +122,7 @@ const EXACT_POWERS_OF_TEN: [f64; 16] = [
 /// (`49.73`, `-12`, `0.5`), without the standard parser; `None` for anything else (which then
 /// takes the full path). Why: amounts are the one number column with a value per row that is
 /// not read once per distinct value (they have too many), and the standard parser's generality
-/// cost ~a tenth of building a 1M-row frame in the page.
+/// cost ~9 ms of the ~210 ms a 1M-row frame and first report take in the page.
 ///
 /// Exact: the digits make an integer below 10^15 < 2^53 and the power of ten is exact, so the one
 /// division rounds the exact quotient, which is the decimal's value: the correctly rounded value
@@ -866,12 +866,7 @@ mod tests {
                     text.push('-');
                 }
                 let body: String = (0..digits)
-                    .map(|i| match (i, next() % 10) {
-                        // Runs of 9s and 0s find rounding edges.
-                        (_, 0) => '9',
-                        (_, 1) => '0',
-                        (_, d) => char::from(b'0' + d as u8),
-                    })
+                    .map(|_| char::from(b'0' + (next() % 10) as u8))
                     .collect();
                 let point = (next() as usize) % (digits + 2);
                 match point {
