@@ -7,8 +7,8 @@ use crate::expr::ParseError;
 use crate::ingest::RawTable;
 use crate::join::{JoinOutcome, JoinSpec};
 use crate::metrics::breakdown::{
-    breakdowns, decline_reasons, dimension, histograms, selected_rows, Breakdown, Coded, Codes,
-    DeclineReasons, Dimension, Histogram, MIX_ROLES, UNLISTED,
+    breakdowns, decline_reasons, dimension, histograms, mix_series, selected_rows, Breakdown,
+    Coded, Codes, DeclineReasons, Dimension, Histogram, MixGroups, MIX_ROLES, UNLISTED,
 };
 use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
 use crate::metrics::engine::bucket_table;
@@ -363,6 +363,9 @@ struct Memos {
     /// The previous period's totals, and the totals per currency.
     before: Memo<(SelectionKey, ThresholdsKey), (Option<Computed>, Vec<CurrencyTotals>)>,
     mixes: Memo<(SelectionKey, Grain, WeekStart), Vec<Breakdown>>,
+    /// The mixes at the grain they were first computed at, with how each was summed: their
+    /// values' sums serve any grain of the same rows (`mix_series`).
+    mix_values: Memo<SelectionKey, (Vec<Breakdown>, Vec<MixGroups>)>,
     /// The histograms and decline reasons.
     distributions: Memo<SelectionKey, (Vec<Histogram>, Option<DeclineReasons>)>,
     /// The funnel, retention and what reading the users file warned of.
@@ -967,14 +970,34 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 Some((role.id(), table.headers[column].clone(), coded))
             })
             .collect();
-        breakdowns(
+        // The same rows at another grain: each value's sums are kept, the cells per bucket
+        // summed anew.
+        if let Some(known) = frame.memos.mix_values.peek(&selection_key) {
+            let (list, groups) = known.as_ref();
+            return mix_series(
+                mixes,
+                list,
+                groups,
+                transactions,
+                calendar,
+                &params,
+                selection,
+                selected(),
+            );
+        }
+        let (list, groups) = breakdowns(
             mixes,
             transactions,
             calendar,
             &params,
             selection,
             selected(),
-        )
+        );
+        frame
+            .memos
+            .mix_values
+            .put(selection_key.clone(), (list.clone(), groups));
+        list
     });
     let distributions = frame.memos.distributions.get(selection_key.clone(), || {
         let decline_reasons = mapping.column(Role::DeclineReason).map(|column| {
