@@ -447,7 +447,7 @@ pub fn mix_series(
             ))),
         }
     }
-    let walk = (!walked.is_empty()).then_some(()).and(buckets.as_ref());
+    let walk = buckets.as_ref().filter(|_| !walked.is_empty());
     if let (Some((_, first, table)), Some(status)) = (walk, transactions.status.as_deref()) {
         let amount = transactions.amount.as_deref();
         for row in rows.iter().map(|&row| row as usize) {
