@@ -406,13 +406,15 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
     let progress = Closure::<dyn FnMut(f64, f64, f64)>::new(move |read: f64, _: f64, _: f64| {
         seen.set(seen.get().max(read as u32));
     });
-    let report = workbench
-        .stream_report(
-            JsValue::UNDEFINED,
+    // Every streamed report of this test reads the file through the same two callbacks.
+    let stream = |workbench: &mut Workbench, options: JsValue| {
+        workbench.stream_report(
+            options,
             open.as_ref().unchecked_ref(),
             progress.as_ref().unchecked_ref(),
         )
-        .unwrap();
+    };
+    let report = stream(&mut workbench, JsValue::UNDEFINED).unwrap();
     // tests/expected.md, as in the first test above.
     let totals = get(&report, "totals");
     assert_eq!(get(&totals, "tpv").as_f64(), Some(201.5));
@@ -429,26 +431,14 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
     // Another grain of the same data: the file is read once more, not twice.
     let before = opened.get();
     let week = js_sys::JSON::parse(r#"{"grain":"week"}"#).unwrap();
-    let report = workbench
-        .stream_report(
-            week,
-            open.as_ref().unchecked_ref(),
-            progress.as_ref().unchecked_ref(),
-        )
-        .unwrap();
+    let report = stream(&mut workbench, week).unwrap();
     assert_eq!(opened.get(), before + 1);
     assert_eq!(get(&report, "grain").as_string().as_deref(), Some("week"));
     assert_eq!(get(&get(&report, "totals"), "tpv").as_f64(), Some(201.5));
 
     // Segments cross as in `report` (basic.csv's channels: tests/expected.md).
     let segment = js_sys::JSON::parse(r#"{"segment":"channel"}"#).unwrap();
-    let report = workbench
-        .stream_report(
-            segment,
-            open.as_ref().unchecked_ref(),
-            progress.as_ref().unchecked_ref(),
-        )
-        .unwrap();
+    let report = stream(&mut workbench, segment).unwrap();
     let mut held = Workbench::new();
     held.load_csv("basic.csv", BASIC).unwrap();
     let whole = held
@@ -460,25 +450,13 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
 
     // A custom metric is refused with a readable message; so is a report of nothing streamed.
     let metric = js_sys::JSON::parse(r#"{"metrics":["n = count()"]}"#).unwrap();
-    let error: JsValue = workbench
-        .stream_report(
-            metric,
-            open.as_ref().unchecked_ref(),
-            progress.as_ref().unchecked_ref(),
-        )
-        .unwrap_err()
-        .into();
+    let error: JsValue = stream(&mut workbench, metric).unwrap_err().into();
     let message = get(&error, "message").as_string().unwrap();
     assert!(
         message.starts_with("custom metrics need the file in memory"),
         "{message}"
     );
-    let error: JsValue = Workbench::new()
-        .stream_report(
-            JsValue::UNDEFINED,
-            open.as_ref().unchecked_ref(),
-            progress.as_ref().unchecked_ref(),
-        )
+    let error: JsValue = stream(&mut Workbench::new(), JsValue::UNDEFINED)
         .unwrap_err()
         .into();
     assert_eq!(
