@@ -515,7 +515,9 @@ impl TextColumn {
                     .collect())
             }
             Cells::Plain(strings) => {
-                // Payer ids are short: most look-ups go by key (see `ShortKey`).
+                // Numbered ids (`U0041857`) go by their number (see `NumberedIds`); other
+                // payer ids are short: most look-ups go by key (see `ShortKey`).
+                let mut numbered = NumberedIds::new(strings.len());
                 let mut short: HashTable<(ShortKey, u32)> = HashTable::new();
                 let mut long: std::collections::HashMap<&str, u32, foldhash::fast::FixedState> =
                     std::collections::HashMap::default();
@@ -528,6 +530,12 @@ impl TextColumn {
                         distinct.push(Cow::Borrowed(value));
                         (distinct.len() - 1) as u32
                     };
+                    if let Some(slot) = numbered.slot(value.as_bytes()) {
+                        if *slot == u32::MAX {
+                            *slot = add();
+                        }
+                        return *slot;
+                    }
                     match ShortKey::of(value.as_bytes()) {
                         Some(key) => {
                             let hash = key.hash();
@@ -572,6 +580,83 @@ impl TextColumn {
             Cells::Plain(strings) => strings.heap_bytes(),
             Cells::Times(times) => times.heap_bytes(),
         }
+    }
+}
+
+/// The codes of numbered ids (a fixed prefix, then a fixed number of digits: `U0041857`,
+/// `C-000123`) by their number, when the numbers are few enough to index an array. Each such id
+/// then costs a few byte compares and an array access, where a hash table of a hundred thousand
+/// payers misses the cache on nearly every probe (~28 ms of a 1M-row frame in wasm, the frame's
+/// largest step). A prefix and a width give each number one id, so a code found by number is the
+/// code of that id; every other id goes on to the hash tables. This is the "perfect hash" that
+/// databases use to group by small integer ranges.
+struct NumberedIds {
+    prefix: Vec<u8>,
+    width: usize,
+    /// The code of each number seen (`u32::MAX`: not yet), grown as numbers come.
+    codes: Vec<u32>,
+    /// Numbers from this on take the hash tables (the array would be mostly empty).
+    limit: usize,
+    /// The first id has no trailing digits (or too many): the column is not numbered. Decided on
+    /// the first id only: an id coded by number must never be looked up in the hash tables.
+    off: bool,
+}
+
+impl NumberedIds {
+    /// Numbers of at most this many digits (a `u32`, and an array at most `limit` long).
+    const MAX_WIDTH: usize = 9;
+
+    fn new(rows: usize) -> NumberedIds {
+        NumberedIds {
+            prefix: Vec::new(),
+            width: 0,
+            codes: Vec::new(),
+            // Twice the rows: a column of ids numbered from 1 never needs more.
+            limit: (2 * rows).clamp(1 << 16, 1 << 24),
+            off: false,
+        }
+    }
+
+    /// The number of `id` when it has the column's prefix and width.
+    #[inline(always)]
+    fn number(&self, id: &[u8]) -> Option<usize> {
+        let digits = id.strip_prefix(self.prefix.as_slice())?;
+        if digits.len() != self.width {
+            return None;
+        }
+        let mut number = 0usize;
+        for &byte in digits {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            number = number * 10 + usize::from(digit);
+        }
+        Some(number)
+    }
+
+    /// The code slot of `id`, when it is numbered; `None` sends it to the hash tables.
+    #[inline(always)]
+    fn slot(&mut self, id: &[u8]) -> Option<&mut u32> {
+        if self.off {
+            return None;
+        }
+        if self.width == 0 {
+            // The first id decides the prefix and the width: its trailing digits.
+            let digits = id.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || digits > Self::MAX_WIDTH {
+                self.off = true;
+                return None;
+            }
+            self.width = digits;
+            self.prefix = id[..id.len() - digits].to_vec();
+        }
+        let number = self.number(id).filter(|&number| number < self.limit)?;
+        if number >= self.codes.len() {
+            let len = (number + 1).max(2 * self.codes.len()).min(self.limit);
+            self.codes.resize(len, u32::MAX);
+        }
+        Some(&mut self.codes[number])
     }
 }
 
@@ -1427,6 +1512,50 @@ mod tests {
             assert_eq!(
                 (codes, values),
                 (vec![0, 1], vec![Cow::from(""), "a".into()])
+            );
+        }
+    }
+
+    #[test]
+    fn numbered_ids_are_coded_as_any_other_ids() {
+        // Numbered ids (`U0001`) mixed with ids of another width or prefix, out of range, not
+        // numbers, long and empty: the codes are those of a plain first-appearance count.
+        let mut cells: Vec<String> = ["U0001", "U0002", "U0001", "U01", "X0001", "U9999", "U"]
+            .into_iter()
+            .chain([
+                "U00a1", "U0001", "", "U-001", "U0002", "U01", "Ü0001", "U99999",
+            ])
+            .map(String::from)
+            .collect();
+        cells.push("U0001".repeat(4));
+        cells.extend((0..3_000).map(|i| format!("U{:04}", (i * 7919) % 10_000)));
+        cells.extend(["U0001", "U00001", "U0003"].map(String::from));
+        for first in ["U0007", "2088102122524333", "plain", ""] {
+            let cells: Vec<&str> = std::iter::once(first)
+                .chain(cells.iter().map(String::as_str))
+                .collect();
+            let mut plain = ColumnBuilder::default();
+            plain.turn_plain().unwrap();
+            cells.iter().for_each(|cell| plain.push(cell).unwrap());
+            let column = plain.finish();
+            let mut expected: std::collections::HashMap<&str, u32> = Default::default();
+            let mut values = Vec::new();
+            let codes: Vec<u32> = cells
+                .iter()
+                .map(|&cell| match cell {
+                    "" => u32::MAX,
+                    _ => *expected.entry(cell).or_insert_with(|| {
+                        values.push(cell);
+                        values.len() as u32 - 1
+                    }),
+                })
+                .collect();
+            let rows = 0..cells.len();
+            let values: Vec<Cow<str>> = values.into_iter().map(Cow::from).collect();
+            assert_eq!(
+                column.encode(rows, true, u32::MAX),
+                (codes, values),
+                "first {first}"
             );
         }
     }
