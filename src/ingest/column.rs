@@ -583,45 +583,63 @@ impl TextColumn {
     }
 }
 
-/// The codes of numbered ids (a fixed prefix, then a fixed number of digits: `U0041857`,
-/// `C-000123`) by their number, when the numbers are few enough to index an array. Each such id
-/// then costs a few byte compares and an array access, where a hash table of a hundred thousand
-/// payers misses the cache on nearly every probe (~28 ms of a 1M-row frame in wasm, the frame's
-/// largest step). A prefix and a width give each number one id, so a code found by number is the
-/// code of that id; every other id goes on to the hash tables. This is the "perfect hash" that
-/// databases use to group by small integer ranges.
+/// The codes of numbered ids (a fixed prefix, then digits: `U0041857`, `C-000123`, `48213`) by
+/// their number, when the numbers are few enough to index an array. Each such id then costs a few
+/// byte compares and an array access, where a hash table of a hundred thousand payers misses the
+/// cache on nearly every probe (~28 ms of a 1M-row frame in wasm, the frame's largest step, before
+/// session 13). Only ids that a number names alone are taken (see `Digits`), so a code found by
+/// number is the code of that id; every other id goes on to the hash tables. This is the "perfect
+/// hash" that databases use to group by small integer ranges.
 struct NumberedIds {
     prefix: Vec<u8>,
-    width: usize,
+    digits: Digits,
     /// The code of each number seen (`u32::MAX`: not yet), grown as numbers come.
     codes: Vec<u32>,
     /// Numbers from this on take the hash tables (the array would be mostly empty).
     limit: usize,
-    /// The first id has no trailing digits (or too many): the column is not numbered. Decided on
-    /// the first id only: an id coded by number must never be looked up in the hash tables.
-    off: bool,
+}
+
+/// The digits after the prefix that make a numbered id, decided on the column's first id (once:
+/// an id coded by number must never be looked up in the hash tables).
+#[derive(Clone, Copy, PartialEq)]
+enum Digits {
+    Undecided,
+    /// The first id has no trailing digits, or too many: the column is not numbered.
+    None,
+    /// Exactly this many, leading zeros included (`U0041857`), as the first id had.
+    Width(usize),
+    /// Any number of them without a leading zero (`48213`, `U7`), as the first id had: each
+    /// number is then written one way only.
+    Canonical,
 }
 
 impl NumberedIds {
     /// Numbers of at most this many digits (a `u32`, and an array at most `limit` long).
-    const MAX_WIDTH: usize = 9;
+    const MAX_DIGITS: usize = 9;
 
     fn new(rows: usize) -> NumberedIds {
         NumberedIds {
             prefix: Vec::new(),
-            width: 0,
+            digits: Digits::Undecided,
             codes: Vec::new(),
             // Twice the rows: a column of ids numbered from 1 never needs more.
             limit: (2 * rows).clamp(1 << 16, 1 << 24),
-            off: false,
         }
     }
 
-    /// The number of `id` when it has the column's prefix and width.
+    /// The number of `id` when it is the column's prefix and digits of the column's kind.
     #[inline(always)]
     fn number(&self, id: &[u8]) -> Option<usize> {
         let digits = id.strip_prefix(self.prefix.as_slice())?;
-        if digits.len() != self.width {
+        let fits = match self.digits {
+            Digits::Width(width) => digits.len() == width,
+            Digits::Canonical => match digits {
+                [] | [b'0', _, ..] => false,
+                _ => digits.len() <= Self::MAX_DIGITS,
+            },
+            Digits::Undecided | Digits::None => false,
+        };
+        if !fits {
             return None;
         }
         let mut number = 0usize;
@@ -638,18 +656,21 @@ impl NumberedIds {
     /// The code slot of `id`, when it is numbered; `None` sends it to the hash tables.
     #[inline(always)]
     fn slot(&mut self, id: &[u8]) -> Option<&mut u32> {
-        if self.off {
-            return None;
-        }
-        if self.width == 0 {
-            // The first id decides the prefix and the width: its trailing digits.
-            let digits = id.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-            if digits == 0 || digits > Self::MAX_WIDTH {
-                self.off = true;
-                return None;
+        match self.digits {
+            Digits::None => return None,
+            Digits::Undecided => {
+                // The first id decides the prefix and the digits: its trailing digits.
+                let digits = id.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+                let start = id.len() - digits;
+                self.digits = match digits {
+                    0 => Digits::None,
+                    _ if digits > Self::MAX_DIGITS => Digits::None,
+                    _ if id[start] == b'0' && digits > 1 => Digits::Width(digits),
+                    _ => Digits::Canonical,
+                };
+                self.prefix = id[..start].to_vec();
             }
-            self.width = digits;
-            self.prefix = id[..id.len() - digits].to_vec();
+            Digits::Width(_) | Digits::Canonical => {}
         }
         let number = self.number(id).filter(|&number| number < self.limit)?;
         if number >= self.codes.len() {
@@ -1530,7 +1551,30 @@ mod tests {
         cells.push("U0001".repeat(4));
         cells.extend((0..3_000).map(|i| format!("U{:04}", (i * 7919) % 10_000)));
         cells.extend(["U0001", "U00001", "U0003"].map(String::from));
-        for first in ["U0007", "2088102122524333", "plain", ""] {
+        cells.extend(
+            [
+                "U7",
+                "U07",
+                "U0",
+                "U00",
+                "U123456789",
+                "U1234567890",
+                "7",
+                "07",
+                "0",
+            ]
+            .map(String::from),
+        );
+        for first in [
+            "U0007",
+            "U7",
+            "U0",
+            "7",
+            "0",
+            "2088102122524333",
+            "plain",
+            "",
+        ] {
             let cells: Vec<&str> = std::iter::once(first)
                 .chain(cells.iter().map(String::as_str))
                 .collect();
