@@ -658,6 +658,8 @@ impl NumberedIds {
     fn slot(&mut self, id: &[u8]) -> Option<&mut u32> {
         match self.digits {
             Digits::None => return None,
+            // An empty value (not an id) decides nothing.
+            Digits::Undecided if id.is_empty() => return None,
             Digits::Undecided => {
                 // The first id decides the prefix and the digits: its trailing digits.
                 let digits = id.iter().rev().take_while(|b| b.is_ascii_digit()).count();
@@ -1582,25 +1584,27 @@ mod tests {
             plain.turn_plain().unwrap();
             cells.iter().for_each(|cell| plain.push(cell).unwrap());
             let column = plain.finish();
-            let mut expected: std::collections::HashMap<&str, u32> = Default::default();
-            let mut values = Vec::new();
-            let codes: Vec<u32> = cells
-                .iter()
-                .map(|&cell| match cell {
-                    "" => u32::MAX,
-                    _ => *expected.entry(cell).or_insert_with(|| {
-                        values.push(cell);
-                        values.len() as u32 - 1
-                    }),
-                })
-                .collect();
-            let rows = 0..cells.len();
-            let values: Vec<Cow<str>> = values.into_iter().map(Cow::from).collect();
-            assert_eq!(
-                column.encode(rows, true, u32::MAX),
-                (codes, values),
-                "first {first}"
-            );
+            for empty_is_missing in [true, false] {
+                let mut expected: std::collections::HashMap<&str, u32> = Default::default();
+                let mut values = Vec::new();
+                let codes: Vec<u32> = cells
+                    .iter()
+                    .map(|&cell| match cell {
+                        "" if empty_is_missing => u32::MAX,
+                        _ => *expected.entry(cell).or_insert_with(|| {
+                            values.push(cell);
+                            values.len() as u32 - 1
+                        }),
+                    })
+                    .collect();
+                let rows = 0..cells.len();
+                let values: Vec<Cow<str>> = values.into_iter().map(Cow::from).collect();
+                assert_eq!(
+                    column.encode(rows, empty_is_missing, u32::MAX),
+                    (codes, values),
+                    "first {first:?}, empty is missing: {empty_is_missing}"
+                );
+            }
         }
     }
 
