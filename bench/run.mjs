@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `make bench`: Paymetrics against DuckDB-WASM on the core dashboard, in one headless Chromium
-// page, from a file's bytes in memory to every number ready; plus the tokenise floor (csv-core in
-// wasm), memory and page weight. The numbers of both engines are compared: a mismatch fails the
+// page, from a file's bytes in memory to every number ready (and Paymetrics also from a File, as
+// the page reads a file the user picks); plus the tokenise floor (csv-core in wasm), memory and
+// page weight. The numbers of both engines are compared: a mismatch fails the
 // bench. Prints a table and writes bench/results.json. Timings are never asserted.
 //
 // Needs (the Makefile's `bench` target makes them): dist/, www/pkg and www/pkg-fast (make dist), the floor's
 // wasm (bench/floor), bench/data/{100k,1m}/transactions.csv (paymetrics gen), node_modules.
 //
-// Environment: BENCH_RUNS (default 3; the median is reported), BENCH_DATASETS (default
+// Environment: BENCH_RUNS (default 5; the median is reported), BENCH_DATASETS (default
 // "100k,1m"), BENCH_OUT (default bench/results.json), CHROMIUM (default /usr/bin/chromium).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -290,7 +291,7 @@ async function main() {
     `<script type="importmap">${JSON.stringify({ imports: map.imports })}</script>`,
   );
   const server = await serve(ROOT, {
-    allowed: ['/bench/page/', '/bench/data/', '/www/pkg/', '/www/pkg-fast/', '/www/src/speed-build.js', '/www/src/parts.js', '/www/src/part-worker.js', `/${FLOOR_WASM.slice(0, FLOOR_WASM.lastIndexOf('/') + 1)}`, ...map.dirs],
+    allowed: ['/bench/page/', '/bench/data/', '/www/pkg/', '/www/pkg-fast/', '/www/src/speed-build.js', '/www/src/parts.js', '/www/src/part-worker.js', '/www/src/file-chunks.js', `/${FLOOR_WASM.slice(0, FLOOR_WASM.lastIndexOf('/') + 1)}`, ...map.dirs],
     pages: { '/bench/page/index.html': html },
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -366,7 +367,7 @@ async function main() {
       const file = `bench/data/${name}/transactions.csv`;
       process.stderr.write(`${name}: loading ${file} into the page\n`);
       const loaded = await page.evaluate(([n, u]) => window.bench.load(n, u), [name, `/${file}`]);
-      const runs = { floor: [], paymetrics: [], duckdb: [] };
+      const runs = { floor: [], paymetrics: [], duckdb: [], paymetrics_file: [] };
       const inits = {};
       // Each engine in turn: started, run RUNS times on the same instance, stopped. The kernel's
       // peak-RSS mark of the renderer is reset before each step, so each peak is that step's.
@@ -376,18 +377,25 @@ async function main() {
         inits[engine] = await page.evaluate((e) => window.bench.start(e), engine);
         inits[engine].renderer_peak_rss_bytes = readPeak();
         inits[engine].renderer_rss_before_bytes = before;
-        for (let i = 0; i < RUNS; i++) {
-          await page.evaluate(() => window.bench.collect());
-          const rssBefore = resetPeak();
-          const r = await page.evaluate(([e, n]) => window.bench.run(e, n), [engine, name]);
-          r.renderer_peak_rss_bytes = readPeak();
-          r.renderer_rss_before_bytes = rssBefore;
-          r.renderer_peak_added_bytes = r.renderer_peak_rss_bytes != null && rssBefore != null ? r.renderer_peak_rss_bytes - rssBefore : null;
-          runs[engine].push(r);
-          process.stderr.write(
-            `${name} ${engine} run ${i + 1}/${RUNS}: ${ms(r.wall_ms)}` +
-              (r.reagg_ms != null ? ` (re-aggregation ${ms(r.reagg_ms)})` : '') + '\n',
-          );
+        // Paymetrics also reads the file from a File, as the page does (after its runs from
+        // memory, on the same instance): its own line, not the ratio's, which gives both engines
+        // the same bytes in memory.
+        const sources = engine === 'paymetrics' ? ['memory', 'file'] : ['memory'];
+        for (const source of sources) {
+          const into = source === 'file' ? `${engine}_file` : engine;
+          for (let i = 0; i < RUNS; i++) {
+            await page.evaluate(() => window.bench.collect());
+            const rssBefore = resetPeak();
+            const r = await page.evaluate(([e, n, s]) => window.bench.run(e, n, { source: s }), [engine, name, source]);
+            r.renderer_peak_rss_bytes = readPeak();
+            r.renderer_rss_before_bytes = rssBefore;
+            r.renderer_peak_added_bytes = r.renderer_peak_rss_bytes != null && rssBefore != null ? r.renderer_peak_rss_bytes - rssBefore : null;
+            runs[into].push(r);
+            process.stderr.write(
+              `${name} ${engine}${source === 'file' ? ' from a File' : ''} run ${i + 1}/${RUNS}: ${ms(r.wall_ms)}` +
+                (r.reagg_ms != null ? ` (re-aggregation ${ms(r.reagg_ms)})` : '') + '\n',
+            );
+          }
         }
         await page.evaluate((e) => window.bench.stop(e), engine);
       }
@@ -395,6 +403,10 @@ async function main() {
       results.engines.duckdb.bundle = inits.duckdb.bundle;
       const js = [];
       for (let i = 0; i < RUNS; i++) js.push(await page.evaluate((n) => window.bench.jsNewlines(n), name));
+      // A File's numbers are checked against DuckDB's too (the same file).
+      for (const [i, pm] of runs.paymetrics_file.entries()) {
+        for (const m of compare(pm.numbers, runs.duckdb[i].numbers).mismatches) failures.push(`${name} run ${i + 1} from a File: ${m}`);
+      }
       const compares = runs.paymetrics.map((pm, i) => {
         const cmp = compare(pm.numbers, runs.duckdb[i].numbers);
         const floor = runs.floor[i];
@@ -419,6 +431,9 @@ async function main() {
       // Per run, when read in parts: { parts, first_half_ms, wait_ms, append_ms } (parts.js).
       pm.parts = runs.paymetrics.map((r) => r.parts);
       pm.speed_build_ms = runs.paymetrics.map((r) => r.speed_build_ms).find((t) => t != null) ?? null;
+      // From a File: warm runs only (they follow the runs from memory on the same instance).
+      const pmFile = summarise(runs.paymetrics_file, ['wall_ms', 'load_ms', 'report_ms'], [...mem, 'wasm_memory_bytes'], inits.paymetrics);
+      pmFile.parts = runs.paymetrics_file.map((r) => r.parts);
       results.datasets[name] = {
         file,
         bytes: loaded.bytes,
@@ -426,6 +441,7 @@ async function main() {
         floor: { ...floor, records: runs.floor.at(-1).records, fields: runs.floor.at(-1).fields },
         js_newline_pass: { wall_ms: median(js.map((r) => r.wall_ms)), lines: js.at(-1).lines },
         paymetrics: pm,
+        paymetrics_from_file: pmFile,
         duckdb: dk,
         ratio_duckdb_to_paymetrics: ratio(dk.wall_ms, pm.wall_ms),
         ratio_paymetrics_to_floor: ratio(pm.wall_ms, floor.wall_ms),
@@ -473,6 +489,8 @@ async function main() {
     line('  reading | report', (d) => `${ms(d.paymetrics.load_ms)} | ${ms(d.paymetrics.report_ms)}`);
     line('  build (+ fetch, compile, warm-up)', (d) => `${d.paymetrics.build}${d.paymetrics.speed_build_ms != null ? ` (+ ${ms(d.paymetrics.speed_build_ms)} in run 1)` : ''}`);
     line('  read in two parts (two workers)', (d) => (d.paymetrics.read_in_parts ? 'yes' : 'no'));
+    line('Paymetrics from a File (as the page)', (d) => ms(d.paymetrics_from_file.wall_ms));
+    line('  reading | report', (d) => `${ms(d.paymetrics_from_file.load_ms)} | ${ms(d.paymetrics_from_file.report_ms)}`);
     line('DuckDB-WASM: bytes -> numbers', (d) => ms(d.duckdb.wall_ms));
     line('  register | read_csv | queries', (d) => `${ms(d.duckdb.register_ms)} | ${ms(d.duckdb.load_ms - d.duckdb.register_ms)} | ${ms(d.duckdb.report_ms)}`);
     line('ratio DuckDB / Paymetrics', (d) => x(d.ratio_duckdb_to_paymetrics));

@@ -117,10 +117,16 @@ const paymetricsEngine = {
     const { init_ms } = await call('init');
     return { worker, call, init: { init_ms } };
   },
-  async run(e, name) {
+  // `source`: 'memory' (the bytes, transferred to the worker, as DuckDB-WASM is given them) or
+  // 'file' (a File, read as the page reads a file the user picks).
+  async run(e, name, { source = 'memory' } = {}) {
     const { file, buffer } = copyOf(name);
+    const asFile = source === 'file' ? new File([buffer], file) : null;
+    // A File made from memory is handed to the browser's process after it is made: waited for
+    // here, as a file the user picks is on disk already.
+    if (asFile) await asFile.slice(asFile.size - 1).arrayBuffer();
     const t0 = performance.now();
-    const r = await call(e, 'run', { name: file, buffer }, [buffer]);
+    const r = asFile ? await call(e, 'run', { name: file, file: asFile }) : await call(e, 'run', { name: file, buffer }, [buffer]);
     const t1 = performance.now();
     // A segment added to the dashboard (the report's other parts kept from it), then another
     // grain with it; then the re-aggregation (another grain and a filter).
@@ -217,8 +223,8 @@ async function start(engine) {
   return engines[engine].init;
 }
 
-async function run(engine, name) {
-  return ENGINES[engine].run(engines[engine], name);
+async function run(engine, name, options) {
+  return ENGINES[engine].run(engines[engine], name, options);
 }
 
 async function stop(engine) {

@@ -10,7 +10,7 @@
 // Times are taken in the worker too, to split the page-measured wall time into its parts.
 import initSizeBuild, * as sizeBuild from '../../www/pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from '../../www/src/speed-build.js';
-import { PARTS_FROM, bytesSource, prepareHelper, readInParts, readsInParts } from '../../www/src/parts.js';
+import { PARTS_FROM, blobSource, bytesSource, prepareHelper, readInParts, readsInParts } from '../../www/src/parts.js';
 import { DASHBOARD_OPTIONS, REAGG_OPTIONS, fromReport, fromReagg } from './workload.js';
 
 const CHUNK_BYTES = 4 << 20;
@@ -43,23 +43,24 @@ const methods = {
     return { init_ms: performance.now() - t0 };
   },
   // Bytes in memory -> every number of the dashboard ready (the report is a JS object).
-  async run({ name, buffer }) {
+  async run({ name, buffer, file }) {
     let speedBuildMs = null;
-    if (buildName === 'size' && buffer.byteLength >= SPEED_BUILD_FROM) {
+    const size = file ? file.size : buffer.byteLength;
+    if (buildName === 'size' && size >= SPEED_BUILD_FROM) {
       const t = performance.now();
       await switchToSpeedBuild();
       speedBuildMs = performance.now() - t;
     }
     const t0 = performance.now();
-    const bytes = new Uint8Array(buffer);
+    const bytes = file ? null : new Uint8Array(buffer);
     let loaded;
     let parts = null;
-    const inParts = speedModule !== null && readsInParts(bytes.length);
+    const inParts = speedModule !== null && readsInParts(size);
     if (inParts) {
       const upload = new build.CsvUpload(name);
       parts = await readInParts({
         upload,
-        source: bytesSource(bytes),
+        source: file ? blobSource(file) : bytesSource(bytes),
         module: speedModule,
         chunkBytes: 4 << 20,
         progress: () => {},
@@ -70,8 +71,10 @@ const methods = {
     } else {
       // As the page's worker reads a file (readInChunks): 4 MiB pushes to a stream told the size.
       const upload = new build.CsvUpload(name);
-      upload.expectBytes(bytes.length);
-      for (let at = 0; at < bytes.length; at += CHUNK_BYTES) upload.push(bytes.subarray(at, at + CHUNK_BYTES));
+      upload.expectBytes(size);
+      for (let at = 0; at < size; at += CHUNK_BYTES) {
+        upload.push(file ? new Uint8Array(await file.slice(at, at + CHUNK_BYTES).arrayBuffer()) : bytes.subarray(at, at + CHUNK_BYTES));
+      }
       loaded = wb.finishCsv(upload);
     }
     const t1 = performance.now();

@@ -8,6 +8,7 @@
 //        (times: { started_at, init_ms, read_ms, finish_ms }: when the part arrived, as
 //        performance.timeOrigin + now, and the times from then on; for the benchmark)
 import init, { CsvUpload } from '../pkg-fast/paymetrics_fast.js';
+import { blobChunks, byteChunks } from './file-chunks.js';
 
 let ready = null;
 
@@ -28,11 +29,10 @@ self.onmessage = async ({ data }) => {
     upload = CsvUpload.resume(continuation, limit);
     const total = blob ? blob.size : bytes.length;
     upload.expectBytes(total);
-    for (let at = 0; at < total; ) {
-      const to = Math.min(total, at + chunkBytes);
-      const chunk = blob ? new Uint8Array(await blob.slice(at, to).arrayBuffer()) : bytes.subarray(at, to);
+    let at = 0;
+    for await (const chunk of blob ? blobChunks(blob, chunkBytes) : byteChunks(bytes, chunkBytes)) {
       const progress = upload.push(chunk);
-      at = to;
+      at += chunk.length;
       self.postMessage({ progress: { bytes: at, rows: progress.rows } });
     }
     times.read_ms = performance.now() - started;

@@ -16,6 +16,7 @@
 // into the engine's memory beside the table, would crowd the 1 GiB budget; those files are read
 // by one worker in bounded memory, as before).
 import { SPEED_BUILD_FROM } from './speed-build.js';
+import { blobChunks, byteChunks } from './file-chunks.js';
 
 export const PARTS_FROM = SPEED_BUILD_FROM;
 export const PARTS_UP_TO = 256 * 2 ** 20;
@@ -96,11 +97,15 @@ function yieldToEventLoop() {
   });
 }
 
-/** A File or Blob as a source: read slice by slice; the helper gets a Blob of its part (a handle). */
+/**
+ * A File or Blob as a source: read from its stream (file-chunks.js); the helper gets a Blob of its
+ * part (a handle).
+ */
 export function blobSource(blob) {
   return {
     size: blob.size,
     read: async (from, to) => new Uint8Array(await blob.slice(from, to).arrayBuffer()),
+    chunks: (from, to, chunkBytes) => blobChunks(blob.slice(from, to), chunkBytes),
     part: (from, to) => ({ message: { blob: blob.slice(from, to) }, transfer: [] }),
   };
 }
@@ -110,6 +115,7 @@ export function bytesSource(bytes) {
   return {
     size: bytes.length,
     read: async (from, to) => bytes.subarray(from, to),
+    chunks: (from, to, chunkBytes) => byteChunks(bytes.subarray(from, to), chunkBytes),
     part: (from, to) => {
       const copy = bytes.slice(from, to);
       return { message: { bytes: copy }, transfer: [copy.buffer] };
@@ -155,13 +161,11 @@ export async function readInParts({ upload, source, module, chunkBytes, helperLi
   const helperRead = { bytes: 0, rows: 0 };
   const tell = () => progress({ bytes: at + helperRead.bytes, rows: last.rows + helperRead.rows, memory_bytes: last.memory_bytes });
   const pushUpTo = async (end) => {
-    while (at < end) {
-      if (cancelled()) throw onCancel();
-      const to = Math.min(end, at + chunkBytes);
-      const bytes = await source.read(at, to);
+    if (cancelled()) throw onCancel();
+    for await (const bytes of source.chunks(at, end, chunkBytes)) {
       if (cancelled()) throw onCancel();
       last = upload.push(bytes);
-      at = to;
+      at += bytes.length;
       tell();
       await yieldToEventLoop();
     }

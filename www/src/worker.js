@@ -22,6 +22,7 @@
 import initSizeBuild, * as sizeBuild from '../pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from './speed-build.js';
 import { blobSource, prepareHelper, readInParts, readsInParts } from './parts.js';
+import { blobChunks } from './file-chunks.js';
 
 // The build in use: its Workbench and CsvUpload classes.
 let build = sizeBuild;
@@ -482,17 +483,16 @@ async function readInChunks(wb, file, name, role, encoding, budget, token, call,
         onCancel: () => new Cancelled(name),
       });
     } else {
-      for (let at = 0; at < total; ) {
+      let at = 0;
+      if (token.cancelled) throw new Cancelled(name);
+      for await (const chunk of blobChunks(file, CHUNK_BYTES)) {
         if (token.cancelled) throw new Cancelled(name);
-        const end = Math.min(total, at + CHUNK_BYTES);
-        const buffer = await file.slice(at, end).arrayBuffer();
-        if (token.cancelled) throw new Cancelled(name);
-        let bytes = new Uint8Array(buffer);
+        at += chunk.length;
+        let bytes = chunk;
         if (decoder) bytes = encoder.encode(decoder.decode(bytes, { stream: true }));
         const t = performance.now();
         progress = upload.push(bytes);
         pushMs += performance.now() - t;
-        at = end;
         if (performance.now() - lastPost >= PROGRESS_MS) post(at, 'reading');
       }
       if (decoder) {
