@@ -424,8 +424,24 @@ impl TextColumn {
         match &self.cells {
             Cells::Coded { codes, values } => {
                 let mut counts = vec![0u64; values.len()];
-                with_codes!(codes, |codes| rows
-                    .for_each(|row| counts[codes[row].index()] += 1));
+                if values.len() <= max_distinct {
+                    with_codes!(codes, |codes| rows
+                        .for_each(|row| counts[codes[row].index()] += 1));
+                } else {
+                    // A dictionary larger than asked for (merchant ids): stop at the value too
+                    // many, rather than count every row for nothing.
+                    let mut distinct = 0;
+                    with_codes!(codes, |codes| {
+                        for row in rows {
+                            let count = &mut counts[codes[row].index()];
+                            distinct += usize::from(*count == 0);
+                            *count += 1;
+                            if distinct > max_distinct {
+                                return None;
+                            }
+                        }
+                    });
+                }
                 let counted: Vec<(Cow<str>, u64)> = counts
                     .into_iter()
                     .enumerate()
@@ -1537,6 +1553,24 @@ mod tests {
                 (vec![0, 1], vec![Cow::from(""), "a".into()])
             );
         }
+    }
+
+    #[test]
+    fn values_are_counted_over_the_rows_asked_for_up_to_the_limit() {
+        // A dictionary of 300 values, each in 10 rows: a limit below its size still counts the
+        // rows that hold fewer values, and gives up only past the limit.
+        let cells: Vec<String> = (0..3_000).map(|i| format!("M{:03}", i % 300)).collect();
+        let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+        assert!(column.dictionary().is_some());
+        let few = [0, 300, 1, 600, 2, 299];
+        let mut counts = column.value_counts(few, 4).unwrap();
+        counts.sort();
+        let expected = [("M000", 3), ("M001", 1), ("M002", 1), ("M299", 1)];
+        assert_eq!(counts, expected.map(|(v, n)| (Cow::from(v), n)));
+        assert_eq!(column.value_counts(few, 3), None);
+        assert_eq!(column.value_counts(0..3_000, 200), None);
+        let all = column.value_counts(0..3_000, 300).unwrap();
+        assert!(all.len() == 300 && all.iter().all(|(_, n)| *n == 10));
     }
 
     #[test]
