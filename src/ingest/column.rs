@@ -638,7 +638,8 @@ impl NumberedIds {
             prefix: Vec::new(),
             digits: Digits::Undecided,
             codes: Vec::new(),
-            // Twice the rows: a column of ids numbered from 1 never needs more.
+            // Twice the rows: ids numbered from 1 up (a new one a row at most) never need more;
+            // numbers far past the rows are left to the hash tables.
             limit: (2 * rows).clamp(1 << 16, 1 << 24),
         }
     }
