@@ -11,6 +11,7 @@
 import initSizeBuild, * as sizeBuild from '../../www/pkg/paymetrics.js';
 import { SPEED_BUILD_FROM, warmUp } from '../../www/src/speed-build.js';
 import { PARTS_FROM, blobSource, bytesSource, prepareHelper, readInParts, readsInParts } from '../../www/src/parts.js';
+import { blobChunks, byteChunks } from '../../www/src/file-chunks.js';
 import { DASHBOARD_OPTIONS, REAGG_OPTIONS, fromReport, fromReagg } from './workload.js';
 
 const CHUNK_BYTES = 4 << 20;
@@ -72,9 +73,7 @@ const methods = {
       // As the page's worker reads a file (readInChunks): 4 MiB pushes to a stream told the size.
       const upload = new build.CsvUpload(name);
       upload.expectBytes(size);
-      for (let at = 0; at < size; at += CHUNK_BYTES) {
-        upload.push(file ? new Uint8Array(await file.slice(at, at + CHUNK_BYTES).arrayBuffer()) : bytes.subarray(at, at + CHUNK_BYTES));
-      }
+      for await (const chunk of file ? blobChunks(file, CHUNK_BYTES) : byteChunks(bytes, CHUNK_BYTES)) upload.push(chunk);
       loaded = wb.finishCsv(upload);
     }
     const t1 = performance.now();
