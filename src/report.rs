@@ -12,7 +12,7 @@ use crate::metrics::breakdown::{
 };
 use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
 use crate::metrics::engine::bucket_table;
-use crate::metrics::engine::{Payers, PayersFrom, Rows};
+use crate::metrics::engine::{PayerFacts, Payers, PayersFrom, Rows};
 use crate::metrics::funnel::{
     find_users_table, funnel_of, read_signups, Funnel, PaymentsByUser, Signup, UserIndex,
 };
@@ -348,6 +348,15 @@ impl<K, V> Default for Memo<K, V> {
 
 /// The rows a part reads: the filters and the chosen range (local days).
 type SelectionKey = (Vec<Filter>, Option<(i64, i64)>);
+
+/// The most first payment days (8 bytes each: a payer's in a segment) a report keeps for the
+/// segments' changes of grain: 8 MiB, kept between views, so that a file held whole near the
+/// memory budget is not pushed past it (a million payers in 5 segments keep none, as before).
+const MAX_KEPT_PAYER_DAYS: usize = 1 << 20;
+
+/// A segment's totals, and its payers' facts when kept (see `Memos::segment_totals`).
+type SegmentKnown = (Tally, Option<PayerFacts>);
+
 /// The thresholds of `Params`, as bits (so that keys compare as equal or not, NaN included).
 type ThresholdsKey = (u64, u64);
 
@@ -359,7 +368,9 @@ struct Memos {
     /// The period's totals, and each segment's (by the segment's column): they do not depend on
     /// the grain, so a change of grain computes the series only (see `Want::SeriesOnly`).
     totals: Memo<(SelectionKey, ThresholdsKey), Tally>,
-    segment_totals: Memo<(SelectionKey, ThresholdsKey, usize), Vec<Tally>>,
+    /// Each segment's totals and its payers' facts (while small: `MAX_KEPT_PAYER_DAYS`), for
+    /// the same segments at another grain.
+    segment_totals: Memo<(SelectionKey, ThresholdsKey, usize), Vec<SegmentKnown>>,
     /// The previous period's totals, and the totals per currency.
     before: Memo<(SelectionKey, ThresholdsKey), (Option<Computed>, Vec<CurrencyTotals>)>,
     mixes: Memo<(SelectionKey, Grain, WeekStart), Vec<Breakdown>>,
@@ -817,23 +828,24 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
 
     // The filtered rows narrowed to those of `order` (in day order), whose rows are those for
     // which `part(row)` holds (one currency, one segment): computed as if `part` were one more
-    // filter, with payers of their own.
-    let compute_within = |order: &[u32], part: &dyn Fn(usize) -> bool, want: Want| {
-        let contains = |row: usize| part(row) && in_mask(row);
-        let rows = Rows {
-            order,
-            contains: &contains,
+    // filter, with payers of their own (found in the walk, unless given).
+    let compute_within =
+        |order: &[u32], part: &dyn Fn(usize) -> bool, payers: PayersFrom, want: Want| {
+            let contains = |row: usize| part(row) && in_mask(row);
+            let rows = Rows {
+                order,
+                contains: &contains,
+            };
+            compute(
+                transactions,
+                calendar,
+                &params,
+                rows,
+                payers,
+                chosen_range,
+                want,
+            )
         };
-        compute(
-            transactions,
-            calendar,
-            &params,
-            rows,
-            PayersFrom::Walk,
-            chosen_range,
-            want,
-        )
-    };
     let catalog = CatalogReader::new(mapping, transactions);
     let computable = |metric: &Metric| catalog.computable(metric);
     let values_of = |tally: &Tally| catalog.values_of(tally);
@@ -851,7 +863,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                         .copied()
                         .filter(|&row| in_currency(row as usize))
                         .collect();
-                    let part = compute_within(&order, &in_currency, Want::Totals);
+                    let part = compute_within(&order, &in_currency, PayersFrom::Walk, Want::Totals);
                     CurrencyTotals {
                         currency: code.clone(),
                         totals: CATALOG
@@ -911,7 +923,9 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                     segment_rows[group as usize].push(row);
                 }
             }
-            // Each segment's totals, when the last report had them at another grain.
+            // Each segment's totals, and its payers' facts, when the last report had them at
+            // another grain: a change of grain then computes the series only, without finding
+            // the payers again (~5% of it).
             let segment_key = (selection_key.clone(), thresholds_key, column);
             // (The same rows give the same segments: the length check only guards.)
             let known = frame
@@ -923,24 +937,39 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 Some(_) => Want::SeriesOnly,
                 None => Want::Series,
             };
-            let parts: Vec<Computed> = segment_rows
+            let mut parts: Vec<Computed> = segment_rows
                 .iter()
                 .enumerate()
                 .map(|(group, order)| {
+                    let known = known.as_ref().and_then(|k| k.get(group));
+                    let payers = match known {
+                        Some((_, Some(facts))) => PayersFrom::Facts(Some(facts)),
+                        _ => PayersFrom::Walk,
+                    };
                     let mut part = compute_within(
                         order,
                         &|row| group_of[coded.codes.get(row) as usize] as usize == group,
+                        payers,
                         want,
                     );
-                    if let Some(totals) = known.as_ref().and_then(|k| k.get(group)) {
+                    if let Some((totals, _)) = known {
                         part.totals = totals.clone();
                     }
                     part
                 })
                 .collect();
             if known.is_none() {
-                let totals = parts.iter().map(|part| part.totals.clone()).collect();
-                frame.memos.segment_totals.put(segment_key, totals);
+                // The facts are kept while they are small: a first payment day per payer and
+                // segment.
+                let keep = transactions.user_count * parts.len() <= MAX_KEPT_PAYER_DAYS;
+                let known = parts
+                    .iter_mut()
+                    .map(|part| {
+                        let facts = part.payer_facts.take().filter(|_| keep);
+                        (part.totals.clone(), facts)
+                    })
+                    .collect();
+                frame.memos.segment_totals.put(segment_key, known);
             }
             let values = labels
                 .into_iter()

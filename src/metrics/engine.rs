@@ -92,6 +92,10 @@ pub struct Computed {
     /// Every bucket of the range, empty ones included; empty when no time column is mapped or
     /// when series were not asked for.
     pub buckets: Vec<Bucket>,
+    /// The payers' facts found in the walk (`PayersFrom::Walk`, with payers and days): the same
+    /// rows over the same range at another grain can be given them (`PayersFrom::Facts`) rather
+    /// than find them again.
+    pub payer_facts: Option<PayerFacts>,
 }
 
 /// How to compute: the calendar and the thresholds the user chose.
@@ -361,6 +365,7 @@ impl Payers {
 
 /// What the engine reads of a set of rows' payers (see `Payers`): each user's first payment day
 /// and the trailing windows.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PayerFacts {
     /// Each user's first payment day; `i64::MAX` for a user without one.
     first_day: Vec<i64>,
@@ -818,6 +823,8 @@ pub fn compute(
     // many users (out of cache), and a loop this short lets the processor wait on several of
     // those reads at once, where the walk above held one or two (1M rows: ~40% of its time).
     // Each sum still adds the same rows in the same order.
+    // Each user's first payment day, when found in the walk (for `Computed::payer_facts`).
+    let mut walked_first: Option<Vec<i64>> = None;
     if let Some(users) = users {
         let is_payment =
             |row: usize| users[row] != NO_ID && status.is_some_and(|s| is_successful(s[row]));
@@ -901,6 +908,11 @@ pub fn compute(
                         );
                     }
                 }
+                let first_day = |s: &WalkState| match s.first {
+                    NO_DAY => i64::MAX,
+                    first => origin + i64::from(first),
+                };
+                walked_first = Some(state.iter().map(first_day).collect());
             }
             _ => {
                 for &(bucket, run) in &runs {
@@ -1001,6 +1013,7 @@ pub fn compute(
                     .collect()
             })
             .unwrap_or_default(),
+        payer_facts: walked_first.map(|first_day| PayerFacts { first_day, windows }),
     }
 }
 
@@ -1255,6 +1268,7 @@ fn quantiles_by<T: Copy>(
 /// order: a payer active on day d counts in the W-day windows ending on d .. d+W-1, so each
 /// payment adds +1 where its payer's coverage starts anew and -1 after it ends; prefix sums then
 /// give every day's count.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ActiveWindows {
     /// First day of the arrays below: the data's first day.
     origin: i64,

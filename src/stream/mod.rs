@@ -1171,6 +1171,7 @@ impl Fold {
                     .collect(),
                 None => Vec::new(),
             },
+            payer_facts: None,
         };
         (computed, previous)
     }
