@@ -863,7 +863,12 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                         .copied()
                         .filter(|&row| in_currency(row as usize))
                         .collect();
-                    let part = compute_within(&order, &in_currency, PayersFrom::Walk, Want::Totals);
+                    let part = compute_within(
+                        &order,
+                        &in_currency,
+                        PayersFrom::Walk { keep: false },
+                        Want::Totals,
+                    );
                     CurrencyTotals {
                         currency: code.clone(),
                         totals: CATALOG
@@ -925,7 +930,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
             }
             // Each segment's totals, and its payers' facts, when the last report had them at
             // another grain: a change of grain then computes the series only, without finding
-            // the payers again (~5% of it).
+            // the payers again (~6% of it).
             let segment_key = (selection_key.clone(), thresholds_key, column);
             // (The same rows give the same segments: the length check only guards.)
             let known = frame
@@ -937,6 +942,9 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 Some(_) => Want::SeriesOnly,
                 None => Want::Series,
             };
+            // The facts are kept while they are small: a first payment day per payer and segment.
+            let keep = known.is_none()
+                && transactions.user_count * segment_rows.len() <= MAX_KEPT_PAYER_DAYS;
             let mut parts: Vec<Computed> = segment_rows
                 .iter()
                 .enumerate()
@@ -944,7 +952,7 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                     let known = known.as_ref().and_then(|k| k.get(group));
                     let payers = match known {
                         Some((_, Some(facts))) => PayersFrom::Facts(Some(facts)),
-                        _ => PayersFrom::Walk,
+                        _ => PayersFrom::Walk { keep },
                     };
                     let mut part = compute_within(
                         order,
@@ -959,15 +967,9 @@ pub fn report_from(dataset: &Dataset, frame: &Frame, options: &Options) -> Resul
                 })
                 .collect();
             if known.is_none() {
-                // The facts are kept while they are small: a first payment day per payer and
-                // segment.
-                let keep = transactions.user_count * parts.len() <= MAX_KEPT_PAYER_DAYS;
                 let known = parts
                     .iter_mut()
-                    .map(|part| {
-                        let facts = part.payer_facts.take().filter(|_| keep);
-                        (part.totals.clone(), facts)
-                    })
+                    .map(|part| (part.totals.clone(), part.payer_facts.take()))
                     .collect();
                 frame.memos.segment_totals.put(segment_key, known);
             }

@@ -92,9 +92,9 @@ pub struct Computed {
     /// Every bucket of the range, empty ones included; empty when no time column is mapped or
     /// when series were not asked for.
     pub buckets: Vec<Bucket>,
-    /// The payers' facts found in the walk (`PayersFrom::Walk`, with payers and days): the same
-    /// rows over the same range at another grain can be given them (`PayersFrom::Facts`) rather
-    /// than find them again.
+    /// The payers' facts found in the walk, when asked to keep them (`PayersFrom::Walk`, with
+    /// payers and days): the same rows over the same range at another grain can be given them
+    /// (`PayersFrom::Facts`) rather than find them again.
     pub payer_facts: Option<PayerFacts>,
 }
 
@@ -665,8 +665,9 @@ pub enum PayersFrom<'a> {
     Facts(Option<&'a PayerFacts>),
     /// Found in the walk, over the rows up to the period's end: for rows whose payers serve
     /// once (a segment's). Reading a segment's rows once more for them cost as much as the
-    /// walk of payers (1M rows in 5 segments: ~18% of a change of segment).
-    Walk,
+    /// walk of payers (1M rows in 5 segments: ~18% of a change of segment). With `keep`, they
+    /// are given back (`Computed::payer_facts`) for the same rows at another grain.
+    Walk { keep: bool },
 }
 
 /// What `compute` is asked for.
@@ -732,7 +733,7 @@ pub fn compute(
     // The payers' facts, given, or found in the walk (`inline`).
     let (facts, inline) = match payers {
         PayersFrom::Facts(facts) => (facts, false),
-        PayersFrom::Walk => (None, users.is_some() && has_days),
+        PayersFrom::Walk { .. } => (None, users.is_some() && has_days),
     };
     let has_first = facts.is_some() || inline;
     // Each user's first payment day (`i64::MAX` when none, or without payers) and what the
@@ -823,7 +824,9 @@ pub fn compute(
     // many users (out of cache), and a loop this short lets the processor wait on several of
     // those reads at once, where the walk above held one or two (1M rows: ~40% of its time).
     // Each sum still adds the same rows in the same order.
-    // Each user's first payment day, when found in the walk (for `Computed::payer_facts`).
+    // Each user's first payment day, when found in the walk and asked for (for
+    // `Computed::payer_facts`).
+    let keep_facts = matches!(payers, PayersFrom::Walk { keep: true });
     let mut walked_first: Option<Vec<i64>> = None;
     if let Some(users) = users {
         let is_payment =
@@ -912,7 +915,9 @@ pub fn compute(
                     NO_DAY => i64::MAX,
                     first => origin + i64::from(first),
                 };
-                walked_first = Some(state.iter().map(first_day).collect());
+                if keep_facts {
+                    walked_first = Some(state.iter().map(first_day).collect());
+                }
             }
             _ => {
                 for &(bucket, run) in &runs {
