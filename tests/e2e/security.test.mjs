@@ -182,7 +182,18 @@ describe('no data leaves the browser', () => {
     const link = await page.inputValue('#share-url');
     const other = await watchedPage(started.browser, link, { wait: false });
     await other.page.waitForSelector('#share-request:not([hidden])');
-    await settle(other.page, () => other.page.setInputFiles('#file-input', join(DIST, '..', 'tests', 'data', 'basic.csv')));
+    // Waited for by its result, not by the next action to settle: the page of the link may still
+    // be settling its start when the file is given, and the file's load begins only after its
+    // check (a clean clone's run once read the status between the two).
+    await other.page.setInputFiles('#file-input', join(DIST, '..', 'tests', 'data', 'basic.csv'));
+    await other.page.waitForFunction(
+      () =>
+        document.getElementById('share-request').hidden &&
+        document.getElementById('app').dataset.status === 'ready' &&
+        [...document.querySelectorAll('#files [data-file]')].some((e) => e.dataset.file === 'basic.csv'),
+      null,
+      { timeout: 30000 },
+    );
 
     for (const [p, s, what] of [
       [page, seen, 'the page'],
