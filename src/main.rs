@@ -38,7 +38,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Read the file in batches, in memory that does not grow with its rows, for files
-        /// larger than the memory: every part of the report but custom metrics,
+        /// larger than the memory: every part of the report, custom metrics included,
         /// over a few reads of the file (standard input is copied to a temporary file for
         /// them; docs/architecture.md, "Streamed reports")
         #[arg(long)]

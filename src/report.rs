@@ -10,7 +10,7 @@ use crate::metrics::breakdown::{
     breakdowns, decline_reasons, dimension, histograms, mix_series, selected_rows, Breakdown,
     Coded, Codes, DeclineReasons, Dimension, Histogram, MixGroups, MIX_ROLES, UNLISTED,
 };
-use crate::metrics::custom::{parse_all, CustomMetric, Evaluator};
+use crate::metrics::custom::{parse_all, CustomMetric, Evaluator, Tallies};
 use crate::metrics::engine::bucket_table;
 use crate::metrics::engine::{PayerFacts, Payers, PayersFrom, Rows};
 use crate::metrics::funnel::{
@@ -433,7 +433,7 @@ impl Frame {
     }
 
     /// Column `column` of the table, dictionary-encoded (once per frame).
-    fn coded(&self, dataset: &Dataset, column: usize) -> &Coded {
+    pub(crate) fn coded(&self, dataset: &Dataset, column: usize) -> &Coded {
         self.coded[column]
             .get_or_init(|| Coded::new(self.table(dataset), column, &self.typed.transactions))
     }
@@ -1415,12 +1415,68 @@ struct CustomRows<'a> {
 }
 
 /// Where the custom metrics' values go: next to the catalog's everywhere.
-struct CustomPlaces<'a> {
-    metrics: &'a mut Vec<MetricValue>,
-    series: &'a mut [SeriesPoint],
-    previous_totals: &'a mut Values,
-    segments: Option<&'a mut Segments>,
-    mixed_note: Option<&'a str>,
+pub(crate) struct CustomPlaces<'a> {
+    pub metrics: &'a mut Vec<MetricValue>,
+    pub series: &'a mut [SeriesPoint],
+    pub previous_totals: &'a mut Values,
+    pub segments: Option<&'a mut Segments>,
+    pub mixed_note: Option<&'a str>,
+}
+
+/// Custom metric definitions, parsed: each one's outcome so far (`errors`), and which of them
+/// compiled against the table.
+pub(crate) struct CustomParsed {
+    pub parsed: Vec<std::result::Result<CustomMetric, ParseError>>,
+    pub errors: Vec<Option<ParseError>>,
+    /// The definitions (indices) that parsed and compiled, in order: the evaluator's metrics.
+    pub valid: Vec<usize>,
+}
+
+impl CustomParsed {
+    pub fn parse(definitions: &[String], formulas: &FormulaTable, mapping: &Mapping) -> Self {
+        let parsed = parse_all(definitions, formulas, mapping);
+        let errors = parsed.iter().map(|p| p.as_ref().err().cloned()).collect();
+        CustomParsed {
+            parsed,
+            errors,
+            valid: Vec::new(),
+        }
+    }
+
+    /// Compiles the metrics that parsed against the table. Compiling can fail for one metric
+    /// (an unknown column): it is left out (its error kept) and the others compiled again.
+    pub fn compile<'f, 'r>(
+        &mut self,
+        formulas: &'f FormulaTable<'f>,
+        read_number: &'r crate::expr::NumberReader<'r>,
+        table_rows: &'f [u32],
+        codes: &dyn Fn(usize) -> (&'f Codes, usize),
+    ) -> Evaluator<'f, 'r> {
+        loop {
+            self.valid = (0..self.parsed.len())
+                .filter(|&index| self.errors[index].is_none() && self.parsed[index].is_ok())
+                .collect();
+            match Evaluator::new(&self.metrics(), formulas, read_number, table_rows, codes) {
+                Ok(evaluator) => return evaluator,
+                Err((failed, error)) => self.errors[self.valid[failed]] = Some(error),
+            }
+        }
+    }
+
+    /// The valid metrics, in the evaluator's order.
+    pub fn metrics(&self) -> Vec<&CustomMetric> {
+        (self.valid.iter())
+            .filter_map(|&index| self.parsed[index].as_ref().ok())
+            .collect()
+    }
+}
+
+/// The custom metrics' aggregates in each place of the report: the period (and its buckets),
+/// the previous period, each segment (and its buckets).
+pub(crate) struct CustomTallies {
+    pub period: Tallies,
+    pub previous: Option<Tallies>,
+    pub segments: Vec<Tallies>,
 }
 
 /// Computes the custom metrics of `definitions` and adds their values to the report's places;
@@ -1434,25 +1490,9 @@ fn custom_metrics<'f>(
     rows: CustomRows,
     places: CustomPlaces,
 ) -> Vec<CustomOutcome> {
-    let parsed = parse_all(definitions, formulas, mapping);
-    let mut errors: Vec<Option<ParseError>> =
-        parsed.iter().map(|p| p.as_ref().err().cloned()).collect();
+    let mut parsed = CustomParsed::parse(definitions, formulas, mapping);
     let read_number = |column: usize, text: &str| formulas.read_number(column, text);
-    // Compiling against the table can fail for one metric (an unknown column): it is left out
-    // and the others compiled again.
-    let (evaluator, valid) = loop {
-        let valid: Vec<(usize, &CustomMetric)> = parsed
-            .iter()
-            .enumerate()
-            .filter(|(index, _)| errors[*index].is_none())
-            .filter_map(|(index, p)| Some((index, p.as_ref().ok()?)))
-            .collect();
-        let metrics: Vec<&CustomMetric> = valid.iter().map(|(_, m)| *m).collect();
-        match Evaluator::new(&metrics, formulas, &read_number, table_rows, codes) {
-            Ok(evaluator) => break (evaluator, valid),
-            Err((failed, error)) => errors[valid[failed].0] = Some(error),
-        }
-    };
+    let mut evaluator = parsed.compile(formulas, &read_number, table_rows, codes);
     let calendar = rows.calendar;
     let has_days = !calendar.day.is_empty();
     let in_range = |order: &'_ [u32], range: Option<(i64, i64)>| -> Vec<u32> {
@@ -1473,10 +1513,33 @@ fn custom_metrics<'f>(
         let index = usize::try_from(i64::from(calendar.day[row as usize]) - first).ok()?;
         days.get(index).map(|&b| b as usize)
     };
-    let values_into = |into: &mut Values,
-                       tallies: &crate::metrics::custom::Tallies,
-                       aggregates: &[Option<f64>]| {
-        for (index, (_, metric)) in valid.iter().enumerate() {
+    let tallies = CustomTallies {
+        period: evaluator.tally(
+            &in_range(rows.filtered, rows.range),
+            &bucket_of,
+            bucket_count,
+        ),
+        previous: rows
+            .previous
+            .map(|range| evaluator.tally(&in_range(rows.filtered, Some(range)), &|_| None, 0)),
+        segments: (rows.by_segment.iter())
+            .map(|order| evaluator.tally(&in_range(order, rows.range), &bucket_of, bucket_count))
+            .collect(),
+    };
+    place_custom_metrics(definitions, &parsed, tallies, places)
+}
+
+/// Adds the custom metrics' values, from their aggregates' (`tallies`), to the report's places;
+/// each definition's outcome.
+pub(crate) fn place_custom_metrics(
+    definitions: &[String],
+    parsed: &CustomParsed,
+    tallies: CustomTallies,
+    places: CustomPlaces,
+) -> Vec<CustomOutcome> {
+    let valid = parsed.metrics();
+    let values_into = |into: &mut Values, tallies: &Tallies, aggregates: &[Option<f64>]| {
+        for (index, metric) in valid.iter().enumerate() {
             let value = {
                 let catalog = |id: &'static str| into.get(id).copied().flatten();
                 metric.value(tallies.of(aggregates, index), &catalog)
@@ -1486,36 +1549,29 @@ fn custom_metrics<'f>(
     };
 
     // The period and its buckets.
-    let mut evaluator = evaluator;
-    let period = evaluator.tally(
-        &in_range(rows.filtered, rows.range),
-        &bucket_of,
-        bucket_count,
-    );
+    let period = &tallies.period;
     let mut totals = Values::new();
     for metric in places.metrics.iter() {
         totals.insert(metric.id.clone(), metric.value);
     }
-    values_into(&mut totals, &period, &period.totals);
+    values_into(&mut totals, period, &period.totals);
     for (point, aggregates) in places.series.iter_mut().zip(&period.buckets) {
-        values_into(&mut point.values, &period, aggregates);
+        values_into(&mut point.values, period, aggregates);
     }
     // The previous period.
-    if let Some(range) = rows.previous {
-        let before = evaluator.tally(&in_range(rows.filtered, Some(range)), &|_| None, 0);
-        values_into(places.previous_totals, &before, &before.totals);
+    if let Some(before) = &tallies.previous {
+        values_into(places.previous_totals, before, &before.totals);
     }
     // Each segment.
     if let Some(segments) = places.segments {
-        for (segment, order) in segments.values.iter_mut().zip(rows.by_segment) {
-            let part = evaluator.tally(&in_range(order, rows.range), &bucket_of, bucket_count);
-            values_into(&mut segment.totals, &part, &part.totals);
+        for (segment, part) in segments.values.iter_mut().zip(&tallies.segments) {
+            values_into(&mut segment.totals, part, &part.totals);
             for (point, aggregates) in segment.series.iter_mut().zip(&part.buckets) {
-                values_into(&mut point.values, &part, aggregates);
+                values_into(&mut point.values, part, aggregates);
             }
         }
     }
-    for (_, metric) in &valid {
+    for metric in &valid {
         let value = totals.get(metric.id.as_str()).copied().flatten();
         let before = places
             .previous_totals
@@ -1548,7 +1604,7 @@ fn custom_metrics<'f>(
     }
     definitions
         .iter()
-        .zip(parsed.iter().zip(&errors))
+        .zip(parsed.parsed.iter().zip(&parsed.errors))
         .map(|(definition, (parsed, error))| CustomOutcome {
             definition: definition.clone(),
             id: parsed.as_ref().ok().map(|m| m.id.clone()),

@@ -467,8 +467,7 @@ impl Workbench {
         });
     }
 
-    /// The report of the file `streamCsv` named, under `options` (those of `report`; segments and
-    /// custom metrics are refused, and it has no histograms, funnel or retention: see
+    /// The report of the file `streamCsv` named, under `options` (those of `report`; see
     /// `crate::stream`). `open()` is called once per read of the file and returns a function
     /// `next(maxBytes)` that returns the file's next bytes as a `Uint8Array`, at most `maxBytes`
     /// of them, and an empty one at the end (synchronously: a worker reads a `File` with

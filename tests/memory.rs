@@ -138,18 +138,31 @@ fn a_streamed_report_takes_the_same_memory_for_four_times_the_rows() {
             || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
         let base = NOW.load(Relaxed);
         PEAK.store(base, Relaxed);
-        let options = Options::default();
+        // Custom metrics of every kind: their state is per day (and per merchant for the
+        // distinct count), not per row.
+        let options = Options {
+            metrics: vec![
+                r#"failed_amount = sum(amount where status = "failed")"#.into(),
+                "avg_fee = avg(fee)".into(),
+                "slowest = max(latency_ms)".into(),
+                "merchants = count_distinct(merchant_id)".into(),
+                "latency_p95 = p95(latency_ms)".into(),
+            ],
+            ..Options::default()
+        };
         let report =
             stream_report("t.csv", &mut open, &[], &options, batching, &mut |_| {}).unwrap();
         assert_eq!(report.totals["txn_count"], Some(rows as f64));
         assert_eq!(report.totals["active_payers"], Some(1_500.0));
+        assert_eq!(report.totals["merchants"], Some(40.0));
+        assert!(report.totals["latency_p95"].is_some_and(|p| p > 4_000.0));
         drop(report);
         let peak = PEAK.load(Relaxed) - base;
         eprintln!("streamed {rows} rows: peak {:.1} MB", peak as f64 / 1e6);
         peaks.push(peak as f64);
     }
-    // The batch's table and frame, the per-day, per-payer and per-merchant state, and the
-    // percentile values kept: none of them grows with the rows.
+    // The batch's table and frame, the per-day, per-payer and per-merchant state (the custom
+    // metrics' too), and the percentile values kept: none of them grows with the rows.
     assert!(
         peaks[1] <= peaks[0] * 1.1,
         "the peak grew from {:.1} MB to {:.1} MB with four times the rows",

@@ -65,7 +65,7 @@ enum Plan {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Function {
+pub enum Function {
     Count,
     CountDistinct,
     Sum,
@@ -638,7 +638,7 @@ impl Part<'_, '_> {
 
 /// What one aggregate has seen of a set of rows.
 #[derive(Clone)]
-enum Accumulator {
+pub enum Accumulator {
     Count(u64),
     Sum {
         sum: f64,
@@ -655,7 +655,7 @@ enum Accumulator {
 }
 
 impl Accumulator {
-    fn new(function: Function) -> Accumulator {
+    pub fn new(function: Function) -> Accumulator {
         match function {
             Function::Count | Function::CountDistinct => Accumulator::Count(0),
             Function::Sum | Function::Avg => Accumulator::Sum { sum: 0.0, count: 0 },
@@ -669,7 +669,9 @@ impl Accumulator {
         }
     }
 
-    fn add(&mut self, number: f64, kept: bool) {
+    /// Adds a row's number (1 for a row counted); `kept`: the row passes the aggregate's
+    /// filter (only `share` sees rows that do not).
+    pub fn add(&mut self, number: f64, kept: bool) {
         match self {
             Accumulator::Count(n) => *n += 1,
             Accumulator::Sum { sum, count } => {
@@ -688,7 +690,31 @@ impl Accumulator {
         }
     }
 
-    fn result(&mut self, function: Function) -> Option<f64> {
+    /// Adds what `other` (of the same function) has seen: a streamed report's days merged
+    /// into its periods.
+    pub fn merge(&mut self, other: &Accumulator) {
+        match (self, other) {
+            (Accumulator::Count(n), Accumulator::Count(m)) => *n += m,
+            (Accumulator::Sum { sum, count }, Accumulator::Sum { sum: s, count: c }) => {
+                *sum += s;
+                *count += c;
+            }
+            (Accumulator::Min(v), Accumulator::Min(Some(w))) => {
+                *v = Some(v.map_or(*w, |v| v.min(*w)))
+            }
+            (Accumulator::Max(v), Accumulator::Max(Some(w))) => {
+                *v = Some(v.map_or(*w, |v| v.max(*w)))
+            }
+            (Accumulator::Values(values), Accumulator::Values(more)) => values.extend(more),
+            (Accumulator::Share { part, whole }, Accumulator::Share { part: p, whole: w }) => {
+                *part += p;
+                *whole += w;
+            }
+            _ => {}
+        }
+    }
+
+    pub fn result(&mut self, function: Function) -> Option<f64> {
         match (self, function) {
             (Accumulator::Count(n), _) => Some(*n as f64),
             (Accumulator::Sum { sum, .. }, Function::Sum) => Some(*sum),
@@ -701,6 +727,15 @@ impl Accumulator {
             (Accumulator::Share { part, whole }, _) => (*whole != 0.0).then(|| *part / *whole),
         }
     }
+}
+
+/// What an aggregate makes of one row (`Evaluator::see`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seen {
+    /// A number to add (1 for a row counted); `kept`: the row passes the aggregate's filter.
+    Number { value: f64, kept: bool },
+    /// A distinct count's value, by its id among the evaluator's (`Evaluator::distinct_values`).
+    Id(u32),
 }
 
 impl<'f, 'r> Evaluator<'f, 'r> {
@@ -780,11 +815,72 @@ impl<'f, 'r> Evaluator<'f, 'r> {
         })
     }
 
+    /// Each aggregate's function, in order (a metric's aggregates from `starts()[metric]`).
+    pub fn functions(&self) -> Vec<Function> {
+        self.aggregates.iter().map(|a| a.function).collect()
+    }
+
+    /// Where each metric's aggregates start among `functions()`.
+    pub fn starts(&self) -> &[usize] {
+        &self.starts
+    }
+
+    /// What aggregate `aggregate` makes of each of `rows` (typed rows): `each(i, seen)` for the
+    /// `i`th row that it adds to (a row it skips is not given).
+    ///
+    /// Each part over every row first: tight loops let the memory reads of the memo tables
+    /// overlap.
+    pub fn see(&mut self, aggregate: usize, rows: &[u32], mut each: impl FnMut(usize, Seen)) {
+        let mut cursor = self.formulas.row();
+        let table_rows = self.table_rows;
+        let aggregate = &mut self.aggregates[aggregate];
+        let function = aggregate.function;
+        let filter = aggregate
+            .filter
+            .as_mut()
+            .map(|part| part.over(rows, &mut cursor, table_rows));
+        let value = aggregate
+            .value
+            .as_mut()
+            .map(|part| part.over(rows, &mut cursor, table_rows));
+        if function == Function::CountDistinct {
+            for (i, &slot) in value.iter().flatten().enumerate() {
+                if slot == SKIP || filter.as_ref().is_some_and(|f| f[i] != KEEP) {
+                    continue;
+                }
+                each(i, Seen::Id(slot as u32));
+            }
+            return;
+        }
+        for i in 0..rows.len() {
+            let kept = filter.as_ref().is_none_or(|f| f[i] == KEEP);
+            if !kept && function != Function::Share {
+                continue;
+            }
+            let value = match value.as_ref().map(|v| v[i]) {
+                None | Some(KEEP) => 1.0,
+                Some(SKIP) => continue,
+                Some(bits) => f64::from_bits(bits),
+            };
+            each(i, Seen::Number { value, kept });
+        }
+    }
+
+    /// The values of distinct-count aggregate `aggregate` met so far, by their `Seen::Id`.
+    pub fn distinct_values(&self, aggregate: usize) -> Vec<&str> {
+        let ids = self.aggregates[aggregate]
+            .value
+            .as_ref()
+            .map(|part| &part.ids);
+        let mut values = vec![""; ids.map_or(0, HashMap::len)];
+        for (text, &id) in ids.into_iter().flatten() {
+            values[id as usize] = text;
+        }
+        values
+    }
+
     /// The values of every aggregate over `rows` (typed rows in day order), in total and per
     /// bucket (`bucket_of(row)`, `buckets` of them, each bucket's rows together).
-    ///
-    /// One aggregate at a time, each part over every row first: tight loops let the memory
-    /// reads of the memo tables overlap.
     pub fn tally(
         &mut self,
         rows: &[u32],
@@ -799,33 +895,23 @@ impl<'f, 'r> Evaluator<'f, 'r> {
                     .unwrap_or(usize::MAX)
             })
             .collect();
-        let mut cursor = self.formulas.row();
-        let table_rows = self.table_rows;
         let mut totals = Vec::with_capacity(self.aggregates.len());
         let mut per_bucket = vec![Vec::with_capacity(self.aggregates.len()); buckets];
-        for aggregate in &mut self.aggregates {
-            let function = aggregate.function;
-            let filter = aggregate
-                .filter
-                .as_mut()
-                .map(|part| part.over(rows, &mut cursor, table_rows));
-            let value = aggregate
-                .value
-                .as_mut()
-                .map(|part| part.over(rows, &mut cursor, table_rows));
+        for (index, function) in self.functions().into_iter().enumerate() {
             let mut total = Accumulator::new(function);
             let mut by_bucket = vec![Accumulator::new(function); buckets];
-            if function == Function::CountDistinct {
-                // Whether each id was seen in the period, and the last bucket (+ 1) it was seen
-                // in: a bucket's rows come together, so that is enough to count per bucket.
-                let ids = aggregate.value.as_ref().map_or(0, |part| part.ids.len());
-                let mut in_period = vec![false; ids];
-                let mut last_bucket = vec![0usize; ids];
-                for (i, &slot) in value.iter().flatten().enumerate() {
-                    if slot == SKIP || filter.as_ref().is_some_and(|f| f[i] != KEEP) {
-                        continue;
+            // A distinct count: whether each id was seen in the period, and the last bucket
+            // (+ 1) it was seen in: a bucket's rows come together, so that is enough to count
+            // per bucket.
+            let mut in_period: Vec<bool> = Vec::new();
+            let mut last_bucket: Vec<usize> = Vec::new();
+            self.see(index, rows, |i, seen| match seen {
+                Seen::Id(id) => {
+                    let id = id as usize;
+                    if id >= in_period.len() {
+                        in_period.resize(id + 1, false);
+                        last_bucket.resize(id + 1, 0);
                     }
-                    let id = slot as usize;
                     if !in_period[id] {
                         in_period[id] = true;
                         total.add(1.0, true);
@@ -836,23 +922,13 @@ impl<'f, 'r> Evaluator<'f, 'r> {
                         by_bucket[b].add(1.0, true);
                     }
                 }
-            } else {
-                for i in 0..rows.len() {
-                    let kept = filter.as_ref().is_none_or(|f| f[i] == KEEP);
-                    if !kept && function != Function::Share {
-                        continue;
-                    }
-                    let number = match value.as_ref().map(|v| v[i]) {
-                        None | Some(KEEP) => 1.0,
-                        Some(SKIP) => continue,
-                        Some(bits) => f64::from_bits(bits),
-                    };
-                    total.add(number, kept);
+                Seen::Number { value, kept } => {
+                    total.add(value, kept);
                     if let Some(acc) = by_bucket.get_mut(bucket[i]) {
-                        acc.add(number, kept);
+                        acc.add(value, kept);
                     }
                 }
-            }
+            });
             totals.push(total.result(function));
             for (b, mut acc) in by_bucket.into_iter().enumerate() {
                 per_bucket[b].push(acc.result(function));
@@ -874,6 +950,20 @@ pub struct Tallies {
 }
 
 impl Tallies {
+    /// The aggregates' values found elsewhere (a streamed report's), with each metric's first
+    /// aggregate's place (`Evaluator::starts`).
+    pub fn new(
+        totals: Vec<Option<f64>>,
+        buckets: Vec<Vec<Option<f64>>>,
+        starts: Vec<usize>,
+    ) -> Tallies {
+        Tallies {
+            totals,
+            buckets,
+            starts,
+        }
+    }
+
     /// Metric `index`'s aggregates among `values` (the totals or a bucket's).
     pub fn of<'v>(&self, values: &'v [Option<f64>], index: usize) -> &'v [Option<f64>] {
         let start = self.starts[index];

@@ -30,7 +30,9 @@
 //! The funnel and retention follow from the payers' days (with a users file's signups), as in
 //! memory (`report::cohorts_of`). The histograms are counted in the second read (`Histograms`).
 //! The segments are a fold per group of values, read together after the file's
-//! (`stream_segments`). Not streamed (yet): custom metrics; mixed currencies need exchange rates.
+//! (`stream_segments`). Custom metrics fold each aggregate per day (`custom`). Mixed currencies
+//! need exchange rates.
+mod custom;
 mod ranks;
 
 use crate::dataset::{Dataset, Derived};
@@ -43,6 +45,7 @@ use crate::metrics::breakdown::{
     DeclineReasons, Histogram, MixPoint, Tallies, MAX_DIMENSION_DISTINCT, MIX_ROLES, MIX_VALUES,
     UNLISTED,
 };
+use crate::metrics::custom::Tallies as CustomValues;
 use crate::metrics::engine::{
     bucket_table, concentration, from_order_key, is_successful, order_key, sla_millis,
     ActiveWindows, Bucket, Computed, RowFacts, Sampled, Settlement, Tally,
@@ -53,13 +56,15 @@ use crate::options::{CohortBasis, Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
     add_view_warnings, build_frame, cohorts_of, column_named, dimension_candidates, filter_mask,
-    parse_range, role_mappings, unmapped_columns, CatalogReader, Dates, Frame, LookupQuality,
-    Report, ReportParams, Segment, Segments, Signups, StatusValue, SEGMENT_VALUES,
+    parse_range, place_custom_metrics, role_mappings, unmapped_columns, CatalogReader,
+    CustomPlaces, CustomTallies, Dates, Frame, LookupQuality, Report, ReportParams, Segment,
+    Segments, Signups, StatusValue, SEGMENT_VALUES,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::Zone;
 use crate::time::{bucket_label, Grain, WeekStart};
 use crate::transactions::{Transactions, NO_ID};
+use custom::{Batch, CustomFold};
 use ranks::{first_bin, Selection};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -161,7 +166,6 @@ pub fn stream_report_keeping(
     progress: &mut dyn FnMut(StreamProgress),
     kept: &mut Option<Folded>,
 ) -> Result<Report> {
-    refuse_unstreamed(options)?;
     let chosen = options.range.as_ref().map(parse_range).transpose()?;
     let key = fold_key(options);
     // `judged`: the payments not settled have been judged against the SLA (in a second read).
@@ -224,8 +228,7 @@ pub fn stream_report_keeping(
                         counts.count(frame.table(dataset), frame, rows)?;
                     }
                 }
-                ranking.see(&mut fold, (frame, rows), &periods, sla);
-                Ok(())
+                ranking.see(&mut fold, (dataset, frame, rows), &periods, sla)
             },
         )?;
         if let Some(counts) = counting.take() {
@@ -256,21 +259,22 @@ pub fn stream_report_keeping(
             },
         )?;
     }
-    let segments = match &fold.segment {
+    let (segments, segments_custom) = match &fold.segment {
         Some(counts) => {
             let catalog = CatalogReader::unmixed(&first.mapping);
             let source = (file, &mut *open, lookups);
             let view = (&periods, options, (&catalog, first.zone));
-            Some(stream_segments(
+            let (segments, custom) = stream_segments(
                 source,
                 &fold,
                 counts,
                 view,
                 (&mut reads, batching),
                 progress,
-            )?)
+            )?;
+            (Some(segments), custom)
         }
-        None => None,
+        None => (None, Vec::new()),
     };
     let read = (reads, batching.rows);
     let (funnel, retention, mut notes) = fold.cohorts(&first, lookups, periods.range, options);
@@ -279,16 +283,16 @@ pub fn stream_report_keeping(
             "the latency histogram needs the file in memory when a latency is negative".into(),
         );
     }
+    let found = (&ranking.selection, &ranking.counts[..]);
     let report = fold.report(
         &first,
         options,
         &periods,
-        (&ranking.selection, &ranking.counts),
+        found,
         read,
         (funnel, retention, notes),
     );
-    *kept = Some(Folded { key, fold, first });
-    Ok(Report {
+    let mut report = Report {
         histograms: histograms.finish(),
         segments,
         lookups: lookups
@@ -299,22 +303,32 @@ pub fn stream_report_keeping(
             })
             .collect(),
         ..report
-    })
-}
-
-/// Refuses the options a streamed report cannot give yet.
-fn refuse_unstreamed(options: &Options) -> Result<()> {
-    let unstreamed: Vec<&str> = [(!options.metrics.is_empty(), "custom metrics")]
-        .into_iter()
-        .filter_map(|(asked, what)| asked.then_some(what))
-        .collect();
-    match unstreamed.is_empty() {
-        true => Ok(()),
-        false => Err(Error::new(ErrorKind::InvalidOption(format!(
-            "{} need the file in memory: leave out --stream",
-            unstreamed.join(", ")
-        )))),
+    };
+    if let (Some(custom), Some((period, previous))) =
+        (&fold.custom, fold.custom_tallies(&periods, found))
+    {
+        if let Some(parsed) = custom.parsed() {
+            let tallies = CustomTallies {
+                period,
+                previous,
+                segments: segments_custom,
+            };
+            let places = CustomPlaces {
+                metrics: &mut report.metrics,
+                series: &mut report.series,
+                previous_totals: &mut report.previous_totals,
+                segments: report.segments.as_mut(),
+                // Mixed currencies are converted or refused.
+                mixed_note: None,
+            };
+            report.custom = place_custom_metrics(custom.definitions(), parsed, tallies, places);
+            report.totals = (report.metrics.iter())
+                .map(|m| (m.id.clone(), m.value))
+                .collect();
+        }
     }
+    *kept = Some(Folded { key, fold, first });
+    Ok(report)
 }
 
 /// Reads the file once, handing `fold` a table of up to `BATCH_ROWS` rows at a time.
@@ -370,7 +384,7 @@ fn stream_segments(
     (periods, options, (catalog, zone)): (&Periods, &Options, (&CatalogReader, Zone)),
     (reads, batching): (&mut u32, Batching),
     progress: &mut dyn FnMut(StreamProgress),
-) -> Result<Segments> {
+) -> Result<(Segments, Vec<CustomValues>)> {
     let (group_of, labels) = counts.groups(periods.range);
     let mut folds: Vec<Fold> = (0..labels.len())
         .map(|group| {
@@ -390,10 +404,11 @@ fn stream_segments(
         })
         .collect();
     let Some(read_as) = folds.first().map(|fold| fold.pinned.clone()) else {
-        return Ok(Segments {
+        let segments = Segments {
             column: counts.header.clone(),
             values: Vec::new(),
-        });
+        };
+        return Ok((segments, Vec::new()));
     };
     *reads += 1;
     read_batches(file, open, (*reads, batching), progress, &mut |table| {
@@ -420,7 +435,7 @@ fn stream_segments(
             let groups = folds.iter_mut().zip(rankings.iter_mut()).zip(&reading);
             for ((fold, ranking), _) in groups.filter(|(_, &reading)| reading) {
                 let rows = Kept::of(&dataset, &frame, &fold.pinned.filters)?;
-                ranking.see(fold, (&frame, &rows), periods, sla);
+                ranking.see(fold, (&dataset, &frame, &rows), periods, sla)?;
             }
             Ok(read_columns(&pinned, &dataset.transactions.headers))
         })?;
@@ -435,10 +450,18 @@ fn stream_segments(
             fold.segment_of(label, catalog, view, (&ranking.selection, &ranking.counts))
         })
         .collect();
-    Ok(Segments {
+    // Each segment's custom metrics (their range's and buckets').
+    let custom = (folds.iter().zip(&rankings))
+        .filter_map(|(fold, ranking)| {
+            let found = (&ranking.selection, &ranking.counts[..]);
+            Some(fold.custom_tallies(periods, found)?.0)
+        })
+        .collect();
+    let segments = Segments {
         column: counts.header.clone(),
         values,
-    })
+    };
+    Ok((segments, custom))
 }
 
 /// Reads the file again under `pinned` (the first read's options, typing only some columns:
@@ -480,7 +503,8 @@ fn dataset_of(table: RawTable, lookups: &[RawTable]) -> Dataset {
 /// filters and of the joins' keys; every column when columns are derived (a formula may read
 /// any).
 fn read_columns(options: &Options, headers: &[String]) -> Vec<bool> {
-    if !options.derive.is_empty() {
+    // A formula (a derived column's, a custom metric's) may read any column.
+    if !options.derive.is_empty() || !options.metrics.is_empty() {
         return vec![true; headers.len()];
     }
     const TYPED: [Role; 17] = [
@@ -702,6 +726,8 @@ struct Fold {
     lean: bool,
     /// Each currency met, in order, with its rows.
     currencies: Vec<(String, u64)>,
+    /// The custom metrics (`Options::metrics`), when there are any.
+    custom: Option<CustomFold>,
     rows_read: u64,
     rows_loaded: u64,
     skipped: SkipLog,
@@ -743,6 +769,7 @@ impl Fold {
             segment: None,
             lean: false,
             currencies: Vec::new(),
+            custom: (!options.metrics.is_empty()).then(|| CustomFold::new(&options.metrics)),
             rows_read: 0,
             rows_loaded: 0,
             skipped: SkipLog::default(),
@@ -831,6 +858,15 @@ impl Fold {
         self.fold_rows(frame, &rows);
         for mix in self.mixes.iter_mut().chain(&mut self.declines) {
             mix.fold(prepared, frame, &rows);
+        }
+        if let Some(custom) = self.custom.as_mut() {
+            let decimal = self.pinned.decimal;
+            custom.fold(&Batch {
+                dataset,
+                frame,
+                rows: &rows,
+                decimal,
+            })?;
         }
         Ok(())
     }
@@ -1097,6 +1133,23 @@ impl Fold {
         }
     }
 
+    /// The first of the custom metrics' percentile groups in `first_round`'s: after one per
+    /// catalog percentile metric and period.
+    fn custom_groups(&self, periods: &Periods) -> usize {
+        self.sampled.len() * periods.count()
+    }
+
+    /// The custom metrics' aggregates in the range (and its buckets) and the previous period.
+    fn custom_tallies(
+        &self,
+        periods: &Periods,
+        (selection, counts): (&Selection, &[u64]),
+    ) -> Option<(CustomValues, Option<CustomValues>)> {
+        let first_group = self.custom_groups(periods);
+        let custom = self.custom.as_ref()?;
+        Some(custom.tallies(periods, (selection, counts, first_group)))
+    }
+
     /// The percentiles' groups (one per metric and period), each with its histogram and the
     /// ranks its quantiles need: the rounds that find them, and each group's count of values.
     fn first_round(&self, periods: &Periods, keep_values: u64) -> (Selection, Vec<u64>) {
@@ -1107,8 +1160,7 @@ impl Fold {
                 *histograms[group].entry(bin).or_insert(0) += count;
             }
         }
-        let counts = histograms.iter().map(|h| h.values().sum()).collect();
-        let groups: Vec<(BTreeMap<u16, u64>, Vec<u64>)> = histograms
+        let mut groups: Vec<(BTreeMap<u16, u64>, Vec<u64>)> = histograms
             .into_iter()
             .enumerate()
             .map(|(group, histogram)| {
@@ -1122,6 +1174,11 @@ impl Fold {
                 (histogram, ranks)
             })
             .collect();
+        // The custom metrics' percentiles, after the catalog's (`custom_groups`).
+        if let Some(custom) = &self.custom {
+            groups.extend(custom.first_round(periods));
+        }
+        let counts = groups.iter().map(|(h, _)| h.values().sum()).collect();
         (Selection::new(&groups, keep_values), counts)
     }
 
@@ -1943,10 +2000,10 @@ impl Ranking {
     fn see(
         &mut self,
         fold: &mut Fold,
-        (frame, rows): (&Frame, &Kept),
+        (dataset, frame, rows): (&Dataset, &Frame, &Kept),
         periods: &Periods,
         sla: i64,
-    ) {
+    ) -> Result<()> {
         if let Some(second) = self.second.as_mut() {
             if let Some(end) = second.data_end {
                 judge_unsettled(frame, rows, (end, sla), &mut fold.days);
@@ -1954,6 +2011,18 @@ impl Ranking {
             second.add_volumes(frame, rows, &fold.users, periods);
         }
         see_values(frame, rows, &fold.sampled, periods, &mut self.selection);
+        let first_group = fold.custom_groups(periods);
+        if let Some(custom) = fold.custom.as_mut() {
+            let decimal = fold.pinned.decimal;
+            let batch = Batch {
+                dataset,
+                frame,
+                rows,
+                decimal,
+            };
+            custom.see_values(&batch, periods, (&mut self.selection, first_group))?;
+        }
+        Ok(())
     }
 
     /// Ends a read: the ranks narrowed, new and returning payers' volume into the fold.

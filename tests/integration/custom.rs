@@ -11,17 +11,37 @@
 //! 140 150 200 250 300.
 use paymetrics::metrics::{Tier, Unit};
 use paymetrics::options::{DateRange, Filter};
+use paymetrics::stream::{stream_report, Batching};
 use paymetrics::{analyze, read_csv, Dataset, Options, Report};
 
 fn basic(metrics: &[&str], change: impl FnOnce(&mut Options)) -> Report {
+    let [(_, whole), _] = both(metrics, change);
+    whole
+}
+
+/// The report of basic.csv read whole, and streamed (`report --stream`) in batches of two rows
+/// with its percentiles found over several reads: the numbers below hold for both.
+fn both(metrics: &[&str], change: impl FnOnce(&mut Options)) -> [(&'static str, Report); 2] {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/basic.csv");
-    let table = read_csv("basic.csv", &std::fs::read(path).unwrap()).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let table = read_csv("basic.csv", &bytes).unwrap();
     let mut options = Options {
         metrics: metrics.iter().map(|m| m.to_string()).collect(),
         ..Options::default()
     };
     change(&mut options);
-    analyze(&Dataset::new(table), &options).unwrap()
+    let mut open = || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(&bytes[..])) };
+    let batching = Batching {
+        rows: 2,
+        chunk_bytes: 7,
+        keep_values: 2,
+    };
+    let streamed =
+        stream_report("basic.csv", &mut open, &[], &options, batching, &mut |_| {}).unwrap();
+    [
+        ("whole", analyze(&Dataset::new(table), &options).unwrap()),
+        ("streamed", streamed),
+    ]
 }
 
 #[track_caller]
@@ -61,36 +81,42 @@ const METRICS: [&str; 10] = [
 
 #[test]
 fn every_aggregate_in_total_and_per_day() {
-    let report = basic(&METRICS, |_| {});
+    for (how, report) in both(&METRICS, |_| {}) {
+        println!("read {how}");
+        every_aggregate_has_its_hand_computed_values(&report);
+    }
+}
+
+fn every_aggregate_has_its_hand_computed_values(report: &Report) {
     assert!(
         report.custom.iter().all(|c| c.error.is_none()),
         "{:?}",
         report.custom
     );
     assert_metric(
-        &report,
+        report,
         "app_success",
         17.25,
         [Some(17.25), Some(0.0), Some(0.0)],
     );
-    assert_metric(&report, "payers", 5.0, [Some(3.0), Some(3.0), Some(4.0)]);
-    assert_metric(&report, "failed", 2.0, [Some(1.0), Some(0.0), Some(1.0)]);
+    assert_metric(report, "payers", 5.0, [Some(3.0), Some(3.0), Some(4.0)]);
+    assert_metric(report, "failed", 2.0, [Some(1.0), Some(0.0), Some(1.0)]);
     // Day medians: (110+120)/2, (130+150)/2, (100+140)/2.
     assert_metric(
-        &report,
+        report,
         "latency_median",
         125.0,
         [Some(115.0), Some(140.0), Some(120.0)],
     );
     assert_metric(
-        &report,
+        report,
         "card_share",
         8.0 / 12.0,
         [Some(0.75), Some(0.5), Some(0.75)],
     );
     // Web amounts per day: 25.5 of 82.75; 160 of 177.5; 15.75 of 73.75.
     assert_metric(
-        &report,
+        report,
         "web_share",
         201.25 / 334.0,
         [Some(25.5 / 82.75), Some(160.0 / 177.5), Some(15.75 / 73.75)],
@@ -136,11 +162,22 @@ fn custom_metrics_are_listed_with_units_after_the_catalog() {
 
 #[test]
 fn filters_segments_and_the_previous_period_apply_to_custom_metrics() {
+    for read in [0, 1] {
+        println!("read {}", ["whole", "streamed"][read]);
+        filters_segments_and_the_previous_period_apply(read);
+    }
+}
+
+fn filters_segments_and_the_previous_period_apply(read: usize) {
     let metrics = [
         "payers = count_distinct(user_id)",
         r#"failed = count(where status = "failed")"#,
     ];
-    let app = basic(&metrics, |o| {
+    let basic = |metrics: &[&str], change: &dyn Fn(&mut Options)| {
+        let [whole, streamed] = both(metrics, change);
+        [whole, streamed][read].1.clone()
+    };
+    let app = basic(&metrics, &|o| {
         o.filters = vec![Filter {
             column: "channel".into(),
             values: vec!["app".into()],
@@ -151,7 +188,7 @@ fn filters_segments_and_the_previous_period_apply_to_custom_metrics() {
     assert_value("payers in app", app.totals["payers"], Some(3.0));
     assert_value("failed in app", app.totals["failed"], Some(2.0));
 
-    let by_channel = basic(&metrics, |o| o.segment = Some("channel".into()));
+    let by_channel = basic(&metrics, &|o| o.segment = Some("channel".into()));
     let segments = by_channel.segments.as_ref().unwrap();
     let web = segments.values.iter().find(|s| s.value == "web").unwrap();
     assert_value("payers in web", web.totals["payers"], Some(2.0));
@@ -162,7 +199,7 @@ fn filters_segments_and_the_previous_period_apply_to_custom_metrics() {
         Some(2.0),
     );
 
-    let ranged = basic(&metrics, |o| {
+    let ranged = basic(&metrics, &|o| {
         o.range = Some(DateRange {
             from: "2025-07-02".into(),
             to: "2025-07-03".into(),
@@ -179,7 +216,7 @@ fn filters_segments_and_the_previous_period_apply_to_custom_metrics() {
 
 #[test]
 fn a_bad_definition_says_why_and_the_others_still_compute() {
-    let report = basic(
+    for (how, report) in both(
         &[
             "typo = sum(amuont)",
             "bare = amount",
@@ -192,7 +229,13 @@ fn a_bad_definition_says_why_and_the_others_still_compute() {
             "ok = count()",
         ],
         |_| {},
-    );
+    ) {
+        println!("read {how}");
+        a_bad_definition_says_why(&report);
+    }
+}
+
+fn a_bad_definition_says_why(report: &Report) {
     let error = |index: usize| {
         report.custom[index]
             .error

@@ -55,6 +55,20 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
         }
     };
     compare("totals", &streamed.totals, &whole.totals);
+    // Custom metrics: each definition's outcome, and their values in the metrics' list (their
+    // values in each place are compared with the catalog's, as `totals`, `previous_totals`,
+    // the series and the segments hold both).
+    assert_eq!(streamed.custom, whole.custom, "{what}: custom metrics");
+    assert_eq!(
+        streamed.metrics.len(),
+        whole.metrics.len(),
+        "{what}: metrics"
+    );
+    for (a, b) in streamed.metrics.iter().zip(&whole.metrics) {
+        assert_eq!((&a.id, a.unit), (&b.id, b.unit), "{what}");
+        assert!(close(a.value, b.value), "{what} {}: value", b.id);
+        assert!(close(a.previous, b.previous), "{what} {}: previous", b.id);
+    }
     compare(
         "previous",
         &streamed.previous_totals,
@@ -154,6 +168,31 @@ fn assert_same_metrics(what: &str, streamed: &Report, whole: &Report) {
     }
 }
 
+/// Custom metrics of every aggregate, with filters, catalog metrics and arithmetic, and two
+/// that are refused (an unknown column, a syntax error).
+fn custom_metrics() -> Vec<String> {
+    [
+        r#"app_success = sum(amount where status = "success" and channel = "app_qr")"#,
+        "payers = count_distinct(user_id)",
+        r#"card_payers = count_distinct(user_id where funding_source = "credit_card")"#,
+        r#"failed = count(where status = "failed")"#,
+        "with_fee = count(fee)",
+        "latency_median = median(latency_ms)",
+        "latency_p95 = p95(latency_ms)",
+        r#"amount_p90 = p90(amount where status = "success")"#,
+        r#"card_share = share(where funding_source = "credit_card")"#,
+        r#"online_share = share(amount where channel = "online")"#,
+        r#"avg_fee = avg(fee where channel = "app_qr")"#,
+        "smallest = min(amount)",
+        "largest = max(amount) / count_distinct(user_id)",
+        "tpv_of_amount = round(tpv / sum(amount), 4)",
+        "unknown = sum(no_such_column)",
+        "broken = sum(amount",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
     let sample = generate(&SampleOptions {
@@ -190,6 +229,7 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             tz: Some("Asia/Shanghai".into()),
             sla_hours: Some(20.0),
             segment: Some("channel".into()),
+            metrics: custom_metrics(),
             ..Options::default()
         },
         Options {
@@ -229,6 +269,7 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
                 to: "2025-08-31".into(),
             }),
             large_amount: Some(500.0),
+            metrics: custom_metrics(),
             ..Options::default()
         },
     ];
@@ -245,6 +286,36 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             batching,
         );
         assert_same_metrics(&what, &report, &whole(options));
+        if !options.metrics.is_empty() {
+            // The custom metrics have values, in total, per bucket and per segment.
+            let refused: Vec<&str> = (report.custom.iter())
+                .filter(|c| c.error.is_some())
+                .map(|c| c.definition.as_str())
+                .collect();
+            assert_eq!(
+                refused,
+                ["unknown = sum(no_such_column)", "broken = sum(amount"],
+                "{what}"
+            );
+            for id in [
+                "payers",
+                "latency_p95",
+                "amount_p90",
+                "online_share",
+                "smallest",
+            ] {
+                assert!(report.totals[id].is_some_and(|v| v > 0.0), "{what}: {id}");
+                let point = &report.series[report.series.len() / 2];
+                assert!(point.values[id].is_some_and(|v| v > 0.0), "{what}: {id}");
+                for segment in report.segments.iter().flat_map(|s| &s.values) {
+                    assert!(
+                        segment.totals[id].is_some(),
+                        "{what}: {id} {}",
+                        segment.value
+                    );
+                }
+            }
+        }
         // The users file's signups make the cohorts (the funnel and retention compared above).
         let basis = report.funnel.as_ref().map(|funnel| funnel.basis);
         assert_eq!(basis, Some(CohortBasis::Signup), "{what}");
@@ -275,14 +346,6 @@ fn what_a_streamed_report_cannot_give_is_refused_with_the_reason() {
         .unwrap_err()
         .to_string()
     };
-    let error = refused(Options {
-        metrics: vec!["per_payer = sum(amount) / count_distinct(user_id)".into()],
-        ..Options::default()
-    });
-    assert!(
-        error.contains("custom metrics need the file in memory"),
-        "{error}"
-    );
     // A segment on a column that is not there: the in-memory message.
     let error = refused(Options {
         segment: Some("shop".into()),

@@ -396,8 +396,9 @@ CUSTOM = [
 
 def check_custom(ck, binary, txns):
     """Custom metrics over the generated file (every row loads): totals in the default view,
-    per month in UTC, and per channel segment. Three ways: the Python values, the DuckDB SQL and
-    the core's report (`report --metric`) must all agree."""
+    per month in UTC, and per channel segment. Four ways: the Python values, the DuckDB SQL, the
+    core's report (`report --metric`) and its streamed report (`--stream`, in batches of 997 rows
+    with the percentiles found over several reads) must all agree."""
     import csv
     with open(txns, newline="") as f:
         rows = [{k: v.strip() for k, v in r.items()} for r in csv.DictReader(f)]
@@ -417,6 +418,8 @@ def check_custom(ck, binary, txns):
     ]:
         try:
             rep = json.loads(run([binary, "report", txns, *extra, *flags, "--json", "--quiet"]))
+            stream = ["--stream", "--batch-rows", "997", "--chunk-bytes", "8192"]
+            streamed = json.loads(run([binary, "report", txns, *stream, *extra, *flags, "--json", "--quiet"]))
             script = run([binary, "sql", txns, *extra, *flags, "--dialect", ENGINE.dialect, "--quiet"])
         except (RuntimeError, ValueError) as e:
             ck.check(f"{label} runs", False, e)
@@ -428,19 +431,24 @@ def check_custom(ck, binary, txns):
                  "custom segment channel": "segment_totals"}[label]
         got_rows = run_sql(txns, ",", levels[level], levels.get("setup"))
         parts = part_of(rep)
-        if not ck.check(f"{label}: rows", len(got_rows) == len(parts), f"{len(got_rows)} vs {len(parts)}"):
+        streamed_parts = part_of(streamed)
+        if not ck.check(f"{label}: rows", len(got_rows) == len(parts) == len(streamed_parts),
+                        f"{len(got_rows)} vs {len(parts)} vs {len(streamed_parts)} streamed"):
             continue
-        for (key, part, totals), got in zip(parts, got_rows):
+        for (key, part, totals), (_, _, streamed_totals), got in zip(parts, streamed_parts, got_rows):
             bad = []
             for (formula, expected_of), name in zip(CUSTOM, names):
                 e, g = expected_of(part, totals), plain(got.get(name))
                 core = totals.get(name, "missing")
+                core_streamed = streamed_totals.get(name, "missing")
                 if not same_number(e, g):
                     bad.append(f"{name}: python {e!r}, sql {g!r}")
                 if not same_number(e, core):
                     bad.append(f"{name}: python {e!r}, core {core!r}")
+                if not same_number(e, core_streamed):
+                    bad.append(f"{name}: python {e!r}, core streamed {core_streamed!r}")
             ck.check(f"{label} [{key}]", not bad,
-                     "; ".join(bad[:4]) if bad else f"{len(CUSTOM)} custom metrics (python = sql = core)")
+                     "; ".join(bad[:4]) if bad else f"{len(CUSTOM)} custom metrics (python = sql = core = streamed)")
 
 
 # Wall-clock times that daylight-saving changes skip or repeat (Europe/Berlin on 2025-03-30 and

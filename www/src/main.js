@@ -380,9 +380,7 @@ function reportOptions() {
   const options = { grain: state.grain, tz: state.tz, mapping: { ...state.overrides }, joins: joinOptions() };
   if (Object.keys(state.statuses).length) options.statuses = { ...state.statuses };
   if (state.derive.length) options.derive = [...state.derive];
-  // A streamed file has no custom metrics (src/stream): they are kept for the next file that
-  // fits.
-  if (state.metrics.length && !state.streamed) options.metrics = [...state.metrics];
+  if (state.metrics.length) options.metrics = [...state.metrics];
   if (state.decimal) options.decimal = state.decimal;
   if (state.dateOrder) options.date_order = state.dateOrder;
   if (state.weekStart !== 'monday') options.week_start = state.weekStart;
@@ -1106,7 +1104,6 @@ function renderAll(report) {
   renderRates(el, report, state, handlers);
   renderDashboard(el, report, state, handlers);
   renderMetricEditor(el.customMetrics, report, state, handlers);
-  el.customSection.hidden = !!state.streamed;
   if (state.filterDraft) renderFilterEditor(el, report, state.filterDraft);
   renderMapping(report);
   renderDerive(el, report, state, handlers);
@@ -1133,7 +1130,7 @@ function renderDataset(report) {
   el.datasetMeta.textContent = parts.filter(Boolean).join(' · ');
   el.streamedNote.hidden = !state.streamed;
   el.streamedNote.textContent = state.streamed
-    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. Custom metrics need it in memory: the command-line tool gives them (paymetrics report ${state.streamed.name}). A segment reads it twice more.`
+    ? `${bytes(state.streamed.bytes)}: too large to hold in the browser, so it is read from disk again for each view. A segment reads it twice more.`
     : '';
 }
 
