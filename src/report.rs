@@ -1381,10 +1381,21 @@ pub fn check_custom_metrics(
     frame: &Frame,
     definitions: &[String],
 ) -> Vec<CustomOutcome> {
-    let formulas = FormulaTable::new(frame.table(dataset), &frame.mapping, None, &frame.decimals);
+    check_definitions(frame.table(dataset), &frame.mapping, definitions)
+}
+
+/// What each custom metric definition would give on a table of `table`'s columns mapped by
+/// `mapping` (its rows are not read).
+pub(crate) fn check_definitions(
+    table: &RawTable,
+    mapping: &Mapping,
+    definitions: &[String],
+) -> Vec<CustomOutcome> {
+    let decimals = decimal_cells(table);
+    let formulas = FormulaTable::new(table, mapping, None, &decimals);
     // Numbers are not read: the compiler only needs a reader to hold.
     let read_number = |_: usize, _: &str| -> Option<f64> { None };
-    parse_all(definitions, &formulas, &frame.mapping)
+    parse_all(definitions, &formulas, mapping)
         .into_iter()
         .zip(definitions)
         .map(|(parsed, definition)| {

@@ -37,7 +37,7 @@ mod ranks;
 
 use crate::dataset::{Dataset, Derived};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ingest::{CsvStream, RawTable};
+use crate::ingest::{CsvStream, Dialect, RawTable, TextColumn};
 use crate::join::{JoinOutcome, JoinSpec, UNMATCHED_EXAMPLES};
 use crate::metrics::breakdown::{
     dimension_counts, dimension_of, edges_up_to, latency_histogram, mix, mix_weight,
@@ -55,10 +55,10 @@ use crate::metrics::retention::Retention;
 use crate::options::{CohortBasis, Filter, Options};
 use crate::quality::{Quality, SkipLog};
 use crate::report::{
-    add_view_warnings, build_frame, cohorts_of, column_named, dimension_candidates, filter_mask,
-    parse_range, place_custom_metrics, role_mappings, unmapped_columns, CatalogReader,
-    CustomPlaces, CustomTallies, Dates, Frame, LookupQuality, Report, ReportParams, Segment,
-    Segments, Signups, StatusValue, SEGMENT_VALUES,
+    add_view_warnings, build_frame, check_definitions, cohorts_of, column_named,
+    dimension_candidates, filter_mask, parse_range, place_custom_metrics, role_mappings,
+    unmapped_columns, CatalogReader, CustomOutcome, CustomPlaces, CustomTallies, Dates, Frame,
+    LookupQuality, Report, ReportParams, Segment, Segments, Signups, StatusValue, SEGMENT_VALUES,
 };
 use crate::schema::{Mapping, Role, Status};
 use crate::time::Zone;
@@ -141,6 +141,34 @@ pub struct Folded {
     key: String,
     fold: Fold,
     first: First,
+}
+
+impl Folded {
+    /// What each custom metric definition would give on the file (its columns, with lookups
+    /// joined and columns derived, and its mapping, as the first batch had them), without
+    /// reading it: the page's metric editor checks a definition as it is typed.
+    pub fn check_custom_metrics(&self, definitions: &[String]) -> Vec<CustomOutcome> {
+        let headers = &self.first.headers;
+        let table = RawTable {
+            file: self.first.quality.file.clone(),
+            dialect: Dialect {
+                encoding: self.first.quality.encoding.clone(),
+                delimiter: self.first.quality.delimiter.clone(),
+                header_line: self.first.quality.header_line,
+            },
+            headers: headers.clone(),
+            columns: (headers.iter())
+                .map(|_| std::sync::Arc::new(TextColumn::from_codes(Vec::new(), &[""])))
+                .collect(),
+            file_columns: headers.len(),
+            lines: Default::default(),
+            rows_read: 0,
+            skipped: SkipLog::default(),
+            lines_skipped: SkipLog::default(),
+            warnings: Vec::new(),
+        };
+        check_definitions(&table, &self.first.mapping, definitions)
+    }
 }
 
 /// The options the fold depends on: all but the view's period and buckets.

@@ -281,6 +281,11 @@ describe('A file too large to hold is streamed: read from disk again for each vi
     const again = await loadLog(page);
     assert.ok(again.some((p) => p.phase === 'streaming'), 'read with the progress shown');
     assert.ok(again.every((p) => !/ again /.test(p.title)), `one read: ${JSON.stringify(again.map((p) => p.title))}`);
+    // The metric editor checks a definition as it is typed against the file's columns, without
+    // reading it again.
+    await page.fill('#metric-input', 'late = count_distinct(user_idd)');
+    await page.locator('#metric-live .field-error').waitFor({ state: 'visible' });
+    assert.match(await text(page, '#metric-live .field-error'), /unknown column "user_idd"/);
     // A custom metric, folded per day as the file streams: the payers of the last ten days
     // (U{n} pays on day 1 + n % 20 of July), and a percentile, found in the second read.
     for (const metric of ['late_payers = count_distinct(user_id where created_at >= "2025-07-11")', 'amount_p95 = p95(amount)']) {

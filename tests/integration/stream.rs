@@ -586,3 +586,48 @@ fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
         assert_eq!(basis, Some(CohortBasis::FirstPayment), "{what}");
     }
 }
+
+#[test]
+fn a_streamed_file_checks_custom_metrics_without_reading_it() {
+    use paymetrics::stream::stream_report_keeping;
+    let csv = generate(&SampleOptions { rows: 300, seed: 4 }).transactions;
+    let mut open =
+        || -> std::io::Result<Box<dyn std::io::Read + '_>> { Ok(Box::new(csv.as_bytes())) };
+    let options = Options {
+        derive: vec!["big = amount >= 300".into()],
+        ..Options::default()
+    };
+    let mut kept = None;
+    let source = ("t.csv", &mut open as &mut paymetrics::stream::Open, &[][..]);
+    stream_report_keeping(
+        source,
+        &options,
+        Batching::default(),
+        &mut |_| {},
+        &mut kept,
+    )
+    .unwrap();
+    let kept = kept.expect("the fold is kept");
+    let definitions = [
+        r#"big_share = share(where big = "true")"#,
+        "per_payer = sum(amount) / count_distinct(user_id)",
+        "typo = sum(amuont)",
+        "tpv = count()",
+    ]
+    .map(String::from);
+    let outcomes = kept.check_custom_metrics(&definitions);
+    let errors: Vec<Option<&str>> = (outcomes.iter())
+        .map(|o| o.error.as_ref().map(|e| e.message.as_str()))
+        .collect();
+    assert_eq!(errors[0], None, "a derived column");
+    assert_eq!(errors[1], None);
+    assert_eq!(
+        errors[2],
+        Some("at column 12: unknown column \"amuont\" — did you mean \"amount\"?")
+    );
+    assert!(errors[3].unwrap().contains("already a catalog metric"));
+    assert_eq!(
+        outcomes[1].formula.as_deref(),
+        Some("sum(amount) / count_distinct(user_id)")
+    );
+}
