@@ -35,6 +35,9 @@ struct Streamed {
     // Read by `streamReport` only: the size build has no streaming (feature `stream`).
     #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     file: String,
+    /// The encoding the host decodes the file from (`streamCsv`).
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
+    encoding: Option<String>,
     lookups: Vec<RawTable>,
     /// The last report's fold, for the next view of the same data options (dropped with the
     /// lookups: a join reads them).
@@ -462,13 +465,16 @@ fn report_to_js(report: &crate::report::Report) -> Result<JsValue, JsError> {
 impl Workbench {
     /// Makes `file` the current transactions file without holding its rows: each
     /// `streamReport` reads it again. Lookups loaded after it are held as usual.
+    /// With `encoding`, the host gives the file's text decoded to UTF-8 from that encoding
+    /// (after `NeedsDecoding`), and the reports name it.
     #[wasm_bindgen(js_name = streamCsv)]
-    pub fn stream_csv(&mut self, file: &str) {
+    pub fn stream_csv(&mut self, file: &str, encoding: Option<String>) {
         self.dataset = None;
         self.frame = None;
         self.sample = None;
         self.streamed = Some(Streamed {
             file: file.to_string(),
+            encoding,
             ..Streamed::default()
         });
     }
@@ -515,7 +521,7 @@ impl Workbench {
             chunk_bytes: 4 << 20,
             ..Batching::default()
         };
-        let report = stream_report_keeping(
+        let mut report = stream_report_keeping(
             (&streamed.file, &mut open, &streamed.lookups),
             &options,
             batching,
@@ -523,6 +529,9 @@ impl Workbench {
             &mut streamed.kept,
         )
         .map_err(|e| JsError::new(&e.to_string()))?;
+        if let Some(encoding) = &streamed.encoding {
+            report.quality.encoding.clone_from(encoding);
+        }
         report_to_js(&report)
     }
 }

@@ -387,7 +387,7 @@ fn a_streamed_file_reports_the_hand_computed_totals() {
     use wasm_bindgen::JsCast;
 
     let mut workbench = Workbench::new();
-    workbench.stream_csv("basic.csv");
+    workbench.stream_csv("basic.csv", None);
     let opened = Rc::new(Cell::new(0));
     let counted = opened.clone();
     let open = Closure::<dyn FnMut() -> JsValue>::new(move || {

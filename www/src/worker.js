@@ -224,16 +224,18 @@ async function loadFile(wb, { file, name, role = 'transactions', memoryLimit, sp
     // the core's own check refuses it, with its message, if it will not fit.
     if (limit <= 0 && role === 'lookup') throw lookupTooLarge(name);
     let info;
+    let encoding = null;
     try {
       try {
         info = await readInChunks(wb, file, name, role, null, budget, token, call, partsFrom);
       } catch (err) {
         if (err?.name !== 'NeedsDecoding') throw err;
-        info = await readInChunks(wb, file, name, role, err.encoding, budget, token, call);
+        encoding = err.encoding;
+        info = await readInChunks(wb, file, name, role, encoding, budget, token, call);
       }
     } catch (err) {
       if (err?.name !== 'TooLarge' || role !== 'transactions' || !streams()) throw err;
-      info = streamFile(file, name);
+      info = streamFile(file, name, encoding);
     }
     if (role === 'transactions') {
       transactionRows = info?.rows_read ?? 0;
@@ -268,21 +270,22 @@ function freshWorkbench() {
 // folding batches of rows into state that grows with its days, payers and merchants, not its rows
 // (the CLI's `report --stream`). Each view then takes one to four reads of the file rather than
 // ~0.1 s (a change of grain one, a segment two more), but any size
-// loads, in bounded memory (the 8M-row, 1.1 GB file: ~340 MiB, ~660 MiB with 11 segments). A GB18030 file (decoded by the browser) is not streamed: the
-// command-line tool reads it. The core reads synchronously (FileReaderSync, in workers only), so
+// loads, in bounded memory (the 8M-row, 1.1 GB file: ~340 MiB, ~660 MiB with 11 segments). A
+// GB18030 file is decoded by the browser's TextDecoder as it is read, each time. The core reads synchronously (FileReaderSync, in workers only), so
 // a streamed report cannot hear a cancel message: the page cancels it by stopping the worker.
 
-// The File of the streamed dataset and its name, or null.
+// The File of the streamed dataset, its name and its encoding when the browser decodes it
+// (GB18030, after NeedsDecoding), or null.
 let streamed = null;
 
 /** Whether the build in use streams files (the speed build: feature `stream`). */
 const streams = () => typeof build.Workbench.prototype.streamCsv === 'function' && typeof FileReaderSync === 'function';
 
 /** Makes `file` a streamed dataset: the previous one is let go; lookups are loaded after. */
-function streamFile(file, name) {
+function streamFile(file, name, encoding = null) {
   const wb = freshWorkbench();
-  wb.streamCsv(name);
-  streamed = { file, name };
+  wb.streamCsv(name, encoding ?? undefined);
+  streamed = { file, name, encoding };
   return { file: name, rows_read: null, columns: [], lookups: [], streamed: true, bytes: file.size };
 }
 
@@ -291,7 +294,7 @@ const STREAM_SLICE_BYTES = 32 * MiB;
 
 /** The report of the streamed file, which is read once or more; progress as loadFile's. */
 function streamReport(wb, options, call) {
-  const { file } = streamed;
+  const { file, encoding } = streamed;
   const total = file.size;
   let started = performance.now();
   let lastPost = -Infinity;
@@ -304,24 +307,41 @@ function streamReport(wb, options, call) {
   // time, 4 MiB). They come from slices of STREAM_SLICE_BYTES: each slice read costs a round trip
   // to the browser's process (~5 ms here), which 4 MiB slices paid 260 times a read of a 1.1 GB
   // file. (The core asks synchronously, so the reads are FileReaderSync's, not the stream's.)
+  // With `encoding`, each slice is decoded (TextDecoder in streaming mode: a character cut
+  // between slices is kept whole) and the core is given UTF-8: `position()` is then where in
+  // the file the core has got to, as its own count is of the UTF-8 bytes.
+  let position = null;
   const open = () => {
     const reader = new FileReaderSync();
+    const decoder = encoding ? new TextDecoder(encoding) : null;
+    const encoder = decoder ? new TextEncoder() : null;
     let at = 0;
+    let sliceStart = 0;
     let slice = new Uint8Array(0);
     let used = 0;
+    let flushed = !decoder;
+    position = () => sliceStart + (slice.length ? Math.round(((at - sliceStart) * used) / slice.length) : 0);
     return (max) => {
       if (used === slice.length && at < total) {
         const end = Math.min(total, at + STREAM_SLICE_BYTES);
         slice = new Uint8Array(reader.readAsArrayBuffer(file.slice(at, end)));
+        if (decoder) slice = encoder.encode(decoder.decode(slice, { stream: true }));
         used = 0;
+        sliceStart = at;
         at = end;
+      } else if (used === slice.length && !flushed) {
+        flushed = true;
+        slice = encoder.encode(decoder.decode());
+        used = 0;
+        sliceStart = at;
       }
       const bytes = slice.subarray(used, used + max);
       used += bytes.length;
       return bytes;
     };
   };
-  const progress = (read, bytes, rows) => {
+  const progress = (read, coreBytes, rows) => {
+    const bytes = encoding && position ? position() : coreBytes;
     // The time left is per read: each read starts the clock again.
     if (read !== reading) {
       reading = read;
