@@ -568,6 +568,11 @@ fn a_kept_fold_serves_a_change_of_grain_or_range_in_one_read() {
     ];
     let mut kept = None;
     for (options, reads) in &views {
+        // Custom metrics too: kept per day with the fold, their percentiles found in its reads.
+        let options = &Options {
+            metrics: custom_metrics(),
+            ..options.clone()
+        };
         let what = format!(
             "{:?} {:?} {:?}",
             options.grain, options.range, options.filters
