@@ -1189,15 +1189,21 @@ impl MerchantVolumes {
 /// shares of their total (in percent, squared and summed: 0..10 000).
 pub(crate) fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
     let total: f64 = volumes.iter().sum();
-    // Sorted as `order_key`s (`total_cmp`'s order), then read from the largest: integers sort
-    // faster than `total_cmp` compares (1M rows: a sort per merchant and bucket, ~10% of a
-    // segmented report), and the values come in the same order.
+    // The ten largest, as `order_key`s (`total_cmp`'s order: integers compare faster than
+    // `total_cmp`), moved to the end by a selection in linear time, then added from the
+    // largest. Sorting every merchant's volume per bucket was ~4% of a segmented change of grain
+    // (1M rows, natively); the shares' squares need no order.
     let mut keys: Vec<u64> = volumes.iter().map(|&v| order_key(v)).collect();
-    keys.sort_unstable();
-    let sorted = || keys.iter().rev().map(|&k| from_order_key(k));
-    let top10 = sorted().take(10).sum();
+    let others = keys.len().saturating_sub(10);
+    if others > 0 {
+        keys.select_nth_unstable(others);
+    }
+    let top = &mut keys[others..];
+    top.sort_unstable();
+    let top10 = top.iter().rev().map(|&k| from_order_key(k)).sum();
     let hhi = (total > 0.0).then(|| {
-        sorted()
+        volumes
+            .iter()
             .map(|v| {
                 let share = 100.0 * v / total;
                 share * share
@@ -1491,5 +1497,15 @@ mod tests {
         let (top10, hhi) = concentration(&[30.0, 50.0, 20.0]);
         assert_eq!(top10, 100.0);
         assert_eq!(hhi, Some(3800.0));
+        // Fifteen merchants of 1 to 15 (in no order): the ten largest are 6 to 15, 105 of 120;
+        // the squares of 1 to 15 add up to 1,240, so HHI = 1,240 × (100 / 120)².
+        let volumes = [
+            7.0, 1.0, 15.0, 3.0, 12.0, 9.0, 2.0, 14.0, 5.0, 11.0, 8.0, 4.0, 13.0, 6.0, 10.0,
+        ];
+        let (top10, hhi) = concentration(&volumes);
+        assert_eq!(top10, 105.0);
+        let expected = 1240.0 * (100.0f64 / 120.0).powi(2);
+        assert!(hhi.is_some_and(|h| (h - expected).abs() < 1e-9), "{hhi:?}");
+        assert_eq!(concentration(&[]), (0.0, None));
     }
 }
