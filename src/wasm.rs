@@ -406,13 +406,14 @@ impl Workbench {
             (Some(dataset), Some(frame)) => {
                 crate::report::check_custom_metrics(dataset, frame, &definitions)
             }
-            // A streamed file: its columns and mapping, as its last report read them.
-            #[cfg(feature = "stream")]
-            _ if self.streamed.as_ref().is_some_and(|s| s.kept.is_some()) => {
-                let kept = self.streamed.as_ref().and_then(|s| s.kept.as_ref());
-                kept.map_or_else(Vec::new, |kept| kept.check_custom_metrics(&definitions))
+            _ => {
+                // A streamed file: its columns and mapping, as its last report read them.
+                #[cfg(feature = "stream")]
+                if let Some(kept) = self.streamed.as_ref().and_then(|s| s.kept.as_ref()) {
+                    return to_js(&kept.check_custom_metrics(&definitions));
+                }
+                Vec::new()
             }
-            _ => Vec::new(),
         };
         to_js(&outcomes)
     }

@@ -80,6 +80,29 @@ pub struct RawTable {
 }
 
 impl RawTable {
+    /// A table of `headers` without rows: what formulas are checked against when the rows are
+    /// not held (a streamed file's).
+    pub fn of_headers(file: &str, headers: &[String]) -> RawTable {
+        RawTable {
+            file: file.to_string(),
+            dialect: Dialect {
+                encoding: "UTF-8".into(),
+                delimiter: ",".into(),
+                header_line: 1,
+            },
+            headers: headers.to_vec(),
+            columns: (headers.iter())
+                .map(|_| Arc::new(TextColumn::from_codes(Vec::new(), &[""])))
+                .collect(),
+            file_columns: headers.len(),
+            lines: Arc::default(),
+            rows_read: 0,
+            skipped: SkipLog::default(),
+            lines_skipped: SkipLog::default(),
+            warnings: Vec::new(),
+        }
+    }
+
     pub fn row_count(&self) -> usize {
         self.lines.len()
     }

@@ -48,8 +48,11 @@ enum Days {
         ids: Map<String, u32>,
         seen: Set<u64>,
     },
-    /// A percentile's values per day and first-round bin (`ranks::first_bin`).
-    Quantile(Map<(i32, u16), u64>),
+    /// Percentile `q`'s values per day and first-round bin (`ranks::first_bin`).
+    Quantile {
+        q: f64,
+        bins: Map<(i32, u16), u64>,
+    },
 }
 
 fn id_day(id: u32, day: i32) -> u64 {
@@ -111,7 +114,10 @@ impl CustomFold {
                         ids: Map::default(),
                         seen: Set::default(),
                     },
-                    Function::Quantile(_) => Days::Quantile(Map::default()),
+                    Function::Quantile(q) => Days::Quantile {
+                        q: *q,
+                        bins: Map::default(),
+                    },
                     _ => Days::Plain(Map::default()),
                 })
                 .collect();
@@ -184,7 +190,7 @@ impl CustomFold {
                             seen.insert(id_day(id, day));
                         }
                     }
-                    Days::Quantile(bins) => {
+                    Days::Quantile { bins, .. } => {
                         evaluator.see(index, rows, |i, seen| {
                             if let Seen::Number { value, .. } = seen {
                                 let bin = first_bin(order_key(value));
@@ -197,10 +203,10 @@ impl CustomFold {
         })
     }
 
-    /// The percentile aggregates, in order, with their quantile.
-    fn quantiles(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
-        (self.functions.iter().enumerate()).filter_map(|(index, function)| match function {
-            Function::Quantile(q) => Some((index, *q)),
+    /// The percentile aggregates, in order: their index, quantile and bins.
+    fn quantiles(&self) -> impl Iterator<Item = (usize, f64, &Map<(i32, u16), u64>)> + '_ {
+        (self.aggregates.iter().enumerate()).filter_map(|(index, days)| match days {
+            Days::Quantile { q, bins } => Some((index, *q, bins)),
             _ => None,
         })
     }
@@ -211,10 +217,7 @@ impl CustomFold {
     pub fn first_round(&self, periods: &Periods) -> Vec<(BTreeMap<u16, u64>, Vec<u64>)> {
         let count = periods.count();
         let mut groups = Vec::new();
-        for (index, q) in self.quantiles() {
-            let Days::Quantile(bins) = &self.aggregates[index] else {
-                continue;
-            };
+        for (_, q, bins) in self.quantiles() {
             let mut histograms = vec![BTreeMap::new(); count];
             for (&(day, bin), &n) in bins {
                 for period in periods.of_day(i64::from(day)) {
@@ -237,7 +240,7 @@ impl CustomFold {
         periods: &Periods,
         (selection, first_group): (&mut Selection, usize),
     ) -> Result<()> {
-        let quantiles: Vec<usize> = self.quantiles().map(|(index, _)| index).collect();
+        let quantiles: Vec<usize> = self.quantiles().map(|(index, _, _)| index).collect();
         if quantiles.is_empty() {
             return Ok(());
         }
@@ -299,18 +302,14 @@ impl CustomFold {
                     }
                     distinct.into_iter().map(|n| Some(n as f64)).collect()
                 }
-                Days::Quantile(_) => {
-                    let q = match function {
-                        Function::Quantile(q) => q,
-                        _ => 0.5,
-                    };
+                Days::Quantile { q, .. } => {
                     let first = quantile_group;
                     quantile_group += count;
                     (0..count)
                         .map(|period| {
                             let group = first + period;
                             let n = counts.get(group).copied().unwrap_or(0);
-                            quantile(q, n, |rank| selection.found(group, rank))
+                            quantile(*q, n, |rank| selection.found(group, rank))
                         })
                         .collect()
                 }

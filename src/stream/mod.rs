@@ -37,7 +37,7 @@ mod ranks;
 
 use crate::dataset::{Dataset, Derived};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ingest::{CsvStream, Dialect, RawTable, TextColumn};
+use crate::ingest::{CsvStream, RawTable};
 use crate::join::{JoinOutcome, JoinSpec, UNMATCHED_EXAMPLES};
 use crate::metrics::breakdown::{
     dimension_counts, dimension_of, edges_up_to, latency_histogram, mix, mix_weight,
@@ -148,25 +148,7 @@ impl Folded {
     /// joined and columns derived, and its mapping, as the first batch had them), without
     /// reading it: the page's metric editor checks a definition as it is typed.
     pub fn check_custom_metrics(&self, definitions: &[String]) -> Vec<CustomOutcome> {
-        let headers = &self.first.headers;
-        let table = RawTable {
-            file: self.first.quality.file.clone(),
-            dialect: Dialect {
-                encoding: self.first.quality.encoding.clone(),
-                delimiter: self.first.quality.delimiter.clone(),
-                header_line: self.first.quality.header_line,
-            },
-            headers: headers.clone(),
-            columns: (headers.iter())
-                .map(|_| std::sync::Arc::new(TextColumn::from_codes(Vec::new(), &[""])))
-                .collect(),
-            file_columns: headers.len(),
-            lines: Default::default(),
-            rows_read: 0,
-            skipped: SkipLog::default(),
-            lines_skipped: SkipLog::default(),
-            warnings: Vec::new(),
-        };
+        let table = RawTable::of_headers(&self.first.quality.file, &self.first.headers);
         check_definitions(&table, &self.first.mapping, definitions)
     }
 }
