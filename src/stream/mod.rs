@@ -68,6 +68,7 @@ use custom::{Batch, CustomFold};
 use ranks::{first_bin, Selection};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
+use std::rc::Rc;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 type Set<K> = HashSet<K, foldhash::fast::FixedState>;
@@ -410,6 +411,8 @@ fn stream_segments(
             });
             let mut fold = Fold::new(&pinned);
             fold.lean = true;
+            fold.users = Rc::clone(&main.users);
+            fold.shares_payers = true;
             fold
         })
         .collect();
@@ -710,7 +713,12 @@ struct Fold {
     /// decline reasons (their failures per value and day).
     mixes: Vec<MixFold>,
     declines: Option<MixFold>,
-    users: Map<String, u32>,
+    /// The file's id of each payer met. A segment's fold shares its file's (`shares_payers`):
+    /// its rows are some of the file's, so every payer it meets has an id there already, and the
+    /// groups then do not each hold a copy of the payers' ids (a segment by channel on 8M rows:
+    /// five copies of ~1M ids).
+    users: Rc<Map<String, u32>>,
+    shares_payers: bool,
     merchants: Map<String, u32>,
     /// How many values of each percentile metric fall in each bin (`ranks::first_bin`), per day.
     first_bins: Map<(u8, i32, u16), u64>,
@@ -765,7 +773,8 @@ impl Fold {
             declines: None,
             joins: Vec::new(),
             derived: Vec::new(),
-            users: Map::default(),
+            users: Rc::default(),
+            shares_payers: false,
             merchants: Map::default(),
             first_bins: Map::default(),
             sampled: Vec::new(),
@@ -1113,12 +1122,23 @@ impl Fold {
                 facts.value
             };
             if let Some(code) = users.map(|u| u[row]).filter(|&u| u != NO_ID) {
-                let id = intern(&mut self.users, &mut user_ids, &transactions.user_ids, code);
-                if !self.payer_days.insert(payer_day(id, day)) {
-                    self.repeat_days.insert(payer_day(id, day));
-                }
-                if kyc.is_some_and(|k| k[row]) {
-                    self.verified_days.insert(payer_day(id, day));
+                let names = &transactions.user_ids;
+                let id = match self.shares_payers {
+                    true => known_id(&self.users, &mut user_ids, names, code),
+                    false => Some(intern(
+                        Rc::make_mut(&mut self.users),
+                        &mut user_ids,
+                        names,
+                        code,
+                    )),
+                };
+                if let Some(id) = id {
+                    if !self.payer_days.insert(payer_day(id, day)) {
+                        self.repeat_days.insert(payer_day(id, day));
+                    }
+                    if kyc.is_some_and(|k| k[row]) {
+                        self.verified_days.insert(payer_day(id, day));
+                    }
                 }
             }
             if let Some(code) = merchants.map(|m| m[row]).filter(|&m| m != NO_ID) {
@@ -1732,6 +1752,16 @@ fn clamp_day(day: i64) -> i32 {
 }
 
 /// The file's id for batch code `code`, given each code's id found so far (`NO_ID`: not yet).
+/// The id `ids` has for batch code `code` (named `names[code]`), looked up once per batch code
+/// (`found`); `None` when it has none.
+fn known_id(ids: &Map<String, u32>, found: &mut [u32], names: &[String], code: u32) -> Option<u32> {
+    let slot = &mut found[code as usize];
+    if *slot == NO_ID {
+        *slot = *ids.get(names[code as usize].as_str())?;
+    }
+    Some(*slot)
+}
+
 fn intern(ids: &mut Map<String, u32>, found: &mut [u32], names: &[String], code: u32) -> u32 {
     let slot = &mut found[code as usize];
     if *slot == NO_ID {

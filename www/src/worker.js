@@ -270,7 +270,7 @@ function freshWorkbench() {
 // folding batches of rows into state that grows with its days, payers and merchants, not its rows
 // (the CLI's `report --stream`). Each view then takes one to four reads of the file rather than
 // ~0.1 s (a change of grain one, a segment two more), but any size
-// loads, in bounded memory (the 8M-row, 1.1 GB file: ~340 MiB, ~660 MiB with 11 segments). A
+// loads, in bounded memory (the 8M-row, 1.1 GB file: ~340 MiB, ~500 MiB with 11 segments). A
 // GB18030 file is decoded by the browser's TextDecoder as it is read, each time. The core reads synchronously (FileReaderSync, in workers only), so
 // a streamed report cannot hear a cancel message: the page cancels it by stopping the worker.
 
