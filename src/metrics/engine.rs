@@ -1196,7 +1196,7 @@ pub(crate) fn concentration(volumes: &[f64]) -> (f64, Option<f64>) {
     let mut keys: Vec<u64> = volumes.iter().map(|&v| order_key(v)).collect();
     let others = keys.len().saturating_sub(10);
     if others > 0 {
-        keys.select_nth_unstable(others);
+        keys.select_nth_unstable_by(others, u64::cmp);
     }
     let top = &mut keys[others..];
     top.sort_unstable();
