@@ -259,6 +259,12 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             }],
             // A joined column of more than ten values: "(other)" groups the rest.
             segment: Some("region".into()),
+            // Custom metrics that read the joined and the derived columns.
+            metrics: vec![
+                "regions = count_distinct(region)".into(),
+                r#"small_share = share(amount where big = "false")"#.into(),
+                "amount_p75 = p75(amount)".into(),
+            ],
             ..Options::default()
         },
         Options {
@@ -286,7 +292,19 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             batching,
         );
         assert_same_metrics(&what, &report, &whole(options));
-        if !options.metrics.is_empty() {
+        if options.metrics.len() == 3 {
+            // Read from the joined and the derived columns: a value in total and per segment.
+            for id in ["regions", "small_share", "amount_p75"] {
+                assert!(report.totals[id].is_some_and(|v| v > 0.0), "{what}: {id}");
+                for segment in report.segments.iter().flat_map(|s| &s.values) {
+                    assert!(
+                        segment.totals[id].is_some(),
+                        "{what}: {id} {}",
+                        segment.value
+                    );
+                }
+            }
+        } else if !options.metrics.is_empty() {
             // The custom metrics have values, in total, per bucket and per segment.
             let refused: Vec<&str> = (report.custom.iter())
                 .filter(|c| c.error.is_some())
