@@ -292,18 +292,22 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
             batching,
         );
         assert_same_metrics(&what, &report, &whole(options));
-        if options.metrics.len() == 3 {
-            // Read from the joined and the derived columns: a value in total and per segment.
-            for id in ["regions", "small_share", "amount_p75"] {
-                assert!(report.totals[id].is_some_and(|v| v > 0.0), "{what}: {id}");
-                for segment in report.segments.iter().flat_map(|s| &s.values) {
-                    assert!(
-                        segment.totals[id].is_some(),
-                        "{what}: {id} {}",
-                        segment.value
-                    );
-                }
+        // A custom metric with a value in total (above 0) and in each segment.
+        let has_values = |id: &str| {
+            assert!(report.totals[id].is_some_and(|v| v > 0.0), "{what}: {id}");
+            for segment in report.segments.iter().flat_map(|s| &s.values) {
+                assert!(
+                    segment.totals[id].is_some(),
+                    "{what}: {id} {}",
+                    segment.value
+                );
             }
+        };
+        if options.metrics.len() == 3 {
+            // Read from the joined and the derived columns.
+            ["regions", "small_share", "amount_p75"]
+                .into_iter()
+                .for_each(has_values);
         } else if !options.metrics.is_empty() {
             // The custom metrics have values, in total, per bucket and per segment.
             let refused: Vec<&str> = (report.custom.iter())
@@ -322,16 +326,9 @@ fn a_file_read_in_many_batches_gives_the_numbers_of_reading_it_whole() {
                 "online_share",
                 "smallest",
             ] {
-                assert!(report.totals[id].is_some_and(|v| v > 0.0), "{what}: {id}");
+                has_values(id);
                 let point = &report.series[report.series.len() / 2];
                 assert!(point.values[id].is_some_and(|v| v > 0.0), "{what}: {id}");
-                for segment in report.segments.iter().flat_map(|s| &s.values) {
-                    assert!(
-                        segment.totals[id].is_some(),
-                        "{what}: {id} {}",
-                        segment.value
-                    );
-                }
             }
         }
         // The users file's signups make the cohorts (the funnel and retention compared above).
