@@ -181,10 +181,13 @@ impl<'t> FormulaTable<'t> {
     /// A cell of formula column `column` read as a number, with that column's conventions. A
     /// percentage reads as its fraction: `amount * fee_rate` with a fee_rate of 0.6%.
     pub fn read_number(&self, column: usize, text: &str) -> Option<f64> {
-        let target = self.target(column);
-        let decimal = *self.decimals[target]
-            .get_or_init(|| column_decimal(self.table.columns[target].iter(), self.forced).0);
-        parse_number(text, decimal).map(|n| n.value)
+        parse_number(text, self.decimal(self.target(column))).map(|n| n.value)
+    }
+
+    /// The decimal convention of the table's column `target`.
+    fn decimal(&self, target: usize) -> Decimal {
+        *self.decimals[target]
+            .get_or_init(|| column_decimal(self.table.columns[target].iter(), self.forced).0)
     }
 
     /// A cursor over the rows (see `FormulaRow::go_to`).
@@ -220,6 +223,15 @@ impl Row for FormulaRow<'_> {
             Some(text) => text,
             None => self.written[column].get_or_init(|| cells.get(self.row).into_owned()),
         }
+    }
+
+    fn stored_number(&self, index: usize) -> Option<Option<f64>> {
+        let column = self.formulas.target(index);
+        let values = self.formulas.table.columns[column].stored_decimals()?;
+        (self.formulas.decimal(column) == Decimal::Point).then(|| {
+            let value = values[self.row];
+            (!value.is_nan()).then_some(value)
+        })
     }
 }
 
@@ -274,7 +286,7 @@ fn apply_definition(
             compiled.replaces().filter(|&index| index < own),
         )
     };
-    let empty = cells.iter().filter(|cell| cell.is_empty()).count() as u64;
+    let empty = cells.empty_cells() as u64;
     match replaces {
         Some(index) => table.columns[index] = Arc::new(cells),
         None => {

@@ -1673,6 +1673,13 @@ pub fn format_number(value: f64) -> String {
 /// The raw text cells of one row, by column index. A missing cell reads as empty.
 pub trait Row {
     fn column(&self, index: usize) -> &str;
+
+    /// The cell as a number, when the row holds it as one read under its column's conventions
+    /// (`Some(None)`: empty); `None` to read its text. A column of decimals stored as numbers
+    /// (`ingest::decimals`) is then not written out as text to be parsed again.
+    fn stored_number(&self, _index: usize) -> Option<Option<f64>> {
+        None
+    }
 }
 
 impl<S: AsRef<str>> Row for Vec<S> {
@@ -2895,6 +2902,9 @@ fn evaluate<'v>(node: &'v Node, row: &'v dyn Row, read: &NumberReader<'_>) -> Va
 
 #[inline(never)]
 fn number_cell<'v>(index: usize, row: &'v dyn Row, read: &NumberReader<'_>) -> Value<'v> {
+    if let Some(number) = row.stored_number(index) {
+        return number.map_or(Value::Null, Value::Number);
+    }
     let text = row.column(index).trim();
     if text.is_empty() {
         return Value::Null;

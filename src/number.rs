@@ -114,7 +114,7 @@ pub fn parse_number(text: &str, decimal: Decimal) -> Option<Number> {
 }
 
 /// Powers of ten that are exact in `f64` (up to 10^22), for [`parse_short_decimal`].
-const EXACT_POWERS_OF_TEN: [f64; 16] = [
+pub(crate) const EXACT_POWERS_OF_TEN: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
@@ -151,8 +151,20 @@ fn parse_short_decimal(bytes: &[u8], decimal: Decimal) -> Option<f64> {
         return None;
     }
     let scale = point.map_or(0, |at| digits.len() - at - 1);
+    Some(short_decimal(negative, mantissa, scale))
+}
+
+/// The value of a decimal of at most 15 digits, `mantissa` over 10^`scale`: one correctly rounded
+/// division (see [`parse_short_decimal`]). Shared with the columns of decimals stored as numbers
+/// while a file is read (`ingest::decimals`), so that both give the same bits.
+#[inline(always)]
+pub(crate) fn short_decimal(negative: bool, mantissa: u64, scale: usize) -> f64 {
     let magnitude = mantissa as f64 / EXACT_POWERS_OF_TEN[scale];
-    Some(if negative { -magnitude } else { magnitude })
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
 }
 
 /// Whether the standard parser reads `bytes` exactly as [`parse_formatted`] would: only ASCII

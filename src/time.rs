@@ -197,17 +197,28 @@ pub fn infer_column(
     }
 }
 
-/// [`infer_column`] over the cells of a table's column. A column stored as times holds ISO
-/// date-times only, which never tell a day/month order: its cells are not written out to be
-/// looked at.
+/// [`infer_column`] over the cells of a table's column. A column stored as times or decimals
+/// (ISO date-times, plain decimals) never tells a day/month order: its cells are not written
+/// out to be looked at. Nor are the rows of a dictionary-encoded column whose distinct values
+/// are no day/month dates at all (ISO dates, a dispute date empty on nearly every row): its
+/// rows would give the same answer, and reading them was ~4 ms of a 1M-row frame in the page.
 pub fn infer_table_column(
     column: &crate::ingest::TextColumn,
     forced: Option<DateOrder>,
 ) -> ColumnTimes {
-    match column.is_times() {
-        true => infer_column(std::iter::empty::<&str>(), forced),
-        false => infer_column(column.iter(), forced),
+    if column.is_times() || column.stored_decimals().is_some() {
+        return infer_column(std::iter::empty::<&str>(), forced);
     }
+    if let Some(values) = column.dictionary_values() {
+        let distinct = infer_column(values, forced);
+        // Not when a value is ambiguous: it might be on no row (a joined column's dictionary is
+        // its lookup's), and would then make the order a guess for nothing.
+        let proves = distinct.day_first_evidence + distinct.month_first_evidence > 0;
+        if !proves && !distinct.order_ambiguous {
+            return distinct;
+        }
+    }
+    infer_column(column.iter(), forced)
 }
 
 /// The first two parts of a `A/B/YYYY` date (separator `/`, `-` or `.`), if `b` starts with one.
@@ -1277,6 +1288,51 @@ mod tests {
         assert_eq!(parse("2023年2月30日"), None);
         assert_eq!(parse("2023年2月12"), None);
         assert_eq!(parse("2023年2月12日 10时"), None);
+    }
+
+    /// A table's column gives what its every row gives, however it is stored: a coded column
+    /// whose values prove nothing is answered from its values, any other from its rows.
+    #[test]
+    fn a_table_column_tells_the_order_its_rows_tell() {
+        use crate::ingest::TextColumn;
+        let cases: [(&[(&str, usize)], _, _); 4] = [
+            (&[("2025-07-01 10:00:00", 5), ("", 100)], None, (0, 0)),
+            (
+                &[("25/07/2025", 3), ("07/27/2025", 1), ("", 9)],
+                Some(DateOrder::DayFirst),
+                (3, 1),
+            ),
+            (
+                &[("01/07/2025", 2), ("", 9)],
+                Some(DateOrder::DEFAULT),
+                (0, 0),
+            ),
+            (
+                &[("07/27/2025", 4), ("25/07/2025", 2)],
+                Some(DateOrder::MonthFirst),
+                (2, 4),
+            ),
+        ];
+        for (values, order, evidence) in cases {
+            let cells: Vec<&str> = values
+                .iter()
+                .flat_map(|&(value, rows)| std::iter::repeat_n(value, rows))
+                .collect();
+            let column = TextColumn::from_cells(cells.iter().copied()).unwrap();
+            assert!(column.dictionary_values().is_some());
+            let by_table = infer_table_column(&column, None);
+            let by_rows = infer_column(&cells, None);
+            assert_eq!(by_table.order, order, "{values:?}");
+            assert_eq!(by_table.order, by_rows.order);
+            assert_eq!(by_table.order_ambiguous, by_rows.order_ambiguous);
+            assert_eq!(
+                (by_table.day_first_evidence, by_table.month_first_evidence),
+                evidence
+            );
+        }
+        // A joined column's dictionary may hold an ambiguous value on no row: not a guess.
+        let column = TextColumn::from_codes(vec![0, 0], &["2025-07-01", "01/07/2025"]);
+        assert!(!infer_table_column(&column, None).order_ambiguous);
     }
 
     #[test]

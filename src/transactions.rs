@@ -134,6 +134,11 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
             ));
         }
         let cells = &table.columns[c];
+        // A column stored as decimals holds what `parse_number` reads from each cell under a
+        // decimal point (NaN where empty), and no currency signs: copied, not parsed.
+        if let Some(values) = cells.stored_decimals().filter(|_| decimal == Decimal::Point) {
+            return values[..rows].to_vec();
+        }
         let label = role_label(table, Role::Amount, c);
         amount_currency.reserve(rows);
         cells.map_cells_with(
@@ -180,6 +185,13 @@ pub fn type_table(table: &RawTable, mapping: &Mapping, options: &Options) -> Typ
         let (decimal, _) = decimal_of(c);
         let mut unreadable = UnreadableValues::default();
         let cells = &table.columns[c];
+        // As for the amount: what `parse_number` reads, copied.
+        if let Some(values) = cells
+            .stored_decimals()
+            .filter(|_| decimal == Decimal::Point)
+        {
+            return Some(values[..rows].to_vec());
+        }
         // Missing (empty) is NaN; unreadable is `None`, noted below.
         let values = cells.map_cells_with(
             0..rows,

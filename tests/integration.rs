@@ -904,3 +904,6 @@ mod limits;
 
 #[path = "integration/stream.rs"]
 mod stream;
+
+#[path = "integration/decimals.rs"]
+mod decimals;

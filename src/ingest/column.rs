@@ -7,6 +7,7 @@
 //! text, later stages read (parse, normalise, group) each distinct value once instead of once a
 //! row, and the codes are the group keys that mixes, filters and segments need. The choice is
 //! made while the file is read, from what has been seen so far, so it needs no second pass.
+use super::decimals::DecimalCells;
 use super::part::PartReader;
 use super::times::{Layout, TimeCells};
 use crate::error::{Error, ErrorKind, Result};
@@ -215,6 +216,8 @@ enum Cells {
     Plain(Strings),
     /// ISO date-times of one layout, as numbers (see `times`).
     Times(TimeCells),
+    /// Decimals of one number of decimal places, as numbers (see `decimals`).
+    Decimals(DecimalCells),
 }
 
 impl Cells {
@@ -223,6 +226,7 @@ impl Cells {
             Cells::Coded { codes, .. } => codes.len(),
             Cells::Plain(strings) => strings.len(),
             Cells::Times(times) => times.len(),
+            Cells::Decimals(decimals) => decimals.len(),
         }
     }
 }
@@ -272,13 +276,14 @@ impl TextColumn {
         self.len() == 0
     }
 
-    /// The cell of row `row`: borrowed, except in a column of times, whose text is written
-    /// from its number.
+    /// The cell of row `row`: borrowed, except in a column of times or decimals, whose text is
+    /// written from its number.
     pub fn get(&self, row: usize) -> Cow<'_, str> {
         match &self.cells {
             Cells::Coded { codes, values } => Cow::Borrowed(values.get(codes.get(row))),
             Cells::Plain(strings) => Cow::Borrowed(strings.get(row)),
             Cells::Times(times) => Cow::Owned(times.text(row)),
+            Cells::Decimals(decimals) => Cow::Owned(decimals.text(row)),
         }
     }
 
@@ -286,14 +291,39 @@ impl TextColumn {
         (0..self.len()).map(move |row| self.get(row))
     }
 
-    /// The cell of row `row` as stored text; `None` in a column of times (see [`get`]).
+    /// How many cells are empty, without writing out the text of times or decimals.
+    pub fn empty_cells(&self) -> usize {
+        (0..self.len()).filter(|&row| self.is_empty_at(row)).count()
+    }
+
+    /// The cell of row `row` as stored text; `None` in a column of times or decimals (see
+    /// [`get`]).
     ///
     /// [`get`]: TextColumn::get
     pub fn stored_text(&self, row: usize) -> Option<&str> {
         match &self.cells {
             Cells::Coded { codes, values } => Some(values.get(codes.get(row))),
             Cells::Plain(strings) => Some(strings.get(row)),
-            Cells::Times(_) => None,
+            Cells::Times(_) | Cells::Decimals(_) => None,
+        }
+    }
+
+    /// The distinct values of a dictionary-encoded column, each once (a joined column's are its
+    /// lookup's: some may be on no row); `None` for a column stored otherwise.
+    pub fn dictionary_values(&self) -> Option<impl Iterator<Item = &str> + '_> {
+        match &self.cells {
+            Cells::Coded { values, .. } => Some((0..values.len()).map(|code| values.get(code))),
+            _ => None,
+        }
+    }
+
+    /// Each row's value in a column stored as decimals (NaN where a cell is empty), which is
+    /// what `number::parse_number` reads from each cell under a decimal point; `None` for a
+    /// column stored otherwise.
+    pub fn stored_decimals(&self) -> Option<&[f64]> {
+        match &self.cells {
+            Cells::Decimals(decimals) => Some(decimals.values()),
+            _ => None,
         }
     }
 
@@ -365,7 +395,7 @@ impl TextColumn {
             Cells::Coded { codes, values } => {
                 Some(((0..codes.len()).map(|row| codes.get(row)).collect(), values))
             }
-            Cells::Plain(_) | Cells::Times(_) => None,
+            Cells::Plain(_) | Cells::Times(_) | Cells::Decimals(_) => None,
         }
     }
 
@@ -401,15 +431,47 @@ impl TextColumn {
                     .collect())
             }
             Cells::Plain(strings) => rows.map(|row| g(row, &f(strings.get(row)))).collect(),
-            Cells::Times(times) => {
+            Cells::Times(_) | Cells::Decimals(_) => {
                 let mut text = String::with_capacity(25);
                 rows.map(|row| {
                     text.clear();
-                    times.write(row, &mut text);
+                    self.write_number(row, &mut text);
                     g(row, &f(&text))
                 })
                 .collect()
             }
+        }
+    }
+
+    /// The stored number of row `row` of a column of times or decimals (a decimal's bits):
+    /// within a column, equal numbers are equal cells, an empty one included.
+    fn number_key(&self, row: usize) -> i64 {
+        match &self.cells {
+            Cells::Times(times) => times.value(row),
+            Cells::Decimals(decimals) => decimals.value(row).to_bits() as i64,
+            Cells::Coded { .. } | Cells::Plain(_) => 0,
+        }
+    }
+
+    /// Whether the cell of row `row` is empty.
+    fn is_empty_at(&self, row: usize) -> bool {
+        match &self.cells {
+            Cells::Coded { codes, values } => values.get(codes.get(row)).is_empty(),
+            Cells::Plain(strings) => strings.get(row).is_empty(),
+            Cells::Times(times) => times.is_empty_at(row),
+            Cells::Decimals(decimals) => decimals.is_empty_at(row),
+        }
+    }
+
+    /// Writes the text of row `row` of a column of times or decimals. Apart, and not inlined:
+    /// `map_cells_with` is compiled once per caller, and one shared arm for both kinds kept
+    /// the page's first load within its budget.
+    #[inline(never)]
+    fn write_number(&self, row: usize, out: &mut String) {
+        match &self.cells {
+            Cells::Times(times) => times.write(row, out),
+            Cells::Decimals(decimals) => decimals.write(row, out),
+            Cells::Coded { .. } | Cells::Plain(_) => out.push_str(&self.get(row)),
         }
     }
 
@@ -471,7 +533,7 @@ impl TextColumn {
                         .collect(),
                 )
             }
-            Cells::Times(times) => {
+            Cells::Times(_) | Cells::Decimals(_) => {
                 let mut counts: std::collections::HashMap<
                     i64,
                     (usize, u64),
@@ -479,7 +541,7 @@ impl TextColumn {
                 > = std::collections::HashMap::default();
                 for row in rows {
                     let full = counts.len() == max_distinct;
-                    let value = times.value(row);
+                    let value = self.number_key(row);
                     match counts.get_mut(&value) {
                         Some((_, count)) => *count += 1,
                         None if full => return None,
@@ -488,11 +550,10 @@ impl TextColumn {
                         }
                     }
                 }
-                let text = |row| Cow::Owned(times.text(row));
                 Some(
                     counts
                         .into_values()
-                        .map(|(row, count)| (text(row), count))
+                        .map(|(row, count)| (self.get(row), count))
                         .collect(),
                 )
             }
@@ -571,15 +632,15 @@ impl TextColumn {
                 })
                 .collect()
             }
-            Cells::Times(times) => {
+            Cells::Times(_) | Cells::Decimals(_) => {
                 let mut code_of: std::collections::HashMap<i64, u32, foldhash::fast::FixedState> =
                     std::collections::HashMap::default();
                 rows.map(|row| {
-                    if empty_is_missing && times.is_empty_at(row) {
+                    if empty_is_missing && self.is_empty_at(row) {
                         return missing;
                     }
-                    *code_of.entry(times.value(row)).or_insert_with(|| {
-                        distinct.push(Cow::Owned(times.text(row)));
+                    *code_of.entry(self.number_key(row)).or_insert_with(|| {
+                        distinct.push(self.get(row));
                         (distinct.len() - 1) as u32
                     })
                 })
@@ -595,6 +656,7 @@ impl TextColumn {
             Cells::Coded { codes, values } => codes.heap_bytes() + values.heap_bytes(),
             Cells::Plain(strings) => strings.heap_bytes(),
             Cells::Times(times) => times.heap_bytes(),
+            Cells::Decimals(decimals) => decimals.heap_bytes(),
         }
     }
 }
@@ -698,6 +760,20 @@ impl NumberedIds {
         }
         Some(&mut self.codes[number])
     }
+}
+
+/// Each row's `read` of its dictionary value, each value read once; `None` when `read` refuses
+/// one (for a dictionary left for times or decimals).
+fn per_row<T: Copy>(
+    codes: &[u16],
+    values: &Dictionary,
+    read: impl Fn(&str) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut of_code = Vec::with_capacity(values.len());
+    for code in 0..values.len() {
+        of_code.push(read(values.get(code))?);
+    }
+    Some(codes.iter().map(|&code| of_code[code as usize]).collect())
 }
 
 /// Builds a [`TextColumn`] a cell at a time, choosing its storage as it goes: dictionary-encoded
@@ -881,12 +957,13 @@ impl ShortKey {
 
 /// A column's cells while it is read: coded while the dictionary pays off (`MAX_DICTIONARY`
 /// values at most, so two-byte codes); after that, times when every value so far is an ISO
-/// date-time of one layout, else plain text. Times turn to plain text at the first cell that is
-/// not one.
+/// date-time of one layout, decimals when every value so far is a decimal of one shape, else
+/// plain text. Times and decimals turn to plain text at the first cell that is not one.
 enum Building {
     Coded { codes: Vec<u16>, values: Dictionary },
     Plain(Strings),
     Times(TimeCells),
+    Decimals(DecimalCells),
 }
 
 impl Building {
@@ -895,6 +972,7 @@ impl Building {
             Building::Coded { codes, .. } => codes.len(),
             Building::Plain(strings) => strings.len(),
             Building::Times(times) => times.len(),
+            Building::Decimals(decimals) => decimals.len(),
         }
     }
 }
@@ -922,7 +1000,14 @@ impl ColumnBuilder {
                 if times.push(cell.as_bytes()) {
                     return Ok(());
                 }
-                self.times_to_text()?;
+                self.numbers_to_text()?;
+                return self.push(cell);
+            }
+            Building::Decimals(decimals) => {
+                if decimals.push(cell.as_bytes()) {
+                    return Ok(());
+                }
+                self.numbers_to_text()?;
                 return self.push(cell);
             }
         };
@@ -973,6 +1058,7 @@ impl ColumnBuilder {
                 strings.text.reserve(per_row.saturating_mul(more));
             }
             Building::Times(times) => times.reserve(more),
+            Building::Decimals(decimals) => decimals.reserve(more),
         }
     }
 
@@ -994,6 +1080,7 @@ impl ColumnBuilder {
                 text + strings.ends.capacity().max(rows) * 4
             }
             Building::Times(times) => times.heap_bytes().max(rows * 8),
+            Building::Decimals(decimals) => decimals.heap_bytes().max(rows * 8),
         }
     }
 
@@ -1020,6 +1107,7 @@ impl ColumnBuilder {
             }
             Building::Plain(strings) => strings.heap_bytes(),
             Building::Times(times) => times.heap_bytes(),
+            Building::Decimals(decimals) => decimals.heap_bytes(),
         }
     }
 
@@ -1038,29 +1126,30 @@ impl ColumnBuilder {
     }
 
     /// Leaves the full dictionary for times, when every value in it is a time of one layout (or
-    /// empty), else for plain text.
+    /// empty), for decimals, when every value is a decimal of one shape (or empty), else for
+    /// plain text.
     fn leave_dictionary(&mut self) -> Result<()> {
         let Building::Coded { codes, values } = &self.cells else {
             return Ok(());
         };
-        let layout = (0..values.len())
+        let first = (0..values.len())
             .map(|code| values.get(code))
             .find(|value| !value.is_empty())
-            .and_then(|value| Layout::of(value.as_bytes()));
-        let time_of_code: Option<Vec<i64>> = layout.and_then(|layout| {
-            (0..values.len())
-                .map(|code| TimeCells::value_of(layout, values.get(code)))
-                .collect()
+            .unwrap_or_default()
+            .as_bytes();
+        let times = Layout::of(first).and_then(|layout| {
+            per_row(codes, values, |value| TimeCells::value_of(layout, value))
+                .map(|values| TimeCells::from_values(layout, values))
         });
-        self.cells = match (layout, time_of_code) {
-            (Some(layout), Some(time_of_code)) => {
-                let values = codes
-                    .iter()
-                    .map(|&code| time_of_code[code as usize])
-                    .collect();
-                Building::Times(TimeCells::from_values(layout, values))
-            }
-            _ => {
+        let decimals = || {
+            let scale = DecimalCells::scale_of(first)?;
+            per_row(codes, values, |value| DecimalCells::value_of(scale, value))
+                .map(|values| DecimalCells::from_values(scale, values))
+        };
+        self.cells = match (times, decimals()) {
+            (Some(times), _) => Building::Times(times),
+            (None, Some(decimals)) => Building::Decimals(decimals),
+            (None, None) => {
                 let mut strings = Strings::default();
                 for &code in codes {
                     strings.push(values.get(code as usize))?;
@@ -1073,26 +1162,31 @@ impl ColumnBuilder {
         Ok(())
     }
 
-    /// Turns a column of times into plain text (a cell in another layout came), every cell as
-    /// it was written.
-    fn times_to_text(&mut self) -> Result<()> {
-        if let Building::Times(times) = &self.cells {
-            let mut strings = Strings::default();
-            strings.ends.reserve(times.len());
-            let mut text = String::with_capacity(25);
-            for row in 0..times.len() {
-                text.clear();
-                times.write(row, &mut text);
-                strings.push(&text)?;
-            }
-            self.cells = Building::Plain(strings);
+    /// Turns a column of times or decimals into plain text (a cell of another shape came),
+    /// every cell as it was written.
+    fn numbers_to_text(&mut self) -> Result<()> {
+        if !matches!(self.cells, Building::Times(_) | Building::Decimals(_)) {
+            return Ok(());
         }
+        let mut strings = Strings::default();
+        strings.ends.reserve(self.len());
+        let mut text = String::with_capacity(25);
+        for row in 0..self.len() {
+            text.clear();
+            match &self.cells {
+                Building::Times(times) => times.write(row, &mut text),
+                Building::Decimals(decimals) => decimals.write(row, &mut text),
+                Building::Coded { .. } | Building::Plain(_) => {}
+            }
+            strings.push(&text)?;
+        }
+        self.cells = Building::Plain(strings);
         Ok(())
     }
 
     #[cfg(test)]
     fn turn_plain(&mut self) -> Result<()> {
-        self.times_to_text()?;
+        self.numbers_to_text()?;
         if let Building::Coded { codes, values } = &self.cells {
             let mut strings = Strings::default();
             for &code in codes {
@@ -1121,6 +1215,10 @@ impl ColumnBuilder {
                 times.shrink_to_fit();
                 Cells::Times(times)
             }
+            Building::Decimals(mut decimals) => {
+                decimals.shrink_to_fit();
+                Cells::Decimals(decimals)
+            }
         };
         TextColumn { cells }
     }
@@ -1139,6 +1237,8 @@ pub(super) enum PartCells<'a> {
     Plain { text: &'a str, ends: &'a [u8] },
     /// Each row's stored time (little-endian `i64`).
     Times { layout: Layout, values: &'a [u8] },
+    /// Each row's stored decimal (little-endian `f64`).
+    Decimals { scale: u8, values: &'a [u8] },
 }
 
 impl<'a> PartCells<'a> {
@@ -1146,7 +1246,9 @@ impl<'a> PartCells<'a> {
         match self {
             PartCells::Coded { codes, .. } => codes.len() / 2,
             PartCells::Plain { ends, .. } => ends.len() / 4,
-            PartCells::Times { values, .. } => values.len() / 8,
+            PartCells::Times { values, .. } | PartCells::Decimals { values, .. } => {
+                values.len() / 8
+            }
         }
     }
 
@@ -1198,6 +1300,15 @@ impl<'a> PartCells<'a> {
                     .all(|b| layout.holds(i64_le(b)))
                     .then_some(PartCells::Times { layout, values })
             }
+            3 => {
+                let scale = part.u8().filter(|&scale| DecimalCells::is_scale(scale))?;
+                let rows = part.count(8)?;
+                let values = part.items(rows, 8)?;
+                values
+                    .chunks_exact(8)
+                    .all(|b| DecimalCells::holds(scale, f64_le(b)))
+                    .then_some(PartCells::Decimals { scale, values })
+            }
             _ => None,
         }
     }
@@ -1227,6 +1338,14 @@ impl<'a> PartCells<'a> {
                     f(&text)
                 })
             }
+            PartCells::Decimals { scale, values } => {
+                let mut text = String::with_capacity(17);
+                values.chunks_exact(8).try_for_each(|value| {
+                    text.clear();
+                    DecimalCells::write_value(*scale, f64_le(value), &mut text);
+                    f(&text)
+                })
+            }
         }
     }
 }
@@ -1248,11 +1367,18 @@ fn i64_le(b: &[u8]) -> i64 {
     i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
+/// The 8 bytes of `b` as a little-endian `f64` (a part's decimals).
+#[inline(always)]
+fn f64_le(b: &[u8]) -> f64 {
+    f64::from_bits(i64_le(b) as u64)
+}
+
 impl ColumnBuilder {
     /// Writes the column as it stands, in its own storage, for a part of a file read by another
-    /// stream (see `part`): a tag (0 coded, 1 plain, 2 times), then the dictionary's values
-    /// (each with its length) and the codes, the text and each cell's end, or the layout and
-    /// the times. Numbers are little-endian; counts are `u64`.
+    /// stream (see `part`): a tag (0 coded, 1 plain, 2 times, 3 decimals), then the
+    /// dictionary's values (each with its length) and the codes, the text and each cell's end,
+    /// the layout and the times, or the scale and the decimals. Numbers are little-endian;
+    /// counts are `u64`.
     pub(super) fn write_part(&self, out: &mut Vec<u8>) {
         let count =
             |out: &mut Vec<u8>, count: usize| out.extend_from_slice(&(count as u64).to_le_bytes());
@@ -1280,6 +1406,12 @@ impl ColumnBuilder {
                 count(out, times.len());
                 write_le(out, times.values(), i64::to_le_bytes);
             }
+            Building::Decimals(decimals) => {
+                out.push(3);
+                out.push(decimals.scale());
+                count(out, decimals.len());
+                write_le(out, decimals.values(), f64::to_le_bytes);
+            }
         }
     }
 
@@ -1289,7 +1421,7 @@ impl ColumnBuilder {
         32 + match &self.cells {
             Building::Coded { values, .. } => rows * 2 + values.heap_bytes(),
             Building::Plain(strings) => strings.text.len() + rows * 4,
-            Building::Times(_) => rows * 8,
+            Building::Times(_) | Building::Decimals(_) => rows * 8,
         }
     }
 
@@ -1311,6 +1443,13 @@ impl ColumnBuilder {
             {
                 times.reserve(values.len() / 8);
                 times.extend_from_le_bytes(values);
+                Ok(())
+            }
+            (Building::Decimals(decimals), PartCells::Decimals { scale, values })
+                if decimals.scale() == *scale =>
+            {
+                decimals.reserve(values.len() / 8);
+                decimals.extend_from_le_bytes(values);
                 Ok(())
             }
             (Building::Coded { .. }, PartCells::Coded { codes, values }) => {
@@ -1494,6 +1633,68 @@ mod tests {
         let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
         assert!(!column.is_times());
         assert!(column.iter().eq(cells.iter().map(String::as_str)));
+    }
+
+    /// Distinct decimals with two places, some negative, one in `empty_every` empty.
+    fn decimals(rows: usize, empty_every: usize) -> Vec<String> {
+        (0..rows)
+            .map(|i| match i % empty_every {
+                0 => String::new(),
+                _ if i % 13 == 0 => format!("-{}.{:02}", i / 100, i % 100),
+                _ => format!("{}.{:02}", i / 100, i % 100),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_column_of_decimals_is_stored_as_numbers_and_reads_as_its_text() {
+        let cells = decimals(MAX_DICTIONARY * 3, 97);
+        let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+        let values = column.stored_decimals().expect("stored as decimals");
+        assert!(column.iter().eq(cells.iter().map(String::as_str)));
+        assert_eq!(column.heap_bytes(), cells.len() * 8);
+        for (cell, value) in cells.iter().zip(values) {
+            match crate::number::parse_number(cell, crate::number::Decimal::Point) {
+                Some(number) => assert_eq!(number.value.to_bits(), value.to_bits(), "{cell}"),
+                None => assert!(cell.is_empty() && value.is_nan()),
+            }
+        }
+        assert_eq!(
+            column.empty_cells(),
+            cells.iter().filter(|c| c.is_empty()).count()
+        );
+        let rows = [5, 97, 5, 6];
+        let (codes, values) = column.encode(rows, true, u32::MAX);
+        assert_eq!(codes, [0, u32::MAX, 0, 1]);
+        assert_eq!(values, [cells[5].as_str(), cells[6].as_str()]);
+        let counts = column.value_counts(rows, 10).unwrap();
+        assert_eq!(counts.len(), 3);
+        assert!(counts.contains(&(Cow::from(cells[5].as_str()), 2)));
+        assert!(counts.contains(&(Cow::from(""), 1)));
+        assert_eq!(column.value_counts(0..100, 10), None);
+        let lengths = column.map_cells(rows, |cell| cell.len());
+        assert_eq!(lengths, [4, 0, 4, 4]);
+    }
+
+    #[test]
+    fn a_cell_of_another_shape_turns_a_column_of_decimals_to_text_losing_nothing() {
+        for other in ["12.5", "12", "1,234.50", "n/a", "007.50"] {
+            let mut cells = decimals(MAX_DICTIONARY * 2, 50);
+            cells.push(other.into());
+            cells.extend(decimals(1000, 3));
+            let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+            assert!(column.stored_decimals().is_none(), "{other}");
+            assert!(column.iter().eq(cells.iter().map(String::as_str)));
+            // Among the first values: plain text from the start.
+            cells.swap(3, MAX_DICTIONARY * 2);
+            let column = TextColumn::from_cells(cells.iter().map(String::as_str)).unwrap();
+            assert!(column.stored_decimals().is_none(), "{other}");
+            assert!(column.iter().eq(cells.iter().map(String::as_str)));
+        }
+        // Integers stay text: ids and epoch times are read faster that way.
+        let integers: Vec<String> = (0..MAX_DICTIONARY * 2).map(|i| i.to_string()).collect();
+        let column = TextColumn::from_cells(integers.iter().map(String::as_str)).unwrap();
+        assert!(column.stored_decimals().is_none() && column.dictionary().is_none());
     }
 
     #[test]
@@ -1688,6 +1889,21 @@ mod tests {
         assert!(column.dictionary().is_none() && !column.is_times());
         let column = appended(&times(3 * MAX_DICTIONARY, 7), &times(3 * MAX_DICTIONARY, 5));
         assert!(column.is_times());
+        let column = appended(
+            &decimals(3 * MAX_DICTIONARY, 7),
+            &decimals(3 * MAX_DICTIONARY, 5),
+        );
+        assert!(column.stored_decimals().is_some());
+        // Decimals of another number of places, or times and decimals: cell by cell.
+        let three_places: Vec<String> = (0..3 * MAX_DICTIONARY)
+            .map(|i| format!("{}.{:03}", i / 1000, i % 1000))
+            .collect();
+        appended(&decimals(3 * MAX_DICTIONARY, 7), &three_places);
+        appended(
+            &times(3 * MAX_DICTIONARY, 7),
+            &decimals(3 * MAX_DICTIONARY, 7),
+        );
+        appended(&decimals(3 * MAX_DICTIONARY, 7), &plain(0));
         // Any other pair, cell by cell.
         appended(&times(3 * MAX_DICTIONARY, 7), &plain(0));
         appended(&plain(0), &coded(10, "x"));
@@ -1725,5 +1941,16 @@ mod tests {
         bytes[last] = 9; // Past the text.
         assert!(read(&bytes));
         assert!(read(&[7]));
+        // A decimal that no cell of the column's places reads as: 1.005 among two places.
+        let mut column = ColumnBuilder::default();
+        decimals(3 * MAX_DICTIONARY, 7)
+            .iter()
+            .for_each(|cell| column.push(cell).unwrap());
+        let mut bytes = Vec::new();
+        column.write_part(&mut bytes);
+        assert!(PartCells::read(&mut PartReader::new(&bytes)).is_some());
+        let last = bytes.len() - 8;
+        bytes[last..].copy_from_slice(&1.005f64.to_le_bytes());
+        assert!(read(&bytes));
     }
 }

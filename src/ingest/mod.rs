@@ -7,6 +7,7 @@
 //! page's worker reads a `File` slice by slice; the CLI reads a file or stdin), so it never has to
 //! be in memory whole, and progress can be shown while it loads.
 mod column;
+mod decimals;
 mod decode;
 mod lines;
 mod magic;
