@@ -741,13 +741,8 @@ pub(crate) fn dimension_counts<'a>(
     column: usize,
     transactions: &Transactions,
 ) -> Option<Vec<(Cow<'a, str>, u64)>> {
-    let cells = &table.columns[column];
-    // Every row loaded (the usual case): a range, not each row's index read from memory.
-    if transactions.rows.len() == cells.len() {
-        return cells.value_counts(0..cells.len(), MAX_DIMENSION_DISTINCT);
-    }
     let rows = transactions.rows.iter().map(|&row| row as usize);
-    cells.value_counts(rows, MAX_DIMENSION_DISTINCT)
+    table.columns[column].value_counts(rows, MAX_DIMENSION_DISTINCT)
 }
 
 /// The dimension of a column from the rows of each of its values (at most
