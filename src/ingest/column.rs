@@ -1146,10 +1146,12 @@ impl ColumnBuilder {
             per_row(codes, values, |value| DecimalCells::value_of(scale, value))
                 .map(|values| DecimalCells::from_values(scale, values))
         };
-        self.cells = match (times, decimals()) {
-            (Some(times), _) => Building::Times(times),
-            (None, Some(decimals)) => Building::Decimals(decimals),
-            (None, None) => {
+        let stored = times
+            .map(Building::Times)
+            .or_else(|| decimals().map(Building::Decimals));
+        self.cells = match stored {
+            Some(stored) => stored,
+            None => {
                 let mut strings = Strings::default();
                 for &code in codes {
                     strings.push(values.get(code as usize))?;
