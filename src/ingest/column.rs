@@ -1332,22 +1332,25 @@ impl<'a> PartCells<'a> {
                     f(cell)
                 })
             }
-            PartCells::Times { layout, values } => {
+            PartCells::Times { values, .. } | PartCells::Decimals { values, .. } => {
                 let mut text = String::with_capacity(25);
                 values.chunks_exact(8).try_for_each(|value| {
                     text.clear();
-                    TimeCells::write_value(*layout, i64_le(value), &mut text);
+                    self.write_number(value, &mut text);
                     f(&text)
                 })
             }
-            PartCells::Decimals { scale, values } => {
-                let mut text = String::with_capacity(17);
-                values.chunks_exact(8).try_for_each(|value| {
-                    text.clear();
-                    DecimalCells::write_value(*scale, f64_le(value), &mut text);
-                    f(&text)
-                })
+        }
+    }
+
+    /// Writes the text of one stored value (8 bytes) of a part of times or decimals.
+    fn write_number(&self, value: &[u8], out: &mut String) {
+        match self {
+            PartCells::Times { layout, .. } => TimeCells::write_value(*layout, i64_le(value), out),
+            PartCells::Decimals { scale, .. } => {
+                DecimalCells::write_value(*scale, f64_le(value), out)
             }
+            PartCells::Coded { .. } | PartCells::Plain { .. } => {}
         }
     }
 }
