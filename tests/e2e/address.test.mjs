@@ -9,18 +9,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DATA, openLink, settle, snapshot, startPage, text, upload, waitForStatus, writeCsv } from './helpers.mjs';
+import { addressFollows, DATA, openLink, settle, snapshot, startPage, text, upload, waitForStatus, writeCsv } from './helpers.mjs';
 import { decodeView, encodeView, sha256Hex } from '../../www/src/share.js';
 
 const SAMPLE = { kind: 'sample', seed: 42, rows: 50000 };
 const METRIC = 'app_payers = count_distinct(user_id where channel = "app_qr")';
 // The chunks of the share code (share-ui.js, live-link.js and what they import).
 const SHARE_CHUNK = /\/assets\/(share|share-ui|live-link|file-hash)-[^/]+\.js$/;
-
-/** Waits until the address holds the view on screen (main.js sets data-address). */
-async function addressFollows(page, want = 'current') {
-  await page.waitForSelector(`#app[data-address="${want}"]`, { timeout: 20000 });
-}
 
 /** The view in the address bar, as share.js reads it. */
 function addressView(page) {

@@ -10,7 +10,7 @@
 // patch lives in that worker only, so the worker the page starts next is a healthy one.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kpiValues, openPage, serverAndBrowser, seriesRows, settle, text, upload, waitForStatus } from './helpers.mjs';
+import { addressFollows, kpiValues, openPage, serverAndBrowser, seriesRows, settle, text, upload, waitForStatus } from './helpers.mjs';
 
 /** The engine's worker (not the hashing or second-reader workers). */
 function engineWorker(page) {
@@ -131,6 +131,7 @@ describe('a crash of the core', () => {
     const sample = await numbers(reference.page);
     await grain(reference.page, 'month');
     const monthly = await numbers(reference.page);
+    await addressFollows(reference.page);
     const link = reference.page.url();
     assert.match(link, /#v=1&s=/, 'the address holds the view');
     await reference.context.close();

@@ -291,3 +291,8 @@ export async function openLink(browser, url) {
   await waitForStatus(opened.page, 'ready', 45000);
   return opened;
 }
+
+/** Waits until the address holds the view on screen (main.js sets data-address). */
+export async function addressFollows(page, want = 'current') {
+  await page.waitForSelector(`#app[data-address="${want}"]`, { timeout: 20000 });
+}
